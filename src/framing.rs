@@ -1,0 +1,170 @@
+//! Framing: splits a byte stream into batches of whole lines.
+//!
+//! Lines end with `\n`; the terminator belongs to the line it ends, and a
+//! final line without one is handed out as it is. Memory is bounded: a line
+//! longer than the limit is never buffered whole. Once a partial line passes
+//! the limit the reader reports it as [`Batch::OverLong`] and discards the
+//! rest of it up to its newline, so the caller can fail closed (emit a
+//! marker, never the raw bytes). Resident memory stays under about
+//! `max_line_bytes + READ_CHUNK` whatever the input.
+
+use std::io::{self, Read};
+
+/// How much is read from the source at a time.
+pub const READ_CHUNK: usize = 256 * 1024;
+
+/// The default over-long-line limit: 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// What the reader hands out next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Batch<'a> {
+    /// One or more whole lines; only the last batch of the stream may end
+    /// without a newline.
+    Lines(&'a [u8]),
+    /// A line longer than the limit was skipped. `terminated` tells whether
+    /// it ended with a newline (false: it ran to the end of the stream).
+    OverLong { terminated: bool },
+}
+
+/// Reads batches of whole lines from `R`.
+pub struct LineReader<R> {
+    source: R,
+    buf: Vec<u8>,
+    /// `buf[start..end]` holds bytes read but not handed out yet.
+    start: usize,
+    end: usize,
+    eof: bool,
+    /// Discarding the remainder of a line that was over the limit.
+    discarding: bool,
+    max_line_bytes: usize,
+}
+
+impl<R: Read> LineReader<R> {
+    /// A reader with the given over-long-line limit (at least 1).
+    pub fn new(source: R, max_line_bytes: usize) -> LineReader<R> {
+        LineReader {
+            source,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            eof: false,
+            discarding: false,
+            max_line_bytes: max_line_bytes.max(1),
+        }
+    }
+
+    /// The next batch, or `None` at the end of the stream.
+    pub fn next_batch(&mut self) -> io::Result<Option<Batch<'_>>> {
+        loop {
+            let pending = &self.buf[self.start..self.end];
+            if self.discarding {
+                if let Some(i) = memchr::memchr(b'\n', pending) {
+                    self.start += i + 1;
+                    self.discarding = false;
+                    return Ok(Some(Batch::OverLong { terminated: true }));
+                }
+                self.start = self.end;
+                if self.eof {
+                    self.discarding = false;
+                    return Ok(Some(Batch::OverLong { terminated: false }));
+                }
+            } else if let Some(i) = memchr::memrchr(b'\n', pending) {
+                let batch = self.start..self.start + i + 1;
+                self.start = batch.end;
+                return Ok(Some(Batch::Lines(&self.buf[batch])));
+            } else if pending.len() > self.max_line_bytes {
+                self.discarding = true;
+                self.start = self.end;
+                continue;
+            } else if self.eof {
+                if pending.is_empty() {
+                    return Ok(None);
+                }
+                let batch = self.start..self.end;
+                self.start = self.end;
+                return Ok(Some(Batch::Lines(&self.buf[batch])));
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Moves the pending bytes to the front and reads one more chunk.
+    fn fill(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let want = self.end + READ_CHUNK;
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        loop {
+            match self.source.read(&mut self.buf[self.end..want]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source that returns at most `step` bytes per read.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn collect(data: &[u8], step: usize, max: usize) -> Vec<String> {
+        let mut reader = LineReader::new(Trickle { data, step }, max);
+        let mut out = Vec::new();
+        while let Some(batch) = reader.next_batch().unwrap() {
+            match batch {
+                Batch::Lines(b) => out.push(String::from_utf8_lossy(b).into_owned()),
+                Batch::OverLong { terminated } => out.push(format!("<long {terminated}>")),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn whole_lines_and_final_partial() {
+        let got = collect(b"a\nbb\ncc", 1, 100).concat();
+        assert_eq!(got, "a\nbb\ncc");
+        for batch in collect(b"a\nbb\ncc\n", 3, 100) {
+            assert!(batch.ends_with('\n'));
+        }
+    }
+
+    #[test]
+    fn over_long_lines_are_skipped_with_a_marker() {
+        let got = collect(b"ok\n0123456789abc\nfine\n0123456789", 2, 5);
+        assert_eq!(got.concat(), "ok\n<long true>fine\n<long false>");
+    }
+
+    #[test]
+    fn empty_input() {
+        assert!(collect(b"", 1, 5).is_empty());
+    }
+}

@@ -1,0 +1,21 @@
+//! logscrub: a log scrubber that removes card numbers, keys, tokens and
+//! personal data from log lines in one pass.
+//!
+//! Data flows source → [`framing`] → [`scan`] → [`redact`] → sink, with
+//! [`stats`] beside. The rule catalog ([`rules`]) is data: TOML pattern files
+//! embedded at build time, compiled by [`scan::Scanner`] into one
+//! multi-pattern automaton.
+//!
+//! ```
+//! use std::sync::Arc;
+//! let scanner = Arc::new(logscrub::scan::Scanner::builtin());
+//! let out = logscrub::redact::scrub_with(&scanner, b"paid with 4111 1111 1111 1111\n");
+//! assert_eq!(out, b"paid with [CARD_REDACTED]\n");
+//! ```
+
+pub mod framing;
+pub mod pipe;
+pub mod redact;
+pub mod rules;
+pub mod scan;
+pub mod stats;

@@ -1,0 +1,348 @@
+//! The rule catalog: detection rules loaded from TOML pattern files.
+//!
+//! A pattern file holds one family of rules (`cards`, `stripe`, `keys`,
+//! `pii`, `bank`). The built-in files in `patterns/` are embedded into the
+//! binary at build time, so `logscrub` works alone with no configuration.
+//!
+//! Every rule is checked when it is loaded: its regex must compile in ASCII
+//! byte mode, must not match the empty string, its validator must exist and
+//! its ids must be unique. Errors name the file, the rule and the reason.
+
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use validate::{Rejection, Validator};
+
+/// The built-in pattern files, in priority order: when two rules match at
+/// the same position, the one loaded first wins.
+pub const BUILTIN_FILES: &[(&str, &str)] = &[
+    (
+        "patterns/keys.toml",
+        include_str!("../../patterns/keys.toml"),
+    ),
+    (
+        "patterns/stripe.toml",
+        include_str!("../../patterns/stripe.toml"),
+    ),
+    ("patterns/pii.toml", include_str!("../../patterns/pii.toml")),
+    (
+        "patterns/bank.toml",
+        include_str!("../../patterns/bank.toml"),
+    ),
+    (
+        "patterns/cards.toml",
+        include_str!("../../patterns/cards.toml"),
+    ),
+];
+
+/// One detection rule, as written in a pattern file and checked.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// Unique id, e.g. `pan`; used in metrics labels and on the command line.
+    pub id: String,
+    /// The family (the pattern file's `family`), e.g. `cards`.
+    pub family: String,
+    /// One sentence on what the rule finds.
+    pub description: String,
+    /// The regex, compiled in ASCII byte mode. A group named `secret`, if
+    /// present, is the part that gets redacted; otherwise the whole match.
+    pub regex: String,
+    /// The check that confirms a candidate, if any.
+    pub validator: Option<Validator>,
+    /// The replacement text, e.g. `[CARD_REDACTED]`.
+    pub label: String,
+    /// Inputs with the output expected from the default rules.
+    pub examples: Vec<Example>,
+    /// Inputs that must come out unchanged.
+    pub survives: Vec<String>,
+    /// Where the rule came from (a path, or `patterns/x.toml` when built in).
+    pub source: String,
+}
+
+/// A rule example: `input` must scrub to `output`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    /// A log line.
+    pub input: String,
+    /// What the default rules turn it into.
+    pub output: String,
+}
+
+/// An error in a pattern file.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The file is not valid TOML or has unknown or missing fields.
+    #[error("pattern file {file}: {source}")]
+    Parse {
+        file: String,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// The file could not be read.
+    #[error("pattern file {file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A rule names a validator that does not exist.
+    #[error("pattern file {file}, rule {rule}: unknown validator {name:?} (known: {known})")]
+    UnknownValidator {
+        file: String,
+        rule: String,
+        name: String,
+        known: String,
+    },
+    /// A rule's regex does not compile.
+    #[error("pattern file {file}, rule {rule}: invalid regex: {source}")]
+    Regex {
+        file: String,
+        rule: String,
+        #[source]
+        source: Box<regex_automata::meta::BuildError>,
+    },
+    /// A rule is unusable for another reason (empty match, bad label, ...).
+    #[error("pattern file {file}, rule {rule}: {reason}")]
+    Invalid {
+        file: String,
+        rule: String,
+        reason: String,
+    },
+    /// Two rules share an id.
+    #[error("pattern file {file}, rule {rule}: duplicate rule id (first defined in {first})")]
+    DuplicateId {
+        file: String,
+        rule: String,
+        first: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatternFile {
+    family: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[serde(rename = "rule", default)]
+    rules: Vec<RuleSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    id: String,
+    description: String,
+    regex: String,
+    #[serde(default)]
+    validator: Option<String>,
+    label: String,
+    #[serde(default)]
+    examples: Vec<Example>,
+    #[serde(default)]
+    survives: Vec<String>,
+}
+
+/// Parses one pattern file's text; `file` names it in errors.
+pub fn parse_pattern_file(file: &str, text: &str) -> Result<Vec<Rule>, CatalogError> {
+    let parsed: PatternFile = toml::from_str(text).map_err(|e| CatalogError::Parse {
+        file: file.to_string(),
+        source: Box::new(e),
+    })?;
+    let mut rules = Vec::with_capacity(parsed.rules.len());
+    for spec in parsed.rules {
+        let validator =
+            match &spec.validator {
+                None => None,
+                Some(name) => Some(Validator::from_name(name).ok_or_else(|| {
+                    CatalogError::UnknownValidator {
+                        file: file.to_string(),
+                        rule: spec.id.clone(),
+                        name: name.clone(),
+                        known: Validator::NAMES.join(", "),
+                    }
+                })?),
+            };
+        let rule = Rule {
+            id: spec.id,
+            family: parsed.family.clone(),
+            description: spec.description,
+            regex: spec.regex,
+            validator,
+            label: spec.label,
+            examples: spec.examples,
+            survives: spec.survives,
+            source: file.to_string(),
+        };
+        check_rule(&rule)?;
+        rules.push(rule);
+    }
+    Ok(rules)
+}
+
+/// Reads a pattern file from disk.
+pub fn load_pattern_file(path: &Path) -> Result<Vec<Rule>, CatalogError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| CatalogError::Read {
+        file: name.clone(),
+        source: e,
+    })?;
+    parse_pattern_file(&name, &text)
+}
+
+/// Reads every `*.toml` file of a directory, in name order, or one file.
+pub fn load_pattern_path(path: &Path) -> Result<Vec<Rule>, CatalogError> {
+    if !path.is_dir() {
+        return load_pattern_file(path);
+    }
+    let read_err = |e| CatalogError::Read {
+        file: path.display().to_string(),
+        source: e,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(read_err)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut rules = Vec::new();
+    for file in files {
+        rules.extend(load_pattern_file(&file)?);
+    }
+    Ok(rules)
+}
+
+/// The embedded default catalog.
+pub fn builtin_rules() -> Vec<Rule> {
+    let mut rules = Vec::new();
+    for (name, text) in BUILTIN_FILES {
+        match parse_pattern_file(name, text) {
+            Ok(r) => rules.extend(r),
+            // The built-in files are tested; a failure here is a build bug.
+            Err(e) => panic!("built-in {e}"),
+        }
+    }
+    rules
+}
+
+/// Checks that ids are unique across a rule list.
+pub fn check_unique_ids(rules: &[Rule]) -> Result<(), CatalogError> {
+    let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for rule in rules {
+        if let Some(first) = seen.insert(&rule.id, &rule.source) {
+            return Err(CatalogError::DuplicateId {
+                file: rule.source.clone(),
+                rule: rule.id.clone(),
+                first: first.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The syntax every rule is compiled with: bytes, ASCII classes and `\b`.
+pub fn syntax_config() -> regex_automata::util::syntax::Config {
+    regex_automata::util::syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+}
+
+fn check_rule(rule: &Rule) -> Result<(), CatalogError> {
+    let invalid = |reason: String| CatalogError::Invalid {
+        file: rule.source.clone(),
+        rule: rule.id.clone(),
+        reason,
+    };
+    if rule.id.is_empty()
+        || !rule
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(invalid(
+            "rule ids use lowercase letters, digits and '_'".into(),
+        ));
+    }
+    if rule
+        .label
+        .bytes()
+        .any(|b| b.is_ascii_digit() || b == b'\n' || b == b'\r')
+    {
+        return Err(invalid(
+            "a label must not contain digits or line breaks (it could look like a secret)".into(),
+        ));
+    }
+    let hir = regex_automata::util::syntax::parse_with(&rule.regex, &syntax_config())
+        .map_err(|e| invalid(format!("invalid regex: {e}")))?;
+    if hir.properties().minimum_len() == Some(0) {
+        return Err(invalid("the regex can match the empty string".into()));
+    }
+    // The compile check with the size limit used for the whole catalog.
+    regex_automata::meta::Regex::builder()
+        .syntax(syntax_config())
+        .configure(crate::scan::regex_config())
+        .build(&rule.regex)
+        .map_err(|e| CatalogError::Regex {
+            file: rule.source.clone(),
+            rule: rule.id.clone(),
+            source: Box::new(e),
+        })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_loads() {
+        let rules = builtin_rules();
+        check_unique_ids(&rules).unwrap();
+        for id in [
+            "pan",
+            "cvv",
+            "email",
+            "ssn",
+            "jwt",
+            "private_key",
+            "routing",
+            "account",
+        ] {
+            assert!(rules.iter().any(|r| r.id == id), "missing rule {id}");
+        }
+    }
+
+    #[test]
+    fn errors_name_file_and_rule() {
+        let text = "family = \"x\"\n[[rule]]\nid = \"bad\"\ndescription = \"d\"\nregex = \"(unclosed\"\nlabel = \"[X]\"\n";
+        let err = parse_pattern_file("mine.toml", text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mine.toml") && err.contains("bad") && err.contains("regex"),
+            "{err}"
+        );
+
+        let text = "family = \"x\"\n[[rule]]\nid = \"empty\"\ndescription = \"d\"\nregex = \"a*\"\nlabel = \"[X]\"\n";
+        let err = parse_pattern_file("mine.toml", text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("empty string"), "{err}");
+
+        let text = "family = \"x\"\n[[rule]]\nid = \"v\"\ndescription = \"d\"\nregex = \"a\"\nlabel = \"[X]\"\nvalidator = \"nope\"\n";
+        let err = parse_pattern_file("mine.toml", text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown validator"), "{err}");
+
+        let text = "family = \"x\"\n[[rule]]\nid = \"v\"\ndescription = \"d\"\nregex = \"a\"\nlabel = \"[X]\"\ncolour = 1\n";
+        let err = parse_pattern_file("mine.toml", text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mine.toml") && err.contains("colour"), "{err}");
+    }
+}

@@ -1,0 +1,392 @@
+//! Validators: the checks that confirm or reject a candidate found by the
+//! automaton.
+//!
+//! A validator sees the whole line and the candidate's span (already narrowed
+//! to the rule's `secret` group when it has one). It answers with the span to
+//! redact, which may be a sub-span of the candidate (a card number followed by
+//! the digits of a timestamp), or with the reason it rejected the candidate.
+//! Validators never allocate and run in time linear in the candidate's length.
+
+use std::ops::Range;
+
+/// Why a validator turned a candidate down. The names are the bounded label
+/// values used when rejections are counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The digits fail the Luhn checksum.
+    Luhn,
+    /// The digits pass Luhn but carry no card-network prefix or length.
+    Network,
+    /// The text around the candidate shows it is not a secret (an HDFS block
+    /// id, part of a longer number, an invalid SSN area).
+    Context,
+    /// The candidate fails the ABA routing-number checksum.
+    Checksum,
+}
+
+impl Rejection {
+    /// The label value for metrics and `explain` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::Luhn => "luhn",
+            Rejection::Network => "network",
+            Rejection::Context => "context",
+            Rejection::Checksum => "checksum",
+        }
+    }
+}
+
+/// The built-in validators a rule can name in its `validator` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validator {
+    /// Card numbers: digit groups, Luhn, network prefix and length.
+    Pan,
+    /// US social security numbers: area, group and serial rules.
+    Ssn,
+    /// ABA routing numbers: the 3-7-1 weighted checksum.
+    Aba,
+    /// Luhn only, for user rules over other numbering schemes.
+    Luhn,
+    /// A private-key block: redact from the end of the BEGIN marker to the
+    /// END marker, or to the end of the line when the block goes on.
+    PemBlock,
+}
+
+impl Validator {
+    /// Parses a validator name as written in a pattern file.
+    pub fn from_name(name: &str) -> Option<Validator> {
+        Some(match name {
+            "pan" => Validator::Pan,
+            "ssn" => Validator::Ssn,
+            "aba" => Validator::Aba,
+            "luhn" => Validator::Luhn,
+            "pem_block" => Validator::PemBlock,
+            _ => return None,
+        })
+    }
+
+    /// Every accepted name, for error messages.
+    pub const NAMES: &'static [&'static str] = &["pan", "ssn", "aba", "luhn", "pem_block"];
+
+    /// Confirms `span` of `line`, returning the span to redact.
+    ///
+    /// `PemBlock` is not handled here: it needs the redactor's state.
+    pub fn check(self, line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
+        match self {
+            Validator::Pan => check_pan(line, span),
+            Validator::Ssn => check_ssn(line, span),
+            Validator::Aba => {
+                if aba_valid(&line[span.clone()]) {
+                    Ok(span)
+                } else {
+                    Err(Rejection::Checksum)
+                }
+            }
+            Validator::Luhn => {
+                let mut digits = DigitBuf::new();
+                for &b in &line[span.clone()] {
+                    if b.is_ascii_digit() && !digits.push(b - b'0') {
+                        return Err(Rejection::Luhn);
+                    }
+                }
+                if digits.len > 0 && luhn_valid(digits.as_slice()) {
+                    Ok(span)
+                } else {
+                    Err(Rejection::Luhn)
+                }
+            }
+            Validator::PemBlock => Ok(span),
+        }
+    }
+}
+
+/// A fixed-size digit buffer, so that card checks never allocate.
+struct DigitBuf {
+    digits: [u8; 40],
+    len: usize,
+}
+
+impl DigitBuf {
+    fn new() -> DigitBuf {
+        DigitBuf {
+            digits: [0; 40],
+            len: 0,
+        }
+    }
+
+    /// Appends one digit value; false when the buffer is full.
+    fn push(&mut self, d: u8) -> bool {
+        if self.len == self.digits.len() {
+            return false;
+        }
+        self.digits[self.len] = d;
+        self.len += 1;
+        true
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.digits[..self.len]
+    }
+}
+
+/// The Luhn checksum over digit values (0–9).
+pub fn luhn_valid(digits: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (i, &d) in digits.iter().rev().enumerate() {
+        let mut v = u32::from(d);
+        if i % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum % 10 == 0
+}
+
+/// True when `digits` (values 0–9) start with the prefix of a card network
+/// that issues numbers of this length.
+pub fn card_network_valid(digits: &[u8]) -> bool {
+    let n = digits.len();
+    let prefix = |k: usize| -> u32 {
+        digits[..k]
+            .iter()
+            .fold(0u32, |acc, &d| acc * 10 + u32::from(d))
+    };
+    if n < 13 {
+        return false;
+    }
+    let p1 = prefix(1);
+    let p2 = prefix(2);
+    let p3 = prefix(3);
+    let p4 = prefix(4);
+    let p6 = if n >= 6 { prefix(6) } else { 0 };
+    // Visa: 4, 13, 16 or 19 digits.
+    if p1 == 4 {
+        return matches!(n, 13 | 16 | 19);
+    }
+    // Mastercard: 51–55 and 2221–2720, 16 digits.
+    if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) {
+        return n == 16;
+    }
+    // American Express: 34, 37, 15 digits.
+    if p2 == 34 || p2 == 37 {
+        return n == 15;
+    }
+    // Discover: 6011, 644–649, 65, 622126–622925; 16–19 digits.
+    if p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622126..=622925).contains(&p6) {
+        return (16..=19).contains(&n);
+    }
+    // JCB: 3528–3589, 16–19 digits.
+    if (3528..=3589).contains(&p4) {
+        return (16..=19).contains(&n);
+    }
+    // Diners Club: 300–305, 36, 38, 39; 14–19 digits.
+    if (300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39 {
+        return (14..=19).contains(&n);
+    }
+    // UnionPay: 62, 16–19 digits.
+    if p2 == 62 {
+        return (16..=19).contains(&n);
+    }
+    // Maestro: 5018, 5020, 5038, 5893, 6304, 6759, 6761–6763; 12–19 digits.
+    if matches!(p4, 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761..=6763) {
+        return (13..=19).contains(&n);
+    }
+    false
+}
+
+/// Card numbers.
+///
+/// The automaton hands over a run of digit groups separated by single
+/// spaces or dashes, bounded by non-word bytes. A card is a leading run of
+/// whole groups of 13–19 digits, so the candidate's groups are tried from
+/// the longest such prefix down: `4111111111111111 20:46:52` yields the card
+/// and leaves the time alone, and a card is never cut out of the middle of a
+/// longer number. Grouped cards must use one kind of separator.
+fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
+    // `blk_-<digits>` (HDFS block ids) and other `word_-<digits>` ids.
+    if span.start >= 2 && line[span.start - 1] == b'-' && is_word(line[span.start - 2]) {
+        return Err(Rejection::Context);
+    }
+    // A number with a decimal part or a version-like tail is no card.
+    if let Some(&next) = line.get(span.end) {
+        if next == b'.' && line.get(span.end + 1).is_some_and(u8::is_ascii_digit) {
+            return Err(Rejection::Context);
+        }
+    }
+    // A digit group directly before the candidate (`1234 4111…`) is fine:
+    // the automaton starts candidates at every group.
+    let bytes = &line[span.clone()];
+    let mut digits = DigitBuf::new();
+    // Group ends: (digit count so far, byte offset just past the group).
+    let mut ends: [(usize, usize); 24] = [(0, 0); 24];
+    let mut n_ends = 0;
+    let mut sep: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_digit() {
+            if !digits.push(b - b'0') {
+                break;
+            }
+            let at_end = i + 1 == bytes.len() || !bytes[i + 1].is_ascii_digit();
+            if at_end && n_ends < ends.len() {
+                ends[n_ends] = (digits.len, i + 1);
+                n_ends += 1;
+            }
+        } else {
+            // A separator: a card uses one kind throughout.
+            match sep {
+                None => sep = Some(b),
+                Some(s) if s == b => {}
+                Some(_) => break,
+            }
+        }
+        i += 1;
+    }
+    let mut rejection = Rejection::Luhn;
+    for &(count, end) in ends[..n_ends].iter().rev() {
+        if !(13..=19).contains(&count) {
+            continue;
+        }
+        let d = &digits.as_slice()[..count];
+        if !luhn_valid(d) {
+            continue;
+        }
+        if !card_network_valid(d) {
+            rejection = Rejection::Network;
+            continue;
+        }
+        return Ok(span.start..span.start + end);
+    }
+    Err(rejection)
+}
+
+/// Social security numbers, dashed (`123-45-6789`) or keyed and undashed.
+fn check_ssn(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
+    let mut d = [0u32; 9];
+    let mut n = 0;
+    for &b in &line[span.clone()] {
+        if b.is_ascii_digit() {
+            if n == 9 {
+                return Err(Rejection::Context);
+            }
+            d[n] = u32::from(b - b'0');
+            n += 1;
+        }
+    }
+    if n != 9 {
+        return Err(Rejection::Context);
+    }
+    // Part of a longer dashed number (`1-800-55-1234-5`, a part number).
+    let before = span.start.checked_sub(1).map(|i| line[i]);
+    let after = line.get(span.end).copied();
+    let digit_at = |i: Option<usize>| i.and_then(|i| line.get(i)).is_some_and(u8::is_ascii_digit);
+    if before == Some(b'-') && digit_at(span.start.checked_sub(2)) {
+        return Err(Rejection::Context);
+    }
+    if after == Some(b'-') && digit_at(Some(span.end + 1)) {
+        return Err(Rejection::Context);
+    }
+    let area = d[0] * 100 + d[1] * 10 + d[2];
+    let group = d[3] * 10 + d[4];
+    let serial = d[5] * 1000 + d[6] * 100 + d[7] * 10 + d[8];
+    if area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0 {
+        return Err(Rejection::Context);
+    }
+    Ok(span)
+}
+
+/// The ABA routing-number checksum: 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9)
+/// is a multiple of 10 (and not all zeros).
+pub fn aba_valid(bytes: &[u8]) -> bool {
+    let mut d = [0u32; 9];
+    let mut n = 0;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            continue;
+        }
+        if n == 9 {
+            return false;
+        }
+        d[n] = u32::from(b - b'0');
+        n += 1;
+    }
+    if n != 9 {
+        return false;
+    }
+    let sum = 3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8]);
+    sum != 0 && sum % 10 == 0
+}
+
+/// ASCII word byte, as `(?-u:\w)`.
+pub fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pan(s: &str) -> Result<&str, Rejection> {
+        check_pan(s.as_bytes(), 0..s.len()).map(|r| &s[r])
+    }
+
+    #[test]
+    fn luhn_known_numbers() {
+        let digits = |s: &str| s.bytes().map(|b| b - b'0').collect::<Vec<_>>();
+        assert!(luhn_valid(&digits("4111111111111111")));
+        assert!(luhn_valid(&digits("378282246310005")));
+        assert!(!luhn_valid(&digits("4111111111111112")));
+    }
+
+    #[test]
+    fn networks() {
+        let digits = |s: &str| s.bytes().map(|b| b - b'0').collect::<Vec<_>>();
+        assert!(card_network_valid(&digits("2223003122003222")));
+        assert!(card_network_valid(&digits("6011111111111117")));
+        assert!(card_network_valid(&digits("3530111333300000")));
+        assert!(card_network_valid(&digits("36227206271667")));
+        assert!(!card_network_valid(&digits("8888888888888888")));
+        assert!(!card_network_valid(&digits("7111111111111111")));
+    }
+
+    #[test]
+    fn pan_groups() {
+        assert_eq!(pan("4111 1111 1111 1111"), Ok("4111 1111 1111 1111"));
+        assert_eq!(pan("4111-1111-1111-1111"), Ok("4111-1111-1111-1111"));
+        assert_eq!(pan("4111111111111111 20"), Ok("4111111111111111"));
+        assert_eq!(pan("3782-822463-10005"), Ok("3782-822463-10005"));
+        assert_eq!(pan("4111-1111 1111-1111"), Err(Rejection::Luhn));
+        assert_eq!(pan("4111111111111112"), Err(Rejection::Luhn));
+    }
+
+    #[test]
+    fn pan_context() {
+        let line = b"blk_-4111111111111111";
+        assert_eq!(check_pan(line, 5..line.len()), Err(Rejection::Context));
+        let line = b"4111111111111111.25";
+        assert_eq!(check_pan(line, 0..16), Err(Rejection::Context));
+    }
+
+    #[test]
+    fn ssn_rules() {
+        let ssn = |s: &str| check_ssn(s.as_bytes(), 0..s.len()).is_ok();
+        assert!(ssn("123-45-6789"));
+        assert!(!ssn("000-45-6789"));
+        assert!(!ssn("666-45-6789"));
+        assert!(!ssn("912-45-6789"));
+        assert!(!ssn("123-00-6789"));
+        assert!(!ssn("123-45-0000"));
+        assert!(ssn("123456789"));
+    }
+
+    #[test]
+    fn aba_checksum() {
+        assert!(aba_valid(b"011000015"));
+        assert!(aba_valid(b"021000021"));
+        assert!(!aba_valid(b"021000022"));
+    }
+}

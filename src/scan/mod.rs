@@ -1,0 +1,442 @@
+//! The scanner: every enabled rule compiled into one multi-pattern automaton,
+//! run once over each line (and once over each decoded view of it).
+//!
+//! Each match carries its rule's pattern id. The candidate is narrowed to the
+//! rule's `secret` group, if it has one, and handed to the rule's validator.
+//! A rejected candidate never hides a secret that overlaps or follows it: the
+//! search resumes one byte after the rejected candidate's start, so every
+//! later start position is still tried. Candidate regexes are bounded or
+//! anchored on boundaries (`\b`), so this resumption stays linear.
+//!
+//! The scanner is immutable and shared; all mutable state (regex caches,
+//! decoded views, findings, counters) lives in a [`Scratch`], one per thread.
+
+pub mod views;
+
+use std::ops::Range;
+
+use regex_automata::{
+    meta::{self, Regex},
+    util::captures::Captures,
+    Anchored, Input,
+};
+
+use crate::rules::{check_unique_ids, CatalogError, Rejection, Rule, Validator};
+use crate::stats::Stats;
+use views::View;
+
+/// The size limits every rule is compiled with, alone and together. They
+/// bound compile time and memory for pathological user patterns.
+pub fn regex_config() -> meta::Config {
+    meta::Config::new()
+        .nfa_size_limit(Some(64 << 20))
+        .onepass_size_limit(Some(0))
+        .hybrid_cache_capacity(8 << 20)
+}
+
+/// A redaction found in a line: which rule, and which raw bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Index of the rule in [`Scanner::rules`].
+    pub rule: usize,
+    /// The raw byte range to replace with the rule's label.
+    pub span: Range<usize>,
+}
+
+/// What one line's scan left behind for the next line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LineOutcome {
+    /// A private-key BEGIN marker ended the line: the body follows on the
+    /// next lines.
+    pub opens_block: bool,
+}
+
+/// The compiled rule set.
+pub struct Scanner {
+    rules: Vec<Rule>,
+    combined: Regex,
+    /// For rules with a `secret` group: the rule alone, to read the group.
+    secret_regex: Vec<Option<(Regex, usize)>>,
+    pem_end: memchr::memmem::Finder<'static>,
+}
+
+/// Per-thread mutable state for [`Scanner::scan_line`].
+pub struct Scratch {
+    cache: meta::Cache,
+    secret_caches: Vec<Option<(meta::Cache, Captures)>>,
+    views: [View; 3],
+    /// The findings of the last scanned line, sorted, non-overlapping.
+    pub findings: Vec<Finding>,
+    /// Counters, summed per batch by the caller.
+    pub stats: Stats,
+}
+
+/// An explanation of one candidate, for `explain` and tests.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub rule: usize,
+    pub view: &'static str,
+    pub span: Range<usize>,
+    pub verdict: Result<Range<usize>, Rejection>,
+}
+
+impl Scanner {
+    /// Compiles `rules` (in priority order) into one automaton.
+    pub fn new(rules: Vec<Rule>) -> Result<Scanner, CatalogError> {
+        check_unique_ids(&rules)?;
+        let patterns: Vec<&str> = rules.iter().map(|r| r.regex.as_str()).collect();
+        let combined = Regex::builder()
+            .syntax(crate::rules::syntax_config())
+            .configure(regex_config())
+            .build_many(&patterns)
+            .map_err(|e| {
+                let rule = e
+                    .pattern()
+                    .and_then(|p| rules.get(p.as_usize()))
+                    .or(rules.first());
+                CatalogError::Regex {
+                    file: rule.map(|r| r.source.clone()).unwrap_or_default(),
+                    rule: rule.map(|r| r.id.clone()).unwrap_or_default(),
+                    source: Box::new(e),
+                }
+            })?;
+        let mut secret_regex = Vec::with_capacity(rules.len());
+        for (pid, rule) in rules.iter().enumerate() {
+            let pid = regex_automata::PatternID::must(pid);
+            let group = combined.group_info().to_index(pid, "secret");
+            let entry = match group {
+                None => None,
+                Some(index) => {
+                    let re = Regex::builder()
+                        .syntax(crate::rules::syntax_config())
+                        .configure(regex_config())
+                        .build(&rule.regex)
+                        .map_err(|e| CatalogError::Regex {
+                            file: rule.source.clone(),
+                            rule: rule.id.clone(),
+                            source: Box::new(e),
+                        })?;
+                    Some((re, index))
+                }
+            };
+            secret_regex.push(entry);
+        }
+        Ok(Scanner {
+            rules,
+            combined,
+            secret_regex,
+            pem_end: memchr::memmem::Finder::new(b"-----END").into_owned(),
+        })
+    }
+
+    /// The built-in catalog, compiled.
+    pub fn builtin() -> Scanner {
+        match Scanner::new(crate::rules::builtin_rules()) {
+            Ok(s) => s,
+            Err(e) => panic!("built-in catalog: {e}"),
+        }
+    }
+
+    /// The rules, in priority order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Fresh per-thread state.
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            cache: self.combined.create_cache(),
+            secret_caches: self
+                .secret_regex
+                .iter()
+                .map(|e| {
+                    e.as_ref()
+                        .map(|(re, _)| (re.create_cache(), re.create_captures()))
+                })
+                .collect(),
+            views: Default::default(),
+            findings: Vec::new(),
+            stats: Stats::new(self.rules.len()),
+        }
+    }
+
+    /// Scans one line (without its line terminator). The findings, in raw
+    /// byte offsets, sorted and merged, are left in `scratch.findings`.
+    pub fn scan_line(&self, line: &[u8], scratch: &mut Scratch) -> LineOutcome {
+        self.scan_line_with(line, scratch, &mut |_| {})
+    }
+
+    /// As [`Scanner::scan_line`], reporting every candidate to `explain`.
+    pub fn scan_line_with(
+        &self,
+        line: &[u8],
+        scratch: &mut Scratch,
+        explain: &mut dyn FnMut(Candidate),
+    ) -> LineOutcome {
+        scratch.findings.clear();
+        let mut outcome = LineOutcome::default();
+        let Scratch {
+            cache,
+            secret_caches,
+            views,
+            findings,
+            stats,
+        } = scratch;
+        self.scan_view(
+            line,
+            "raw",
+            cache,
+            secret_caches,
+            findings,
+            stats,
+            &mut outcome,
+            explain,
+        );
+
+        // Decoded views: JSON escapes first, then up to two rounds of
+        // percent-decoding (a doubly encoded redirect parameter). Each view
+        // is decoded from the one before.
+        let mut decoded_any = false;
+        for step in 0..views.len() {
+            let (done, rest) = views.split_at_mut(step);
+            let source = done.last();
+            let src: &[u8] = source.map_or(line, |v| v.bytes.as_slice());
+            let out = &mut rest[0];
+            if step == 0 && views::has_json_escape(src) {
+                views::json_unescape(src, source, out);
+            } else if views::has_percent_escape(src) {
+                views::percent_decode(src, source, out);
+            } else {
+                break;
+            }
+            decoded_any = true;
+            let before = findings.len();
+            let mut ignore = LineOutcome::default();
+            self.scan_view(
+                &out.bytes,
+                "decoded",
+                cache,
+                secret_caches,
+                findings,
+                stats,
+                &mut ignore,
+                explain,
+            );
+            for f in &mut findings[before..] {
+                f.span = out.to_raw(f.span.clone());
+            }
+        }
+        if decoded_any {
+            merge_findings(findings);
+        }
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn scan_view(
+        &self,
+        hay: &[u8],
+        view_name: &'static str,
+        cache: &mut meta::Cache,
+        secret_caches: &mut [Option<(meta::Cache, Captures)>],
+        findings: &mut Vec<Finding>,
+        stats: &mut Stats,
+        outcome: &mut LineOutcome,
+        explain: &mut dyn FnMut(Candidate),
+    ) {
+        let mut at = 0;
+        while at < hay.len() {
+            let input = Input::new(hay).range(at..);
+            let Some(m) = self.combined.search_with(cache, &input) else {
+                break;
+            };
+            let pid = m.pattern().as_usize();
+            let rule = &self.rules[pid];
+            let mut span = m.range();
+            if let (Some((re, group)), Some((gcache, caps))) =
+                (&self.secret_regex[pid], secret_caches[pid].as_mut())
+            {
+                let sub = Input::new(hay)
+                    .range(m.start()..m.end())
+                    .anchored(Anchored::Yes);
+                re.search_captures_with(gcache, &sub, caps);
+                // When the group did not take part (another branch of an
+                // alternation matched), the whole match is the secret.
+                if let Some(g) = caps.get_group(*group) {
+                    span = g.range();
+                }
+            }
+            let verdict = match rule.validator {
+                Some(Validator::PemBlock) => {
+                    let end = self
+                        .pem_end
+                        .find(&hay[m.end()..])
+                        .map_or(hay.len(), |p| m.end() + p);
+                    let body = m.end()..end;
+                    if end == hay.len() && hay[body.clone()].iter().all(u8::is_ascii_whitespace) {
+                        outcome.opens_block = true;
+                    }
+                    Ok(body)
+                }
+                Some(v) => v.check(hay, span.clone()),
+                None => Ok(span.clone()),
+            };
+            explain(Candidate {
+                rule: pid,
+                view: view_name,
+                span: span.clone(),
+                verdict: verdict.clone(),
+            });
+            match verdict {
+                Ok(found) if !found.is_empty() && !self.is_label(&hay[found.clone()]) => {
+                    let pid = if self.secret_regex[pid].is_some() {
+                        self.more_specific_rule(hay, found.clone(), pid, cache)
+                    } else {
+                        pid
+                    };
+                    stats.redactions[pid] += 1;
+                    let resume = found.end.max(m.start() + 1);
+                    findings.push(Finding {
+                        rule: pid,
+                        span: found,
+                    });
+                    at = resume;
+                }
+                Ok(found) => at = found.end.max(m.start() + 1),
+                Err(reason) => {
+                    stats.reject(pid, reason);
+                    at = m.start() + 1;
+                }
+            }
+        }
+    }
+
+    /// For a keyed value (`token=ghp_…`), the rule that recognises the value
+    /// itself, when one does, so that it gets that rule's label.
+    fn more_specific_rule(
+        &self,
+        hay: &[u8],
+        value: Range<usize>,
+        pid: usize,
+        cache: &mut meta::Cache,
+    ) -> usize {
+        let input = Input::new(hay).range(value.clone()).anchored(Anchored::Yes);
+        match self.combined.search_with(cache, &input) {
+            Some(m)
+                if m.pattern().as_usize() != pid
+                    && self.secret_regex[m.pattern().as_usize()].is_none() =>
+            {
+                let other = m.pattern().as_usize();
+                match self.rules[other].validator {
+                    None => other,
+                    Some(Validator::PemBlock) => pid,
+                    Some(v) if v.check(hay, m.range()).is_ok() => other,
+                    Some(_) => pid,
+                }
+            }
+            _ => pid,
+        }
+    }
+
+    /// True when `text` starts with a label: the value was already redacted.
+    fn is_label(&self, text: &[u8]) -> bool {
+        text.first() == Some(&b'[')
+            && self
+                .rules
+                .iter()
+                .any(|r| text.starts_with(r.label.as_bytes()))
+    }
+
+    /// The label of rule `index`.
+    pub fn label(&self, index: usize) -> &[u8] {
+        self.rules[index].label.as_bytes()
+    }
+}
+
+/// Sorts findings by start and merges overlapping ones; a merged span keeps
+/// the label of the finding that starts first.
+fn merge_findings(findings: &mut Vec<Finding>) {
+    findings.sort_by_key(|f| (f.span.start, std::cmp::Reverse(f.span.end)));
+    let mut out = 0;
+    for i in 0..findings.len() {
+        if out > 0 && findings[i].span.start < findings[out - 1].span.end {
+            let end = findings[i].span.end;
+            let last = &mut findings[out - 1].span;
+            last.end = last.end.max(end);
+        } else {
+            findings.swap(out, i);
+            out += 1;
+        }
+    }
+    findings.truncate(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(line: &str) -> Vec<(String, String)> {
+        let scanner = Scanner::builtin();
+        let mut scratch = scanner.scratch();
+        scanner.scan_line(line.as_bytes(), &mut scratch);
+        scratch
+            .findings
+            .iter()
+            .map(|f| {
+                (
+                    scanner.rules()[f.rule].id.clone(),
+                    line[f.span.clone()].to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rejected_card_does_not_hide_the_next() {
+        let got = spans("ids 5105103577806870 / 5105105105105100 done");
+        assert_eq!(got, vec![("pan".into(), "5105105105105100".into())]);
+    }
+
+    #[test]
+    fn card_inside_long_digit_run_is_not_cut() {
+        assert!(spans("batch_id=454012888888881881534741").is_empty());
+    }
+
+    #[test]
+    fn card_before_time_is_found() {
+        let got = spans("card 4111111111111111 20:46:52 ok");
+        assert_eq!(got, vec![("pan".into(), "4111111111111111".into())]);
+    }
+
+    #[test]
+    fn merge_overlaps() {
+        let mut f = vec![
+            Finding {
+                rule: 1,
+                span: 5..9,
+            },
+            Finding {
+                rule: 0,
+                span: 0..6,
+            },
+            Finding {
+                rule: 2,
+                span: 12..14,
+            },
+        ];
+        merge_findings(&mut f);
+        assert_eq!(
+            f,
+            vec![
+                Finding {
+                    rule: 0,
+                    span: 0..9
+                },
+                Finding {
+                    rule: 2,
+                    span: 12..14
+                }
+            ]
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! Decoded views of a line: the same text with JSON string escapes or
+//! percent-encoding undone, so that `\u0034111…` or `card%3D4111%201111…`
+//! cannot hide a secret from the automaton.
+//!
+//! Every byte of a view remembers the raw byte range it was decoded from, so
+//! a span found in a view maps back to whole escape sequences of the raw line:
+//! replacing that raw span never cuts an escape in half, and a JSON string
+//! stays valid JSON.
+
+use std::ops::Range;
+
+/// A decoded copy of a line with its map back to raw offsets.
+#[derive(Default)]
+pub struct View {
+    /// The decoded bytes.
+    pub bytes: Vec<u8>,
+    /// For decoded byte `i`, the raw range it came from is
+    /// `starts[i]..ends[i]`.
+    starts: Vec<u32>,
+    ends: Vec<u32>,
+}
+
+impl View {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.starts.clear();
+        self.ends.clear();
+    }
+
+    fn push(&mut self, byte: u8, raw: Range<u32>) {
+        self.bytes.push(byte);
+        self.starts.push(raw.start);
+        self.ends.push(raw.end);
+    }
+
+    /// Maps a non-empty span of this view to the raw line.
+    pub fn to_raw(&self, span: Range<usize>) -> Range<usize> {
+        debug_assert!(span.start < span.end);
+        self.starts[span.start] as usize..self.ends[span.end - 1] as usize
+    }
+
+    /// The raw range of the decoded bytes `from..to` of `source`.
+    fn raw_of(source: Option<&View>, from: usize, to: usize) -> Range<u32> {
+        match source {
+            None => from as u32..to as u32,
+            Some(v) => v.starts[from]..v.ends[to - 1],
+        }
+    }
+}
+
+/// True when `bytes` may hold a JSON escape worth decoding.
+pub fn has_json_escape(bytes: &[u8]) -> bool {
+    memchr::memchr(b'\\', bytes).is_some()
+}
+
+/// True when `bytes` holds at least one `%XX` sequence.
+pub fn has_percent_escape(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'%', bytes).any(|i| {
+        bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    })
+}
+
+fn hex(b: u8) -> u32 {
+    match b {
+        b'0'..=b'9' => u32::from(b - b'0'),
+        b'a'..=b'f' => u32::from(b - b'a' + 10),
+        b'A'..=b'F' => u32::from(b - b'A' + 10),
+        _ => 0,
+    }
+}
+
+fn hex4(bytes: &[u8]) -> Option<u32> {
+    if bytes.len() < 4 || !bytes[..4].iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    Some(bytes[..4].iter().fold(0, |acc, &b| acc * 16 + hex(b)))
+}
+
+/// Decodes JSON string escapes of `input` into `out`. `source` is the view
+/// `input` is (None when it is the raw line). Bytes that are not valid
+/// escapes are copied as they are.
+pub fn json_unescape(input: &[u8], source: Option<&View>, out: &mut View) {
+    out.clear();
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        if b != b'\\' || i + 1 >= input.len() {
+            out.push(b, View::raw_of(source, i, i + 1));
+            i += 1;
+            continue;
+        }
+        let simple = match input[i + 1] {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'/' => Some(b'/'),
+            b'n' => Some(b'\n'),
+            b't' => Some(b'\t'),
+            b'r' => Some(b'\r'),
+            b'b' => Some(0x08),
+            b'f' => Some(0x0c),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            out.push(c, View::raw_of(source, i, i + 2));
+            i += 2;
+            continue;
+        }
+        if input[i + 1] == b'u' {
+            if let Some(mut cp) = hex4(&input[i + 2..]) {
+                let mut len = 6;
+                // A surrogate pair: \uD83D\uDE00.
+                if (0xD800..0xDC00).contains(&cp)
+                    && input.get(i + 6) == Some(&b'\\')
+                    && input.get(i + 7) == Some(&b'u')
+                {
+                    if let Some(low) = hex4(&input[i + 8..]) {
+                        if (0xDC00..0xE000).contains(&low) {
+                            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                            len = 12;
+                        }
+                    }
+                }
+                if let Some(ch) = char::from_u32(cp) {
+                    let mut buf = [0u8; 4];
+                    let raw = View::raw_of(source, i, i + len);
+                    for &byte in ch.encode_utf8(&mut buf).as_bytes() {
+                        out.push(byte, raw.clone());
+                    }
+                    i += len;
+                    continue;
+                }
+            }
+        }
+        out.push(b, View::raw_of(source, i, i + 1));
+        i += 1;
+    }
+}
+
+/// Decodes `%XX` sequences of `input` into `out` (`+` is left alone).
+pub fn percent_decode(input: &[u8], source: Option<&View>, out: &mut View) {
+    out.clear();
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        if b == b'%'
+            && input.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && input.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            let byte = (hex(input[i + 1]) * 16 + hex(input[i + 2])) as u8;
+            out.push(byte, View::raw_of(source, i, i + 3));
+            i += 3;
+        } else {
+            out.push(b, View::raw_of(source, i, i + 1));
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes_map_back_to_whole_sequences() {
+        let raw = br#"a\u0034\"b\nc"#;
+        let mut v = View::default();
+        json_unescape(raw, None, &mut v);
+        assert_eq!(v.bytes, b"a4\"b\nc");
+        assert_eq!(v.to_raw(1..2), 1..7);
+        assert_eq!(v.to_raw(2..4), 7..10);
+    }
+
+    #[test]
+    fn surrogate_pairs_decode() {
+        let raw = br#"\ud83d\ude00x"#;
+        let mut v = View::default();
+        json_unescape(raw, None, &mut v);
+        assert_eq!(v.bytes, "\u{1F600}x".as_bytes());
+        assert_eq!(v.to_raw(0..4), 0..12);
+    }
+
+    #[test]
+    fn percent_views_compose() {
+        let raw = b"x%2540y";
+        let mut once = View::default();
+        percent_decode(raw, None, &mut once);
+        assert_eq!(once.bytes, b"x%40y");
+        let mut twice = View::default();
+        percent_decode(&once.bytes, Some(&once), &mut twice);
+        assert_eq!(twice.bytes, b"x@y");
+        assert_eq!(twice.to_raw(1..2), 1..6);
+        assert_eq!(twice.to_raw(0..3), 0..7);
+    }
+
+    #[test]
+    fn invalid_escapes_pass() {
+        let mut v = View::default();
+        json_unescape(br"\q\u12", None, &mut v);
+        assert_eq!(v.bytes, br"\q\u12");
+        percent_decode(b"100%zz%4", None, &mut v);
+        assert_eq!(v.bytes, b"100%zz%4");
+    }
+}

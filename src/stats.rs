@@ -1,0 +1,67 @@
+//! Counters kept while scrubbing: plain integers in each worker's scratch,
+//! added up per batch, so counting costs nothing measurable on the scan path.
+
+use crate::rules::Rejection;
+
+/// Counts for one run (or one batch) of scrubbing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Redactions per rule, indexed like the scanner's rules.
+    pub redactions: Vec<u64>,
+    /// Rejected candidates per rule and reason (`Rejection` order).
+    pub rejections: Vec<[u64; 4]>,
+    /// Lines read.
+    pub lines: u64,
+    /// Bytes read and written.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Lines replaced whole because they could not be scanned (too long).
+    pub failed_closed: u64,
+}
+
+impl Stats {
+    /// Zeroed counters for `rules` rules.
+    pub fn new(rules: usize) -> Stats {
+        Stats {
+            redactions: vec![0; rules],
+            rejections: vec![[0; 4]; rules],
+            ..Stats::default()
+        }
+    }
+
+    /// Counts one rejected candidate of rule `rule`.
+    pub fn reject(&mut self, rule: usize, reason: Rejection) {
+        let slot = match reason {
+            Rejection::Luhn => 0,
+            Rejection::Network => 1,
+            Rejection::Context => 2,
+            Rejection::Checksum => 3,
+        };
+        self.rejections[rule][slot] += 1;
+    }
+
+    /// Total redactions over all rules.
+    pub fn total_redactions(&self) -> u64 {
+        self.redactions.iter().sum()
+    }
+
+    /// Adds `other` into `self` and zeroes `other`.
+    pub fn drain_from(&mut self, other: &mut Stats) {
+        if self.redactions.len() < other.redactions.len() {
+            self.redactions.resize(other.redactions.len(), 0);
+            self.rejections.resize(other.rejections.len(), [0; 4]);
+        }
+        for (a, b) in self.redactions.iter_mut().zip(other.redactions.iter_mut()) {
+            *a += std::mem::take(b);
+        }
+        for (a, b) in self.rejections.iter_mut().zip(other.rejections.iter_mut()) {
+            for (x, y) in a.iter_mut().zip(b.iter_mut()) {
+                *x += std::mem::take(y);
+            }
+        }
+        self.lines += std::mem::take(&mut other.lines);
+        self.bytes_in += std::mem::take(&mut other.bytes_in);
+        self.bytes_out += std::mem::take(&mut other.bytes_out);
+        self.failed_closed += std::mem::take(&mut other.failed_closed);
+    }
+}
