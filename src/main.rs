@@ -31,6 +31,10 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = logscrub::framing::DEFAULT_MAX_LINE_BYTES)]
     max_line_bytes: usize,
 
+    /// Scrubbing threads [default: the number of available cores].
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
     /// Print redaction counts per rule to standard error at the end.
     #[arg(long)]
     stats: bool,
@@ -58,6 +62,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         Arc::new(Scanner::new(logscrub::rules::builtin_rules()).context("loading rules")?);
     let options = PipeOptions {
         max_line_bytes: args.max_line_bytes,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
     };
     let mut stats = Stats::new(scanner.rules().len());
     let stdout = io::stdout();
@@ -71,7 +79,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         if input.as_os_str() == "-" {
             pipe::run(
                 "standard input",
-                io::stdin().lock(),
+                io::stdin(),
                 &mut out,
                 &scanner,
                 &options,

@@ -2,14 +2,23 @@
 //!
 //! Lines come out in input order, one output line per input line. A line
 //! longer than the limit is replaced by [`OVERLONG_MARKER`] (fail closed)
-//! and counted. Output is written once per batch, so a reader of the output
-//! sees each batch as soon as it is scrubbed.
+//! and counted.
+//!
+//! With one thread, reading, scrubbing and writing take turns on the calling
+//! thread. With more, a reader thread cuts the input into batches of whole
+//! lines, `threads` workers scrub batches concurrently, and the calling
+//! thread writes them back in input order. At most `2 × threads` batches are
+//! in flight at any time, so memory stays bounded and a slow output slows
+//! the reader down (backpressure) instead of buffering without limit. Data
+//! read before an input error is still written before the error is returned.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 
 use crate::framing::{Batch, LineReader};
-use crate::redact::Redactor;
+use crate::redact::{block_state_after, Redactor};
 use crate::scan::Scanner;
 use crate::stats::Stats;
 
@@ -22,7 +31,9 @@ pub enum PipeError {
     /// The input could not be read.
     #[error("reading {input}: {source}")]
     Read {
+        /// The input's name.
         input: String,
+        /// The cause.
         #[source]
         source: io::Error,
     },
@@ -36,19 +47,37 @@ pub enum PipeError {
 pub struct PipeOptions {
     /// Lines longer than this many bytes (terminator excluded) are replaced.
     pub max_line_bytes: usize,
+    /// Scrubbing threads; 1 scrubs on the calling thread.
+    pub threads: usize,
 }
 
 impl Default for PipeOptions {
     fn default() -> PipeOptions {
         PipeOptions {
             max_line_bytes: crate::framing::DEFAULT_MAX_LINE_BYTES,
+            threads: 1,
         }
     }
 }
 
 /// Scrubs everything `input` yields into `output`. `name` names the input
 /// in errors. Counts are added to `stats`.
-pub fn run<R: Read, W: Write>(
+pub fn run<R: Read + Send + 'static, W: Write>(
+    name: &str,
+    input: R,
+    output: &mut W,
+    scanner: &Arc<Scanner>,
+    options: &PipeOptions,
+    stats: &mut Stats,
+) -> Result<(), PipeError> {
+    if options.threads <= 1 {
+        run_sequential(name, input, output, scanner, options, stats)
+    } else {
+        run_parallel(name, input, output, scanner, options, stats)
+    }
+}
+
+fn run_sequential<R: Read, W: Write>(
     name: &str,
     input: R,
     output: &mut W,
@@ -60,20 +89,336 @@ pub fn run<R: Read, W: Write>(
     let mut redactor = Redactor::new(Arc::clone(scanner));
     redactor.set_max_line_bytes(options.max_line_bytes);
     let mut out = Vec::with_capacity(crate::framing::READ_CHUNK + 4096);
-    loop {
-        let batch = reader.next_batch().map_err(|source| PipeError::Read {
-            input: name.to_string(),
-            source,
-        })?;
+    let result = loop {
+        let batch = match reader.next_batch() {
+            Ok(b) => b,
+            Err(source) => {
+                break Err(PipeError::Read {
+                    input: name.to_string(),
+                    source,
+                })
+            }
+        };
         out.clear();
         match batch {
-            None => break,
+            None => break Ok(()),
             Some(Batch::Lines(lines)) => redactor.scrub_lines(lines, &mut out),
             Some(Batch::OverLong { terminated }) => redactor.fail_closed(terminated, &mut out),
         }
-        output.write_all(&out).map_err(PipeError::Write)?;
+        if let Err(e) = output.write_all(&out) {
+            break Err(PipeError::Write(e));
+        }
+    };
+    stats.drain_from(redactor.stats_mut());
+    output.flush().map_err(PipeError::Write)?;
+    result
+}
+
+/// A batch of input for a worker.
+struct Job {
+    seq: u64,
+    kind: JobKind,
+    /// Private-key block state at the batch's first line.
+    block_lines_left: u32,
+}
+
+enum JobKind {
+    Lines(Vec<u8>),
+    OverLong { terminated: bool },
+}
+
+/// What the workers and the reader report to the writer.
+enum Report {
+    Done {
+        seq: u64,
+        output: Vec<u8>,
+        input: Option<Vec<u8>>,
+    },
+    /// The reader failed after handing out batches `0..seq`.
+    ReadFailed { seq: u64, error: io::Error },
+    /// The reader reached the end after `seq` batches.
+    Finished { seq: u64 },
+    /// A worker's counters, sent when it stops.
+    Stats(Stats),
+}
+
+fn run_parallel<R: Read + Send + 'static, W: Write>(
+    name: &str,
+    input: R,
+    output: &mut W,
+    scanner: &Arc<Scanner>,
+    options: &PipeOptions,
+    stats: &mut Stats,
+) -> Result<(), PipeError> {
+    let threads = options.threads;
+    let in_flight = 2 * threads;
+    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(in_flight);
+    let (report_tx, report_rx) = mpsc::channel::<Report>();
+    // One token per batch in flight: the reader takes one before sending a
+    // batch, the writer gives it back once the batch is written.
+    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+    // Emptied input buffers go back to the reader.
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    for _ in 0..threads {
+        let job_rx = Arc::clone(&job_rx);
+        let report_tx = report_tx.clone();
+        let mut redactor = Redactor::new(Arc::clone(scanner));
+        redactor.set_max_line_bytes(options.max_line_bytes);
+        std::thread::Builder::new()
+            .name("logscrub-worker".into())
+            .spawn(move || worker(&job_rx, &report_tx, redactor))
+            .map_err(PipeError::Write)?;
+    }
+    let follows_blocks = Redactor::new(Arc::clone(scanner)).follows_blocks();
+    let max_line_bytes = options.max_line_bytes;
+    std::thread::Builder::new()
+        .name("logscrub-reader".into())
+        .spawn(move || {
+            read_batches(
+                input,
+                max_line_bytes,
+                follows_blocks,
+                &job_tx,
+                &token_tx,
+                &report_tx,
+                &free_rx,
+            )
+        })
+        .map_err(PipeError::Write)?;
+
+    write_in_order(name, output, &report_rx, &token_rx, &free_tx, stats)
+}
+
+/// The reader thread: cuts the input into batches and numbers them.
+fn read_batches<R: Read>(
+    input: R,
+    max_line_bytes: usize,
+    follows_blocks: bool,
+    job_tx: &SyncSender<Job>,
+    token_tx: &SyncSender<()>,
+    report_tx: &mpsc::Sender<Report>,
+    free_rx: &Receiver<Vec<u8>>,
+) {
+    let mut reader = LineReader::new(input, max_line_bytes);
+    let mut seq = 0u64;
+    let mut block_lines_left = 0u32;
+    loop {
+        let kind = match reader.next_batch() {
+            Ok(None) => {
+                let _ = report_tx.send(Report::Finished { seq });
+                return;
+            }
+            Ok(Some(Batch::Lines(lines))) => {
+                let mut buf = free_rx.try_recv().unwrap_or_default();
+                buf.clear();
+                buf.extend_from_slice(lines);
+                JobKind::Lines(buf)
+            }
+            Ok(Some(Batch::OverLong { terminated })) => JobKind::OverLong { terminated },
+            Err(error) => {
+                let _ = report_tx.send(Report::ReadFailed { seq, error });
+                return;
+            }
+        };
+        let start_state = block_lines_left;
+        if follows_blocks {
+            if let JobKind::Lines(lines) = &kind {
+                block_lines_left = block_state_after(lines, block_lines_left, max_line_bytes);
+            }
+        }
+        if token_tx.send(()).is_err() {
+            return;
+        }
+        let job = Job {
+            seq,
+            kind,
+            block_lines_left: start_state,
+        };
+        if job_tx.send(job).is_err() {
+            return;
+        }
+        seq += 1;
+    }
+}
+
+/// A worker thread: scrubs batches until the reader is done.
+fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut redactor: Redactor) {
+    loop {
+        let job = {
+            let Ok(rx) = job_rx.lock() else { break };
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        };
+        let mut output = Vec::new();
+        redactor.set_block_state(job.block_lines_left);
+        let input = match job.kind {
+            JobKind::Lines(lines) => {
+                output.reserve(lines.len() + lines.len() / 16);
+                redactor.scrub_lines(&lines, &mut output);
+                Some(lines)
+            }
+            JobKind::OverLong { terminated } => {
+                redactor.fail_closed(terminated, &mut output);
+                None
+            }
+        };
+        let report = Report::Done {
+            seq: job.seq,
+            output,
+            input,
+        };
+        if report_tx.send(report).is_err() {
+            return;
+        }
+    }
+    let _ = report_tx.send(Report::Stats(std::mem::take(redactor.stats_mut())));
+}
+
+/// The calling thread: writes finished batches in input order.
+fn write_in_order<W: Write>(
+    name: &str,
+    output: &mut W,
+    report_rx: &Receiver<Report>,
+    token_rx: &Receiver<()>,
+    free_tx: &mpsc::Sender<Vec<u8>>,
+    stats: &mut Stats,
+) -> Result<(), PipeError> {
+    let mut pending: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut next = 0u64;
+    let mut end: Option<(u64, Option<io::Error>)> = None;
+    // Every report channel sender is dropped once the reader and all
+    // workers have stopped, which ends this loop.
+    for report in report_rx.iter() {
+        match report {
+            Report::Done {
+                seq,
+                output: out,
+                input,
+            } => {
+                if let Some(buf) = input {
+                    let _ = free_tx.send(buf);
+                }
+                pending.insert(seq, out);
+                while let Some(out) = pending.remove(&next) {
+                    output.write_all(&out).map_err(PipeError::Write)?;
+                    let _ = token_rx.recv();
+                    next += 1;
+                }
+            }
+            Report::ReadFailed { seq, error } => end = Some((seq, Some(error))),
+            Report::Finished { seq } => end = Some((seq, None)),
+            Report::Stats(mut s) => stats.drain_from(&mut s),
+        }
     }
     output.flush().map_err(PipeError::Write)?;
-    stats.drain_from(redactor.stats_mut());
-    Ok(())
+    match end {
+        Some((seq, error)) => {
+            debug_assert_eq!(seq, next, "every batch was written");
+            match error {
+                Some(source) => Err(PipeError::Read {
+                    input: name.to_string(),
+                    source,
+                }),
+                None => Ok(()),
+            }
+        }
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source that yields `data` in small reads, then fails if asked.
+    struct Source {
+        data: Vec<u8>,
+        pos: usize,
+        step: usize,
+        fail_at_end: bool,
+    }
+
+    impl Read for Source {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pos == self.data.len() && self.fail_at_end {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = self.step.min(buf.len()).min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    fn corpus() -> Vec<u8> {
+        let mut data = Vec::new();
+        for i in 0..40_000u32 {
+            match i % 7 {
+                0 => {
+                    data.extend_from_slice(format!("{i} card 4111 1111 1111 1111 ok\n").as_bytes())
+                }
+                1 => data.extend_from_slice(b"-----BEGIN RSA PRIVATE KEY-----\n"),
+                2 => data.extend_from_slice(b"QUJDREVGR0hJSktMTU5PUA==\n"),
+                3 => data.extend_from_slice(b"-----END RSA PRIVATE KEY-----\n"),
+                _ => data.extend_from_slice(
+                    format!("{i} plain line with id 1740797428239\n").as_bytes(),
+                ),
+            }
+        }
+        data.extend_from_slice(b"last line without newline 5555555555554444");
+        data
+    }
+
+    fn scrub(data: &[u8], threads: usize, fail: bool) -> (Vec<u8>, Result<(), PipeError>, Stats) {
+        let scanner = Arc::new(Scanner::builtin());
+        let source = Source {
+            data: data.to_vec(),
+            pos: 0,
+            step: 10_000,
+            fail_at_end: fail,
+        };
+        let options = PipeOptions {
+            max_line_bytes: 1 << 20,
+            threads,
+        };
+        let mut out = Vec::new();
+        let mut stats = Stats::new(scanner.rules().len());
+        let result = run("test", source, &mut out, &scanner, &options, &mut stats);
+        (out, result, stats)
+    }
+
+    #[test]
+    fn parallel_output_equals_sequential() {
+        let data = corpus();
+        let (one, r1, s1) = scrub(&data, 1, false);
+        r1.unwrap();
+        for threads in [2, 3, 8] {
+            let (many, r, s) = scrub(&data, threads, false);
+            r.unwrap();
+            assert!(many == one, "{threads} threads differ from 1");
+            assert_eq!(s.total_redactions(), s1.total_redactions());
+            assert_eq!(s.lines, s1.lines);
+        }
+        let text = String::from_utf8(one).unwrap();
+        assert_eq!(text.lines().count(), 40_001);
+        assert!(
+            !text.contains("4111 1111")
+                && !text.contains("QUJDREVG")
+                && !text.contains("5555555555554444")
+        );
+    }
+
+    #[test]
+    fn data_before_a_read_error_is_written() {
+        let data = corpus();
+        for threads in [1, 2] {
+            let (out, result, _) = scrub(&data, threads, true);
+            assert!(matches!(result, Err(PipeError::Read { .. })), "{threads}");
+            assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 40_000);
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! multi-line private-key block, which is redacted line by line until its
 //! END marker, for at most [`MAX_BLOCK_LINES`] lines.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::rules::Validator;
@@ -81,14 +82,7 @@ impl Redactor {
 
     /// Scrubs one line, with or without its terminator, appending to `out`.
     pub fn scrub_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
-        let mut content_end = line.len();
-        if content_end > 0 && line[content_end - 1] == b'\n' {
-            content_end -= 1;
-        }
-        if content_end > 0 && line[content_end - 1] == b'\r' {
-            content_end -= 1;
-        }
-        let content = &line[..content_end];
+        let content = line_content(line);
         if content.len() > self.max_line_bytes {
             self.scratch.stats.bytes_in += line.len() as u64;
             self.fail_closed(line.last() == Some(&b'\n'), out);
@@ -98,12 +92,13 @@ impl Redactor {
         self.scratch.stats.lines += 1;
         self.scratch.stats.bytes_in += line.len() as u64;
 
-        let outcome = self.scanner.scan_line(content, &mut self.scratch);
-        if self.block_lines_left > 0 {
-            self.continue_block(content);
-        }
-        if outcome.opens_block && self.block_rule.is_some() {
-            self.block_lines_left = MAX_BLOCK_LINES;
+        self.scanner.scan_line(content, &mut self.scratch);
+        if self.block_rule.is_some() {
+            let (left, body) = block_step(content, self.block_lines_left);
+            self.block_lines_left = left;
+            if let Some(body) = body {
+                self.redact_block_body(body);
+            }
         }
 
         let mut copied = 0;
@@ -116,44 +111,119 @@ impl Redactor {
         self.scratch.stats.bytes_out += (out.len() - out_before) as u64;
     }
 
-    /// Inside a private-key block: the line up to the END marker (or all of
-    /// it) is key material.
-    fn continue_block(&mut self, content: &[u8]) {
-        let Some(rule) = self.block_rule else {
-            self.block_lines_left = 0;
-            return;
-        };
-        let end = memchr::memmem::find(content, b"-----END");
-        let body_end = end.unwrap_or(content.len());
-        self.block_lines_left = if end.is_some() {
-            0
-        } else {
-            self.block_lines_left - 1
-        };
-        let body = &content[..body_end];
-        let first = body.iter().position(|b| !b.is_ascii_whitespace());
-        let last = body.iter().rposition(|b| !b.is_ascii_whitespace());
-        if let (Some(first), Some(last)) = (first, last) {
-            self.scratch.stats.redactions[rule] += 1;
-            let findings = &mut self.scratch.findings;
-            findings.push(Finding {
-                rule,
-                span: first..last + 1,
-            });
-            // Keep the merged, sorted form the writer relies on.
-            findings.sort_by_key(|f| f.span.start);
-            let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());
-            for f in findings.drain(..) {
-                match merged.last_mut() {
-                    Some(prev) if f.span.start < prev.span.end => {
-                        prev.span.end = prev.span.end.max(f.span.end);
-                    }
-                    _ => merged.push(f),
+    /// Adds the private-key body span of a line to its findings.
+    fn redact_block_body(&mut self, body: Range<usize>) {
+        let Some(rule) = self.block_rule else { return };
+        self.scratch.stats.redactions[rule] += 1;
+        let findings = &mut self.scratch.findings;
+        findings.push(Finding { rule, span: body });
+        // Keep the sorted, non-overlapping form the writer relies on.
+        findings.sort_by_key(|f| f.span.start);
+        let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());
+        for f in findings.drain(..) {
+            match merged.last_mut() {
+                Some(prev) if f.span.start < prev.span.end => {
+                    prev.span.end = prev.span.end.max(f.span.end);
                 }
+                _ => merged.push(f),
             }
-            *findings = merged;
         }
+        *findings = merged;
     }
+
+    /// True when the private-key rule is enabled, so block state matters.
+    pub fn follows_blocks(&self) -> bool {
+        self.block_rule.is_some()
+    }
+
+    /// Sets the private-key block state at the start of the next line: the
+    /// number of body lines still to redact (see [`block_state_after`]).
+    pub fn set_block_state(&mut self, lines_left: u32) {
+        self.block_lines_left = lines_left;
+    }
+
+    /// The over-long-line limit in force.
+    pub fn max_line_bytes(&self) -> usize {
+        self.max_line_bytes
+    }
+}
+
+/// One line's step of the private-key block state machine: given the lines
+/// left before `content`, returns the lines left after it and the span of
+/// `content` that is key body, if any.
+///
+/// A block opens on a line that ends with a `-----BEGIN … PRIVATE KEY-----`
+/// marker; inside it every line up to the `-----END` marker is body; it
+/// closes at that marker or after [`MAX_BLOCK_LINES`] lines.
+fn block_step(content: &[u8], left: u32) -> (u32, Option<Range<usize>>) {
+    let mut body = None;
+    let mut after = left;
+    if left > 0 {
+        let end = memchr::memmem::find(content, b"-----END");
+        let region = &content[..end.unwrap_or(content.len())];
+        let first = region.iter().position(|b| !b.is_ascii_whitespace());
+        let last = region.iter().rposition(|b| !b.is_ascii_whitespace());
+        if let (Some(first), Some(last)) = (first, last) {
+            body = Some(first..last + 1);
+        }
+        after = if end.is_some() { 0 } else { left - 1 };
+    }
+    if opens_block(content) {
+        after = MAX_BLOCK_LINES;
+    }
+    (after, body)
+}
+
+/// True when `content` ends (bar whitespace) with a private-key BEGIN marker.
+fn opens_block(content: &[u8]) -> bool {
+    const TAIL: &[u8] = b"PRIVATE KEY-----";
+    let end = content
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    let trimmed = &content[..end];
+    if !trimmed.ends_with(TAIL) {
+        return false;
+    }
+    let head = &trimmed[..trimmed.len() - TAIL.len()];
+    match memchr::memmem::rfind(head, b"-----BEGIN ") {
+        Some(i) => head[i + 11..]
+            .iter()
+            .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' '),
+        None => false,
+    }
+}
+
+/// The block state after a buffer of whole lines, starting from `left`: what
+/// a [`Redactor`] would carry into the next line. Lets a pipeline hand each
+/// batch its starting state without scrubbing the batches in sequence; costs
+/// one substring search unless a block is open or begins in `lines`.
+pub fn block_state_after(lines: &[u8], mut left: u32, max_line_bytes: usize) -> u32 {
+    if left == 0 && memchr::memmem::find(lines, b"PRIVATE KEY-----").is_none() {
+        return 0;
+    }
+    let mut start = 0;
+    while start < lines.len() {
+        let end = memchr::memchr(b'\n', &lines[start..]).map_or(lines.len(), |i| start + i + 1);
+        let content = line_content(&lines[start..end]);
+        if content.len() <= max_line_bytes {
+            left = block_step(content, left).0;
+        }
+        start = end;
+    }
+    left
+}
+
+/// A line without its `\n` or `\r\n` terminator.
+fn line_content(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    if end > 0 && line[end - 1] == b'\n' {
+        end -= 1;
+    }
+    if end > 0 && line[end - 1] == b'\r' {
+        end -= 1;
+    }
+    &line[..end]
 }
 
 /// Scrubs `text` with the built-in rules: a convenience for tests and tools.
@@ -205,5 +275,34 @@ mod tests {
             .filter(|l| *l == "[PRIVATE_KEY_REDACTED]")
             .count();
         assert_eq!(redacted, MAX_BLOCK_LINES as usize);
+    }
+
+    #[test]
+    fn block_state_matches_the_redactor() {
+        let text = "a\n-----BEGIN EC PRIVATE KEY-----\nQUJD\nREVG\n";
+        assert_eq!(
+            block_state_after(text.as_bytes(), 0, 1 << 20),
+            MAX_BLOCK_LINES - 2
+        );
+        let closed = format!("{text}-----END EC PRIVATE KEY-----\nafter\n");
+        assert_eq!(block_state_after(closed.as_bytes(), 0, 1 << 20), 0);
+        assert_eq!(block_state_after(b"x\n", 5, 1 << 20), 4);
+        assert_eq!(block_state_after(b"no key here\n", 0, 1 << 20), 0);
+        // Cut at any line boundary, a second redactor handed the state
+        // computed for the first part gives the same output as one redactor.
+        let scanner = Arc::new(Scanner::builtin());
+        let whole = scrub_with(&scanner, closed.as_bytes());
+        assert!(String::from_utf8_lossy(&whole)
+            .contains("[PRIVATE_KEY_REDACTED]\n[PRIVATE_KEY_REDACTED]\n"));
+        let lines: Vec<&str> = closed.split_inclusive('\n').collect();
+        for cut in 0..=lines.len() {
+            let (head, tail) = (lines[..cut].concat(), lines[cut..].concat());
+            let mut out = Vec::new();
+            Redactor::new(Arc::clone(&scanner)).scrub_lines(head.as_bytes(), &mut out);
+            let mut second = Redactor::new(Arc::clone(&scanner));
+            second.set_block_state(block_state_after(head.as_bytes(), 0, 1 << 20));
+            second.scrub_lines(tail.as_bytes(), &mut out);
+            assert_eq!(out, whole, "cut at line {cut}");
+        }
     }
 }

@@ -216,8 +216,11 @@ fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection>
             return Err(Rejection::Context);
         }
     }
-    // A digit group directly before the candidate (`1234 4111…`) is fine:
-    // the automaton starts candidates at every group.
+    // The value of an id key (`order_id=…`, `"shipmentId": "…"`) is an
+    // identifier, not a card.
+    if is_id_key(key_before(line, span.start)) {
+        return Err(Rejection::Context);
+    }
     let bytes = &line[span.clone()];
     let mut digits = DigitBuf::new();
     // Group ends: (digit count so far, byte offset just past the group).
@@ -247,8 +250,12 @@ fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection>
         i += 1;
     }
     let mut rejection = Rejection::Luhn;
-    for &(count, end) in ends[..n_ends].iter().rev() {
+    for (k, &(count, end)) in ends[..n_ends].iter().enumerate().rev() {
         if !(13..=19).contains(&count) {
+            continue;
+        }
+        if k > 0 && !is_card_layout(&ends[..=k]) {
+            rejection = Rejection::Context;
             continue;
         }
         let d = &digits.as_slice()[..count];
@@ -262,6 +269,57 @@ fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection>
         return Ok(span.start..span.start + end);
     }
     Err(rejection)
+}
+
+/// True when digit groups (given by their cumulative digit counts) follow a
+/// layout that card numbers are printed in: groups of four with a shorter
+/// last group (4-4-4-4, 4-4-4-4-3, 4-4-4-1), or Amex/Diners 4-6-5 and 4-6-4.
+fn is_card_layout(ends: &[(usize, usize)]) -> bool {
+    let size = |i: usize| ends[i].0 - if i == 0 { 0 } else { ends[i - 1].0 };
+    let n = ends.len();
+    if n == 3 && size(0) == 4 && size(1) == 6 && matches!(size(2), 4 | 5) {
+        return true;
+    }
+    (0..n - 1).all(|i| size(i) == 4) && (1..=4).contains(&size(n - 1))
+}
+
+/// The key name just before a value: `order_id` in `order_id=`, `"order_id": "`
+/// or `shipmentId='`. Empty when there is none.
+fn key_before(line: &[u8], start: usize) -> &[u8] {
+    let mut i = start;
+    let mut skipped = 0;
+    while i > 0
+        && matches!(
+            line[i - 1],
+            b'"' | b'\'' | b':' | b'=' | b' ' | b'\t' | b'('
+        )
+        && skipped < 6
+    {
+        i -= 1;
+        skipped += 1;
+    }
+    if skipped == 0 {
+        return &[];
+    }
+    let end = i;
+    while i > 0
+        && (line[i - 1].is_ascii_alphanumeric() || line[i - 1] == b'_' || line[i - 1] == b'-')
+    {
+        i -= 1;
+    }
+    &line[i..end]
+}
+
+/// True for `id`, `*_id`, `*-id` and camel-case `*Id` keys.
+fn is_id_key(key: &[u8]) -> bool {
+    let n = key.len();
+    if n < 2 || !key[n - 2..].eq_ignore_ascii_case(b"id") {
+        return false;
+    }
+    n == 2
+        || matches!(key[n - 3], b'_' | b'-')
+        || (key[n - 2] == b'I' && key[n - 3].is_ascii_lowercase())
+        || key == b"ID"
 }
 
 /// Social security numbers, dashed (`123-45-6789`) or keyed and undashed.
@@ -361,6 +419,27 @@ mod tests {
         assert_eq!(pan("3782-822463-10005"), Ok("3782-822463-10005"));
         assert_eq!(pan("4111-1111 1111-1111"), Err(Rejection::Luhn));
         assert_eq!(pan("4111111111111112"), Err(Rejection::Luhn));
+    }
+
+    #[test]
+    fn pan_layouts_and_id_keys() {
+        assert_eq!(pan("5020 150604 240"), Err(Rejection::Context));
+        assert_eq!(pan("3056-930902-5904"), Ok("3056-930902-5904"));
+        for line in [
+            "order_id=4111111111111111",
+            "\"shipmentId\": \"4111111111111111\"",
+            "ID: 4111111111111111",
+        ] {
+            let start = line.find('4').unwrap();
+            assert_eq!(
+                check_pan(line.as_bytes(), start..start + 16),
+                Err(Rejection::Context),
+                "{line}"
+            );
+        }
+        let line = "card_number=4111111111111111 uuid=4111111111111111";
+        assert!(check_pan(line.as_bytes(), 12..28).is_ok());
+        assert!(check_pan(line.as_bytes(), 34..50).is_ok());
     }
 
     #[test]

@@ -43,14 +43,6 @@ pub struct Finding {
     pub span: Range<usize>,
 }
 
-/// What one line's scan left behind for the next line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LineOutcome {
-    /// A private-key BEGIN marker ended the line: the body follows on the
-    /// next lines.
-    pub opens_block: bool,
-}
-
 /// The compiled rule set.
 pub struct Scanner {
     rules: Vec<Rule>,
@@ -162,7 +154,7 @@ impl Scanner {
 
     /// Scans one line (without its line terminator). The findings, in raw
     /// byte offsets, sorted and merged, are left in `scratch.findings`.
-    pub fn scan_line(&self, line: &[u8], scratch: &mut Scratch) -> LineOutcome {
+    pub fn scan_line(&self, line: &[u8], scratch: &mut Scratch) {
         self.scan_line_with(line, scratch, &mut |_| {})
     }
 
@@ -172,9 +164,8 @@ impl Scanner {
         line: &[u8],
         scratch: &mut Scratch,
         explain: &mut dyn FnMut(Candidate),
-    ) -> LineOutcome {
+    ) {
         scratch.findings.clear();
-        let mut outcome = LineOutcome::default();
         let Scratch {
             cache,
             secret_caches,
@@ -182,16 +173,7 @@ impl Scanner {
             findings,
             stats,
         } = scratch;
-        self.scan_view(
-            line,
-            "raw",
-            cache,
-            secret_caches,
-            findings,
-            stats,
-            &mut outcome,
-            explain,
-        );
+        self.scan_view(line, "raw", cache, secret_caches, findings, stats, explain);
 
         // Decoded views: JSON escapes first, then up to two rounds of
         // percent-decoding (a doubly encoded redirect parameter). Each view
@@ -211,7 +193,6 @@ impl Scanner {
             }
             decoded_any = true;
             let before = findings.len();
-            let mut ignore = LineOutcome::default();
             self.scan_view(
                 &out.bytes,
                 "decoded",
@@ -219,7 +200,6 @@ impl Scanner {
                 secret_caches,
                 findings,
                 stats,
-                &mut ignore,
                 explain,
             );
             for f in &mut findings[before..] {
@@ -229,7 +209,6 @@ impl Scanner {
         if decoded_any {
             merge_findings(findings);
         }
-        outcome
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -241,7 +220,6 @@ impl Scanner {
         secret_caches: &mut [Option<(meta::Cache, Captures)>],
         findings: &mut Vec<Finding>,
         stats: &mut Stats,
-        outcome: &mut LineOutcome,
         explain: &mut dyn FnMut(Candidate),
     ) {
         let mut at = 0;
@@ -272,11 +250,9 @@ impl Scanner {
                         .pem_end
                         .find(&hay[m.end()..])
                         .map_or(hay.len(), |p| m.end() + p);
-                    let body = m.end()..end;
-                    if end == hay.len() && hay[body.clone()].iter().all(u8::is_ascii_whitespace) {
-                        outcome.opens_block = true;
-                    }
-                    Ok(body)
+                    // A marker that ends the line opens a multi-line block,
+                    // which the redactor follows.
+                    Ok(m.end()..end)
                 }
                 Some(v) => v.check(hay, span.clone()),
                 None => Ok(span.clone()),
