@@ -50,6 +50,10 @@ pub enum Validator {
     /// A private-key block: redact from the end of the BEGIN marker to the
     /// END marker, or to the end of the line when the block goes on.
     PemBlock,
+    /// The value of a secret-named key: rejects values that are plainly not
+    /// secrets (an object dump `Token{…}`, a dotted package or class name,
+    /// `null`, `redacted`).
+    SecretValue,
 }
 
 impl Validator {
@@ -61,12 +65,14 @@ impl Validator {
             "aba" => Validator::Aba,
             "luhn" => Validator::Luhn,
             "pem_block" => Validator::PemBlock,
+            "secret_value" => Validator::SecretValue,
             _ => return None,
         })
     }
 
     /// Every accepted name, for error messages.
-    pub const NAMES: &'static [&'static str] = &["pan", "ssn", "aba", "luhn", "pem_block"];
+    pub const NAMES: &'static [&'static str] =
+        &["pan", "ssn", "aba", "luhn", "pem_block", "secret_value"];
 
     /// Confirms `span` of `line`, returning the span to redact.
     ///
@@ -96,6 +102,7 @@ impl Validator {
                 }
             }
             Validator::PemBlock => Ok(span),
+            Validator::SecretValue => check_secret_value(line, span),
         }
     }
 }
@@ -210,12 +217,6 @@ fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection>
     if span.start >= 2 && line[span.start - 1] == b'-' && is_word(line[span.start - 2]) {
         return Err(Rejection::Context);
     }
-    // A number with a decimal part or a version-like tail is no card.
-    if let Some(&next) = line.get(span.end) {
-        if next == b'.' && line.get(span.end + 1).is_some_and(u8::is_ascii_digit) {
-            return Err(Rejection::Context);
-        }
-    }
     // The value of an id key (`order_id=…`, `"shipmentId": "…"`) is an
     // identifier, not a card.
     if is_id_key(key_before(line, span.start)) {
@@ -255,6 +256,12 @@ fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection>
             continue;
         }
         if k > 0 && !is_card_layout(&ends[..=k]) {
+            rejection = Rejection::Context;
+            continue;
+        }
+        // A number with a decimal part or a version-like tail is no card.
+        let after = span.start + end;
+        if line.get(after) == Some(&b'.') && line.get(after + 1).is_some_and(u8::is_ascii_digit) {
             rejection = Rejection::Context;
             continue;
         }
@@ -320,6 +327,49 @@ fn is_id_key(key: &[u8]) -> bool {
         || matches!(key[n - 3], b'_' | b'-')
         || (key[n - 2] == b'I' && key[n - 3].is_ascii_lowercase())
         || key == b"ID"
+}
+
+/// Values of secret-named keys that are plainly not secrets.
+fn check_secret_value(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
+    let value = &line[span.clone()];
+    // `token=Token{a64f992 …}`, `key=make(…)`: an object or call, not a value.
+    if matches!(line.get(span.end), Some(b'{' | b'(')) {
+        return Err(Rejection::Context);
+    }
+    const PLACEHOLDERS: &[&[u8]] = &[
+        b"null",
+        b"none",
+        b"undefined",
+        b"redacted",
+        b"hidden",
+        b"masked",
+        b"filtered",
+        b"<redacted>",
+    ];
+    if PLACEHOLDERS.iter().any(|p| value.eq_ignore_ascii_case(p)) {
+        return Err(Rejection::Context);
+    }
+    // A package or class path: `android.os.BinderProxy@2bd79ce`,
+    // `com.apple.xpc.activity/4505:` (two lowercase segments and a dot).
+    let mut segments = 0;
+    let mut i = 0;
+    while i < value.len() {
+        let start = i;
+        while i < value.len()
+            && (value[i].is_ascii_lowercase() || (i > start && value[i].is_ascii_digit()))
+        {
+            i += 1;
+        }
+        if i == start || i == value.len() || value[i] != b'.' {
+            break;
+        }
+        segments += 1;
+        i += 1;
+        if segments == 2 {
+            return Err(Rejection::Context);
+        }
+    }
+    Ok(span)
 }
 
 /// Social security numbers, dashed (`123-45-6789`) or keyed and undashed.
@@ -448,6 +498,27 @@ mod tests {
         assert_eq!(check_pan(line, 5..line.len()), Err(Rejection::Context));
         let line = b"4111111111111111.25";
         assert_eq!(check_pan(line, 0..16), Err(Rejection::Context));
+        let line = b"4111111111111111 10.11.10.1";
+        assert_eq!(check_pan(line, 0..19), Ok(0..16));
+    }
+
+    #[test]
+    fn secret_values() {
+        let check = |line: &str, value: &str| {
+            let start = line.find(value).unwrap();
+            check_secret_value(line.as_bytes(), start..start + value.len()).is_ok()
+        };
+        assert!(check("token=Winter!56773yPIz", "Winter!56773yPIz"));
+        assert!(check(
+            "token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc"
+        ));
+        assert!(!check("token=Token{a64f992}", "Token"));
+        assert!(!check(
+            "token: android.os.BinderProxy@2bd79ce",
+            "android.os.BinderProxy@2bd79ce"
+        ));
+        assert!(!check("password=REDACTED", "REDACTED"));
     }
 
     #[test]

@@ -175,17 +175,22 @@ impl Scanner {
         } = scratch;
         self.scan_view(line, "raw", cache, secret_caches, findings, stats, explain);
 
-        // Decoded views: JSON escapes first, then up to two rounds of
-        // percent-decoding (a doubly encoded redirect parameter). Each view
-        // is decoded from the one before.
+        // Decoded views, each decoded from the one before: JSON escapes and
+        // HTML references once each, then percent-decoding (twice for a
+        // doubly encoded redirect parameter).
         let mut decoded_any = false;
+        let (mut json_done, mut html_done) = (false, false);
         for step in 0..views.len() {
             let (done, rest) = views.split_at_mut(step);
             let source = done.last();
             let src: &[u8] = source.map_or(line, |v| v.bytes.as_slice());
             let out = &mut rest[0];
-            if step == 0 && views::has_json_escape(src) {
+            if !json_done && views::has_json_escape(src) {
                 views::json_unescape(src, source, out);
+                json_done = true;
+            } else if !html_done && views::has_html_reference(src) {
+                views::html_unescape(src, source, out);
+                html_done = true;
             } else if views::has_percent_escape(src) {
                 views::percent_decode(src, source, out);
             } else {
@@ -208,6 +213,10 @@ impl Scanner {
         }
         if decoded_any {
             merge_findings(findings);
+        }
+        // Counted after merging, so a secret seen in several views counts once.
+        for f in findings.iter() {
+            stats.redactions[f.rule] += 1;
         }
     }
 
@@ -270,7 +279,6 @@ impl Scanner {
                     } else {
                         pid
                     };
-                    stats.redactions[pid] += 1;
                     let resume = found.end.max(m.start() + 1);
                     findings.push(Finding {
                         rule: pid,

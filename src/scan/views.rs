@@ -1,6 +1,7 @@
-//! Decoded views of a line: the same text with JSON string escapes or
-//! percent-encoding undone, so that `\u0034111…` or `card%3D4111%201111…`
-//! cannot hide a secret from the automaton.
+//! Decoded views of a line: the same text with JSON string escapes, HTML
+//! character references or percent-encoding undone, so that `\u0034111…`,
+//! `&#52;111…` or `card%3D4111%201111…` cannot hide a secret from the
+//! automaton.
 //!
 //! Every byte of a view remembers the raw byte range it was decoded from, so
 //! a span found in a view maps back to whole escape sequences of the raw line:
@@ -137,6 +138,74 @@ pub fn json_unescape(input: &[u8], source: Option<&View>, out: &mut View) {
     }
 }
 
+/// True when `bytes` may hold an HTML character reference (`&#52;`,
+/// `&amp;`).
+pub fn has_html_reference(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'&', bytes).any(|i| html_reference(&bytes[i..]).is_some())
+}
+
+/// Named references worth decoding: the ones that can spell part of a
+/// secret or its separators.
+const HTML_NAMED: &[(&[u8], char)] = &[
+    (b"amp", '&'),
+    (b"lt", '<'),
+    (b"gt", '>'),
+    (b"quot", '"'),
+    (b"apos", '\''),
+    (b"commat", '@'),
+    (b"nbsp", '\u{a0}'),
+    (b"sol", '/'),
+    (b"equals", '='),
+    (b"colon", ':'),
+    (b"period", '.'),
+    (b"percnt", '%'),
+    (b"plus", '+'),
+    (b"lowbar", '_'),
+    (b"hyphen", '-'),
+    (b"num", '#'),
+];
+
+/// Parses a reference at the start of `bytes` (`&#52;`, `&#x34;`, `&amp;`):
+/// the character and the reference's length. Only references ending in `;`.
+fn html_reference(bytes: &[u8]) -> Option<(char, usize)> {
+    let semi = memchr::memchr(b';', &bytes[..bytes.len().min(12)])?;
+    let body = &bytes[1..semi];
+    let cp = if let Some(num) = body.strip_prefix(b"#") {
+        let (digits, radix) = match num.first() {
+            Some(b'x' | b'X') => (&num[1..], 16),
+            _ => (num, 10),
+        };
+        if digits.is_empty() {
+            return None;
+        }
+        u32::from_str_radix(std::str::from_utf8(digits).ok()?, radix).ok()?
+    } else {
+        HTML_NAMED.iter().find(|(name, _)| *name == body)?.1 as u32
+    };
+    Some((char::from_u32(cp)?, semi + 1))
+}
+
+/// Decodes HTML character references of `input` into `out`.
+pub fn html_unescape(input: &[u8], source: Option<&View>, out: &mut View) {
+    out.clear();
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] == b'&' {
+            if let Some((ch, len)) = html_reference(&input[i..]) {
+                let raw = View::raw_of(source, i, i + len);
+                let mut buf = [0u8; 4];
+                for &byte in ch.encode_utf8(&mut buf).as_bytes() {
+                    out.push(byte, raw.clone());
+                }
+                i += len;
+                continue;
+            }
+        }
+        out.push(input[i], View::raw_of(source, i, i + 1));
+        i += 1;
+    }
+}
+
 /// Decodes `%XX` sequences of `input` into `out` (`+` is left alone).
 pub fn percent_decode(input: &[u8], source: Option<&View>, out: &mut View) {
     out.clear();
@@ -191,6 +260,16 @@ mod tests {
         assert_eq!(twice.bytes, b"x@y");
         assert_eq!(twice.to_raw(1..2), 1..6);
         assert_eq!(twice.to_raw(0..3), 0..7);
+    }
+
+    #[test]
+    fn html_references() {
+        let mut v = View::default();
+        html_unescape(b"a&#52;&#x31;&amp;&commat;b&foo;&#;", None, &mut v);
+        assert_eq!(v.bytes, b"a41&@b&foo;&#;");
+        assert_eq!(v.to_raw(1..2), 1..6);
+        assert!(has_html_reference(b"x &#52; y"));
+        assert!(!has_html_reference(b"a & b; c"));
     }
 
     #[test]
