@@ -15,6 +15,7 @@
 
 pub mod framing;
 pub mod pipe;
+pub mod policy;
 pub mod redact;
 pub mod rules;
 pub mod scan;

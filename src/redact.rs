@@ -1,7 +1,9 @@
 //! The redactor: turns a line into its scrubbed form.
 //!
 //! It runs the [`Scanner`] over each line and writes the line with every
-//! finding replaced by its rule's label. Every other byte is copied as it is:
+//! finding replaced as the scanner's [`Policy`](crate::policy::Policy)
+//! says (label, mask, hash), or drops the line when a finding's action is
+//! `drop`. Every other byte is copied as it is:
 //! invalid UTF-8, NUL bytes, `\r\n` and a missing final newline included.
 //! It also carries the one piece of state that spans lines: the body of a
 //! multi-line private-key block, which is redacted line by line until its
@@ -10,6 +12,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::policy::Action;
 use crate::rules::Validator;
 use crate::scan::{Finding, Scanner, Scratch};
 use crate::stats::Stats;
@@ -17,6 +20,16 @@ use crate::stats::Stats;
 /// The longest private-key body followed across lines; a block without an
 /// END marker stops being followed after this many lines.
 pub const MAX_BLOCK_LINES: u32 = 200;
+
+/// What happens to a line longer than the limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OverlongPolicy {
+    /// Replace it with [`OVERLONG_MARKER`](crate::pipe::OVERLONG_MARKER).
+    #[default]
+    Replace,
+    /// Drop it (counted).
+    Drop,
+}
 
 /// A scrubber for one stream of lines.
 pub struct Redactor {
@@ -28,6 +41,7 @@ pub struct Redactor {
     block_lines_left: u32,
     /// Lines longer than this are replaced whole (fail closed).
     max_line_bytes: usize,
+    overlong: OverlongPolicy,
 }
 
 impl Redactor {
@@ -44,7 +58,13 @@ impl Redactor {
             block_rule,
             block_lines_left: 0,
             max_line_bytes: crate::framing::DEFAULT_MAX_LINE_BYTES,
+            overlong: OverlongPolicy::Replace,
         }
+    }
+
+    /// Sets what happens to over-long lines.
+    pub fn set_overlong_policy(&mut self, policy: OverlongPolicy) {
+        self.overlong = policy;
     }
 
     /// Sets the over-long-line limit (terminator excluded).
@@ -56,6 +76,10 @@ impl Redactor {
     pub fn fail_closed(&mut self, terminated: bool, out: &mut Vec<u8>) {
         self.scratch.stats.lines += 1;
         self.scratch.stats.failed_closed += 1;
+        if self.overlong == OverlongPolicy::Drop {
+            self.scratch.stats.dropped += 1;
+            return;
+        }
         out.extend_from_slice(crate::pipe::OVERLONG_MARKER);
         if terminated {
             out.push(b'\n');
@@ -97,14 +121,23 @@ impl Redactor {
             let (left, body) = block_step(content, self.block_lines_left);
             self.block_lines_left = left;
             if let Some(body) = body {
-                self.redact_block_body(body);
+                self.redact_block_body(content, body);
             }
         }
 
+        let policy = self.scanner.policy();
+        let findings = &self.scratch.findings;
+        if findings
+            .iter()
+            .any(|f| policy.rule(f.rule).action == Action::Drop)
+        {
+            self.scratch.stats.dropped += 1;
+            return;
+        }
         let mut copied = 0;
-        for f in &self.scratch.findings {
+        for f in findings {
             out.extend_from_slice(&content[copied..f.span.start]);
-            out.extend_from_slice(self.scanner.label(f.rule));
+            policy.write_replacement(f.rule, &self.scratch.texts[f.text.clone()], out);
             copied = f.span.end;
         }
         out.extend_from_slice(&line[copied..]);
@@ -112,11 +145,17 @@ impl Redactor {
     }
 
     /// Adds the private-key body span of a line to its findings.
-    fn redact_block_body(&mut self, body: Range<usize>) {
+    fn redact_block_body(&mut self, content: &[u8], body: Range<usize>) {
         let Some(rule) = self.block_rule else { return };
         self.scratch.stats.redactions[rule] += 1;
+        let text = self.scratch.texts.len()..self.scratch.texts.len() + body.len();
+        self.scratch.texts.extend_from_slice(&content[body.clone()]);
         let findings = &mut self.scratch.findings;
-        findings.push(Finding { rule, span: body });
+        findings.push(Finding {
+            rule,
+            span: body,
+            text,
+        });
         // Keep the sorted, non-overlapping form the writer relies on.
         findings.sort_by_key(|f| f.span.start);
         let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());

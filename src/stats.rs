@@ -9,7 +9,7 @@ pub struct Stats {
     /// Redactions per rule, indexed like the scanner's rules.
     pub redactions: Vec<u64>,
     /// Rejected candidates per rule and reason (`Rejection` order).
-    pub rejections: Vec<[u64; 4]>,
+    pub rejections: Vec<[u64; 5]>,
     /// Lines read.
     pub lines: u64,
     /// Bytes read and written.
@@ -17,6 +17,8 @@ pub struct Stats {
     pub bytes_out: u64,
     /// Lines replaced whole because they could not be scanned (too long).
     pub failed_closed: u64,
+    /// Lines dropped by the `drop` action or the over-long `drop` policy.
+    pub dropped: u64,
 }
 
 impl Stats {
@@ -24,7 +26,7 @@ impl Stats {
     pub fn new(rules: usize) -> Stats {
         Stats {
             redactions: vec![0; rules],
-            rejections: vec![[0; 4]; rules],
+            rejections: vec![[0; 5]; rules],
             ..Stats::default()
         }
     }
@@ -36,6 +38,7 @@ impl Stats {
             Rejection::Network => 1,
             Rejection::Context => 2,
             Rejection::Checksum => 3,
+            Rejection::Allowlist => 4,
         };
         self.rejections[rule][slot] += 1;
     }
@@ -49,7 +52,7 @@ impl Stats {
     pub fn drain_from(&mut self, other: &mut Stats) {
         if self.redactions.len() < other.redactions.len() {
             self.redactions.resize(other.redactions.len(), 0);
-            self.rejections.resize(other.rejections.len(), [0; 4]);
+            self.rejections.resize(other.rejections.len(), [0; 5]);
         }
         for (a, b) in self.redactions.iter_mut().zip(other.redactions.iter_mut()) {
             *a += std::mem::take(b);
@@ -63,5 +66,6 @@ impl Stats {
         self.bytes_in += std::mem::take(&mut other.bytes_in);
         self.bytes_out += std::mem::take(&mut other.bytes_out);
         self.failed_closed += std::mem::take(&mut other.failed_closed);
+        self.dropped += std::mem::take(&mut other.dropped);
     }
 }

@@ -60,6 +60,10 @@ pub struct Rule {
     pub survives: Vec<String>,
     /// Where the rule came from (a path, or `patterns/x.toml` when built in).
     pub source: String,
+    /// How the `mask` action masks this rule's values.
+    pub mask: crate::policy::MaskStyle,
+    /// The label is written whatever action is configured (the CVV).
+    pub always_label: bool,
 }
 
 /// A rule example: `input` must scrub to `output`.
@@ -145,6 +149,10 @@ struct RuleSpec {
     examples: Vec<Example>,
     #[serde(default)]
     survives: Vec<String>,
+    #[serde(default)]
+    mask: Option<String>,
+    #[serde(default)]
+    always_label: bool,
 }
 
 /// Parses one pattern file's text; `file` names it in errors.
@@ -167,7 +175,26 @@ pub fn parse_pattern_file(file: &str, text: &str) -> Result<Vec<Rule>, CatalogEr
                     }
                 })?),
             };
+        let mask = match &spec.mask {
+            Some(name) => {
+                crate::policy::MaskStyle::from_name(name).ok_or_else(|| CatalogError::Invalid {
+                    file: file.to_string(),
+                    rule: spec.id.clone(),
+                    reason: format!(
+                        "unknown mask {name:?} (known: {})",
+                        crate::policy::MaskStyle::NAMES.join(", ")
+                    ),
+                })?
+            }
+            None => match validator {
+                Some(Validator::Pan) => crate::policy::MaskStyle::Pan,
+                Some(Validator::Ssn) => crate::policy::MaskStyle::Last4,
+                _ => crate::policy::MaskStyle::Prefix,
+            },
+        };
         let rule = Rule {
+            mask,
+            always_label: spec.always_label,
             id: spec.id,
             family: parsed.family.clone(),
             description: spec.description,
@@ -281,6 +308,11 @@ fn check_rule(rule: &Rule) -> Result<(), CatalogError> {
     if hir.properties().minimum_len() == Some(0) {
         return Err(invalid("the regex can match the empty string".into()));
     }
+    if can_match_newline(&hir) {
+        return Err(invalid(
+            "the regex can match a newline (lines are scanned one at a time; use [ \\t] instead of \\s)".into(),
+        ));
+    }
     // The compile check with the size limit used for the whole catalog.
     regex_automata::meta::Regex::builder()
         .syntax(syntax_config())
@@ -292,6 +324,26 @@ fn check_rule(rule: &Rule) -> Result<(), CatalogError> {
             source: Box::new(e),
         })?;
     Ok(())
+}
+
+/// True when some match of `hir` can contain a `\n` byte.
+fn can_match_newline(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(lit) => lit.0.contains(&b'\n'),
+        HirKind::Class(Class::Bytes(c)) => c
+            .ranges()
+            .iter()
+            .any(|r| r.start() <= b'\n' && b'\n' <= r.end()),
+        HirKind::Class(Class::Unicode(c)) => c
+            .ranges()
+            .iter()
+            .any(|r| r.start() <= '\n' && '\n' <= r.end()),
+        HirKind::Repetition(rep) => rep.max != Some(0) && can_match_newline(&rep.sub),
+        HirKind::Capture(cap) => can_match_newline(&cap.sub),
+        HirKind::Concat(items) | HirKind::Alternation(items) => items.iter().any(can_match_newline),
+    }
 }
 
 #[cfg(test)]
@@ -338,6 +390,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown validator"), "{err}");
+
+        let text = "family = \"x\"\n[[rule]]\nid = \"nl\"\ndescription = \"d\"\nregex = 'a\\s+b'\nlabel = \"[X]\"\n";
+        let err = parse_pattern_file("mine.toml", text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("newline") && err.contains("nl"), "{err}");
 
         let text = "family = \"x\"\n[[rule]]\nid = \"v\"\ndescription = \"d\"\nregex = \"a\"\nlabel = \"[X]\"\ncolour = 1\n";
         let err = parse_pattern_file("mine.toml", text)

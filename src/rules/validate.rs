@@ -22,6 +22,8 @@ pub enum Rejection {
     Context,
     /// The candidate fails the ABA routing-number checksum.
     Checksum,
+    /// The value is on an allowlist.
+    Allowlist,
 }
 
 impl Rejection {
@@ -32,6 +34,7 @@ impl Rejection {
             Rejection::Network => "network",
             Rejection::Context => "context",
             Rejection::Checksum => "checksum",
+            Rejection::Allowlist => "allowlist",
         }
     }
 }

@@ -21,6 +21,7 @@ use regex_automata::{
     Anchored, Input,
 };
 
+use crate::policy::Policy;
 use crate::rules::{check_unique_ids, CatalogError, Rejection, Rule, Validator};
 use crate::stats::Stats;
 use views::View;
@@ -39,8 +40,11 @@ pub fn regex_config() -> meta::Config {
 pub struct Finding {
     /// Index of the rule in [`Scanner::rules`].
     pub rule: usize,
-    /// The raw byte range to replace with the rule's label.
+    /// The raw byte range to replace.
     pub span: Range<usize>,
+    /// The secret as found (decoded when found in a decoded view), as a
+    /// range of [`Scratch::texts`]; what masks and hashes are computed from.
+    pub text: Range<usize>,
 }
 
 /// The compiled rule set.
@@ -50,6 +54,7 @@ pub struct Scanner {
     /// For rules with a `secret` group: the rule alone, to read the group.
     secret_regex: Vec<Option<(Regex, usize)>>,
     pem_end: memchr::memmem::Finder<'static>,
+    policy: Policy,
 }
 
 /// Per-thread mutable state for [`Scanner::scan_line`].
@@ -59,6 +64,8 @@ pub struct Scratch {
     views: [View; 3],
     /// The findings of the last scanned line, sorted, non-overlapping.
     pub findings: Vec<Finding>,
+    /// The secrets' text for the findings of the last line.
+    pub texts: Vec<u8>,
     /// Counters, summed per batch by the caller.
     pub stats: Stats,
 }
@@ -114,11 +121,23 @@ impl Scanner {
             secret_regex.push(entry);
         }
         Ok(Scanner {
+            policy: Policy::labels(&rules),
             rules,
             combined,
             secret_regex,
             pem_end: memchr::memmem::Finder::new(b"-----END").into_owned(),
         })
+    }
+
+    /// The same scanner applying `policy` (built for these rules).
+    pub fn with_policy(mut self, policy: Policy) -> Scanner {
+        self.policy = policy;
+        self
+    }
+
+    /// The redaction policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// The built-in catalog, compiled.
@@ -148,6 +167,7 @@ impl Scanner {
                 .collect(),
             views: Default::default(),
             findings: Vec::new(),
+            texts: Vec::new(),
             stats: Stats::new(self.rules.len()),
         }
     }
@@ -166,14 +186,25 @@ impl Scanner {
         explain: &mut dyn FnMut(Candidate),
     ) {
         scratch.findings.clear();
+        scratch.texts.clear();
         let Scratch {
             cache,
             secret_caches,
             views,
             findings,
+            texts,
             stats,
         } = scratch;
-        self.scan_view(line, "raw", cache, secret_caches, findings, stats, explain);
+        self.scan_view(
+            line,
+            "raw",
+            cache,
+            secret_caches,
+            findings,
+            texts,
+            stats,
+            explain,
+        );
 
         // Decoded views, each decoded from the one before: JSON escapes and
         // HTML references once each, then percent-decoding (twice for a
@@ -204,6 +235,7 @@ impl Scanner {
                 cache,
                 secret_caches,
                 findings,
+                texts,
                 stats,
                 explain,
             );
@@ -228,6 +260,7 @@ impl Scanner {
         cache: &mut meta::Cache,
         secret_caches: &mut [Option<(meta::Cache, Captures)>],
         findings: &mut Vec<Finding>,
+        texts: &mut Vec<u8>,
         stats: &mut Stats,
         explain: &mut dyn FnMut(Candidate),
     ) {
@@ -253,7 +286,7 @@ impl Scanner {
                     span = g.range();
                 }
             }
-            let verdict = match rule.validator {
+            let mut verdict = match rule.validator {
                 Some(Validator::PemBlock) => {
                     let end = self
                         .pem_end
@@ -266,6 +299,11 @@ impl Scanner {
                 Some(v) => v.check(hay, span.clone()),
                 None => Ok(span.clone()),
             };
+            if let Ok(found) = &verdict {
+                if !found.is_empty() && self.policy.allows(pid, &hay[found.clone()]) {
+                    verdict = Err(Rejection::Allowlist);
+                }
+            }
             explain(Candidate {
                 rule: pid,
                 view: view_name,
@@ -280,9 +318,12 @@ impl Scanner {
                         pid
                     };
                     let resume = found.end.max(m.start() + 1);
+                    let text = texts.len()..texts.len() + found.len();
+                    texts.extend_from_slice(&hay[found.clone()]);
                     findings.push(Finding {
                         rule: pid,
                         span: found,
+                        text,
                     });
                     at = resume;
                 }
@@ -398,14 +439,17 @@ mod tests {
             Finding {
                 rule: 1,
                 span: 5..9,
+                text: 0..0,
             },
             Finding {
                 rule: 0,
                 span: 0..6,
+                text: 0..0,
             },
             Finding {
                 rule: 2,
                 span: 12..14,
+                text: 0..0,
             },
         ];
         merge_findings(&mut f);
@@ -414,11 +458,13 @@ mod tests {
             vec![
                 Finding {
                     rule: 0,
-                    span: 0..9
+                    span: 0..9,
+                    text: 0..0,
                 },
                 Finding {
                     rule: 2,
-                    span: 12..14
+                    span: 12..14,
+                    text: 0..0,
                 }
             ]
         );
