@@ -18,6 +18,16 @@ const CARD: &[u8] = b"4111111111111111";
 const CARD_LABEL: &[u8] = b"[CARD_REDACTED]";
 const MARKER: &[u8] = b"[LINE_TOO_LONG_REDACTED]";
 
+/// The pipelines under test: the default (one scrubbing thread per core),
+/// the sequential one, and more workers than cores (batches finish out of
+/// order and must be put back in order).
+const MODES: [&[&str]; 3] = [&[], &["--threads", "1"], &["--threads", "4"]];
+
+/// `mode` followed by `args`.
+fn with_mode<'a>(mode: &[&'a str], args: &[&'a str]) -> Vec<&'a str> {
+    mode.iter().chain(args).copied().collect()
+}
+
 /// Spawns the binary with `args`, all three standard streams piped.
 fn spawn(args: &[&str]) -> Child {
     Command::new(BIN)
@@ -164,7 +174,7 @@ fn stat(fields: &[(String, u64)], key: &str) -> u64 {
 fn one_output_line_per_input_line_in_order() {
     let mut input = Vec::new();
     let mut want = Vec::new();
-    for i in 0..5000 {
+    for i in 0..50_000 {
         let (raw, scrubbed) = match i % 7 {
             0 => (
                 format!("line {i:05} paid with 4111 1111 1111 1111 ok\n"),
@@ -183,9 +193,11 @@ fn one_output_line_per_input_line_in_order() {
         input.extend_from_slice(raw.as_bytes());
         want.extend_from_slice(scrubbed.as_bytes());
     }
-    let got = scrub(&[], &input);
-    assert_eq!(count_newlines(&got), count_newlines(&input));
-    assert_same_output(&got, &want, "5000 lines");
+    for mode in MODES {
+        let got = scrub(mode, &input);
+        assert_eq!(count_newlines(&got), count_newlines(&input), "{mode:?}");
+        assert_same_output(&got, &want, &format!("50000 lines {mode:?}"));
+    }
 }
 
 #[test]
@@ -206,7 +218,9 @@ fn bytes_outside_secrets_pass_unchanged() {
         plain crlf\r\n\
         tab\tand \x1b[31mansi\x1b[0m [CARD_REDACTED]\n\
         last line without newline \xff";
-    assert_eq!(scrub(&[], input), want);
+    for mode in MODES {
+        assert_eq!(scrub(mode, input), want, "{mode:?}");
+    }
 }
 
 #[test]
@@ -301,9 +315,11 @@ fn card_at_every_offset_around_read_chunk_boundaries_from_a_file() {
         let dir = test_dir("chunk-boundaries");
         let path = dir.join("in.log");
         std::fs::write(&path, &input).unwrap();
-        let got = scrub(&[path.to_str().unwrap()], b"");
-        assert!(!contains(&got, CARD), "a card passed raw");
-        assert_same_output(&got, &want, "card at read-chunk boundaries (file)");
+        for mode in MODES {
+            let got = scrub(&with_mode(mode, &[path.to_str().unwrap()]), b"");
+            assert!(!contains(&got, CARD), "a card passed raw {mode:?}");
+            assert_same_output(&got, &want, &format!("chunk boundaries (file) {mode:?}"));
+        }
     }
 }
 
@@ -359,30 +375,41 @@ fn over_long_line_is_replaced_by_the_marker() {
     input.extend_from_slice(&long);
     input.extend_from_slice(b"\nafter one\nafter two 5105105105105100\n");
 
-    let out = run(&["--max-line-bytes", "100", "--stats"], input);
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        out.stdout,
-        b"before [CARD_REDACTED]\n[LINE_TOO_LONG_REDACTED]\nafter one\nafter two [CARD_REDACTED]\n"
-    );
-    assert!(!contains(&out.stdout, CARD));
-    assert!(!contains(&out.stdout, b"zzzz"));
-    let fields = stats_fields(&out.stderr);
-    assert_eq!(stat(&fields, "failed_closed"), 1);
-    assert_eq!(stat(&fields, "lines"), 4);
-    assert_eq!(stat(&fields, "redactions"), 2);
+    for mode in MODES {
+        let args = with_mode(mode, &["--max-line-bytes", "100", "--stats"]);
+        let out = run(&args, input.clone());
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "before [CARD_REDACTED]\n[LINE_TOO_LONG_REDACTED]\nafter one\nafter two [CARD_REDACTED]\n",
+            "{mode:?}"
+        );
+        assert!(!contains(&out.stdout, CARD));
+        assert!(!contains(&out.stdout, b"zzzz"));
+        let fields = stats_fields(&out.stderr);
+        assert_eq!(stat(&fields, "failed_closed"), 1, "{mode:?}");
+        assert_eq!(stat(&fields, "lines"), 4, "{mode:?}");
+        assert_eq!(stat(&fields, "redactions"), 2, "{mode:?}");
+    }
 }
 
 #[test]
 fn final_over_long_line_without_newline_gives_the_marker_without_newline() {
     let mut input = b"ok\n".to_vec();
     input.extend_from_slice(&thousand_byte_line_with_card());
-    let out = run(&["--max-line-bytes", "100", "--stats"], input);
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(out.stdout, b"ok\n[LINE_TOO_LONG_REDACTED]");
-    let fields = stats_fields(&out.stderr);
-    assert_eq!(stat(&fields, "failed_closed"), 1);
-    assert_eq!(stat(&fields, "lines"), 2);
+    for mode in MODES {
+        let args = with_mode(mode, &["--max-line-bytes", "100", "--stats"]);
+        let out = run(&args, input.clone());
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "ok\n[LINE_TOO_LONG_REDACTED]",
+            "{mode:?}"
+        );
+        let fields = stats_fields(&out.stderr);
+        assert_eq!(stat(&fields, "failed_closed"), 1, "{mode:?}");
+        assert_eq!(stat(&fields, "lines"), 2, "{mode:?}");
+    }
 }
 
 #[test]
@@ -417,17 +444,20 @@ fn over_long_lines_spanning_many_read_chunks() {
     let want: &[u8] =
         b"head\n[LINE_TOO_LONG_REDACTED]\nmiddle [CARD_REDACTED]\n[LINE_TOO_LONG_REDACTED]\ntail\n";
 
-    let out = run(&["--max-line-bytes", "100", "--stats"], input.clone());
-    assert_eq!(out.status.code(), Some(0));
-    assert_same_output(&out.stdout, want, "--max-line-bytes 100 (stdin)");
-    assert_eq!(stat(&stats_fields(&out.stderr), "failed_closed"), 2);
-
-    // The default limit (1 MiB) too, from a file.
     let dir = test_dir("over-long-chunks");
     let path = dir.join("in.log");
     std::fs::write(&path, &input).unwrap();
-    let got = scrub(&[path.to_str().unwrap()], b"");
-    assert_same_output(&got, want, "default limit (file)");
+    for mode in MODES {
+        let args = with_mode(mode, &["--max-line-bytes", "100", "--stats"]);
+        let out = run(&args, input.clone());
+        assert_eq!(out.status.code(), Some(0));
+        assert_same_output(&out.stdout, want, &format!("limit 100 (stdin) {mode:?}"));
+        assert_eq!(stat(&stats_fields(&out.stderr), "failed_closed"), 2);
+
+        // The default limit (1 MiB) too, from a file.
+        let got = scrub(&with_mode(mode, &[path.to_str().unwrap()]), b"");
+        assert_same_output(&got, want, &format!("default limit (file) {mode:?}"));
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -493,9 +523,15 @@ fn unreadable_input_exits_2_and_names_the_path() {
 
 #[test]
 fn closed_stdout_exits_0_quietly() {
-    // `logscrub | head -1`: read one line, close the pipe, and the binary
-    // must stop with status 0 and nothing on stderr.
-    let mut child = spawn(&[]);
+    for mode in MODES {
+        closed_stdout(mode);
+    }
+}
+
+/// `logscrub | head -1`: read one line, close the pipe, and the binary must
+/// stop with status 0 and nothing on stderr.
+fn closed_stdout(mode: &[&str]) {
+    let mut child = spawn(mode);
     let mut stdin = child.stdin.take().unwrap();
     let writer = thread::spawn(move || {
         let mut block = Vec::new();
@@ -524,7 +560,12 @@ fn closed_stdout_exits_0_quietly() {
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.status.code(), Some(0), "status {:?}", out.status);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{mode:?}: status {:?}",
+        out.status
+    );
     assert!(
         writer_saw_exit,
         "logscrub read all input: it did not stop on the closed stdout"
@@ -551,9 +592,61 @@ fn multi_line_pem_private_key_body_is_redacted() {
         \t[PRIVATE_KEY_REDACTED]\r\n\
         -----END RSA PRIVATE KEY-----\n\
         key loaded\n";
-    let got = scrub(&[], input);
-    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
-    assert!(!contains(&got, b"MIIE"));
+    for mode in MODES {
+        let got = scrub(mode, input);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(want),
+            "{mode:?}"
+        );
+        assert!(!contains(&got, b"MIIE"));
+    }
+}
+
+#[test]
+fn pem_block_across_read_chunk_boundaries() {
+    // The batch boundary falls at the start, inside and at the end of every
+    // line of a key block: the block state must carry across batches (and
+    // across workers, with several threads).
+    let block: [&[u8]; 5] = [
+        b"-----BEGIN PRIVATE KEY-----\n",
+        b"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n",
+        b"BKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n",
+        b"MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3S\n",
+        b"-----END PRIVATE KEY-----\n",
+    ];
+    let redacted: [&[u8]; 5] = [
+        block[0],
+        b"[PRIVATE_KEY_REDACTED]\n",
+        b"[PRIVATE_KEY_REDACTED]\n",
+        b"[PRIVATE_KEY_REDACTED]\n",
+        block[4],
+    ];
+    let mut cuts = Vec::new();
+    let mut at = 0;
+    for line in block {
+        cuts.extend([at, at + 1, at + line.len() - 1]);
+        at += line.len();
+    }
+    cuts.push(at);
+    let (mut input, mut want) = (Vec::new(), Vec::new());
+    for (k, cut) in (1..).zip(cuts) {
+        let start = k * READ_CHUNK - cut;
+        let filler_from = input.len();
+        fill_to(&mut input, start);
+        want.extend_from_slice(&input[filler_from..]);
+        input.extend(block.concat());
+        want.extend(redacted.concat());
+    }
+    input.extend_from_slice(b"after\n");
+    want.extend_from_slice(b"after\n");
+    let dir = test_dir("pem-boundaries");
+    let path = dir.join("in.log");
+    std::fs::write(&path, &input).unwrap();
+    for mode in MODES {
+        let got = scrub(&with_mode(mode, &[path.to_str().unwrap()]), b"");
+        assert_same_output(&got, &want, &format!("PEM at chunk boundaries {mode:?}"));
+    }
 }
 
 #[test]
@@ -568,6 +661,7 @@ fn scrubbing_the_output_again_is_a_no_op() {
         -----BEGIN PRIVATE KEY-----\n\
         MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n\
         -----END PRIVATE KEY-----\n\
+        key=\"-----BEGIN OPENSSH PRIVATE KEY----- b3BlbnNzaC1rZXktdjEAAAAA -----END OPENSSH PRIVATE KEY-----\"\n\
         plain line";
     let want: &[u8] = b"card [CARD_REDACTED] and [CARD_REDACTED]\n\
         {\"pan\": [CARD_REDACTED], \"email\": \"[EMAIL_REDACTED]\"}\n\
@@ -579,6 +673,7 @@ fn scrubbing_the_output_again_is_a_no_op() {
         -----BEGIN PRIVATE KEY-----\n\
         [PRIVATE_KEY_REDACTED]\n\
         -----END PRIVATE KEY-----\n\
+        key=\"-----BEGIN OPENSSH PRIVATE KEY-----[PRIVATE_KEY_REDACTED]-----END OPENSSH PRIVATE KEY-----\"\n\
         plain line";
     let once = scrub(&[], input);
     assert_eq!(
@@ -615,11 +710,11 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
 /// the binary (default settings), generated 1 MiB at a time, and checks the
 /// output is exactly the marker and the child's peak RSS stays under 64 MiB.
 #[cfg(target_os = "linux")]
-fn huge_line_without_newline(total: usize) {
+fn huge_line_without_newline(mode: &[&str], total: usize) {
     const PEAK_LIMIT_KIB: u64 = 64 * 1024;
     const PIECE: usize = 1 << 20;
     let started = std::time::Instant::now();
-    let mut child = spawn(&[]);
+    let mut child = spawn(mode);
     let pid = child.id();
     let mut stdin = child.stdin.take().unwrap();
 
@@ -671,7 +766,7 @@ fn huge_line_without_newline(total: usize) {
     let (peak_kib, readings) = poller.join().unwrap();
     let out = child.wait_with_output().unwrap();
     eprintln!(
-        "{} MiB without newline: peak RSS {peak_kib} KiB ({readings} readings), {:.1?}",
+        "{} MiB without newline {mode:?}: peak RSS {peak_kib} KiB ({readings} readings), {:.1?}",
         total >> 20,
         started.elapsed()
     );
@@ -693,5 +788,6 @@ fn huge_line_without_newline(total: usize) {
 #[test]
 #[cfg(target_os = "linux")]
 fn huge_line_without_newline_512_mib_bounded_memory() {
-    huge_line_without_newline(512 << 20);
+    huge_line_without_newline(&[], 512 << 20);
+    huge_line_without_newline(&["--threads", "1"], 512 << 20);
 }
