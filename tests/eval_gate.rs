@@ -764,7 +764,7 @@ fn decode_output(mut bytes: &[u8]) -> String {
                 let (good, rest) = bytes.split_at(e.valid_up_to());
                 out.push_str(std::str::from_utf8(good).expect("valid prefix"));
                 let bad = e.error_len().unwrap_or(rest.len());
-                out.extend(std::iter::repeat(char::REPLACEMENT_CHARACTER).take(bad));
+                out.extend(std::iter::repeat_n(char::REPLACEMENT_CHARACTER, bad));
                 bytes = &rest[bad..];
             }
         }
