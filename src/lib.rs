@@ -13,6 +13,7 @@
 //! assert_eq!(out, b"paid with [CARD_REDACTED]\n");
 //! ```
 
+pub mod config;
 pub mod framing;
 pub mod pipe;
 pub mod policy;

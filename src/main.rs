@@ -1,15 +1,17 @@
 //! The `logscrub` command: reads log lines (stdin or files), writes them
-//! scrubbed to stdout.
+//! scrubbed to stdout; `rules list|test` and `explain` for rule tooling.
 
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 
-use logscrub::pipe::{self, PipeError, PipeOptions};
+use logscrub::config::{self, Overrides};
+use logscrub::pipe::{self, PipeError, PipeOptions, Reloader};
 use logscrub::scan::Scanner;
 use logscrub::stats::Stats;
 
@@ -17,33 +19,137 @@ use logscrub::stats::Stats;
 ///
 /// Reads the inputs in order (standard input when none is given, or `-`)
 /// and writes every line to standard output with each detected secret
-/// replaced by a label such as [CARD_REDACTED]. Exactly one output line per
-/// input line; every other byte passes unchanged.
+/// replaced as configured (by default a label such as [CARD_REDACTED]).
+/// Exactly one output line per input line, unless a `drop` action is
+/// configured; every other byte passes unchanged.
 #[derive(Parser, Debug)]
-#[command(name = "logscrub", version, about, long_about)]
-struct Args {
+#[command(
+    name = "logscrub",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Rule tooling.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Show every candidate in a line (argument, or each line of standard
+    /// input) with its rule, span and validator verdict, and the output.
+    Explain {
+        /// The line to explain; standard input when absent.
+        line: Option<String>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCommand {
+    /// Every active rule: id, family, action, label and where it came from.
+    List {
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Run the `examples` and `survives` lines of every rule (built-in and
+    /// user rules); exit 1 on any failure.
+    Test {
+        /// Extra pattern files or directories to load and test.
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+}
+
+/// Options that choose the rules and the policy.
+#[derive(Args, Debug, Clone)]
+struct EngineArgs {
+    /// TOML config file (see examples/logscrub.toml).
+    #[arg(long, value_name = "PATH", env = "LOGSCRUB_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Extra pattern file or directory of `*.toml` pattern files
+    /// (repeatable).
+    #[arg(long, value_name = "PATH")]
+    patterns: Vec<PathBuf>,
+
+    /// Action for a rule or family: label, mask, hash or drop (repeatable),
+    /// e.g. `--action pan=mask --action email=hash`.
+    #[arg(long, value_name = "RULE=ACTION")]
+    action: Vec<String>,
+
+    /// Turn off a rule or family (repeatable).
+    #[arg(long, value_name = "RULE")]
+    disable: Vec<String>,
+
+    /// File holding the HMAC key for the hash action (else the
+    /// LOGSCRUB_HASH_KEY environment variable).
+    #[arg(long, value_name = "PATH")]
+    hash_key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
     /// Input files, read one after another; `-` is standard input.
     #[arg(value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
     /// Lines longer than this many bytes are replaced by
-    /// [LINE_TOO_LONG_REDACTED] (never passed raw) and counted.
-    #[arg(long, value_name = "BYTES", default_value_t = logscrub::framing::DEFAULT_MAX_LINE_BYTES)]
-    max_line_bytes: usize,
+    /// [LINE_TOO_LONG_REDACTED] (never passed raw) and counted
+    /// [default: 1048576, or the config file's max_line_bytes].
+    #[arg(long, value_name = "BYTES")]
+    max_line_bytes: Option<usize>,
 
     /// Scrubbing threads [default: the number of available cores].
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 
-    /// Print redaction counts per rule to standard error at the end.
+    /// Print line, byte and per-rule counts to standard error at the end.
     #[arg(long)]
     stats: bool,
+
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+fn overrides(engine: &EngineArgs, max_line_bytes: Option<usize>) -> Overrides {
+    Overrides {
+        config: engine.config.clone(),
+        patterns: engine.patterns.clone(),
+        actions: engine.action.clone(),
+        disable: engine.disable.clone(),
+        hash_key_file: engine.hash_key_file.clone(),
+        max_line_bytes,
+    }
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        None => run(&cli.run).map(|()| ExitCode::SUCCESS),
+        Some(Command::Rules {
+            command: RulesCommand::List { engine },
+        }) => rules_list(engine).map(|()| ExitCode::SUCCESS),
+        Some(Command::Rules {
+            command: RulesCommand::Test { paths, engine },
+        }) => rules_test(paths, engine),
+        Some(Command::Explain { line, engine }) => {
+            explain(line.as_deref(), engine).map(|()| ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
         Err(err) => {
             // A closed stdout (`| head`) is a normal way to stop.
             if let Some(PipeError::Write(e)) = err.downcast_ref::<PipeError>() {
@@ -51,23 +157,75 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            let _ = writeln!(io::stderr(), "logscrub: {err:#}");
+            if let Some(e) = err.downcast_ref::<io::Error>() {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            let _ = writeln!(io::stderr(), "logscrub: {}", error_chain(&err));
             ExitCode::from(2)
         }
     }
 }
 
-fn run(args: &Args) -> anyhow::Result<()> {
-    let scanner =
-        Arc::new(Scanner::new(logscrub::rules::builtin_rules()).context("loading rules")?);
+/// The error and its causes, each cause once (many messages already
+/// include their cause).
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
+}
+
+fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let overrides = overrides(&args.engine, args.max_line_bytes);
+    let engine = config::build(&overrides).context("configuration")?;
+
+    // SIGHUP re-reads the config file and the rules.
+    let requested = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&requested))
+        .context("installing the SIGHUP handler")?;
+    let reload_overrides = overrides.clone();
+    let reloader = Arc::new(Reloader::new(
+        requested,
+        Box::new(move || match config::build(&reload_overrides) {
+            Ok(engine) => {
+                let _ = writeln!(
+                    io::stderr(),
+                    "logscrub: configuration reloaded ({} rules).",
+                    engine.scanner.rules().len()
+                );
+                Ok(engine.scanner)
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    io::stderr(),
+                    "logscrub: reload failed, keeping the previous configuration: {e}"
+                );
+                Err(e.to_string())
+            }
+        }),
+    ));
+
     let options = PipeOptions {
-        max_line_bytes: args.max_line_bytes,
+        max_line_bytes: engine.max_line_bytes,
         threads: args
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1),
+        overlong: engine.overlong,
+        reload: Some(Arc::clone(&reloader)),
     };
-    let mut stats = Stats::new(scanner.rules().len());
+    let scanner = engine.scanner;
+    let mut stats = Stats::new(0);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let inputs: Vec<PathBuf> = if args.inputs.is_empty() {
@@ -95,25 +253,135 @@ fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     if args.stats {
-        print_stats(&scanner, &stats);
+        print_stats(&stats, &reloader);
     }
     Ok(())
 }
 
-fn print_stats(scanner: &Scanner, stats: &Stats) {
+fn print_stats(stats: &Stats, reloader: &Reloader) {
+    use std::sync::atomic::Ordering;
     let mut err = io::stderr().lock();
     let _ = writeln!(
         err,
-        "lines={} bytes_in={} bytes_out={} failed_closed={} redactions={}",
+        "lines={} bytes_in={} bytes_out={} failed_closed={} dropped={} redactions={} reloads_ok={} reloads_failed={}",
         stats.lines,
         stats.bytes_in,
         stats.bytes_out,
         stats.failed_closed,
-        stats.total_redactions()
+        stats.dropped,
+        stats.total_redactions(),
+        reloader.succeeded.load(Ordering::Relaxed),
+        reloader.failed.load(Ordering::Relaxed),
     );
-    for (rule, count) in scanner.rules().iter().zip(&stats.redactions) {
-        if *count > 0 {
-            let _ = writeln!(err, "  {:<20} {count}", rule.id);
+    for (id, totals) in &stats.by_rule {
+        if totals.redactions > 0 {
+            let _ = writeln!(err, "  {id:<24} {}", totals.redactions);
         }
     }
+}
+
+fn rules_list(engine: &EngineArgs) -> anyhow::Result<()> {
+    let engine = config::build(&overrides(engine, None)).context("configuration")?;
+    let scanner = &engine.scanner;
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "{:<24} {:<8} {:<7} {:<28} source",
+        "id", "family", "action", "label"
+    )?;
+    for (i, rule) in scanner.rules().iter().enumerate() {
+        let policy = scanner.policy().rule(i);
+        writeln!(
+            out,
+            "{:<24} {:<8} {:<7} {:<28} {}",
+            rule.id,
+            rule.family,
+            policy.action.as_str(),
+            String::from_utf8_lossy(&policy.label),
+            rule.source
+        )?;
+    }
+    Ok(())
+}
+
+fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<ExitCode> {
+    let mut o = overrides(engine, None);
+    o.patterns.extend(paths.iter().cloned());
+    // Examples are written for labels: test the active rules with the
+    // default policy.
+    o.actions.clear();
+    let built = config::build(&Overrides {
+        config: None,
+        patterns: o.patterns.clone(),
+        actions: vec![],
+        disable: o.disable.clone(),
+        hash_key_file: None,
+        max_line_bytes: None,
+    })
+    .context("loading rules")?;
+    let scanner = Arc::new(Scanner::new(built.scanner.rules().to_vec())?);
+    let mut out = io::stdout().lock();
+    let (mut passed, mut failed) = (0, 0);
+    for rule in scanner.rules() {
+        let cases = rule
+            .examples
+            .iter()
+            .map(|e| (e.input.as_str(), e.output.as_str()))
+            .chain(rule.survives.iter().map(|s| (s.as_str(), s.as_str())));
+        for (input, expected) in cases {
+            let got = logscrub::redact::scrub_with(&scanner, input.as_bytes());
+            if got == expected.as_bytes() {
+                passed += 1;
+            } else {
+                failed += 1;
+                writeln!(
+                    out,
+                    "FAIL {} ({}):\n  input    {input:?}\n  expected {expected:?}\n  got      {:?}",
+                    rule.id,
+                    rule.source,
+                    String::from_utf8_lossy(&got)
+                )?;
+            }
+        }
+    }
+    writeln!(out, "{passed} passed, {failed} failed")?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn explain(line: Option<&str>, engine: &EngineArgs) -> anyhow::Result<()> {
+    let engine = config::build(&overrides(engine, None)).context("configuration")?;
+    let scanner = &engine.scanner;
+    let lines: Vec<String> = match line {
+        Some(l) => vec![l.to_string()],
+        None => io::stdin().lock().lines().collect::<Result<_, _>>()?,
+    };
+    let mut out = io::stdout().lock();
+    let mut scratch = scanner.scratch();
+    for line in &lines {
+        let mut candidates = Vec::new();
+        scanner.scan_line_with(line.as_bytes(), &mut scratch, &mut |c| candidates.push(c));
+        writeln!(out, "line: {line}")?;
+        if candidates.is_empty() {
+            writeln!(out, "  no candidate")?;
+        }
+        for c in &candidates {
+            let rule = &scanner.rules()[c.rule];
+            let verdict = match &c.verdict {
+                Ok(span) => format!("accepted {}..{}", span.start, span.end),
+                Err(reason) => format!("rejected ({})", reason.as_str()),
+            };
+            writeln!(
+                out,
+                "  {:<22} {:<7} {:>4}..{:<4} {verdict}",
+                rule.id, c.view, c.span.start, c.span.end
+            )?;
+        }
+        let scrubbed = logscrub::redact::scrub_with(scanner, line.as_bytes());
+        writeln!(out, "output: {}", String::from_utf8_lossy(&scrubbed))?;
+    }
+    Ok(())
 }

@@ -14,11 +14,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use crate::framing::{Batch, LineReader};
-use crate::redact::{block_state_after, Redactor};
+use crate::redact::{block_state_after, OverlongPolicy, Redactor};
 use crate::scan::Scanner;
 use crate::stats::Stats;
 
@@ -43,12 +44,16 @@ pub enum PipeError {
 }
 
 /// Options of a pipe.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PipeOptions {
     /// Lines longer than this many bytes (terminator excluded) are replaced.
     pub max_line_bytes: usize,
     /// Scrubbing threads; 1 scrubs on the calling thread.
     pub threads: usize,
+    /// What happens to over-long lines.
+    pub overlong: OverlongPolicy,
+    /// Live reload of the configuration, when enabled.
+    pub reload: Option<Arc<Reloader>>,
 }
 
 impl Default for PipeOptions {
@@ -56,6 +61,54 @@ impl Default for PipeOptions {
         PipeOptions {
             max_line_bytes: crate::framing::DEFAULT_MAX_LINE_BYTES,
             threads: 1,
+            overlong: OverlongPolicy::Replace,
+            reload: None,
+        }
+    }
+}
+
+/// The function that builds a new configuration on reload.
+pub type Rebuild = dyn Fn() -> Result<Arc<Scanner>, String> + Send + Sync;
+
+/// Live reload: when `requested` is set (by a SIGHUP handler), the next
+/// batch boundary rebuilds the configuration and switches to it. A batch is
+/// scrubbed whole by one configuration, so no line is lost or scrubbed
+/// twice. A failed rebuild keeps the running configuration.
+pub struct Reloader {
+    /// Set to ask for a reload.
+    pub requested: Arc<AtomicBool>,
+    rebuild: Box<Rebuild>,
+    /// Reloads that succeeded.
+    pub succeeded: AtomicU64,
+    /// Reloads that failed (the previous configuration stayed).
+    pub failed: AtomicU64,
+}
+
+impl Reloader {
+    /// A reloader calling `rebuild` when `requested` is set.
+    pub fn new(requested: Arc<AtomicBool>, rebuild: Box<Rebuild>) -> Reloader {
+        Reloader {
+            requested,
+            rebuild,
+            succeeded: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    /// The new configuration, when a reload was asked for and succeeded.
+    pub fn poll(&self) -> Option<Arc<Scanner>> {
+        if !self.requested.swap(false, Ordering::SeqCst) {
+            return None;
+        }
+        match (self.rebuild)() {
+            Ok(scanner) => {
+                self.succeeded.fetch_add(1, Ordering::Relaxed);
+                Some(scanner)
+            }
+            Err(_) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                None
+            }
         }
     }
 }
@@ -88,8 +141,12 @@ fn run_sequential<R: Read, W: Write>(
     let mut reader = LineReader::new(input, options.max_line_bytes);
     let mut redactor = Redactor::new(Arc::clone(scanner));
     redactor.set_max_line_bytes(options.max_line_bytes);
+    redactor.set_overlong_policy(options.overlong);
     let mut out = Vec::with_capacity(crate::framing::READ_CHUNK + 4096);
     let result = loop {
+        if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
+            redactor.replace_scanner(next);
+        }
         let batch = match reader.next_batch() {
             Ok(b) => b,
             Err(source) => {
@@ -109,7 +166,7 @@ fn run_sequential<R: Read, W: Write>(
             break Err(PipeError::Write(e));
         }
     };
-    stats.drain_from(redactor.stats_mut());
+    stats.drain_from(&mut redactor.take_stats());
     output.flush().map_err(PipeError::Write)?;
     result
 }
@@ -120,6 +177,8 @@ struct Job {
     kind: JobKind,
     /// Private-key block state at the batch's first line.
     block_lines_left: u32,
+    /// The configuration to scrub it with.
+    scanner: Arc<Scanner>,
 }
 
 enum JobKind {
@@ -166,80 +225,92 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
         let report_tx = report_tx.clone();
         let mut redactor = Redactor::new(Arc::clone(scanner));
         redactor.set_max_line_bytes(options.max_line_bytes);
+        redactor.set_overlong_policy(options.overlong);
         std::thread::Builder::new()
             .name("logscrub-worker".into())
             .spawn(move || worker(&job_rx, &report_tx, redactor))
             .map_err(PipeError::Write)?;
     }
-    let follows_blocks = Redactor::new(Arc::clone(scanner)).follows_blocks();
-    let max_line_bytes = options.max_line_bytes;
+    let reader = BatchReader {
+        max_line_bytes: options.max_line_bytes,
+        scanner: Arc::clone(scanner),
+        reload: options.reload.clone(),
+    };
     std::thread::Builder::new()
         .name("logscrub-reader".into())
-        .spawn(move || {
-            read_batches(
-                input,
-                max_line_bytes,
-                follows_blocks,
-                &job_tx,
-                &token_tx,
-                &report_tx,
-                &free_rx,
-            )
-        })
+        .spawn(move || reader.run(input, &job_tx, &token_tx, &report_tx, &free_rx))
         .map_err(PipeError::Write)?;
 
     write_in_order(name, output, &report_rx, &token_rx, &free_tx, stats)
 }
 
-/// The reader thread: cuts the input into batches and numbers them.
-fn read_batches<R: Read>(
-    input: R,
+/// The reader thread's state: cuts the input into numbered batches, each
+/// with the configuration and private-key block state it starts with.
+struct BatchReader {
     max_line_bytes: usize,
-    follows_blocks: bool,
-    job_tx: &SyncSender<Job>,
-    token_tx: &SyncSender<()>,
-    report_tx: &mpsc::Sender<Report>,
-    free_rx: &Receiver<Vec<u8>>,
-) {
-    let mut reader = LineReader::new(input, max_line_bytes);
-    let mut seq = 0u64;
-    let mut block_lines_left = 0u32;
-    loop {
-        let kind = match reader.next_batch() {
-            Ok(None) => {
-                let _ = report_tx.send(Report::Finished { seq });
+    scanner: Arc<Scanner>,
+    reload: Option<Arc<Reloader>>,
+}
+
+impl BatchReader {
+    fn run<R: Read>(
+        mut self,
+        input: R,
+        job_tx: &SyncSender<Job>,
+        token_tx: &SyncSender<()>,
+        report_tx: &mpsc::Sender<Report>,
+        free_rx: &Receiver<Vec<u8>>,
+    ) {
+        let mut reader = LineReader::new(input, self.max_line_bytes);
+        let mut seq = 0u64;
+        let mut block_lines_left = 0u32;
+        let mut follows_blocks = Redactor::new(Arc::clone(&self.scanner)).follows_blocks();
+        loop {
+            let kind = match reader.next_batch() {
+                Ok(None) => {
+                    let _ = report_tx.send(Report::Finished { seq });
+                    return;
+                }
+                Ok(Some(Batch::Lines(lines))) => {
+                    let mut buf = free_rx.try_recv().unwrap_or_default();
+                    buf.clear();
+                    buf.extend_from_slice(lines);
+                    JobKind::Lines(buf)
+                }
+                Ok(Some(Batch::OverLong { terminated })) => JobKind::OverLong { terminated },
+                Err(error) => {
+                    let _ = report_tx.send(Report::ReadFailed { seq, error });
+                    return;
+                }
+            };
+            if let Some(next) = self.reload.as_ref().and_then(|r| r.poll()) {
+                self.scanner = next;
+                follows_blocks = Redactor::new(Arc::clone(&self.scanner)).follows_blocks();
+                if !follows_blocks {
+                    block_lines_left = 0;
+                }
+            }
+            let start_state = block_lines_left;
+            if follows_blocks {
+                if let JobKind::Lines(lines) = &kind {
+                    block_lines_left =
+                        block_state_after(lines, block_lines_left, self.max_line_bytes);
+                }
+            }
+            if token_tx.send(()).is_err() {
                 return;
             }
-            Ok(Some(Batch::Lines(lines))) => {
-                let mut buf = free_rx.try_recv().unwrap_or_default();
-                buf.clear();
-                buf.extend_from_slice(lines);
-                JobKind::Lines(buf)
-            }
-            Ok(Some(Batch::OverLong { terminated })) => JobKind::OverLong { terminated },
-            Err(error) => {
-                let _ = report_tx.send(Report::ReadFailed { seq, error });
+            let job = Job {
+                seq,
+                kind,
+                block_lines_left: start_state,
+                scanner: Arc::clone(&self.scanner),
+            };
+            if job_tx.send(job).is_err() {
                 return;
             }
-        };
-        let start_state = block_lines_left;
-        if follows_blocks {
-            if let JobKind::Lines(lines) = &kind {
-                block_lines_left = block_state_after(lines, block_lines_left, max_line_bytes);
-            }
+            seq += 1;
         }
-        if token_tx.send(()).is_err() {
-            return;
-        }
-        let job = Job {
-            seq,
-            kind,
-            block_lines_left: start_state,
-        };
-        if job_tx.send(job).is_err() {
-            return;
-        }
-        seq += 1;
     }
 }
 
@@ -254,6 +325,9 @@ fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut r
             }
         };
         let mut output = Vec::new();
+        if !Arc::ptr_eq(redactor.scanner(), &job.scanner) {
+            redactor.replace_scanner(Arc::clone(&job.scanner));
+        }
         redactor.set_block_state(job.block_lines_left);
         let input = match job.kind {
             JobKind::Lines(lines) => {
@@ -275,7 +349,7 @@ fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut r
             return;
         }
     }
-    let _ = report_tx.send(Report::Stats(std::mem::take(redactor.stats_mut())));
+    let _ = report_tx.send(Report::Stats(redactor.take_stats()));
 }
 
 /// The calling thread: writes finished batches in input order.
@@ -384,6 +458,7 @@ mod tests {
         let options = PipeOptions {
             max_line_bytes: 1 << 20,
             threads,
+            ..PipeOptions::default()
         };
         let mut out = Vec::new();
         let mut stats = Stats::new(scanner.rules().len());

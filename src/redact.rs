@@ -93,6 +93,36 @@ impl Redactor {
         &mut self.scratch.stats
     }
 
+    /// Takes the counters, per-rule counts keyed by rule id.
+    pub fn take_stats(&mut self) -> Stats {
+        let n = self.scanner.rules().len();
+        let mut stats = std::mem::replace(&mut self.scratch.stats, Stats::new(n));
+        stats.fold_by_id(self.scanner.rules(), 0);
+        stats
+    }
+
+    /// The rules and policy in use.
+    pub fn scanner(&self) -> &Arc<Scanner> {
+        &self.scanner
+    }
+
+    /// Switches to another configuration between two lines, keeping the
+    /// counters and the private-key block state.
+    pub fn replace_scanner(&mut self, scanner: Arc<Scanner>) {
+        let mut stats = std::mem::take(&mut self.scratch.stats);
+        stats.fold_by_id(self.scanner.rules(), scanner.rules().len());
+        let mut next = Redactor::new(scanner);
+        next.scratch.stats = stats;
+        next.max_line_bytes = self.max_line_bytes;
+        next.overlong = self.overlong;
+        next.block_lines_left = if next.block_rule.is_some() {
+            self.block_lines_left
+        } else {
+            0
+        };
+        *self = next;
+    }
+
     /// Scrubs a buffer of whole lines (the last one may lack its newline)
     /// and appends the result to `out`.
     pub fn scrub_lines(&mut self, input: &[u8], out: &mut Vec<u8>) {

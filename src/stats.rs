@@ -1,7 +1,20 @@
 //! Counters kept while scrubbing: plain integers in each worker's scratch,
 //! added up per batch, so counting costs nothing measurable on the scan path.
 
-use crate::rules::Rejection;
+use std::collections::BTreeMap;
+
+use crate::rules::{Rejection, Rule};
+
+/// Counts of one rule, by id: what survives a configuration reload that
+/// renumbers the rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleTotals {
+    /// Redactions.
+    pub redactions: u64,
+    /// Rejected candidates, by [`Rejection`] (luhn, network, context,
+    /// checksum, allowlist).
+    pub rejections: [u64; 5],
+}
 
 /// Counts for one run (or one batch) of scrubbing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,6 +32,8 @@ pub struct Stats {
     pub failed_closed: u64,
     /// Lines dropped by the `drop` action or the over-long `drop` policy.
     pub dropped: u64,
+    /// Per-rule counts moved out of the index-based vectors, by rule id.
+    pub by_rule: BTreeMap<String, RuleTotals>,
 }
 
 impl Stats {
@@ -45,7 +60,27 @@ impl Stats {
 
     /// Total redactions over all rules.
     pub fn total_redactions(&self) -> u64 {
-        self.redactions.iter().sum()
+        self.redactions.iter().sum::<u64>()
+            + self.by_rule.values().map(|t| t.redactions).sum::<u64>()
+    }
+
+    /// Moves the per-rule vectors (indexed like `rules`) into
+    /// [`Stats::by_rule`] and zeroes them, resized for `next_len` rules.
+    pub fn fold_by_id(&mut self, rules: &[Rule], next_len: usize) {
+        for (i, rule) in rules.iter().enumerate() {
+            let red = self.redactions.get(i).copied().unwrap_or(0);
+            let rej = self.rejections.get(i).copied().unwrap_or([0; 5]);
+            if red == 0 && rej == [0; 5] {
+                continue;
+            }
+            let t = self.by_rule.entry(rule.id.clone()).or_default();
+            t.redactions += red;
+            for (a, b) in t.rejections.iter_mut().zip(rej) {
+                *a += b;
+            }
+        }
+        self.redactions = vec![0; next_len];
+        self.rejections = vec![[0; 5]; next_len];
     }
 
     /// Adds `other` into `self` and zeroes `other`.
@@ -67,5 +102,12 @@ impl Stats {
         self.bytes_out += std::mem::take(&mut other.bytes_out);
         self.failed_closed += std::mem::take(&mut other.failed_closed);
         self.dropped += std::mem::take(&mut other.dropped);
+        for (id, t) in std::mem::take(&mut other.by_rule) {
+            let mine = self.by_rule.entry(id).or_default();
+            mine.redactions += t.redactions;
+            for (a, b) in mine.rejections.iter_mut().zip(t.rejections) {
+                *a += b;
+            }
+        }
     }
 }
