@@ -223,7 +223,7 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
             .iter()
             .chain(&overrides.disable)
             .any(|d| *d == r.id || *d == r.family);
-        let on = config.enable.iter().any(|e| *e == r.id);
+        let on = config.enable.contains(&r.id);
         off && !on
     };
     let active: Vec<Rule> = all.iter().filter(|r| !disabled(r)).cloned().collect();
