@@ -283,13 +283,9 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
             .iter()
             .position(|r| r.id == *id)
             .ok_or_else(|| unknown("[labels]", id))?;
-        if label.is_empty()
-            || label
-                .bytes()
-                .any(|b| b.is_ascii_digit() || b == b'\n' || b == b'\r')
-        {
+        if label.is_empty() || !rules::label_is_safe(label) {
             return Err(ConfigError::Invalid(format!(
-                "{config_name}: [labels] {id}: a label must be non-empty, without digits or line breaks"
+                "{config_name}: [labels] {id}: a label must be non-empty, without digits, quotes, backslashes or control characters"
             )));
         }
         policy.set_label(i, label);

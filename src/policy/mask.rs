@@ -68,8 +68,21 @@ impl PanMask {
     }
 }
 
-/// Writes `value` masked in `style` into `out`.
+/// Writes `value` masked in `style` into `out`. Bytes that would need
+/// escaping inside a JSON string or a quoted field (`"`, `\\`, `'`, control
+/// bytes) are masked too, so a masked value can replace a span of any
+/// encoded text.
 pub fn write_mask(style: MaskStyle, pan: PanMask, mask: u8, value: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    write_mask_raw(style, pan, mask, value, out);
+    for b in &mut out[start..] {
+        if matches!(*b, b'"' | b'\\' | b'\'') || *b < 0x20 || *b == 0x7f {
+            *b = mask;
+        }
+    }
+}
+
+fn write_mask_raw(style: MaskStyle, pan: PanMask, mask: u8, value: &[u8], out: &mut Vec<u8>) {
     match style {
         MaskStyle::Pan => {
             let (head, tail) = match pan {
@@ -181,5 +194,13 @@ mod tests {
             "****"
         );
         assert_eq!(masked(MaskStyle::All, PanMask::None, "123"), "****");
+        assert_eq!(
+            masked(MaskStyle::Prefix, PanMask::None, "tok_\"quoted\\value\n"),
+            "tok_****"
+        );
+        assert_eq!(
+            masked(MaskStyle::Email, PanMask::None, "a@b\"c.com"),
+            "*@b*c.com"
+        );
     }
 }

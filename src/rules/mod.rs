@@ -294,13 +294,9 @@ fn check_rule(rule: &Rule) -> Result<(), CatalogError> {
             "rule ids use lowercase letters, digits and '_'".into(),
         ));
     }
-    if rule
-        .label
-        .bytes()
-        .any(|b| b.is_ascii_digit() || b == b'\n' || b == b'\r')
-    {
+    if rule.label.is_empty() || !label_is_safe(&rule.label) {
         return Err(invalid(
-            "a label must not contain digits or line breaks (it could look like a secret)".into(),
+            "a label must be non-empty, without digits (it could look like a secret), quotes, backslashes or control characters".into(),
         ));
     }
     let hir = regex_automata::util::syntax::parse_with(&rule.regex, &syntax_config())
@@ -324,6 +320,14 @@ fn check_rule(rule: &Rule) -> Result<(), CatalogError> {
             source: Box::new(e),
         })?;
     Ok(())
+}
+
+/// True when `label` can replace a span of any text, JSON strings and
+/// quoted fields included, and cannot look like a secret.
+pub fn label_is_safe(label: &str) -> bool {
+    label.bytes().all(|b| {
+        !b.is_ascii_digit() && !matches!(b, b'"' | b'\\' | b'\'') && b >= 0x20 && b != 0x7f
+    })
 }
 
 /// True when some match of `hir` can contain a `\n` byte.
