@@ -85,6 +85,12 @@ pub struct ConfigFile {
     /// Values never redacted.
     #[serde(default)]
     pub allowlist: AllowlistConfig,
+    /// How lines are read: auto, raw, json, docker, cri, logfmt.
+    pub format: Option<String>,
+    /// Keys whose values are redacted whole in structured logs: key → the
+    /// rule whose label and action apply, or "off" to remove a default.
+    #[serde(default)]
+    pub sensitive_keys: BTreeMap<String, String>,
 }
 
 /// `[mask]`
@@ -151,6 +157,8 @@ pub struct Overrides {
     pub hash_key_file: Option<PathBuf>,
     /// `--max-line-bytes`.
     pub max_line_bytes: Option<usize>,
+    /// `--format`.
+    pub format: Option<String>,
 }
 
 /// A compiled configuration.
@@ -162,6 +170,8 @@ pub struct Engine {
     pub max_line_bytes: usize,
     /// What happens to over-long lines.
     pub overlong: OverlongPolicy,
+    /// How lines are read.
+    pub format: crate::format::Format,
 }
 
 /// Reads a config file.
@@ -374,8 +384,37 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
             "max_line_bytes must be at least 1".into(),
         ));
     }
+    let format_name = overrides
+        .format
+        .as_deref()
+        .or(config.format.as_deref())
+        .unwrap_or("auto");
+    let format = crate::format::Format::from_name(format_name).ok_or_else(|| {
+        ConfigError::Invalid(format!(
+            "{config_name}: format {format_name:?}: use auto, raw, json, docker, cri or logfmt"
+        ))
+    })?;
+    let mut keys: BTreeMap<String, String> = crate::format::DEFAULT_SENSITIVE_KEYS
+        .iter()
+        .map(|(k, r)| (k.to_string(), r.to_string()))
+        .collect();
+    for (key, rule) in &config.sensitive_keys {
+        if rule == "off" {
+            keys.retain(|k, _| !k.eq_ignore_ascii_case(key));
+        } else if !all.iter().any(|r| r.id == *rule) {
+            return Err(ConfigError::Invalid(format!(
+                "{config_name}: [sensitive_keys] {key} = {rule:?}: unknown rule (or \"off\")"
+            )));
+        } else {
+            keys.insert(key.clone(), rule.clone());
+        }
+    }
+    let scanner = scanner
+        .with_policy(policy)
+        .with_sensitive_keys(keys.iter().map(|(k, r)| (k.as_str(), r.as_str())));
     Ok(Engine {
-        scanner: Arc::new(scanner.with_policy(policy)),
+        format,
+        scanner: Arc::new(scanner),
         max_line_bytes,
         overlong,
     })

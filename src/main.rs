@@ -111,6 +111,11 @@ struct RunArgs {
     #[arg(long, value_name = "BYTES")]
     max_line_bytes: Option<usize>,
 
+    /// How lines are read: auto (per line: JSON, CRI, logfmt or raw), raw,
+    /// json, docker, cri, logfmt [default: auto, or the config file's].
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+
     /// Scrubbing threads [default: the number of available cores].
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -123,7 +128,11 @@ struct RunArgs {
     engine: EngineArgs,
 }
 
-fn overrides(engine: &EngineArgs, max_line_bytes: Option<usize>) -> Overrides {
+fn overrides(
+    engine: &EngineArgs,
+    max_line_bytes: Option<usize>,
+    format: Option<String>,
+) -> Overrides {
     Overrides {
         config: engine.config.clone(),
         patterns: engine.patterns.clone(),
@@ -131,6 +140,7 @@ fn overrides(engine: &EngineArgs, max_line_bytes: Option<usize>) -> Overrides {
         disable: engine.disable.clone(),
         hash_key_file: engine.hash_key_file.clone(),
         max_line_bytes,
+        format,
     }
 }
 
@@ -186,7 +196,7 @@ fn error_chain(err: &anyhow::Error) -> String {
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let overrides = overrides(&args.engine, args.max_line_bytes);
+    let overrides = overrides(&args.engine, args.max_line_bytes, args.format.clone());
     let engine = config::build(&overrides).context("configuration")?;
 
     // SIGHUP re-reads the config file and the rules.
@@ -223,6 +233,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             .max(1),
         overlong: engine.overlong,
         reload: Some(Arc::clone(&reloader)),
+        format: engine.format,
     };
     let scanner = engine.scanner;
     let mut stats = Stats::new(0);
@@ -263,12 +274,13 @@ fn print_stats(stats: &Stats, reloader: &Reloader) {
     let mut err = io::stderr().lock();
     let _ = writeln!(
         err,
-        "lines={} bytes_in={} bytes_out={} failed_closed={} dropped={} redactions={} reloads_ok={} reloads_failed={}",
+        "lines={} bytes_in={} bytes_out={} failed_closed={} dropped={} malformed={} redactions={} reloads_ok={} reloads_failed={}",
         stats.lines,
         stats.bytes_in,
         stats.bytes_out,
         stats.failed_closed,
         stats.dropped,
+        stats.malformed,
         stats.total_redactions(),
         reloader.succeeded.load(Ordering::Relaxed),
         reloader.failed.load(Ordering::Relaxed),
@@ -281,7 +293,7 @@ fn print_stats(stats: &Stats, reloader: &Reloader) {
 }
 
 fn rules_list(engine: &EngineArgs) -> anyhow::Result<()> {
-    let engine = config::build(&overrides(engine, None)).context("configuration")?;
+    let engine = config::build(&overrides(engine, None, None)).context("configuration")?;
     let scanner = &engine.scanner;
     let mut out = io::stdout().lock();
     writeln!(
@@ -305,7 +317,7 @@ fn rules_list(engine: &EngineArgs) -> anyhow::Result<()> {
 }
 
 fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<ExitCode> {
-    let mut o = overrides(engine, None);
+    let mut o = overrides(engine, None, None);
     o.patterns.extend(paths.iter().cloned());
     // Examples are written for labels: test the active rules with the
     // default policy.
@@ -317,6 +329,7 @@ fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<ExitCode
         disable: o.disable.clone(),
         hash_key_file: None,
         max_line_bytes: None,
+        format: None,
     })
     .context("loading rules")?;
     let scanner = Arc::new(Scanner::new(built.scanner.rules().to_vec())?);
@@ -353,7 +366,7 @@ fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<ExitCode
 }
 
 fn explain(line: Option<&str>, engine: &EngineArgs) -> anyhow::Result<()> {
-    let engine = config::build(&overrides(engine, None)).context("configuration")?;
+    let engine = config::build(&overrides(engine, None, None)).context("configuration")?;
     let scanner = &engine.scanner;
     let lines: Vec<String> = match line {
         Some(l) => vec![l.to_string()],

@@ -54,6 +54,8 @@ pub struct PipeOptions {
     pub overlong: OverlongPolicy,
     /// Live reload of the configuration, when enabled.
     pub reload: Option<Arc<Reloader>>,
+    /// How lines are read.
+    pub format: crate::format::Format,
 }
 
 impl Default for PipeOptions {
@@ -63,6 +65,7 @@ impl Default for PipeOptions {
             threads: 1,
             overlong: OverlongPolicy::Replace,
             reload: None,
+            format: crate::format::Format::Auto,
         }
     }
 }
@@ -142,6 +145,7 @@ fn run_sequential<R: Read, W: Write>(
     let mut redactor = Redactor::new(Arc::clone(scanner));
     redactor.set_max_line_bytes(options.max_line_bytes);
     redactor.set_overlong_policy(options.overlong);
+    redactor.set_format(options.format);
     let mut out = Vec::with_capacity(crate::framing::READ_CHUNK + 4096);
     let result = loop {
         if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
@@ -226,6 +230,7 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
         let mut redactor = Redactor::new(Arc::clone(scanner));
         redactor.set_max_line_bytes(options.max_line_bytes);
         redactor.set_overlong_policy(options.overlong);
+        redactor.set_format(options.format);
         std::thread::Builder::new()
             .name("logscrub-worker".into())
             .spawn(move || worker(&job_rx, &report_tx, redactor))

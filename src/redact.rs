@@ -12,6 +12,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::format::{self, Format, Parsed, Quote, StructureScratch};
 use crate::policy::Action;
 use crate::rules::Validator;
 use crate::scan::{Finding, Scanner, Scratch};
@@ -42,6 +43,8 @@ pub struct Redactor {
     /// Lines longer than this are replaced whole (fail closed).
     max_line_bytes: usize,
     overlong: OverlongPolicy,
+    format: Format,
+    structure: StructureScratch,
 }
 
 impl Redactor {
@@ -59,7 +62,14 @@ impl Redactor {
             block_lines_left: 0,
             max_line_bytes: crate::framing::DEFAULT_MAX_LINE_BYTES,
             overlong: OverlongPolicy::Replace,
+            format: Format::Auto,
+            structure: StructureScratch::default(),
         }
+    }
+
+    /// Sets how lines are read (default: auto).
+    pub fn set_format(&mut self, format: Format) {
+        self.format = format;
     }
 
     /// Sets what happens to over-long lines.
@@ -115,6 +125,7 @@ impl Redactor {
         next.scratch.stats = stats;
         next.max_line_bytes = self.max_line_bytes;
         next.overlong = self.overlong;
+        next.format = self.format;
         next.block_lines_left = if next.block_rule.is_some() {
             self.block_lines_left
         } else {
@@ -155,6 +166,10 @@ impl Redactor {
             }
         }
 
+        if self.format != Format::Raw {
+            self.add_structure(content);
+        }
+
         let policy = self.scanner.policy();
         let findings = &self.scratch.findings;
         if findings
@@ -167,11 +182,63 @@ impl Redactor {
         let mut copied = 0;
         for f in findings {
             out.extend_from_slice(&content[copied..f.span.start]);
+            out.extend_from_slice(f.quote.mark());
             policy.write_replacement(f.rule, &self.scratch.texts[f.text.clone()], out);
+            out.extend_from_slice(f.quote.mark());
             copied = f.span.end;
         }
         out.extend_from_slice(&line[copied..]);
         self.scratch.stats.bytes_out += (out.len() - out_before) as u64;
+    }
+
+    /// Adds what the line's structure shows: values of sensitive keys, and
+    /// quotes around replacements of bare JSON numbers.
+    fn add_structure(&mut self, content: &[u8]) {
+        let parsed = format::structure(
+            content,
+            self.format,
+            self.scanner.sensitive_keys(),
+            &mut self.structure,
+        );
+        if parsed == Parsed::Malformed {
+            self.scratch.stats.malformed += 1;
+        }
+        let st = &self.structure;
+        if st.findings.is_empty() && (st.scalars.is_empty() || self.scratch.findings.is_empty()) {
+            return;
+        }
+        for f in &mut self.scratch.findings {
+            if let Some((span, quote)) = st
+                .scalars
+                .iter()
+                .find(|(s, _)| s.start <= f.span.start && f.span.end <= s.end)
+            {
+                // A finding in a bare number replaces the whole number,
+                // as a string.
+                f.span = span.clone();
+                f.quote = *quote;
+            }
+        }
+        let mut added = false;
+        for (rule, span, quote) in &st.findings {
+            let value = &content[span.clone()];
+            if self.scanner.is_label(value) || self.scanner.policy().allows(*rule, value) {
+                continue;
+            }
+            self.scratch.stats.redactions[*rule] += 1;
+            let text = self.scratch.texts.len()..self.scratch.texts.len() + span.len();
+            self.scratch.texts.extend_from_slice(value);
+            self.scratch.findings.push(Finding {
+                rule: *rule,
+                span: span.clone(),
+                text,
+                quote: *quote,
+            });
+            added = true;
+        }
+        if added {
+            crate::scan::merge_findings(&mut self.scratch.findings);
+        }
     }
 
     /// Adds the private-key body span of a line to its findings.
@@ -180,24 +247,13 @@ impl Redactor {
         self.scratch.stats.redactions[rule] += 1;
         let text = self.scratch.texts.len()..self.scratch.texts.len() + body.len();
         self.scratch.texts.extend_from_slice(&content[body.clone()]);
-        let findings = &mut self.scratch.findings;
-        findings.push(Finding {
+        self.scratch.findings.push(Finding {
             rule,
             span: body,
             text,
+            quote: Quote::None,
         });
-        // Keep the sorted, non-overlapping form the writer relies on.
-        findings.sort_by_key(|f| f.span.start);
-        let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());
-        for f in findings.drain(..) {
-            match merged.last_mut() {
-                Some(prev) if f.span.start < prev.span.end => {
-                    prev.span.end = prev.span.end.max(f.span.end);
-                }
-                _ => merged.push(f),
-            }
-        }
-        *findings = merged;
+        crate::scan::merge_findings(&mut self.scratch.findings);
     }
 
     /// True when the private-key rule is enabled, so block state matters.

@@ -32,6 +32,8 @@ pub struct Stats {
     pub failed_closed: u64,
     /// Lines dropped by the `drop` action or the over-long `drop` policy.
     pub dropped: u64,
+    /// Lines not valid in their structured format, scanned as raw text.
+    pub malformed: u64,
     /// Per-rule counts moved out of the index-based vectors, by rule id.
     pub by_rule: BTreeMap<String, RuleTotals>,
 }
@@ -102,6 +104,7 @@ impl Stats {
         self.bytes_out += std::mem::take(&mut other.bytes_out);
         self.failed_closed += std::mem::take(&mut other.failed_closed);
         self.dropped += std::mem::take(&mut other.dropped);
+        self.malformed += std::mem::take(&mut other.malformed);
         for (id, t) in std::mem::take(&mut other.by_rule) {
             let mine = self.by_rule.entry(id).or_default();
             mine.redactions += t.redactions;

@@ -664,7 +664,7 @@ fn scrubbing_the_output_again_is_a_no_op() {
         key=\"-----BEGIN OPENSSH PRIVATE KEY----- b3BlbnNzaC1rZXktdjEAAAAA -----END OPENSSH PRIVATE KEY-----\"\n\
         plain line";
     let want: &[u8] = b"card [CARD_REDACTED] and [CARD_REDACTED]\n\
-        {\"pan\": [CARD_REDACTED], \"email\": \"[EMAIL_REDACTED]\"}\n\
+        {\"pan\": \"[CARD_REDACTED]\", \"email\": \"[EMAIL_REDACTED]\"}\n\
         Authorization: Bearer [TOKEN_REDACTED]\n\
         api_key=[SECRET_REDACTED] token='[SECRET_REDACTED]'\n\
         key [API_KEY_REDACTED] [STRIPE_SECRET_KEY_REDACTED]\n\

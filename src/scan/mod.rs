@@ -45,6 +45,8 @@ pub struct Finding {
     /// The secret as found (decoded when found in a decoded view), as a
     /// range of [`Scratch::texts`]; what masks and hashes are computed from.
     pub text: Range<usize>,
+    /// Quotes to write around the replacement (a bare JSON value).
+    pub quote: crate::format::Quote,
 }
 
 /// The compiled rule set.
@@ -55,6 +57,7 @@ pub struct Scanner {
     secret_regex: Vec<Option<(Regex, usize)>>,
     pem_end: memchr::memmem::Finder<'static>,
     policy: Policy,
+    sensitive_keys: crate::format::SensitiveKeys,
 }
 
 /// Per-thread mutable state for [`Scanner::scan_line`].
@@ -122,6 +125,10 @@ impl Scanner {
         }
         Ok(Scanner {
             policy: Policy::labels(&rules),
+            sensitive_keys: crate::format::SensitiveKeys::new(
+                crate::format::DEFAULT_SENSITIVE_KEYS.iter().copied(),
+                &rules,
+            ),
             rules,
             combined,
             secret_regex,
@@ -138,6 +145,20 @@ impl Scanner {
     /// The redaction policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The same scanner with these sensitive keys (key → rule id).
+    pub fn with_sensitive_keys<'a>(
+        mut self,
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Scanner {
+        self.sensitive_keys = crate::format::SensitiveKeys::new(entries, &self.rules);
+        self
+    }
+
+    /// The keys whose values are redacted whole in structured logs.
+    pub fn sensitive_keys(&self) -> &crate::format::SensitiveKeys {
+        &self.sensitive_keys
     }
 
     /// The built-in catalog, compiled.
@@ -324,6 +345,7 @@ impl Scanner {
                         rule: pid,
                         span: found,
                         text,
+                        quote: Default::default(),
                     });
                     at = resume;
                 }
@@ -364,7 +386,7 @@ impl Scanner {
     }
 
     /// True when `text` starts with a label: the value was already redacted.
-    fn is_label(&self, text: &[u8]) -> bool {
+    pub fn is_label(&self, text: &[u8]) -> bool {
         text.first() == Some(&b'[')
             && self
                 .rules
@@ -380,14 +402,17 @@ impl Scanner {
 
 /// Sorts findings by start and merges overlapping ones; a merged span keeps
 /// the label of the finding that starts first.
-fn merge_findings(findings: &mut Vec<Finding>) {
+pub(crate) fn merge_findings(findings: &mut Vec<Finding>) {
     findings.sort_by_key(|f| (f.span.start, std::cmp::Reverse(f.span.end)));
     let mut out = 0;
     for i in 0..findings.len() {
         if out > 0 && findings[i].span.start < findings[out - 1].span.end {
-            let end = findings[i].span.end;
-            let last = &mut findings[out - 1].span;
-            last.end = last.end.max(end);
+            let (end, quote) = (findings[i].span.end, findings[i].quote);
+            let last = &mut findings[out - 1];
+            last.span.end = last.span.end.max(end);
+            if last.quote == crate::format::Quote::None {
+                last.quote = quote;
+            }
         } else {
             findings.swap(out, i);
             out += 1;
@@ -440,16 +465,19 @@ mod tests {
                 rule: 1,
                 span: 5..9,
                 text: 0..0,
+                quote: Default::default(),
             },
             Finding {
                 rule: 0,
                 span: 0..6,
                 text: 0..0,
+                quote: Default::default(),
             },
             Finding {
                 rule: 2,
                 span: 12..14,
                 text: 0..0,
+                quote: Default::default(),
             },
         ];
         merge_findings(&mut f);
@@ -460,11 +488,13 @@ mod tests {
                     rule: 0,
                     span: 0..9,
                     text: 0..0,
+                    quote: Default::default(),
                 },
                 Finding {
                     rule: 2,
                     span: 12..14,
                     text: 0..0,
+                    quote: Default::default(),
                 }
             ]
         );

@@ -11,7 +11,7 @@
 use std::ops::Range;
 
 /// A decoded copy of a line with its map back to raw offsets.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct View {
     /// The decoded bytes.
     pub bytes: Vec<u8>,

@@ -1,0 +1,280 @@
+//! A byte-level JSON walker: finds the member values of every object in a
+//! line, with their keys and spans, without building a tree or allocating.
+//!
+//! It validates as it walks; a line that is not exactly one JSON value (bar
+//! surrounding whitespace) is reported as malformed and handled as raw text.
+//! Nesting deeper than [`MAX_DEPTH`] counts as malformed too, which bounds
+//! the recursion.
+
+use std::ops::Range;
+
+/// The deepest nesting walked.
+pub const MAX_DEPTH: usize = 64;
+
+/// What kind of value a member has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A string; the span covers its content, without the quotes.
+    String,
+    /// A number, `true`, `false` or `null`.
+    Scalar,
+    /// An object or an array; the span covers its brackets.
+    Container,
+}
+
+/// One object member: `"key": value`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// The key's raw content (between its quotes, escapes not decoded).
+    pub key: Range<usize>,
+    /// The value's span (see [`ValueKind`]).
+    pub value: Range<usize>,
+    /// The value's kind.
+    pub kind: ValueKind,
+}
+
+/// Walks `line` as one JSON value, calling `visit` for every object member
+/// at any depth (outer members before their nested ones). Returns false
+/// when the line is not valid JSON (members seen so far were visited).
+pub fn walk(line: &[u8], visit: &mut dyn FnMut(&Member)) -> bool {
+    let mut p = Parser { s: line, i: 0 };
+    p.ws();
+    if p.value(0, visit).is_none() {
+        return false;
+    }
+    p.ws();
+    p.i == line.len()
+}
+
+/// True when the line starts like a JSON object (`{` after whitespace).
+pub fn looks_like_json(line: &[u8]) -> bool {
+    line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\r' | b'\n') {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    /// Parses a value; returns its span and kind.
+    fn value(
+        &mut self,
+        depth: usize,
+        visit: &mut dyn FnMut(&Member),
+    ) -> Option<(Range<usize>, ValueKind)> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let start = self.i;
+        match self.peek()? {
+            b'{' => {
+                self.object(depth, visit)?;
+                Some((start..self.i, ValueKind::Container))
+            }
+            b'[' => {
+                self.array(depth, visit)?;
+                Some((start..self.i, ValueKind::Container))
+            }
+            b'"' => {
+                let content = self.string()?;
+                Some((content, ValueKind::String))
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => {
+                self.number()?;
+                Some((start..self.i, ValueKind::Scalar))
+            }
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<(Range<usize>, ValueKind)> {
+        let start = self.i;
+        if self.s[self.i..].starts_with(word) {
+            self.i += word.len();
+            Some((start..self.i, ValueKind::Scalar))
+        } else {
+            None
+        }
+    }
+
+    fn number(&mut self) -> Option<()> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        let digits = |p: &mut Self| {
+            let s = p.i;
+            while p.peek().is_some_and(|b| b.is_ascii_digit()) {
+                p.i += 1;
+            }
+            p.i > s
+        };
+        if !digits(self) {
+            return None;
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if !digits(self) {
+                return None;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if !digits(self) {
+                return None;
+            }
+        }
+        (self.i > start).then_some(())
+    }
+
+    /// Parses a string at `"`; returns the content span.
+    fn string(&mut self) -> Option<Range<usize>> {
+        self.i += 1;
+        let start = self.i;
+        loop {
+            let rel = memchr::memchr2(b'"', b'\\', &self.s[self.i..])?;
+            self.i += rel;
+            if self.s[self.i] == b'"' {
+                let content = start..self.i;
+                self.i += 1;
+                // Raw control bytes are not allowed in JSON strings.
+                if self.s[content.clone()].iter().any(|&b| b < 0x20) {
+                    return None;
+                }
+                return Some(content);
+            }
+            // A backslash escapes the next byte (\uXXXX's hex digits are
+            // plain bytes and need no special handling here).
+            self.i += 2;
+            if self.i > self.s.len() {
+                return None;
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize, visit: &mut dyn FnMut(&Member)) -> Option<()> {
+        self.i += 1;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = self.string()?;
+            self.ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            // Visit the member before its nested members, so an outer
+            // sensitive key is seen first.
+            let value_start = self.i;
+            let mut nested: Vec<Member> = Vec::new();
+            let (value, kind) = self.value(depth + 1, &mut |m: &Member| nested.push(m.clone()))?;
+            debug_assert!(value.start >= value_start);
+            visit(&Member { key, value, kind });
+            for m in &nested {
+                visit(m);
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize, visit: &mut dyn FnMut(&Member)) -> Option<()> {
+        self.i += 1;
+        self.ws();
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            self.value(depth + 1, visit)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members(line: &str) -> (bool, Vec<(String, String, ValueKind)>) {
+        let mut out = Vec::new();
+        let ok = walk(line.as_bytes(), &mut |m| {
+            out.push((
+                line[m.key.clone()].to_string(),
+                line[m.value.clone()].to_string(),
+                m.kind,
+            ));
+        });
+        (ok, out)
+    }
+
+    #[test]
+    fn walks_nested_members_in_order() {
+        let (ok, m) =
+            members(r#"{"a": 1, "b": {"c": "x\"y", "d": [true, {"e": null}]}, "f": -1.5e3}"#);
+        assert!(ok);
+        let keys: Vec<&str> = m.iter().map(|(k, _, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "c", "d", "e", "f"]);
+        assert_eq!(m[2].1, r#"x\"y"#);
+        assert_eq!(m[2].2, ValueKind::String);
+        assert_eq!(m[1].2, ValueKind::Container);
+        assert_eq!(m[5].1, "-1.5e3");
+    }
+
+    #[test]
+    fn malformed_lines_are_reported() {
+        for bad in [
+            r#"{"a": 1"#,
+            r#"{"a" 1}"#,
+            r#"{"a": tru}"#,
+            r#"{"a": "x"} tail"#,
+            "{\"a\": \"\u{1}\"}",
+            r#"{"a": 01x}"#,
+        ] {
+            assert!(!members(bad).0, "{bad}");
+        }
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(!walk(deep.as_bytes(), &mut |_| {}));
+    }
+}

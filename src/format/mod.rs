@@ -1,0 +1,572 @@
+//! Structured logs: JSON lines, Docker json-file, Kubernetes CRI and logfmt.
+//!
+//! The scanner finds secrets by their shape in every format (it also scans
+//! decoded views, so JSON escapes cannot hide one). This module adds what
+//! only the structure tells:
+//!
+//! - the value of a **sensitive key** (`password`, `cvv`, `card_number`,
+//!   `ssn`, … configurable) is redacted whole, whatever it holds: a string,
+//!   a number, a nested object;
+//! - a replacement of a bare JSON value (`"cvv": 123`) is written as a JSON
+//!   string (`"cvv": "[CVV_REDACTED]"`), so valid JSON stays valid;
+//! - a JSON string holding JSON or logfmt (the `log` field of Docker's
+//!   json-file lines, a `message` that is itself JSON) is walked too, after
+//!   unescaping, and its findings are mapped back to the escaped bytes;
+//! - CRI lines are split into header and message.
+//!
+//! Key matching is case-insensitive and ignores `-`, `_` and `.`; a key
+//! matches when its last words spell a sensitive key (`stripe_api_key`,
+//! `cardNumber`, `X-Api-Key`), but not a key merely ending in the same
+//! letters (`span` is not `pan`). A line that is not valid in its format
+//! is scanned as raw text and counted as malformed.
+
+pub mod json;
+pub mod logfmt;
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::rules::Rule;
+use crate::scan::views::{self, View};
+
+/// How lines are read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Decide per line: JSON when it starts with `{`, CRI when it has a CRI
+    /// header, logfmt pairs when it starts with `key=`; else raw.
+    #[default]
+    Auto,
+    /// Plain text: only the scanner.
+    Raw,
+    /// JSON lines.
+    Json,
+    /// Docker json-file lines (JSON with a `log` string).
+    Docker,
+    /// Kubernetes CRI lines: `<time> <stream> <P|F> <message>`.
+    Cri,
+    /// logfmt lines.
+    Logfmt,
+}
+
+impl Format {
+    /// Parses a format name.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Some(match name {
+            "auto" => Format::Auto,
+            "raw" => Format::Raw,
+            "json" => Format::Json,
+            "docker" => Format::Docker,
+            "cri" => Format::Cri,
+            "logfmt" => Format::Logfmt,
+            _ => return None,
+        })
+    }
+}
+
+/// The default sensitive keys (normalised: lowercase, no `-`, `_`, `.`) and
+/// the rule whose label and action their values get.
+pub const DEFAULT_SENSITIVE_KEYS: &[(&str, &str)] = &[
+    ("password", "kv_secret"),
+    ("passwd", "kv_secret"),
+    ("secret", "kv_secret"),
+    ("clientsecret", "kv_secret"),
+    ("token", "kv_secret"),
+    ("apikey", "kv_secret"),
+    ("authorization", "kv_secret"),
+    ("privatekey", "kv_secret"),
+    ("cardnumber", "pan"),
+    ("pan", "pan"),
+    ("ccnumber", "pan"),
+    ("creditcardnumber", "pan"),
+    ("cvv", "cvv"),
+    ("cvc", "cvv"),
+    ("cvv2", "cvv"),
+    ("cvc2", "cvv"),
+    ("securitycode", "cvv"),
+    ("ssn", "ssn"),
+    ("socialsecuritynumber", "ssn"),
+    ("accountnumber", "account"),
+    ("routingnumber", "routing"),
+];
+
+/// Sensitive keys, resolved to rule indexes of one scanner.
+#[derive(Clone, Debug, Default)]
+pub struct SensitiveKeys {
+    map: HashMap<Vec<u8>, usize>,
+}
+
+impl SensitiveKeys {
+    /// Resolves `entries` (key → rule id) against `rules`; keys of rules
+    /// that are not active are left out.
+    pub fn new<'a>(
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+        rules: &[Rule],
+    ) -> SensitiveKeys {
+        let mut map = HashMap::new();
+        for (key, rule) in entries {
+            if let Some(i) = rules.iter().position(|r| r.id == rule) {
+                let norm: Vec<u8> = key
+                    .bytes()
+                    .filter(|b| b.is_ascii_alphanumeric())
+                    .map(|b| b.to_ascii_lowercase())
+                    .collect();
+                if !norm.is_empty() {
+                    map.insert(norm, i);
+                }
+            }
+        }
+        SensitiveKeys { map }
+    }
+
+    /// The rule for a raw key, if it is sensitive.
+    pub fn lookup(&self, key: &[u8], scratch: &mut Vec<u8>) -> Option<usize> {
+        if self.map.is_empty() || key.len() > 128 {
+            return None;
+        }
+        // Normalise, remembering where words start.
+        scratch.clear();
+        let mut starts = [0usize; 16];
+        let mut n_starts = 0;
+        let mut prev: u8 = b'_';
+        for &b in key {
+            if b.is_ascii_alphanumeric() {
+                let boundary = !prev.is_ascii_alphanumeric()
+                    || (b.is_ascii_uppercase() && prev.is_ascii_lowercase());
+                if boundary && n_starts < starts.len() {
+                    starts[n_starts] = scratch.len();
+                    n_starts += 1;
+                }
+                scratch.push(b.to_ascii_lowercase());
+            }
+            prev = b;
+        }
+        starts[..n_starts]
+            .iter()
+            .find_map(|&s| self.map.get(&scratch[s..]).copied())
+    }
+}
+
+/// How a replacement of a bare (unquoted) JSON value must be quoted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Quote {
+    /// Not a bare JSON value: write the replacement as it is.
+    #[default]
+    None,
+    /// A value of a JSON line: `"…"`.
+    Plain,
+    /// A value of JSON inside a JSON string: `\"…\"`.
+    Escaped,
+}
+
+impl Quote {
+    /// The bytes written on each side of the replacement.
+    pub fn mark(self) -> &'static [u8] {
+        match self {
+            Quote::None => b"",
+            Quote::Plain => b"\"",
+            Quote::Escaped => b"\\\"",
+        }
+    }
+}
+
+/// What the structure of a line contributed.
+#[derive(Debug, Default)]
+pub struct StructureScratch {
+    /// Values of sensitive keys: (rule, raw span, quote).
+    pub findings: Vec<(usize, Range<usize>, Quote)>,
+    /// Bare JSON numbers: a finding inside one must be quoted.
+    pub scalars: Vec<(Range<usize>, Quote)>,
+    key_buf: Vec<u8>,
+    view: View,
+}
+
+/// A CRI line's header: `<time> <stdout|stderr> <P|F>[:…] ` and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CriLine {
+    /// The message span.
+    pub message: Range<usize>,
+    /// A partial line (`P`): the message goes on in the next line.
+    pub partial: bool,
+}
+
+/// Parses a CRI line, or None when the header is not CRI.
+pub fn parse_cri(line: &[u8]) -> Option<CriLine> {
+    let sp1 = memchr::memchr(b' ', line)?;
+    let time = &line[..sp1];
+    // RFC 3339: 2024-04-13T16:22:02.416120330Z or with an offset.
+    if time.len() < 20
+        || !time[..4].iter().all(u8::is_ascii_digit)
+        || time[4] != b'-'
+        || time[10] != b'T'
+        || !time
+            .iter()
+            .all(|&b| b.is_ascii_digit() || matches!(b, b'-' | b'T' | b':' | b'.' | b'Z' | b'+'))
+    {
+        return None;
+    }
+    let rest = &line[sp1 + 1..];
+    let stream_len = if rest.starts_with(b"stdout ") || rest.starts_with(b"stderr ") {
+        6
+    } else {
+        return None;
+    };
+    let tag_start = sp1 + 1 + stream_len + 1;
+    let tag_end =
+        tag_start + memchr::memchr(b' ', &line[tag_start..]).unwrap_or(line.len() - tag_start);
+    let tag = &line[tag_start..tag_end];
+    let partial = match tag.split(|&b| b == b':').next() {
+        Some(b"P") => true,
+        Some(b"F") => false,
+        _ => return None,
+    };
+    let message = (tag_end + 1).min(line.len())..line.len();
+    Some(CriLine { message, partial })
+}
+
+/// True when a line is logfmt: its first token is a `key=value` pair.
+pub fn looks_like_logfmt(line: &[u8]) -> bool {
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let token = &line[start..];
+    let key_len = token
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')))
+        .unwrap_or(token.len());
+    key_len > 0 && token.get(key_len) == Some(&b'=')
+}
+
+/// True when a value holds nothing to redact: a boolean or null flag
+/// (`requires_cvc=true`), or a value already redacted or masked (a run of
+/// four mask characters `****`, `XXXX`, `####`, or an opening `[`: labels
+/// and hash tokens).
+fn already_redacted(value: &[u8]) -> bool {
+    const FLAGS: &[&[u8]] = &[
+        b"true", b"false", b"null", b"none", b"yes", b"no", b"pass", b"fail",
+    ];
+    if value.first() == Some(&b'[') || FLAGS.iter().any(|f| value.eq_ignore_ascii_case(f)) {
+        return true;
+    }
+    if value
+        .iter()
+        .all(|b| matches!(b, b'*' | b'X' | b'x' | b'#' | b'.' | b'-'))
+    {
+        return true;
+    }
+    let mut run = 0;
+    let mut last = 0u8;
+    for &b in value {
+        if matches!(b, b'*' | b'X' | b'x' | b'#') && (run == 0 || b == last) {
+            run += 1;
+            if run >= 4 {
+                return true;
+            }
+        } else {
+            run = usize::from(matches!(b, b'*' | b'X' | b'x' | b'#'));
+        }
+        last = b;
+    }
+    false
+}
+
+/// The outcome of [`structure`] for one line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// The line was read in its format (or no format applied).
+    Ok,
+    /// The line claimed a format but is not valid in it.
+    Malformed,
+}
+
+/// Reads the structure of `line` in `format`, leaving its findings in
+/// `scratch` (cleared first).
+pub fn structure(
+    line: &[u8],
+    format: Format,
+    keys: &SensitiveKeys,
+    scratch: &mut StructureScratch,
+) -> Parsed {
+    scratch.findings.clear();
+    scratch.scalars.clear();
+    match format {
+        Format::Raw => Parsed::Ok,
+        Format::Json | Format::Docker => {
+            if message(line, 0, Quote::Plain, true, keys, scratch) {
+                Parsed::Ok
+            } else {
+                Parsed::Malformed
+            }
+        }
+        Format::Logfmt => {
+            logfmt_message(line, 0, keys, scratch);
+            Parsed::Ok
+        }
+        Format::Cri => match parse_cri(line) {
+            Some(cri) => {
+                let m = cri.message;
+                message(
+                    &line[m.clone()],
+                    m.start,
+                    Quote::Plain,
+                    false,
+                    keys,
+                    scratch,
+                );
+                Parsed::Ok
+            }
+            None => Parsed::Malformed,
+        },
+        Format::Auto => {
+            if json::looks_like_json(line) {
+                if message(line, 0, Quote::Plain, true, keys, scratch) {
+                    Parsed::Ok
+                } else {
+                    Parsed::Malformed
+                }
+            } else if let Some(cri) = parse_cri(line) {
+                let m = cri.message;
+                message(
+                    &line[m.clone()],
+                    m.start,
+                    Quote::Plain,
+                    false,
+                    keys,
+                    scratch,
+                );
+                Parsed::Ok
+            } else {
+                if looks_like_logfmt(line) {
+                    logfmt_message(line, 0, keys, scratch);
+                }
+                Parsed::Ok
+            }
+        }
+    }
+}
+
+/// A message: JSON when it looks like JSON, else logfmt pairs when it looks
+/// like logfmt. `offset` maps its bytes to the raw line. Returns false when
+/// it looked like JSON but is not valid JSON. When `must_be_json` is set,
+/// nothing else is tried.
+fn message(
+    msg: &[u8],
+    offset: usize,
+    quote: Quote,
+    must_be_json: bool,
+    keys: &SensitiveKeys,
+    scratch: &mut StructureScratch,
+) -> bool {
+    if json::looks_like_json(msg) {
+        let mut members = Vec::new();
+        let ok = json::walk(msg, &mut |m| members.push(m.clone()));
+        let mut inside_redacted: Option<Range<usize>> = None;
+        for m in &members {
+            if inside_redacted
+                .as_ref()
+                .is_some_and(|r| r.start <= m.value.start && m.value.end <= r.end)
+            {
+                continue;
+            }
+            let value = &msg[m.value.clone()];
+            if let Some(rule) = keys.lookup(&msg[m.key.clone()], &mut scratch.key_buf) {
+                if !value.is_empty() && !already_redacted(value) {
+                    let q = if m.kind == json::ValueKind::String {
+                        Quote::None
+                    } else {
+                        quote
+                    };
+                    let span = offset + m.value.start..offset + m.value.end;
+                    scratch.findings.push((rule, span, q));
+                    inside_redacted = Some(m.value.clone());
+                    continue;
+                }
+            }
+            match m.kind {
+                json::ValueKind::Scalar
+                    if value
+                        .first()
+                        .is_some_and(|b| b.is_ascii_digit() || *b == b'-') =>
+                {
+                    scratch
+                        .scalars
+                        .push((offset + m.value.start..offset + m.value.end, quote));
+                }
+                json::ValueKind::String
+                    if quote == Quote::Plain && views::has_json_escape(value) =>
+                {
+                    // JSON or logfmt inside a JSON string (Docker's `log`).
+                    nested_string(value, offset + m.value.start, keys, scratch);
+                }
+                json::ValueKind::String if quote == Quote::Plain => {
+                    if json::looks_like_json(value) || looks_like_logfmt(value) {
+                        message(
+                            value,
+                            offset + m.value.start,
+                            Quote::Escaped,
+                            false,
+                            keys,
+                            scratch,
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        return ok;
+    }
+    if !must_be_json && looks_like_logfmt(msg) {
+        logfmt_message(msg, offset, keys, scratch);
+    }
+    true
+}
+
+/// An escaped JSON string's content: decoded, read as a message, and its
+/// findings mapped back through the escapes.
+fn nested_string(raw: &[u8], offset: usize, keys: &SensitiveKeys, scratch: &mut StructureScratch) {
+    let mut view = std::mem::take(&mut scratch.view);
+    views::json_unescape(raw, None, &mut view);
+    let decoded = std::mem::take(&mut view.bytes);
+    if json::looks_like_json(&decoded) || looks_like_logfmt(&decoded) {
+        let before_f = scratch.findings.len();
+        let before_s = scratch.scalars.len();
+        message(&decoded, 0, Quote::Escaped, false, keys, scratch);
+        view.bytes = decoded;
+        for f in &mut scratch.findings[before_f..] {
+            if !f.1.is_empty() {
+                let r = view.to_raw(f.1.clone());
+                f.1 = offset + r.start..offset + r.end;
+            }
+        }
+        for s in &mut scratch.scalars[before_s..] {
+            let r = view.to_raw(s.0.clone());
+            s.0 = offset + r.start..offset + r.end;
+        }
+    } else {
+        view.bytes = decoded;
+    }
+    scratch.view = view;
+}
+
+fn logfmt_message(msg: &[u8], offset: usize, keys: &SensitiveKeys, scratch: &mut StructureScratch) {
+    let StructureScratch {
+        findings, key_buf, ..
+    } = scratch;
+    logfmt::pairs(msg, &mut |p| {
+        let value = &msg[p.value.clone()];
+        if value.is_empty() || already_redacted(value) {
+            return;
+        }
+        if let Some(rule) = keys.lookup(&msg[p.key.clone()], key_buf) {
+            findings.push((
+                rule,
+                offset + p.value.start..offset + p.value.end,
+                Quote::None,
+            ));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> SensitiveKeys {
+        SensitiveKeys::new(
+            DEFAULT_SENSITIVE_KEYS.iter().copied(),
+            &crate::rules::builtin_rules(),
+        )
+    }
+
+    #[test]
+    fn key_matching_by_words() {
+        let k = keys();
+        let mut buf = Vec::new();
+        let rules = crate::rules::builtin_rules();
+        let mut id = |key: &str| {
+            k.lookup(key.as_bytes(), &mut buf)
+                .map(|i| rules[i].id.clone())
+        };
+        assert_eq!(id("password").as_deref(), Some("kv_secret"));
+        assert_eq!(id("stripe_api_key").as_deref(), Some("kv_secret"));
+        assert_eq!(id("X-Api-Key").as_deref(), Some("kv_secret"));
+        assert_eq!(id("cardNumber").as_deref(), Some("pan"));
+        assert_eq!(id("card_cvv").as_deref(), Some("cvv"));
+        assert_eq!(id("primary_account_number").as_deref(), Some("account"));
+        for not in [
+            "span",
+            "token_type",
+            "max_tokens",
+            "cvc_check",
+            "company",
+            "idempotency_key",
+        ] {
+            assert_eq!(id(not), None, "{not}");
+        }
+    }
+
+    #[test]
+    fn cri_headers() {
+        let l = b"2024-04-13T16:22:02.416120330Z stdout F hello world";
+        assert_eq!(
+            parse_cri(l),
+            Some(CriLine {
+                message: 40..51,
+                partial: false
+            })
+        );
+        assert!(
+            parse_cri(b"2024-04-13T16:22:02Z stderr P part")
+                .unwrap()
+                .partial
+        );
+        assert_eq!(parse_cri(b"2024-04-13T16:22:02Z stdin F x"), None);
+        assert_eq!(parse_cri(b"hello world"), None);
+    }
+
+    fn found(line: &str, format: Format) -> (Parsed, Vec<String>) {
+        let mut s = StructureScratch::default();
+        let parsed = structure(line.as_bytes(), format, &keys(), &mut s);
+        (
+            parsed,
+            s.findings
+                .iter()
+                .map(|f| format!("{}{:?}", &line[f.1.clone()], f.2))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn sensitive_values_in_every_format() {
+        let (p, f) = found(
+            r#"{"user": {"password": {"old": "a", "new": "b"}, "cvv": 123, "pan": "****4242"}}"#,
+            Format::Auto,
+        );
+        assert_eq!(p, Parsed::Ok);
+        assert_eq!(
+            f,
+            vec![
+                r#"{"old": "a", "new": "b"}Plain"#.to_string(),
+                "123Plain".into()
+            ]
+        );
+        let (_, f) = found(
+            r#"{"log":"{\"ssn\":\"123456789\",\"cvv\":999}\n","stream":"stdout"}"#,
+            Format::Docker,
+        );
+        assert_eq!(f, vec!["123456789None".to_string(), "999Escaped".into()]);
+        let (_, f) = found(
+            r#"2024-04-13T16:22:02.416120330Z stdout F time=1 password="a b" level=info"#,
+            Format::Auto,
+        );
+        assert_eq!(f, vec!["a bNone".to_string()]);
+        assert_eq!(found(r#"{"a": 1"#, Format::Auto).0, Parsed::Malformed);
+        assert_eq!(found("not cri", Format::Cri).0, Parsed::Malformed);
+        // Plain text with a pair somewhere is not logfmt.
+        assert!(
+            found("wtoken = AppWindowToken{9f4 token=Token{a64", Format::Auto)
+                .1
+                .is_empty()
+        );
+    }
+}
