@@ -398,17 +398,18 @@ fn message(
                     // JSON or logfmt inside a JSON string (Docker's `log`).
                     nested_string(value, offset + m.value.start, keys, scratch);
                 }
-                json::ValueKind::String if quote == Quote::Plain => {
-                    if json::looks_like_json(value) || looks_like_logfmt(value) {
-                        message(
-                            value,
-                            offset + m.value.start,
-                            Quote::Escaped,
-                            false,
-                            keys,
-                            scratch,
-                        );
-                    }
+                json::ValueKind::String
+                    if quote == Quote::Plain
+                        && (json::looks_like_json(value) || looks_like_logfmt(value)) =>
+                {
+                    message(
+                        value,
+                        offset + m.value.start,
+                        Quote::Escaped,
+                        false,
+                        keys,
+                        scratch,
+                    );
                 }
                 _ => {}
             }
