@@ -23,8 +23,9 @@ pub enum Batch<'a> {
     /// without a newline.
     Lines(&'a [u8]),
     /// A line longer than the limit was skipped. `terminated` tells whether
-    /// it ended with a newline (false: it ran to the end of the stream).
-    OverLong { terminated: bool },
+    /// it ended with a newline (false: it ran to the end of the stream);
+    /// `bytes` is how many bytes it had, newline included.
+    OverLong { terminated: bool, bytes: u64 },
 }
 
 /// Reads batches of whole lines from `R`.
@@ -37,6 +38,8 @@ pub struct LineReader<R> {
     eof: bool,
     /// Discarding the remainder of a line that was over the limit.
     discarding: bool,
+    /// Bytes of the line being discarded so far.
+    discarded: u64,
     max_line_bytes: usize,
 }
 
@@ -50,6 +53,7 @@ impl<R: Read> LineReader<R> {
             end: 0,
             eof: false,
             discarding: false,
+            discarded: 0,
             max_line_bytes: max_line_bytes.max(1),
         }
     }
@@ -62,19 +66,31 @@ impl<R: Read> LineReader<R> {
                 if let Some(i) = memchr::memchr(b'\n', pending) {
                     self.start += i + 1;
                     self.discarding = false;
-                    return Ok(Some(Batch::OverLong { terminated: true }));
+                    let bytes = std::mem::take(&mut self.discarded) + i as u64 + 1;
+                    return Ok(Some(Batch::OverLong {
+                        terminated: true,
+                        bytes,
+                    }));
                 }
+                self.discarded += pending.len() as u64;
                 self.start = self.end;
                 if self.eof {
                     self.discarding = false;
-                    return Ok(Some(Batch::OverLong { terminated: false }));
+                    let bytes = std::mem::take(&mut self.discarded);
+                    return Ok(Some(Batch::OverLong {
+                        terminated: false,
+                        bytes,
+                    }));
                 }
             } else if let Some(i) = memchr::memrchr(b'\n', pending) {
                 let batch = self.start..self.start + i + 1;
                 self.start = batch.end;
                 return Ok(Some(Batch::Lines(&self.buf[batch])));
-            } else if pending.len() > self.max_line_bytes {
+            } else if pending.len() > self.max_line_bytes + 1 {
+                // (One byte more than the limit: a trailing `\r` of a
+                // `\r\n` ending does not count toward it.)
                 self.discarding = true;
+                self.discarded = pending.len() as u64;
                 self.start = self.end;
                 continue;
             } else if self.eof {
@@ -142,7 +158,7 @@ mod tests {
         while let Some(batch) = reader.next_batch().unwrap() {
             match batch {
                 Batch::Lines(b) => out.push(String::from_utf8_lossy(b).into_owned()),
-                Batch::OverLong { terminated } => out.push(format!("<long {terminated}>")),
+                Batch::OverLong { terminated, .. } => out.push(format!("<long {terminated}>")),
             }
         }
         out
@@ -159,7 +175,7 @@ mod tests {
 
     #[test]
     fn over_long_lines_are_skipped_with_a_marker() {
-        let got = collect(b"ok\n0123456789abc\nfine\n0123456789", 2, 5);
+        let got = collect(b"ok\n0123456789abc\nfine\n0123456789", 2, 4);
         assert_eq!(got.concat(), "ok\n<long true>fine\n<long false>");
     }
 

@@ -238,13 +238,22 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     let scanner = engine.scanner;
     let mut stats = Stats::new(0);
     let stdout = io::stdout();
-    let mut out = stdout.lock();
+    let mut out = LastByte {
+        inner: stdout.lock(),
+        last: None,
+    };
     let inputs: Vec<PathBuf> = if args.inputs.is_empty() {
         vec![PathBuf::from("-")]
     } else {
         args.inputs.clone()
     };
-    for input in &inputs {
+    for (n, input) in inputs.iter().enumerate() {
+        // Each input is its own stream of lines: an input whose last line
+        // has no newline gets one when another input follows, so lines of
+        // two files are never joined.
+        if n > 0 && out.last.is_some_and(|b| b != b'\n') {
+            out.write_all(b"\n").map_err(PipeError::Write)?;
+        }
         if input.as_os_str() == "-" {
             pipe::run(
                 "standard input",
@@ -267,6 +276,26 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         print_stats(&stats, &reloader);
     }
     Ok(())
+}
+
+/// A writer that remembers the last byte written.
+struct LastByte<W> {
+    inner: W,
+    last: Option<u8>,
+}
+
+impl<W: Write> Write for LastByte<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if n > 0 {
+            self.last = Some(buf[n - 1]);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn print_stats(stats: &Stats, reloader: &Reloader) {

@@ -164,7 +164,10 @@ fn run_sequential<R: Read, W: Write>(
         match batch {
             None => break Ok(()),
             Some(Batch::Lines(lines)) => redactor.scrub_lines(lines, &mut out),
-            Some(Batch::OverLong { terminated }) => redactor.fail_closed(terminated, &mut out),
+            Some(Batch::OverLong { terminated, bytes }) => {
+                redactor.stats_mut().bytes_in += bytes;
+                redactor.fail_closed(terminated, &mut out)
+            }
         }
         if let Err(e) = output.write_all(&out) {
             break Err(PipeError::Write(e));
@@ -187,7 +190,7 @@ struct Job {
 
 enum JobKind {
     Lines(Vec<u8>),
-    OverLong { terminated: bool },
+    OverLong { terminated: bool, bytes: u64 },
 }
 
 /// What the workers and the reader report to the writer.
@@ -282,7 +285,9 @@ impl BatchReader {
                     buf.extend_from_slice(lines);
                     JobKind::Lines(buf)
                 }
-                Ok(Some(Batch::OverLong { terminated })) => JobKind::OverLong { terminated },
+                Ok(Some(Batch::OverLong { terminated, bytes })) => {
+                    JobKind::OverLong { terminated, bytes }
+                }
                 Err(error) => {
                     let _ = report_tx.send(Report::ReadFailed { seq, error });
                     return;
@@ -340,7 +345,8 @@ fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut r
                 redactor.scrub_lines(&lines, &mut output);
                 Some(lines)
             }
-            JobKind::OverLong { terminated } => {
+            JobKind::OverLong { terminated, bytes } => {
+                redactor.stats_mut().bytes_in += bytes;
                 redactor.fail_closed(terminated, &mut output);
                 None
             }

@@ -298,6 +298,7 @@ fn is_card_layout(ends: &[(usize, usize)]) -> bool {
 fn key_before(line: &[u8], start: usize) -> &[u8] {
     let mut i = start;
     let mut skipped = 0;
+    let mut assigns = false;
     while i > 0
         && matches!(
             line[i - 1],
@@ -305,10 +306,13 @@ fn key_before(line: &[u8], start: usize) -> &[u8] {
         )
         && skipped < 6
     {
+        assigns |= !matches!(line[i - 1], b' ' | b'\t');
         i -= 1;
         skipped += 1;
     }
-    if skipped == 0 {
+    // Prose (`customer id 4111…`) has no key: a key is followed by `=`,
+    // `:`, `(` or a quote.
+    if !assigns {
         return &[];
     }
     let end = i;
@@ -490,6 +494,8 @@ mod tests {
                 "{line}"
             );
         }
+        let line = "customer id 4111111111111111";
+        assert!(check_pan(line.as_bytes(), 12..28).is_ok());
         let line = "card_number=4111111111111111 uuid=4111111111111111";
         assert!(check_pan(line.as_bytes(), 12..28).is_ok());
         assert!(check_pan(line.as_bytes(), 34..50).is_ok());
