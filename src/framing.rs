@@ -40,6 +40,8 @@ pub struct LineReader<R> {
     discarding: bool,
     /// Bytes of the line being discarded so far.
     discarded: u64,
+    /// Keep a trailing run of CRI partial lines for the next batch.
+    hold_cri_partials: bool,
     max_line_bytes: usize,
 }
 
@@ -54,8 +56,34 @@ impl<R: Read> LineReader<R> {
             eof: false,
             discarding: false,
             discarded: 0,
+            hold_cri_partials: false,
             max_line_bytes: max_line_bytes.max(1),
         }
+    }
+
+    /// Makes every batch end after a complete CRI message: a trailing run
+    /// of partial (`P`) lines waits for the line that completes it, unless
+    /// the run passes the line limit or the input ends. Off by default.
+    pub fn hold_cri_partials(mut self, yes: bool) -> LineReader<R> {
+        self.hold_cri_partials = yes;
+        self
+    }
+
+    /// Where a trailing run of CRI partial lines starts in `lines` (whole
+    /// lines), or `lines.len()` when the last line completes its message.
+    fn partial_run_start(lines: &[u8]) -> usize {
+        let mut end = lines.len();
+        while end > 0 {
+            let start = memchr::memrchr(b'\n', &lines[..end - 1]).map_or(0, |i| i + 1);
+            let mut line = &lines[start..end];
+            line = line.strip_suffix(b"\n").unwrap_or(line);
+            line = line.strip_suffix(b"\r").unwrap_or(line);
+            match crate::format::parse_cri(line) {
+                Some(c) if c.partial => end = start,
+                _ => break,
+            }
+        }
+        end
     }
 
     /// The next batch, or `None` at the end of the stream.
@@ -83,7 +111,18 @@ impl<R: Read> LineReader<R> {
                     }));
                 }
             } else if let Some(i) = memchr::memrchr(b'\n', pending) {
-                let batch = self.start..self.start + i + 1;
+                let mut batch = self.start..self.start + i + 1;
+                if self.hold_cri_partials {
+                    let keep = Self::partial_run_start(&self.buf[batch.clone()]);
+                    if keep == 0 && !self.eof && pending.len() <= self.max_line_bytes {
+                        // Only partial lines so far: wait for the rest.
+                        self.fill()?;
+                        continue;
+                    }
+                    if keep > 0 {
+                        batch.end = batch.start + keep;
+                    }
+                }
                 self.start = batch.end;
                 return Ok(Some(Batch::Lines(&self.buf[batch])));
             } else if pending.len() > self.max_line_bytes + 1 {
@@ -177,6 +216,39 @@ mod tests {
     fn over_long_lines_are_skipped_with_a_marker() {
         let got = collect(b"ok\n0123456789abc\nfine\n0123456789", 2, 4);
         assert_eq!(got.concat(), "ok\n<long true>fine\n<long false>");
+    }
+
+    #[test]
+    fn cri_partial_runs_stay_in_one_batch() {
+        let p = "2024-04-13T16:22:02.416120330Z stdout P part\n";
+        let f = "2024-04-13T16:22:02.416120330Z stdout F end\n";
+        let data = format!("x\n{p}{p}{f}y\n{p}");
+        for step in [1, 7, 50, 1000] {
+            let mut reader = LineReader::new(
+                Trickle {
+                    data: data.as_bytes(),
+                    step,
+                },
+                1000,
+            )
+            .hold_cri_partials(true);
+            let mut batches = Vec::new();
+            while let Some(Batch::Lines(b)) = reader.next_batch().unwrap() {
+                batches.push(String::from_utf8(b.to_vec()).unwrap());
+            }
+            assert_eq!(batches.concat(), data);
+            for b in &batches {
+                // A batch never ends inside a run, except at the end.
+                assert!(
+                    !b.ends_with(p) || b.ends_with(&format!("y\n{p}")) || b == p,
+                    "{step}: {batches:?}"
+                );
+            }
+            assert!(
+                batches.iter().any(|b| b.contains(&format!("{p}{p}{f}"))),
+                "{step}: {batches:?}"
+            );
+        }
     }
 
     #[test]

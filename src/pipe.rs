@@ -141,7 +141,10 @@ fn run_sequential<R: Read, W: Write>(
     options: &PipeOptions,
     stats: &mut Stats,
 ) -> Result<(), PipeError> {
-    let mut reader = LineReader::new(input, options.max_line_bytes);
+    let mut reader = LineReader::new(input, options.max_line_bytes).hold_cri_partials(matches!(
+        options.format,
+        crate::format::Format::Auto | crate::format::Format::Cri
+    ));
     let mut redactor = Redactor::new(Arc::clone(scanner));
     redactor.set_max_line_bytes(options.max_line_bytes);
     redactor.set_overlong_policy(options.overlong);
@@ -241,6 +244,10 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
     }
     let reader = BatchReader {
         max_line_bytes: options.max_line_bytes,
+        hold_cri_partials: matches!(
+            options.format,
+            crate::format::Format::Auto | crate::format::Format::Cri
+        ),
         scanner: Arc::clone(scanner),
         reload: options.reload.clone(),
     };
@@ -256,6 +263,7 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
 /// with the configuration and private-key block state it starts with.
 struct BatchReader {
     max_line_bytes: usize,
+    hold_cri_partials: bool,
     scanner: Arc<Scanner>,
     reload: Option<Arc<Reloader>>,
 }
@@ -269,7 +277,8 @@ impl BatchReader {
         report_tx: &mpsc::Sender<Report>,
         free_rx: &Receiver<Vec<u8>>,
     ) {
-        let mut reader = LineReader::new(input, self.max_line_bytes);
+        let mut reader =
+            LineReader::new(input, self.max_line_bytes).hold_cri_partials(self.hold_cri_partials);
         let mut seq = 0u64;
         let mut block_lines_left = 0u32;
         let mut follows_blocks = Redactor::new(Arc::clone(&self.scanner)).follows_blocks();

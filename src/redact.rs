@@ -45,6 +45,45 @@ pub struct Redactor {
     overlong: OverlongPolicy,
     format: Format,
     structure: StructureScratch,
+    /// CRI partial lines held until their message is complete.
+    partials: Partials,
+}
+
+/// Held CRI partial lines.
+#[derive(Default)]
+struct Partials {
+    /// The lines' bytes, terminators included.
+    bytes: Vec<u8>,
+    /// Each line's range in `bytes`, and its message's range in the line.
+    lines: Vec<(Range<usize>, Range<usize>)>,
+    /// `stdout` or `stderr`.
+    stream: [u8; 6],
+    /// Scratch for the joined message.
+    joined: Vec<u8>,
+}
+
+impl Partials {
+    fn push(&mut self, line: &[u8], message: Range<usize>, stream: [u8; 6]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(line);
+        self.lines.push((start..self.bytes.len(), message));
+        self.stream = stream;
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.lines.clear();
+    }
+}
+
+/// The stream name of a CRI line (`stdout`/`stderr`), known to parse.
+fn cri_stream(content: &[u8]) -> [u8; 6] {
+    let sp = memchr::memchr(b' ', content).unwrap_or(0);
+    let mut s = [0u8; 6];
+    if let Some(name) = content.get(sp + 1..sp + 7) {
+        s.copy_from_slice(name);
+    }
+    s
 }
 
 impl Redactor {
@@ -64,6 +103,7 @@ impl Redactor {
             overlong: OverlongPolicy::Replace,
             format: Format::Auto,
             structure: StructureScratch::default(),
+            partials: Partials::default(),
         }
     }
 
@@ -126,6 +166,7 @@ impl Redactor {
         next.max_line_bytes = self.max_line_bytes;
         next.overlong = self.overlong;
         next.format = self.format;
+        next.partials = std::mem::take(&mut self.partials);
         next.block_lines_left = if next.block_rule.is_some() {
             self.block_lines_left
         } else {
@@ -135,7 +176,8 @@ impl Redactor {
     }
 
     /// Scrubs a buffer of whole lines (the last one may lack its newline)
-    /// and appends the result to `out`.
+    /// and appends the result to `out`. CRI partial lines are joined within
+    /// the buffer (the line reader keeps a run of them in one batch).
     pub fn scrub_lines(&mut self, input: &[u8], out: &mut Vec<u8>) {
         let mut start = 0;
         while start < input.len() {
@@ -143,10 +185,141 @@ impl Redactor {
             self.scrub_line(&input[start..end], out);
             start = end;
         }
+        self.finish(out);
     }
 
     /// Scrubs one line, with or without its terminator, appending to `out`.
+    ///
+    /// A CRI partial line (`P`) is held until the line that completes it,
+    /// and the joined message is scanned, so a secret split across the
+    /// partial boundary is caught; each line keeps its own framing. Held
+    /// lines are written by the completing line, by a line of another kind
+    /// or stream, when they pass the line limit together, or by
+    /// [`Redactor::finish`].
     pub fn scrub_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        if matches!(self.format, Format::Auto | Format::Cri) {
+            let content = line_content(line);
+            let cri = if content.len() <= self.max_line_bytes {
+                format::parse_cri(content)
+            } else {
+                None
+            };
+            match cri {
+                Some(c) if c.partial => {
+                    let same = self.partials.lines.is_empty()
+                        || self.partials.stream == cri_stream(content);
+                    if !same || self.partials.bytes.len() + line.len() > self.max_line_bytes {
+                        self.finish(out);
+                    }
+                    if line.len() <= self.max_line_bytes {
+                        self.partials.push(line, c.message, cri_stream(content));
+                        return;
+                    }
+                }
+                Some(c) if !self.partials.lines.is_empty() => {
+                    if self.partials.stream == cri_stream(content) {
+                        self.partials.push(line, c.message, cri_stream(content));
+                        self.join_partials(out);
+                        return;
+                    }
+                    self.finish(out);
+                }
+                _ => self.finish(out),
+            }
+        }
+        self.scrub_one(line, out);
+    }
+
+    /// Writes the CRI partial lines still held, each scrubbed alone. Call it
+    /// at the end of the input.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.partials.lines.is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut self.partials);
+        for (line, _) in &held.lines {
+            self.scrub_one(&held.bytes[line.clone()], out);
+        }
+        self.partials = held;
+        self.partials.clear();
+    }
+
+    /// Scans the held partial lines and the completing line as one message,
+    /// and writes each line with its part of every finding.
+    fn join_partials(&mut self, out: &mut Vec<u8>) {
+        let mut held = std::mem::take(&mut self.partials);
+        // Private-key blocks inside partial lines: scrub line by line.
+        let mut left = self.block_lines_left;
+        let mut blocky = false;
+        for (line, _) in &held.lines {
+            let (after, body) = block_step(line_content(&held.bytes[line.clone()]), left);
+            blocky |= body.is_some() || after > 0;
+            left = after;
+        }
+        if blocky {
+            self.partials = held;
+            self.finish(out);
+            return;
+        }
+        held.joined.clear();
+        let mut parts = Vec::with_capacity(held.lines.len());
+        for (line, msg) in &held.lines {
+            let start = held.joined.len();
+            let content = line_content(&held.bytes[line.clone()]);
+            held.joined
+                .extend_from_slice(&content[msg.start.min(content.len())..]);
+            parts.push(start..held.joined.len());
+        }
+        let joined = std::mem::take(&mut held.joined);
+        self.scanner.scan_line(&joined, &mut self.scratch);
+        if self.format != Format::Raw {
+            self.add_structure(&joined);
+        }
+        let policy = self.scanner.policy();
+        let dropped = self
+            .scratch
+            .findings
+            .iter()
+            .any(|f| policy.rule(f.rule).action == Action::Drop);
+        for ((line, msg), part) in held.lines.iter().zip(&parts) {
+            let bytes = &held.bytes[line.clone()];
+            self.scratch.stats.lines += 1;
+            self.scratch.stats.bytes_in += bytes.len() as u64;
+            if dropped {
+                self.scratch.stats.dropped += 1;
+                continue;
+            }
+            let out_before = out.len();
+            let content = line_content(bytes);
+            let msg_start = msg.start.min(content.len());
+            out.extend_from_slice(&content[..msg_start]);
+            let mut copied = part.start;
+            for f in &self.scratch.findings {
+                if f.span.end <= part.start || f.span.start >= part.end {
+                    continue;
+                }
+                let s = f.span.start.max(part.start);
+                out.extend_from_slice(&joined[copied..s]);
+                if f.span.start >= part.start {
+                    // The replacement goes where the secret starts; later
+                    // parts of it are removed.
+                    out.extend_from_slice(f.quote.mark());
+                    policy.write_replacement(f.rule, &self.scratch.texts[f.text.clone()], out);
+                    out.extend_from_slice(f.quote.mark());
+                }
+                copied = f.span.end.min(part.end);
+            }
+            out.extend_from_slice(&joined[copied..part.end]);
+            out.extend_from_slice(&bytes[content.len()..]);
+            self.scratch.stats.bytes_out += (out.len() - out_before) as u64;
+        }
+        held.joined = joined;
+        held.clear();
+        self.partials = held;
+    }
+
+    /// Scrubs one line on its own.
+    fn scrub_one(&mut self, line: &[u8], out: &mut Vec<u8>) {
         let content = line_content(line);
         if content.len() > self.max_line_bytes {
             self.scratch.stats.bytes_in += line.len() as u64;
