@@ -272,9 +272,9 @@ impl Redactor {
         }
         let joined = std::mem::take(&mut held.joined);
         self.scanner.scan_line(&joined, &mut self.scratch);
-        if self.format != Format::Raw {
-            self.add_structure(&joined);
-        }
+        // The joined message has no CRI header: read it as JSON, logfmt or
+        // raw text.
+        self.add_structure(&joined, Format::Auto);
         let policy = self.scanner.policy();
         let dropped = self
             .scratch
@@ -340,7 +340,7 @@ impl Redactor {
         }
 
         if self.format != Format::Raw {
-            self.add_structure(content);
+            self.add_structure(content, self.format);
         }
 
         let policy = self.scanner.policy();
@@ -366,10 +366,10 @@ impl Redactor {
 
     /// Adds what the line's structure shows: values of sensitive keys, and
     /// quotes around replacements of bare JSON numbers.
-    fn add_structure(&mut self, content: &[u8]) {
+    fn add_structure(&mut self, content: &[u8], format: Format) {
         let parsed = format::structure(
             content,
-            self.format,
+            format,
             self.scanner.sensitive_keys(),
             &mut self.structure,
         );

@@ -56,7 +56,7 @@ pub fn pairs(line: &[u8], visit: &mut dyn FnMut(&Pair)) {
         } else {
             let end = line[v..]
                 .iter()
-                .position(|&b| b == b' ' || b == b'\t')
+                .position(u8::is_ascii_whitespace)
                 .map_or(line.len(), |p| v + p);
             v..end
         };

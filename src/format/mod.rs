@@ -292,7 +292,7 @@ pub fn structure(
     match format {
         Format::Raw => Parsed::Ok,
         Format::Json | Format::Docker => {
-            if message(line, 0, Quote::Plain, true, keys, scratch) {
+            if json::looks_like_json(line) && message(line, 0, Quote::Plain, true, keys, scratch) {
                 Parsed::Ok
             } else {
                 Parsed::Malformed
