@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use logscrub::format::Format;
 use logscrub::redact::Redactor;
 use logscrub::scan::Scanner;
 
@@ -475,6 +476,51 @@ fn benches(c: &mut Criterion) {
     });
     group.finish();
 
+    // The structured paths, each over the same lines: `--format raw` (the
+    // scanner alone), every line wrapped as Kubernetes CRI, and every line
+    // wrapped as a Docker json-file record.
+    let cri = wrap_lines(input, |line, out| {
+        out.extend_from_slice(b"2024-05-01T00:00:26.219221000Z stdout F ");
+        out.extend_from_slice(line);
+    });
+    let docker = wrap_lines(input, |line, out| {
+        out.extend_from_slice(b"{\"log\":\"");
+        json_escape(line, out);
+        out.extend_from_slice(
+            b"\\n\",\"stream\":\"stdout\",\"time\":\"2024-05-01T00:00:26.219221Z\"}",
+        );
+    });
+    for (name, bytes, format) in [
+        ("format_raw", input, Format::Raw),
+        ("format_cri", cri.as_slice(), Format::Cri),
+        ("format_docker", docker.as_slice(), Format::Docker),
+    ] {
+        let mut group = c.benchmark_group("scrub");
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(5))
+            .throughput(Throughput::Bytes(bytes.len() as u64));
+        let mut redactor = Redactor::new(Arc::clone(&scanner));
+        redactor.set_format(format);
+        // Every format finds at least the injected secrets.
+        out.clear();
+        redactor.scrub_lines(bytes, &mut out);
+        let found = redactor.take_stats().total_redactions();
+        assert!(
+            found >= corpus.injected_total(),
+            "{name}: {found} redactions"
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                redactor.scrub_lines(black_box(bytes), &mut out);
+                black_box(out.len())
+            })
+        });
+        group.finish();
+    }
+
     let mut group = c.benchmark_group("copy");
     group
         .sample_size(10)
@@ -489,6 +535,31 @@ fn benches(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// Rewrites every line of `input` with `wrap` (which gets the line without
+/// its newline), newline-terminated.
+fn wrap_lines(input: &[u8], wrap: impl Fn(&[u8], &mut Vec<u8>)) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() * 2);
+    for line in input.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        wrap(line, &mut out);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Escapes `s` as the content of a JSON string.
+fn json_escape(s: &[u8], out: &mut Vec<u8>) {
+    for &b in s {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            _ => out.push(b),
+        }
+    }
 }
 
 criterion_group!(scrub, benches);

@@ -398,7 +398,16 @@ impl Redactor {
             if self.scanner.is_label(value) || self.scanner.policy().allows(*rule, value) {
                 continue;
             }
-            self.scratch.stats.redactions[*rule] += 1;
+            // Counted once: a value the scanner found already is only
+            // widened to the whole value.
+            let seen = self
+                .scratch
+                .findings
+                .iter()
+                .any(|f| f.span.start < span.end && span.start < f.span.end);
+            if !seen {
+                self.scratch.stats.redactions[*rule] += 1;
+            }
             let text = self.scratch.texts.len()..self.scratch.texts.len() + span.len();
             self.scratch.texts.extend_from_slice(value);
             self.scratch.findings.push(Finding {
