@@ -34,8 +34,9 @@ pub struct Member {
 }
 
 /// Walks `line` as one JSON value, calling `visit` for every object member
-/// at any depth (outer members before their nested ones). Returns false
-/// when the line is not valid JSON (members seen so far were visited).
+/// at any depth, once its value is complete (nested members before the
+/// member holding them). Returns false when the line is not valid JSON
+/// (members seen so far were visited). Allocates nothing.
 pub fn walk(line: &[u8], visit: &mut dyn FnMut(&Member)) -> bool {
     let mut p = Parser { s: line, i: 0 };
     p.ws();
@@ -188,16 +189,8 @@ impl Parser<'_> {
             }
             self.i += 1;
             self.ws();
-            // Visit the member before its nested members, so an outer
-            // sensitive key is seen first.
-            let value_start = self.i;
-            let mut nested: Vec<Member> = Vec::new();
-            let (value, kind) = self.value(depth + 1, &mut |m: &Member| nested.push(m.clone()))?;
-            debug_assert!(value.start >= value_start);
+            let (value, kind) = self.value(depth + 1, visit)?;
             visit(&Member { key, value, kind });
-            for m in &nested {
-                visit(m);
-            }
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
@@ -255,10 +248,10 @@ mod tests {
             members(r#"{"a": 1, "b": {"c": "x\"y", "d": [true, {"e": null}]}, "f": -1.5e3}"#);
         assert!(ok);
         let keys: Vec<&str> = m.iter().map(|(k, _, _)| k.as_str()).collect();
-        assert_eq!(keys, ["a", "b", "c", "d", "e", "f"]);
-        assert_eq!(m[2].1, r#"x\"y"#);
-        assert_eq!(m[2].2, ValueKind::String);
-        assert_eq!(m[1].2, ValueKind::Container);
+        assert_eq!(keys, ["a", "c", "e", "d", "b", "f"]);
+        assert_eq!(m[1].1, r#"x\"y"#);
+        assert_eq!(m[1].2, ValueKind::String);
+        assert_eq!(m[4].2, ValueKind::Container);
         assert_eq!(m[5].1, "-1.5e3");
     }
 

@@ -23,7 +23,6 @@
 pub mod json;
 pub mod logfmt;
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::rules::Rule;
@@ -92,7 +91,8 @@ pub const DEFAULT_SENSITIVE_KEYS: &[(&str, &str)] = &[
 /// Sensitive keys, resolved to rule indexes of one scanner.
 #[derive(Clone, Debug, Default)]
 pub struct SensitiveKeys {
-    map: HashMap<Vec<u8>, usize>,
+    /// Normalised keys and their rules.
+    keys: Vec<(Vec<u8>, usize)>,
 }
 
 impl SensitiveKeys {
@@ -102,7 +102,7 @@ impl SensitiveKeys {
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
         rules: &[Rule],
     ) -> SensitiveKeys {
-        let mut map = HashMap::new();
+        let mut keys: Vec<(Vec<u8>, usize)> = Vec::new();
         for (key, rule) in entries {
             if let Some(i) = rules.iter().position(|r| r.id == rule) {
                 let norm: Vec<u8> = key
@@ -111,16 +111,18 @@ impl SensitiveKeys {
                     .map(|b| b.to_ascii_lowercase())
                     .collect();
                 if !norm.is_empty() {
-                    map.insert(norm, i);
+                    keys.retain(|(k, _)| *k != norm);
+                    keys.push((norm, i));
                 }
             }
         }
-        SensitiveKeys { map }
+        keys.sort();
+        SensitiveKeys { keys }
     }
 
     /// The rule for a raw key, if it is sensitive.
     pub fn lookup(&self, key: &[u8], scratch: &mut Vec<u8>) -> Option<usize> {
-        if self.map.is_empty() || key.len() > 128 {
+        if self.keys.is_empty() || key.len() > 128 {
             return None;
         }
         // Normalise, remembering where words start.
@@ -140,9 +142,20 @@ impl SensitiveKeys {
             }
             prev = b;
         }
-        starts[..n_starts]
-            .iter()
-            .find_map(|&s| self.map.get(&scratch[s..]).copied())
+        let len = scratch.len();
+        starts[..n_starts].iter().find_map(|&s| {
+            let suffix = &scratch[s..];
+            // Cheap tests first: most keys of a log line match nothing.
+            self.keys
+                .iter()
+                .find(|(k, _)| {
+                    k.len() == len - s
+                        && k[0] == suffix[0]
+                        && k[k.len() - 1] == suffix[suffix.len() - 1]
+                        && k == suffix
+                })
+                .map(|(_, rule)| *rule)
+        })
     }
 }
 
@@ -358,16 +371,7 @@ fn message(
     scratch: &mut StructureScratch,
 ) -> bool {
     if json::looks_like_json(msg) {
-        let mut members = Vec::new();
-        let ok = json::walk(msg, &mut |m| members.push(m.clone()));
-        let mut inside_redacted: Option<Range<usize>> = None;
-        for m in &members {
-            if inside_redacted
-                .as_ref()
-                .is_some_and(|r| r.start <= m.value.start && m.value.end <= r.end)
-            {
-                continue;
-            }
+        let ok = json::walk(msg, &mut |m| {
             let value = &msg[m.value.clone()];
             if let Some(rule) = keys.lookup(&msg[m.key.clone()], &mut scratch.key_buf) {
                 if !value.is_empty() && !already_redacted(value) {
@@ -377,9 +381,14 @@ fn message(
                         quote
                     };
                     let span = offset + m.value.start..offset + m.value.end;
+                    // Members are visited innermost first: a container
+                    // redacted whole takes the place of its members'
+                    // findings.
+                    scratch
+                        .findings
+                        .retain(|f| !(span.start <= f.1.start && f.1.end <= span.end));
                     scratch.findings.push((rule, span, q));
-                    inside_redacted = Some(m.value.clone());
-                    continue;
+                    return;
                 }
             }
             match m.kind {
@@ -413,7 +422,7 @@ fn message(
                 }
                 _ => {}
             }
-        }
+        });
         return ok;
     }
     if !must_be_json && looks_like_logfmt(msg) {
