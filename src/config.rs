@@ -187,8 +187,23 @@ pub fn read_config(path: &Path) -> Result<ConfigFile, ConfigError> {
     })
 }
 
-/// Builds the engine from the config file (if any) and the overrides.
-pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
+/// The config file, its folder and name, every rule loaded and the active
+/// ones.
+struct Loaded {
+    config: ConfigFile,
+    base: PathBuf,
+    config_name: String,
+    all: Vec<Rule>,
+    active: Vec<Rule>,
+}
+
+/// The active rules (built in and user rules, less the disabled ones), as
+/// the config file and the overrides choose them; no policy is checked.
+pub fn active_rules(overrides: &Overrides) -> Result<Vec<Rule>, ConfigError> {
+    Ok(load(overrides)?.active)
+}
+
+fn load(overrides: &Overrides) -> Result<Loaded, ConfigError> {
     let (config, base) = match &overrides.config {
         Some(path) => (
             read_config(path)?,
@@ -237,6 +252,30 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         off && !on
     };
     let active: Vec<Rule> = all.iter().filter(|r| !disabled(r)).cloned().collect();
+    Ok(Loaded {
+        config,
+        base,
+        config_name,
+        all,
+        active,
+    })
+}
+
+/// Builds the engine from the config file (if any) and the overrides.
+pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
+    let Loaded {
+        config,
+        base,
+        config_name,
+        all,
+        active,
+    } = load(overrides)?;
+    let known = |name: &str| all.iter().any(|r| r.id == name || r.family == name);
+    let unknown = |what: &str, name: &str| {
+        ConfigError::Invalid(format!(
+            "{config_name}: {what} names unknown rule or family {name:?} (see `logscrub rules list`)"
+        ))
+    };
     let scanner = Scanner::new(active)?;
     let rules = scanner.rules().to_vec();
     let mut policy = Policy::labels(&rules);

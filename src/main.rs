@@ -348,20 +348,9 @@ fn rules_list(engine: &EngineArgs) -> anyhow::Result<()> {
 fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<ExitCode> {
     let mut o = overrides(engine, None, None);
     o.patterns.extend(paths.iter().cloned());
-    // Examples are written for labels: test the active rules with the
-    // default policy.
-    o.actions.clear();
-    let built = config::build(&Overrides {
-        config: None,
-        patterns: o.patterns.clone(),
-        actions: vec![],
-        disable: o.disable.clone(),
-        hash_key_file: None,
-        max_line_bytes: None,
-        format: None,
-    })
-    .context("loading rules")?;
-    let scanner = Arc::new(Scanner::new(built.scanner.rules().to_vec())?);
+    // Examples are written for labels: the active rules, default policy.
+    let rules = config::active_rules(&o).context("loading rules")?;
+    let scanner = Arc::new(Scanner::new(rules)?);
     let mut out = io::stdout().lock();
     let (mut passed, mut failed) = (0, 0);
     for rule in scanner.rules() {
