@@ -159,6 +159,9 @@ pub struct Overrides {
     pub max_line_bytes: Option<usize>,
     /// `--format`.
     pub format: Option<String>,
+    /// Load the hash key even when no rule hashes, for fingerprints; a
+    /// missing key is then no error.
+    pub fingerprints: bool,
 }
 
 /// A compiled configuration.
@@ -373,7 +376,10 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         }
     }
 
-    if policy.needs_key() {
+    let key_available = overrides.hash_key_file.is_some()
+        || config.hash.key_file.is_some()
+        || std::env::var_os(HASH_KEY_ENV).is_some();
+    if policy.needs_key() || (overrides.fingerprints && key_available) {
         let key_file = overrides
             .hash_key_file
             .clone()

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod config;
+pub mod findings;
 pub mod format;
 pub mod framing;
 pub mod pipe;

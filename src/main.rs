@@ -45,6 +45,22 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Detect only: report where secrets are (input, line, byte span, rule,
+    /// keyed fingerprint with a hash key), never the secret itself. Exit 1
+    /// when anything is found, 0 when clean, 2 on error: a CI gate for log
+    /// samples and fixtures.
+    Scan {
+        /// Files to scan; standard input when none (or `-`).
+        paths: Vec<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReportFormat,
+        /// How lines are read: auto, raw, json, docker, cri, logfmt.
+        #[arg(long, value_name = "FORMAT")]
+        input_format: Option<String>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// Show every candidate in a line (argument, or each line of standard
     /// input) with its rule, span and validator verdict, and the output.
     Explain {
@@ -53,6 +69,15 @@ enum Command {
         #[command(flatten)]
         engine: EngineArgs,
     },
+}
+
+/// How `scan` reports.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ReportFormat {
+    /// `source:line:start-end  rule  [fingerprint]`
+    Table,
+    /// One JSON object per finding.
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -124,6 +149,12 @@ struct RunArgs {
     #[arg(long)]
     stats: bool,
 
+    /// Append one JSON line per redaction to this file (time, source, line,
+    /// byte span, rule, and a keyed fingerprint when a hash key is set),
+    /// never the value. Created with mode 0600.
+    #[arg(long, value_name = "PATH")]
+    findings: Option<PathBuf>,
+
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -141,6 +172,7 @@ fn overrides(
         hash_key_file: engine.hash_key_file.clone(),
         max_line_bytes,
         format,
+        fingerprints: false,
     }
 }
 
@@ -154,6 +186,12 @@ fn main() -> ExitCode {
         Some(Command::Rules {
             command: RulesCommand::Test { paths, engine },
         }) => rules_test(paths, engine),
+        Some(Command::Scan {
+            paths,
+            format,
+            input_format,
+            engine,
+        }) => scan(paths, *format, input_format.clone(), engine),
         Some(Command::Explain { line, engine }) => {
             explain(line.as_deref(), engine).map(|()| ExitCode::SUCCESS)
         }
@@ -234,6 +272,16 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         overlong: engine.overlong,
         reload: Some(Arc::clone(&reloader)),
         format: engine.format,
+        findings: match &args.findings {
+            None => None,
+            Some(path) => {
+                let file = open_private_append(path)
+                    .with_context(|| format!("opening the findings file {}", path.display()))?;
+                let sink: Arc<std::sync::Mutex<dyn Write + Send>> =
+                    Arc::new(std::sync::Mutex::new(io::BufWriter::new(file)));
+                Some(sink)
+            }
+        },
     };
     let scanner = engine.scanner;
     let mut stats = Stats::new(0);
@@ -276,6 +324,18 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         print_stats(&stats, &reloader);
     }
     Ok(())
+}
+
+/// Opens `path` for appending, creating it readable by its owner only.
+fn open_private_append(path: &std::path::Path) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 /// A writer that remembers the last byte written.
@@ -380,6 +440,81 @@ fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<ExitCode
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+fn scan(
+    paths: &[PathBuf],
+    report: ReportFormat,
+    input_format: Option<String>,
+    engine: &EngineArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut o = overrides(engine, None, input_format);
+    // Detection only: actions do not matter; a hash key adds fingerprints.
+    o.actions.clear();
+    o.fingerprints = true;
+    let engine = config::build(&o).context("configuration")?;
+    let inputs: Vec<PathBuf> = if paths.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        paths.to_vec()
+    };
+    let mut out = io::stdout().lock();
+    let mut found = 0u64;
+    for input in &inputs {
+        let (name, reader): (String, Box<dyn io::Read>) = if input.as_os_str() == "-" {
+            ("standard input".into(), Box::new(io::stdin()))
+        } else {
+            let name = input.display().to_string();
+            let file = std::fs::File::open(input).map_err(|source| PipeError::Read {
+                input: name.clone(),
+                source,
+            })?;
+            (name, Box::new(file))
+        };
+        let mut lines = logscrub::framing::LineReader::new(reader, engine.max_line_bytes)
+            .hold_cri_partials(matches!(
+                engine.format,
+                logscrub::format::Format::Auto | logscrub::format::Format::Cri
+            ));
+        let mut redactor = logscrub::redact::Redactor::new(Arc::clone(&engine.scanner));
+        redactor.set_max_line_bytes(engine.max_line_bytes);
+        redactor.set_format(engine.format);
+        redactor.set_record_findings(true);
+        let mut sink = Vec::new();
+        loop {
+            let batch = lines.next_batch().map_err(|source| PipeError::Read {
+                input: name.clone(),
+                source,
+            })?;
+            sink.clear();
+            match batch {
+                None => break,
+                Some(logscrub::framing::Batch::Lines(l)) => redactor.scrub_lines(l, &mut sink),
+                Some(logscrub::framing::Batch::OverLong { terminated, .. }) => {
+                    redactor.fail_closed(terminated, &mut sink)
+                }
+            }
+            for record in redactor.take_records() {
+                found += 1;
+                match report {
+                    ReportFormat::Table => logscrub::findings::write_row(&mut out, &name, &record)?,
+                    ReportFormat::Json => logscrub::findings::write_json(&mut out, &name, &record)?,
+                }
+            }
+        }
+    }
+    if let ReportFormat::Table = report {
+        writeln!(
+            io::stderr(),
+            "logscrub: {found} finding(s) in {} input(s)",
+            inputs.len()
+        )?;
+    }
+    Ok(if found > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

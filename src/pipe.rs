@@ -41,6 +41,9 @@ pub enum PipeError {
     /// The output could not be written.
     #[error("writing output: {0}")]
     Write(#[source] io::Error),
+    /// The findings side channel could not be written.
+    #[error("writing findings: {0}")]
+    Findings(#[source] io::Error),
 }
 
 /// Options of a pipe.
@@ -56,6 +59,9 @@ pub struct PipeOptions {
     pub reload: Option<Arc<Reloader>>,
     /// How lines are read.
     pub format: crate::format::Format,
+    /// Where to write a JSON line per finding (the `--findings` side
+    /// channel), in input order.
+    pub findings: Option<Arc<Mutex<dyn Write + Send>>>,
 }
 
 impl Default for PipeOptions {
@@ -66,6 +72,7 @@ impl Default for PipeOptions {
             overlong: OverlongPolicy::Replace,
             reload: None,
             format: crate::format::Format::Auto,
+            findings: None,
         }
     }
 }
@@ -149,6 +156,7 @@ fn run_sequential<R: Read, W: Write>(
     redactor.set_max_line_bytes(options.max_line_bytes);
     redactor.set_overlong_policy(options.overlong);
     redactor.set_format(options.format);
+    redactor.set_record_findings(options.findings.is_some());
     let mut out = Vec::with_capacity(crate::framing::READ_CHUNK + 4096);
     let result = loop {
         if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
@@ -175,10 +183,34 @@ fn run_sequential<R: Read, W: Write>(
         if let Err(e) = output.write_all(&out) {
             break Err(PipeError::Write(e));
         }
+        if let Err(e) = write_records(options, name, &redactor.take_records()) {
+            break Err(e);
+        }
     };
     stats.drain_from(&mut redactor.take_stats());
     output.flush().map_err(PipeError::Write)?;
     result
+}
+
+/// Writes finding records to the `--findings` side channel, if any.
+fn write_records(
+    options: &PipeOptions,
+    name: &str,
+    records: &[crate::findings::FindingRecord],
+) -> Result<(), PipeError> {
+    let Some(sink) = &options.findings else {
+        return Ok(());
+    };
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut sink = sink
+        .lock()
+        .map_err(|_| PipeError::Write(io::Error::other("findings writer poisoned")))?;
+    for r in records {
+        crate::findings::write_json(&mut *sink, name, r).map_err(PipeError::Findings)?;
+    }
+    sink.flush().map_err(PipeError::Findings)
 }
 
 /// A batch of input for a worker.
@@ -189,6 +221,8 @@ struct Job {
     block_lines_left: u32,
     /// The configuration to scrub it with.
     scanner: Arc<Scanner>,
+    /// Lines of the input before this batch.
+    first_line: u64,
 }
 
 enum JobKind {
@@ -202,6 +236,7 @@ enum Report {
         seq: u64,
         output: Vec<u8>,
         input: Option<Vec<u8>>,
+        records: Vec<crate::findings::FindingRecord>,
     },
     /// The reader failed after handing out batches `0..seq`.
     ReadFailed { seq: u64, error: io::Error },
@@ -237,6 +272,7 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
         redactor.set_max_line_bytes(options.max_line_bytes);
         redactor.set_overlong_policy(options.overlong);
         redactor.set_format(options.format);
+        redactor.set_record_findings(options.findings.is_some());
         std::thread::Builder::new()
             .name("logscrub-worker".into())
             .spawn(move || worker(&job_rx, &report_tx, redactor))
@@ -256,7 +292,9 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
         .spawn(move || reader.run(input, &job_tx, &token_tx, &report_tx, &free_rx))
         .map_err(PipeError::Write)?;
 
-    write_in_order(name, output, &report_rx, &token_rx, &free_tx, stats)
+    write_in_order(
+        name, options, output, &report_rx, &token_rx, &free_tx, stats,
+    )
 }
 
 /// The reader thread's state: cuts the input into numbered batches, each
@@ -280,6 +318,7 @@ impl BatchReader {
         let mut reader =
             LineReader::new(input, self.max_line_bytes).hold_cri_partials(self.hold_cri_partials);
         let mut seq = 0u64;
+        let mut lines_before = 0u64;
         let mut block_lines_left = 0u32;
         let mut follows_blocks = Redactor::new(Arc::clone(&self.scanner)).follows_blocks();
         loop {
@@ -319,11 +358,20 @@ impl BatchReader {
             if token_tx.send(()).is_err() {
                 return;
             }
+            let first_line = lines_before;
+            lines_before += match &kind {
+                JobKind::Lines(lines) => {
+                    memchr::memchr_iter(b'\n', lines).count() as u64
+                        + u64::from(lines.last().is_some_and(|&b| b != b'\n'))
+                }
+                JobKind::OverLong { .. } => 1,
+            };
             let job = Job {
                 seq,
                 kind,
                 block_lines_left: start_state,
                 scanner: Arc::clone(&self.scanner),
+                first_line,
             };
             if job_tx.send(job).is_err() {
                 return;
@@ -348,6 +396,7 @@ fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut r
             redactor.replace_scanner(Arc::clone(&job.scanner));
         }
         redactor.set_block_state(job.block_lines_left);
+        redactor.set_line_number(job.first_line);
         let input = match job.kind {
             JobKind::Lines(lines) => {
                 output.reserve(lines.len() + lines.len() / 16);
@@ -364,6 +413,7 @@ fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut r
             seq: job.seq,
             output,
             input,
+            records: redactor.take_records(),
         };
         if report_tx.send(report).is_err() {
             return;
@@ -375,13 +425,15 @@ fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut r
 /// The calling thread: writes finished batches in input order.
 fn write_in_order<W: Write>(
     name: &str,
+    options: &PipeOptions,
     output: &mut W,
     report_rx: &Receiver<Report>,
     token_rx: &Receiver<()>,
     free_tx: &mpsc::Sender<Vec<u8>>,
     stats: &mut Stats,
 ) -> Result<(), PipeError> {
-    let mut pending: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, (Vec<u8>, Vec<crate::findings::FindingRecord>)> =
+        BTreeMap::new();
     let mut next = 0u64;
     let mut end: Option<(u64, Option<io::Error>)> = None;
     // Every report channel sender is dropped once the reader and all
@@ -392,13 +444,15 @@ fn write_in_order<W: Write>(
                 seq,
                 output: out,
                 input,
+                records,
             } => {
                 if let Some(buf) = input {
                     let _ = free_tx.send(buf);
                 }
-                pending.insert(seq, out);
-                while let Some(out) = pending.remove(&next) {
+                pending.insert(seq, (out, records));
+                while let Some((out, records)) = pending.remove(&next) {
                     output.write_all(&out).map_err(PipeError::Write)?;
+                    write_records(options, name, &records)?;
                     let _ = token_rx.recv();
                     next += 1;
                 }

@@ -12,6 +12,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::findings::FindingRecord;
 use crate::format::{self, Format, Parsed, Quote, StructureScratch};
 use crate::policy::Action;
 use crate::rules::Validator;
@@ -47,6 +48,10 @@ pub struct Redactor {
     structure: StructureScratch,
     /// CRI partial lines held until their message is complete.
     partials: Partials,
+    /// Where each finding was, when asked for (scan mode, `--findings`).
+    records: Option<Vec<FindingRecord>>,
+    /// Lines seen before the next one, for records.
+    line_no: u64,
 }
 
 /// Held CRI partial lines.
@@ -104,6 +109,50 @@ impl Redactor {
             format: Format::Auto,
             structure: StructureScratch::default(),
             partials: Partials::default(),
+            records: None,
+            line_no: 0,
+        }
+    }
+
+    /// Records where each finding is (see [`Redactor::take_records`]).
+    pub fn set_record_findings(&mut self, yes: bool) {
+        self.records = if yes { Some(Vec::new()) } else { None };
+    }
+
+    /// Sets how many lines of the input came before the next line, so
+    /// records carry input line numbers.
+    pub fn set_line_number(&mut self, lines_before: u64) {
+        self.line_no = lines_before;
+    }
+
+    /// The records since the last call.
+    pub fn take_records(&mut self) -> Vec<FindingRecord> {
+        self.records
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Records the findings of the current line: `part` is the range of
+    /// finding coordinates it covers, `shift` maps them to line offsets.
+    fn record(&mut self, part: Range<usize>, shift: isize) {
+        let Some(records) = self.records.as_mut() else {
+            return;
+        };
+        let policy = self.scanner.policy();
+        for f in &self.scratch.findings {
+            if f.span.end <= part.start || f.span.start >= part.end {
+                continue;
+            }
+            let start = f.span.start.max(part.start) as isize + shift;
+            let end = f.span.end.min(part.end) as isize + shift;
+            records.push(FindingRecord {
+                line: self.line_no,
+                start: start.max(0) as usize,
+                end: end.max(0) as usize,
+                rule: self.scanner.rules()[f.rule].id.clone(),
+                fingerprint: policy.fingerprint(f.rule, &self.scratch.texts[f.text.clone()]),
+            });
         }
     }
 
@@ -126,6 +175,16 @@ impl Redactor {
     pub fn fail_closed(&mut self, terminated: bool, out: &mut Vec<u8>) {
         self.scratch.stats.lines += 1;
         self.scratch.stats.failed_closed += 1;
+        self.line_no += 1;
+        if let Some(records) = self.records.as_mut() {
+            records.push(FindingRecord {
+                line: self.line_no,
+                start: 0,
+                end: 0,
+                rule: "line_too_long".into(),
+                fingerprint: None,
+            });
+        }
         if self.overlong == OverlongPolicy::Drop {
             self.scratch.stats.dropped += 1;
             return;
@@ -285,6 +344,12 @@ impl Redactor {
             let bytes = &held.bytes[line.clone()];
             self.scratch.stats.lines += 1;
             self.scratch.stats.bytes_in += bytes.len() as u64;
+            self.line_no += 1;
+            if self.records.is_some() {
+                let msg_start = msg.start.min(line_content(bytes).len());
+                self.record(part.clone(), msg_start as isize - part.start as isize);
+            }
+            let policy = self.scanner.policy();
             if dropped {
                 self.scratch.stats.dropped += 1;
                 continue;
@@ -329,6 +394,7 @@ impl Redactor {
         let out_before = out.len();
         self.scratch.stats.lines += 1;
         self.scratch.stats.bytes_in += line.len() as u64;
+        self.line_no += 1;
 
         self.scanner.scan_line(content, &mut self.scratch);
         if self.block_rule.is_some() {
@@ -341,6 +407,9 @@ impl Redactor {
 
         if self.format != Format::Raw {
             self.add_structure(content, self.format);
+        }
+        if self.records.is_some() {
+            self.record(0..content.len(), 0);
         }
 
         let policy = self.scanner.policy();

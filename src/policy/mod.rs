@@ -63,6 +63,9 @@ pub struct RulePolicy {
     pub token_name: String,
     /// Values of this rule that are never redacted.
     pub allow: Allowlist,
+    /// No fingerprint either (the CVV: even a keyed hash of 3 digits is
+    /// a lookup table away from the value).
+    pub always_label: bool,
 }
 
 /// Exact values and full-match regexes that must never be redacted.
@@ -127,6 +130,7 @@ impl Policy {
                     mask: r.mask,
                     token_name: token_name(&r.label),
                     allow: Allowlist::default(),
+                    always_label: r.always_label,
                 })
                 .collect(),
             global_allow: Allowlist::default(),
@@ -190,6 +194,24 @@ impl Policy {
     pub fn allows(&self, index: usize, value: &[u8]) -> bool {
         (!self.global_allow.is_empty() && self.global_allow.allows(value))
             || (!self.rules[index].allow.is_empty() && self.rules[index].allow.allows(value))
+    }
+
+    /// The keyed fingerprint of `value` for rule `index` (the token the
+    /// `hash` action writes), when a key is configured.
+    pub fn fingerprint(&self, index: usize, value: &[u8]) -> Option<String> {
+        let hasher = self.hasher.as_ref()?;
+        let rule = &self.rules[index];
+        if rule.always_label {
+            return None;
+        }
+        let mut out = Vec::new();
+        hasher.write_token(
+            &rule.token_name,
+            rule.mask == MaskStyle::Pan,
+            value,
+            &mut out,
+        );
+        String::from_utf8(out).ok()
     }
 
     /// Writes the replacement of `value` (the decoded secret) for rule
