@@ -14,6 +14,7 @@
 //! ```
 
 pub mod config;
+pub mod diag;
 pub mod findings;
 pub mod format;
 pub mod framing;
@@ -23,3 +24,4 @@ pub mod redact;
 pub mod rules;
 pub mod scan;
 pub mod stats;
+pub mod telemetry;

@@ -36,6 +36,19 @@ struct Cli {
 
     #[command(flatten)]
     run: RunArgs,
+
+    /// Diagnostics on standard error as `text` or `json` lines.
+    #[arg(long, value_name = "FORMAT", default_value = "text", global = true)]
+    log_format: LogFormat,
+}
+
+/// How diagnostics are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    /// `logscrub: message`
+    Text,
+    /// `{"time":…,"level":…,"message":…}`
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -149,6 +162,11 @@ struct RunArgs {
     #[arg(long)]
     stats: bool,
 
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics, with /healthz
+    /// and /readyz for probes (off by default; e.g. 0.0.0.0:9090).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_addr: Option<std::net::SocketAddr>,
+
     /// Append one JSON line per redaction to this file (time, source, line,
     /// byte span, rule, and a keyed fingerprint when a hash key is set),
     /// never the value. Created with mode 0600.
@@ -178,6 +196,7 @@ fn overrides(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logscrub::diag::set_json(cli.log_format == LogFormat::Json);
     let result = match &cli.command {
         None => run(&cli.run).map(|()| ExitCode::SUCCESS),
         Some(Command::Rules {
@@ -210,7 +229,15 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            let _ = writeln!(io::stderr(), "logscrub: {}", error_chain(&err));
+            if let Some(e) = err.downcast_ref::<PipeError>() {
+                let (stage, kind) = match e {
+                    PipeError::Read { .. } => ("receiving", "read_failed"),
+                    PipeError::Write(_) => ("sending", "write_failed"),
+                    PipeError::Findings(_) => ("sending", "findings_write_failed"),
+                };
+                logscrub::telemetry::count_error(stage, kind);
+            }
+            logscrub::diag::emit("error", &error_chain(&err));
             ExitCode::from(2)
         }
     }
@@ -236,6 +263,14 @@ fn error_chain(err: &anyhow::Error) -> String {
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     let overrides = overrides(&args.engine, args.max_line_bytes, args.format.clone());
     let engine = config::build(&overrides).context("configuration")?;
+    let readiness = logscrub::telemetry::Readiness::default();
+    readiness.set_output_ok(true);
+    if let Some(addr) = args.metrics_addr {
+        let bound = logscrub::telemetry::serve(addr, readiness.clone())
+            .with_context(|| format!("serving metrics on {addr}"))?;
+        logscrub::diag::emit("info", &format!("metrics on http://{bound}/metrics"));
+    }
+    logscrub::telemetry::set_rules_active(engine.scanner.rules().len());
 
     // SIGHUP re-reads the config file and the rules.
     let requested = Arc::new(AtomicBool::new(false));
@@ -246,17 +281,23 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         requested,
         Box::new(move || match config::build(&reload_overrides) {
             Ok(engine) => {
-                let _ = writeln!(
-                    io::stderr(),
-                    "logscrub: configuration reloaded ({} rules).",
-                    engine.scanner.rules().len()
+                logscrub::telemetry::count_reload(true);
+                logscrub::telemetry::set_rules_active(engine.scanner.rules().len());
+                logscrub::diag::emit(
+                    "info",
+                    &format!(
+                        "configuration reloaded ({} rules).",
+                        engine.scanner.rules().len()
+                    ),
                 );
                 Ok(engine.scanner)
             }
             Err(e) => {
-                let _ = writeln!(
-                    io::stderr(),
-                    "logscrub: reload failed, keeping the previous configuration: {e}"
+                logscrub::telemetry::count_reload(false);
+                logscrub::telemetry::count_error("processing", "config_invalid");
+                logscrub::diag::emit(
+                    "warn",
+                    &format!("reload failed, keeping the previous configuration: {e}"),
                 );
                 Err(e.to_string())
             }
@@ -302,6 +343,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         if n > 0 && out.last.is_some_and(|b| b != b'\n') {
             out.write_all(b"\n").map_err(PipeError::Write)?;
         }
+        readiness.set_input_open(true);
         if input.as_os_str() == "-" {
             pipe::run(
                 "standard input",
@@ -505,11 +547,10 @@ fn scan(
         }
     }
     if let ReportFormat::Table = report {
-        writeln!(
-            io::stderr(),
-            "logscrub: {found} finding(s) in {} input(s)",
-            inputs.len()
-        )?;
+        logscrub::diag::emit(
+            "info",
+            &format!("{found} finding(s) in {} input(s)", inputs.len()),
+        );
     }
     Ok(if found > 0 {
         ExitCode::from(1)

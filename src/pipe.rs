@@ -172,6 +172,7 @@ fn run_sequential<R: Read, W: Write>(
             }
         };
         out.clear();
+        let started = std::time::Instant::now();
         match batch {
             None => break Ok(()),
             Some(Batch::Lines(lines)) => redactor.scrub_lines(lines, &mut out),
@@ -180,6 +181,9 @@ fn run_sequential<R: Read, W: Write>(
                 redactor.fail_closed(terminated, &mut out)
             }
         }
+        let mut delta = redactor.take_stats();
+        crate::telemetry::publish_batch(name, &delta, started.elapsed());
+        stats.drain_from(&mut delta);
         if let Err(e) = output.write_all(&out) {
             break Err(PipeError::Write(e));
         }
@@ -237,6 +241,9 @@ enum Report {
         output: Vec<u8>,
         input: Option<Vec<u8>>,
         records: Vec<crate::findings::FindingRecord>,
+        /// The batch's counts, folded by rule id, and scrubbing time.
+        stats: Stats,
+        duration: std::time::Duration,
     },
     /// The reader failed after handing out batches `0..seq`.
     ReadFailed { seq: u64, error: io::Error },
@@ -392,6 +399,7 @@ fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut r
             }
         };
         let mut output = Vec::new();
+        let started = std::time::Instant::now();
         if !Arc::ptr_eq(redactor.scanner(), &job.scanner) {
             redactor.replace_scanner(Arc::clone(&job.scanner));
         }
@@ -414,6 +422,8 @@ fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut r
             output,
             input,
             records: redactor.take_records(),
+            stats: redactor.take_stats(),
+            duration: started.elapsed(),
         };
         if report_tx.send(report).is_err() {
             return;
@@ -432,8 +442,9 @@ fn write_in_order<W: Write>(
     free_tx: &mpsc::Sender<Vec<u8>>,
     stats: &mut Stats,
 ) -> Result<(), PipeError> {
-    let mut pending: BTreeMap<u64, (Vec<u8>, Vec<crate::findings::FindingRecord>)> =
+    let mut pending: BTreeMap<u64, (Vec<u8>, Vec<crate::findings::FindingRecord>, u64)> =
         BTreeMap::new();
+    let mut waiting_lines = 0u64;
     let mut next = 0u64;
     let mut end: Option<(u64, Option<io::Error>)> = None;
     // Every report channel sender is dropped once the reader and all
@@ -445,17 +456,25 @@ fn write_in_order<W: Write>(
                 output: out,
                 input,
                 records,
+                stats: mut delta,
+                duration,
             } => {
                 if let Some(buf) = input {
                     let _ = free_tx.send(buf);
                 }
-                pending.insert(seq, (out, records));
-                while let Some((out, records)) = pending.remove(&next) {
+                crate::telemetry::publish_batch(name, &delta, duration);
+                waiting_lines += delta.lines;
+                let lines = delta.lines;
+                stats.drain_from(&mut delta);
+                pending.insert(seq, (out, records, lines));
+                while let Some((out, records, lines)) = pending.remove(&next) {
                     output.write_all(&out).map_err(PipeError::Write)?;
                     write_records(options, name, &records)?;
+                    waiting_lines -= lines;
                     let _ = token_rx.recv();
                     next += 1;
                 }
+                crate::telemetry::set_output_buffer_lines(waiting_lines);
             }
             Report::ReadFailed { seq, error } => end = Some((seq, Some(error))),
             Report::Finished { seq } => end = Some((seq, None)),
