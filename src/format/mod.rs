@@ -302,59 +302,43 @@ pub fn structure(
 ) -> Parsed {
     scratch.findings.clear();
     scratch.scalars.clear();
+    let json_line = |scratch: &mut StructureScratch| {
+        if json::looks_like_json(line) && message(line, 0, Quote::Plain, true, keys, scratch) {
+            Parsed::Ok
+        } else {
+            Parsed::Malformed
+        }
+    };
+    let cri_line = |cri: CriLine, scratch: &mut StructureScratch| {
+        let m = cri.message;
+        message(
+            &line[m.clone()],
+            m.start,
+            Quote::Plain,
+            false,
+            keys,
+            scratch,
+        );
+        Parsed::Ok
+    };
     match format {
         Format::Raw => Parsed::Ok,
-        Format::Json | Format::Docker => {
-            if json::looks_like_json(line) && message(line, 0, Quote::Plain, true, keys, scratch) {
-                Parsed::Ok
-            } else {
-                Parsed::Malformed
-            }
-        }
+        Format::Json | Format::Docker => json_line(scratch),
         Format::Logfmt => {
             logfmt_message(line, 0, keys, scratch);
             Parsed::Ok
         }
-        Format::Cri => match parse_cri(line) {
-            Some(cri) => {
-                let m = cri.message;
-                message(
-                    &line[m.clone()],
-                    m.start,
-                    Quote::Plain,
-                    false,
-                    keys,
-                    scratch,
-                );
-                Parsed::Ok
-            }
-            None => Parsed::Malformed,
-        },
-        Format::Auto => {
-            if json::looks_like_json(line) {
-                if message(line, 0, Quote::Plain, true, keys, scratch) {
-                    Parsed::Ok
-                } else {
-                    Parsed::Malformed
-                }
-            } else if let Some(cri) = parse_cri(line) {
-                let m = cri.message;
-                message(
-                    &line[m.clone()],
-                    m.start,
-                    Quote::Plain,
-                    false,
-                    keys,
-                    scratch,
-                );
-                Parsed::Ok
-            } else {
+        Format::Cri => parse_cri(line).map_or(Parsed::Malformed, |cri| cri_line(cri, scratch)),
+        Format::Auto if json::looks_like_json(line) => json_line(scratch),
+        Format::Auto => match parse_cri(line) {
+            Some(cri) => cri_line(cri, scratch),
+            None => {
                 if looks_like_logfmt(line) {
                     logfmt_message(line, 0, keys, scratch);
                 }
                 Parsed::Ok
             }
-        }
+        },
     }
 }
 
