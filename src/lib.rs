@@ -23,5 +23,6 @@ pub mod policy;
 pub mod redact;
 pub mod rules;
 pub mod scan;
+pub mod shutdown;
 pub mod stats;
 pub mod telemetry;

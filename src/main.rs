@@ -167,6 +167,11 @@ struct RunArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     metrics_addr: Option<std::net::SocketAddr>,
 
+    /// On SIGTERM/SIGINT, how long to drain (scrub and write what was
+    /// read) before giving up with status 1; a second signal exits at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    shutdown_timeout: u64,
+
     /// Append one JSON line per redaction to this file (time, source, line,
     /// byte span, rule, and a keyed fingerprint when a hash key is set),
     /// never the value. Created with mode 0600.
@@ -263,6 +268,8 @@ fn error_chain(err: &anyhow::Error) -> String {
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     let overrides = overrides(&args.engine, args.max_line_bytes, args.format.clone());
     let engine = config::build(&overrides).context("configuration")?;
+    let stop = logscrub::shutdown::install(std::time::Duration::from_secs(args.shutdown_timeout))
+        .context("installing the SIGTERM handler")?;
     let readiness = logscrub::telemetry::Readiness::default();
     readiness.set_output_ok(true);
     if let Some(addr) = args.metrics_addr {
@@ -344,10 +351,19 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             out.write_all(b"\n").map_err(PipeError::Write)?;
         }
         readiness.set_input_open(true);
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
         if input.as_os_str() == "-" {
+            let stdin = logscrub::shutdown::StoppableRead::new(
+                io::stdin(),
+                Arc::clone(&stop),
+                #[cfg(unix)]
+                Some(0),
+            );
             pipe::run(
                 "standard input",
-                io::stdin(),
+                stdin,
                 &mut out,
                 &scanner,
                 &options,
@@ -359,6 +375,12 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
                 input: name.clone(),
                 source,
             })?;
+            let file = logscrub::shutdown::StoppableRead::new(
+                file,
+                Arc::clone(&stop),
+                #[cfg(unix)]
+                None,
+            );
             pipe::run(&name, file, &mut out, &scanner, &options, &mut stats)?;
         }
     }
