@@ -110,6 +110,12 @@ impl<R: Read> LineReader<R> {
                         bytes,
                     }));
                 }
+            } else if self.eof && !pending.is_empty() && self.hold_cri_partials {
+                // The end: the rest in one batch, so a run of CRI partial
+                // lines stays with its last, unterminated line.
+                let batch = self.start..self.end;
+                self.start = self.end;
+                return Ok(Some(Batch::Lines(&self.buf[batch])));
             } else if let Some(i) = memchr::memrchr(b'\n', pending) {
                 let mut batch = self.start..self.start + i + 1;
                 if self.hold_cri_partials {

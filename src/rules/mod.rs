@@ -24,6 +24,10 @@ pub const BUILTIN_FILES: &[(&str, &str)] = &[
         include_str!("../../patterns/keys.toml"),
     ),
     (
+        "patterns/cards.toml",
+        include_str!("../../patterns/cards.toml"),
+    ),
+    (
         "patterns/stripe.toml",
         include_str!("../../patterns/stripe.toml"),
     ),
@@ -31,10 +35,6 @@ pub const BUILTIN_FILES: &[(&str, &str)] = &[
     (
         "patterns/bank.toml",
         include_str!("../../patterns/bank.toml"),
-    ),
-    (
-        "patterns/cards.toml",
-        include_str!("../../patterns/cards.toml"),
     ),
 ];
 

@@ -216,8 +216,8 @@ pub fn card_network_valid(digits: &[u8]) -> bool {
 /// and leaves the time alone, and a card is never cut out of the middle of a
 /// longer number. Grouped cards must use one kind of separator.
 fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
-    // `blk_-<digits>` (HDFS block ids) and other `word_-<digits>` ids.
-    if span.start >= 2 && line[span.start - 1] == b'-' && is_word(line[span.start - 2]) {
+    // `blk_-<digits>` (HDFS block ids) and other `name_-<digits>` ids.
+    if span.start >= 2 && line[span.start - 1] == b'-' && line[span.start - 2] == b'_' {
         return Err(Rejection::Context);
     }
     // The value of an id key (`order_id=…`, `"shipmentId": "…"`) is an
@@ -336,9 +336,43 @@ fn is_id_key(key: &[u8]) -> bool {
         || key == b"ID"
 }
 
+/// The longest value the `kv_secret` regex takes; a value that reaches it
+/// is followed to its end by the validator (so matching stays linear on
+/// adversarial lines, and a long token is still redacted whole).
+pub const SECRET_VALUE_BOUND: usize = 256;
+
+/// True for the bytes that end a keyed value (the complement of the
+/// `kv_secret` value class).
+fn ends_value(b: u8) -> bool {
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            b'"' | b'\''
+                | b'&'
+                | b','
+                | b';'
+                | b'('
+                | b')'
+                | b'{'
+                | b'}'
+                | b']'
+                | b'<'
+                | b'>'
+                | b'\\'
+        )
+}
+
 /// Values of secret-named keys that are plainly not secrets.
 fn check_secret_value(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
     let value = &line[span.clone()];
+    if value.len() >= SECRET_VALUE_BOUND {
+        // A long value: follow it to its end and redact it whole.
+        let end = line[span.end..]
+            .iter()
+            .position(|&b| ends_value(b))
+            .map_or(line.len(), |p| span.end + p);
+        return Ok(span.start..end);
+    }
     // `token=Token{a64f992 …}`, `key=make(…)`: an object or call, not a value.
     if matches!(line.get(span.end), Some(b'{' | b'(')) {
         return Err(Rejection::Context);

@@ -230,7 +230,6 @@ impl Scanner {
         // Decoded views, each decoded from the one before: JSON escapes and
         // HTML references once each, then percent-decoding (twice for a
         // doubly encoded redirect parameter).
-        let mut decoded_any = false;
         let (mut json_done, mut html_done) = (false, false);
         for step in 0..views.len() {
             let (done, rest) = views.split_at_mut(step);
@@ -248,7 +247,6 @@ impl Scanner {
             } else {
                 break;
             }
-            decoded_any = true;
             let before = findings.len();
             self.scan_view(
                 &out.bytes,
@@ -264,9 +262,7 @@ impl Scanner {
                 f.span = out.to_raw(f.span.clone());
             }
         }
-        if decoded_any {
-            merge_findings(findings);
-        }
+        merge_findings(findings);
         // Counted after merging, so a secret seen in several views counts once.
         for f in findings.iter() {
             stats.redactions[f.rule] += 1;
@@ -338,7 +334,16 @@ impl Scanner {
                     } else {
                         pid
                     };
-                    let resume = found.end.max(m.start() + 1);
+                    // Resume where the secret starts when it lies inside the
+                    // match after its start (`cvv 4111 1111 1111 1111`: the
+                    // CVV rule takes the first group, the card rule must
+                    // still see the card); else after the secret. Findings
+                    // that overlap are merged.
+                    let resume = if found.start > m.start() && found.end <= m.end() {
+                        found.start
+                    } else {
+                        found.end.max(m.start() + 1)
+                    };
                     let text = texts.len()..texts.len() + found.len();
                     texts.extend_from_slice(&hay[found.clone()]);
                     findings.push(Finding {
@@ -349,7 +354,7 @@ impl Scanner {
                     });
                     at = resume;
                 }
-                Ok(found) => at = found.end.max(m.start() + 1),
+                Ok(_) => at = m.start() + 1,
                 Err(reason) => {
                     stats.reject(pid, reason);
                     at = m.start() + 1;
