@@ -212,7 +212,16 @@ impl Parser<'_> {
         }
         loop {
             self.ws();
-            self.value(depth + 1, visit)?;
+            let (value, kind) = self.value(depth + 1, visit)?;
+            if kind == ValueKind::Scalar {
+                // An element: reported with an empty key, so that a bare
+                // number in an array is known too.
+                visit(&Member {
+                    key: value.start..value.start,
+                    value,
+                    kind,
+                });
+            }
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
@@ -248,11 +257,13 @@ mod tests {
             members(r#"{"a": 1, "b": {"c": "x\"y", "d": [true, {"e": null}]}, "f": -1.5e3}"#);
         assert!(ok);
         let keys: Vec<&str> = m.iter().map(|(k, _, _)| k.as_str()).collect();
-        assert_eq!(keys, ["a", "c", "e", "d", "b", "f"]);
+        // `true` in the array is an element: an empty key.
+        assert_eq!(keys, ["a", "c", "", "e", "d", "b", "f"]);
         assert_eq!(m[1].1, r#"x\"y"#);
         assert_eq!(m[1].2, ValueKind::String);
-        assert_eq!(m[4].2, ValueKind::Container);
-        assert_eq!(m[5].1, "-1.5e3");
+        assert_eq!(m[2].1, "true");
+        assert_eq!(m[5].2, ValueKind::Container);
+        assert_eq!(m[6].1, "-1.5e3");
     }
 
     #[test]

@@ -355,10 +355,15 @@ fn message(
     scratch: &mut StructureScratch,
 ) -> bool {
     if json::looks_like_json(msg) {
+        // Findings of this message start here; earlier ones belong to an
+        // enclosing message and are in other coordinates.
+        let first = scratch.findings.len();
         let ok = json::walk(msg, &mut |m| {
             let value = &msg[m.value.clone()];
             if let Some(rule) = keys.lookup(&msg[m.key.clone()], &mut scratch.key_buf) {
-                if !value.is_empty() && !already_redacted(value) {
+                if !value.is_empty()
+                    && (m.kind == json::ValueKind::Container || !already_redacted(value))
+                {
                     let q = if m.kind == json::ValueKind::String {
                         Quote::None
                     } else {
@@ -368,9 +373,15 @@ fn message(
                     // Members are visited innermost first: a container
                     // redacted whole takes the place of its members'
                     // findings.
-                    scratch
-                        .findings
-                        .retain(|f| !(span.start <= f.1.start && f.1.end <= span.end));
+                    let mut i = first;
+                    while i < scratch.findings.len() {
+                        let f = &scratch.findings[i].1;
+                        if span.start <= f.start && f.end <= span.end {
+                            scratch.findings.remove(i);
+                        } else {
+                            i += 1;
+                        }
+                    }
                     scratch.findings.push((rule, span, q));
                     return;
                 }
