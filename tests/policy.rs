@@ -447,3 +447,40 @@ fn reload_under_load_sequential() {
 fn reload_under_load_parallel() {
     reload_under_load("3");
 }
+
+/// Every action is idempotent over the whole evaluation set: scrubbing the
+/// output again changes nothing (masks and hash tokens are never taken for
+/// secrets).
+#[test]
+fn every_action_is_idempotent_over_the_eval_set() {
+    let cases = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eval_public.jsonl"),
+    )
+    .unwrap();
+    let mut input = String::new();
+    for line in cases.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        input.push_str(v["text"].as_str().unwrap());
+        input.push('\n');
+    }
+    for action in ["mask", "hash", "label"] {
+        let mut args = Vec::new();
+        for family in ["keys", "cards", "stripe", "pii", "bank"] {
+            args.push("--action".to_string());
+            args.push(format!("{family}={action}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let once = run(&args, &input, &[("LOGSCRUB_HASH_KEY", KEY)]);
+        assert!(once.status.success(), "{}", stderr(&once));
+        let twice = run(&args, &stdout(&once), &[("LOGSCRUB_HASH_KEY", KEY)]);
+        let (a, b) = (stdout(&once), stdout(&twice));
+        let differ: Vec<(&str, &str)> = a
+            .lines()
+            .zip(b.lines())
+            .filter(|(x, y)| x != y)
+            .take(3)
+            .collect();
+        assert!(differ.is_empty(), "{action}: {differ:#?}");
+        assert_eq!(a.lines().count(), b.lines().count());
+    }
+}

@@ -64,7 +64,7 @@ pub struct Scanner {
 pub struct Scratch {
     cache: meta::Cache,
     secret_caches: Vec<Option<(meta::Cache, Captures)>>,
-    views: [View; 3],
+    views: [View; 4],
     /// The findings of the last scanned line, sorted, non-overlapping.
     pub findings: Vec<Finding>,
     /// The secrets' text for the findings of the last line.
@@ -227,18 +227,18 @@ impl Scanner {
             explain,
         );
 
-        // Decoded views, each decoded from the one before: JSON escapes and
-        // HTML references once each, then percent-decoding (twice for a
-        // doubly encoded redirect parameter).
-        let (mut json_done, mut html_done) = (false, false);
+        // Decoded views, each decoded from the one before: JSON escapes
+        // (twice, for JSON inside a JSON string), HTML references once, and
+        // percent-decoding (twice for a doubly encoded redirect parameter).
+        let (mut json_passes, mut html_done) = (0, false);
         for step in 0..views.len() {
             let (done, rest) = views.split_at_mut(step);
             let source = done.last();
             let src: &[u8] = source.map_or(line, |v| v.bytes.as_slice());
             let out = &mut rest[0];
-            if !json_done && views::has_json_escape(src) {
+            if json_passes < 2 && views::has_json_escape(src) {
                 views::json_unescape(src, source, out);
-                json_done = true;
+                json_passes += 1;
             } else if !html_done && views::has_html_reference(src) {
                 views::html_unescape(src, source, out);
                 html_done = true;
@@ -260,6 +260,19 @@ impl Scanner {
             );
             for f in &mut findings[before..] {
                 f.span = out.to_raw(f.span.clone());
+            }
+        }
+        // A finding of the raw view may start inside an escape sequence
+        // (`\u003calice@…`, `%3Calice@…`): widen it to the whole sequence,
+        // so a replacement never leaves half an escape behind.
+        for f in findings.iter_mut() {
+            let s = f.span.start;
+            if s >= 1 && line[s - 1] == b'\\' {
+                f.span.start = s - 1;
+            } else if s >= 2 && line[s - 2] == b'%' && line[s - 1].is_ascii_hexdigit() {
+                f.span.start = s - 2;
+            } else if s >= 1 && line[s - 1] == b'%' {
+                f.span.start = s - 1;
             }
         }
         merge_findings(findings);
@@ -289,6 +302,11 @@ impl Scanner {
             };
             let pid = m.pattern().as_usize();
             let rule = &self.rules[pid];
+            if inside_hash_token(hay, m.start()) {
+                // Inside a hash token this scanner wrote (`[SECRET:k1:…]`).
+                at = m.start() + 1;
+                continue;
+            }
             let mut span = m.range();
             if let (Some((re, group)), Some((gcache, caps))) =
                 (&self.secret_regex[pid], secret_caches[pid].as_mut())
@@ -393,16 +411,48 @@ impl Scanner {
     /// True when `text` starts with a label: the value was already redacted.
     pub fn is_label(&self, text: &[u8]) -> bool {
         text.first() == Some(&b'[')
-            && self
-                .rules
-                .iter()
-                .any(|r| text.starts_with(r.label.as_bytes()))
+            && (is_hash_token(text)
+                || (0..self.rules.len()).any(|i| text.starts_with(&self.policy.rule(i).label))
+                || self
+                    .rules
+                    .iter()
+                    .any(|r| text.starts_with(r.label.as_bytes())))
     }
 
     /// The label of rule `index`.
     pub fn label(&self, index: usize) -> &[u8] {
         self.rules[index].label.as_bytes()
     }
+}
+
+/// True when `pos` is inside the name of a hash token (`[STRIPE_SECRET_KEY:…`).
+fn inside_hash_token(hay: &[u8], pos: usize) -> bool {
+    let mut i = pos;
+    while i > 0 && pos - i < 40 && (hay[i - 1].is_ascii_uppercase() || hay[i - 1] == b'_') {
+        i -= 1;
+    }
+    i > 0 && hay[i - 1] == b'[' && is_hash_token(&hay[i - 1..])
+}
+
+/// True when `text` starts with a hash token: `[NAME:keyid:mac]`, NAME in
+/// `[A-Z_]`, the MAC in the letters `a`–`p` (see `policy::hash`).
+fn is_hash_token(text: &[u8]) -> bool {
+    let mut parts = text[1..].splitn(3, |&b| b == b':');
+    let (Some(name), Some(id), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let mac_len = rest
+        .iter()
+        .take_while(|b| (b'a'..=b'p').contains(b))
+        .count();
+    !name.is_empty()
+        && name.iter().all(|&b| b.is_ascii_uppercase() || b == b'_')
+        && !id.is_empty()
+        && id
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && mac_len >= 12
+        && rest.get(mac_len) == Some(&b']')
 }
 
 /// Sorts findings by start and merges overlapping ones; a merged span keeps
