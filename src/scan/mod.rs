@@ -323,12 +323,17 @@ impl Scanner {
             }
             let mut verdict = match rule.validator {
                 Some(Validator::PemBlock) => {
-                    let end = self
-                        .pem_end
-                        .find(&hay[m.end()..])
-                        .map_or(hay.len(), |p| m.end() + p);
+                    // The body runs to the END marker; without one, to the
+                    // end of the quoted string it sits in (so JSON framing
+                    // survives), else to the end of the line (fail closed).
                     // A marker that ends the line opens a multi-line block,
                     // which the redactor follows.
+                    let rest = &hay[m.end()..];
+                    let end = self
+                        .pem_end
+                        .find(rest)
+                        .or_else(|| memchr::memchr(b'"', rest))
+                        .map_or(hay.len(), |p| m.end() + p);
                     Ok(m.end()..end)
                 }
                 Some(v) => v.check(hay, span.clone()),
