@@ -37,13 +37,13 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The config file is not valid TOML or has unknown keys.
-    #[error("config file {file}: {source}")]
+    #[error("config file {file}: {detail}")]
     Parse {
         /// The file.
         file: String,
-        /// The parser's error, with line, column and key.
-        #[source]
-        source: Box<toml::de::Error>,
+        /// Line, column and the parser's message, naming the key (never
+        /// the line's text, which may hold a secret).
+        detail: String,
     },
     /// A pattern file is wrong.
     #[error(transparent)]
@@ -186,7 +186,7 @@ pub fn read_config(path: &Path) -> Result<ConfigFile, ConfigError> {
     })?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse {
         file,
-        source: Box::new(e),
+        detail: rules::toml_error_detail(&text, &e),
     })
 }
 

@@ -80,11 +80,13 @@ pub struct Example {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     /// The file is not valid TOML or has unknown or missing fields.
-    #[error("pattern file {file}: {source}")]
+    #[error("pattern file {file}: {detail}")]
     Parse {
+        /// The file.
         file: String,
-        #[source]
-        source: Box<toml::de::Error>,
+        /// Line, column and the parser's message (never the line's text,
+        /// which may hold a secret).
+        detail: String,
     },
     /// The file could not be read.
     #[error("pattern file {file}: {source}")]
@@ -159,7 +161,7 @@ struct RuleSpec {
 pub fn parse_pattern_file(file: &str, text: &str) -> Result<Vec<Rule>, CatalogError> {
     let parsed: PatternFile = toml::from_str(text).map_err(|e| CatalogError::Parse {
         file: file.to_string(),
-        source: Box::new(e),
+        detail: toml_error_detail(text, &e),
     })?;
     let mut rules = Vec::with_capacity(parsed.rules.len());
     for spec in parsed.rules {
@@ -209,6 +211,22 @@ pub fn parse_pattern_file(file: &str, text: &str) -> Result<Vec<Rule>, CatalogEr
         rules.push(rule);
     }
     Ok(rules)
+}
+
+/// `line L, column C: message` for a TOML error, without quoting the
+/// offending line (config and pattern files may hold secrets, and errors go
+/// to stderr).
+pub fn toml_error_detail(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end();
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_string(),
+    }
 }
 
 /// Reads a pattern file from disk.
