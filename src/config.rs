@@ -184,9 +184,14 @@ pub fn read_config(path: &Path) -> Result<ConfigFile, ConfigError> {
         file: file.clone(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
-        file,
-        detail: rules::toml_error_detail(&text, &e),
+    parse_config(&file, &text)
+}
+
+/// Parses a config file's text; `file` names it in errors.
+pub fn parse_config(file: &str, text: &str) -> Result<ConfigFile, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        file: file.to_string(),
+        detail: rules::toml_error_detail(text, &e),
     })
 }
 
