@@ -230,7 +230,7 @@ impl Scanner {
         // Decoded views, each decoded from the one before: JSON escapes
         // (twice, for JSON inside a JSON string), HTML references once, and
         // percent-decoding (twice for a doubly encoded redirect parameter).
-        let (mut json_passes, mut html_done) = (0, false);
+        let (mut json_passes, mut html_done, mut form_done) = (0, false, false);
         for step in 0..views.len() {
             let (done, rest) = views.split_at_mut(step);
             let source = done.last();
@@ -242,6 +242,10 @@ impl Scanner {
             } else if !html_done && views::has_html_reference(src) {
                 views::html_unescape(src, source, out);
                 html_done = true;
+            } else if !form_done && views::has_form_plus(src) {
+                // A form body: `+` for spaces (and `%XX`).
+                views::form_decode(src, source, out);
+                form_done = true;
             } else if views::has_percent_escape(src) {
                 views::percent_decode(src, source, out);
             } else {

@@ -208,6 +208,15 @@ pub fn html_unescape(input: &[u8], source: Option<&View>, out: &mut View) {
 
 /// Decodes `%XX` sequences of `input` into `out` (`+` is left alone).
 pub fn percent_decode(input: &[u8], source: Option<&View>, out: &mut View) {
+    decode_percent(input, source, out, false);
+}
+
+/// Decodes a form body: `+` is a space, `%XX` a byte (`%2B` a `+`).
+pub fn form_decode(input: &[u8], source: Option<&View>, out: &mut View) {
+    decode_percent(input, source, out, true);
+}
+
+fn decode_percent(input: &[u8], source: Option<&View>, out: &mut View, plus_is_space: bool) {
     out.clear();
     let mut i = 0;
     while i < input.len() {
@@ -220,15 +229,51 @@ pub fn percent_decode(input: &[u8], source: Option<&View>, out: &mut View) {
             out.push(byte, View::raw_of(source, i, i + 3));
             i += 3;
         } else {
+            let b = if plus_is_space && b == b'+' { b' ' } else { b };
             out.push(b, View::raw_of(source, i, i + 1));
             i += 1;
         }
     }
 }
 
+/// True when `bytes` has a form-encoded number: a `+` between runs of at
+/// least three digits, in a token that holds a `=` before it
+/// (`card=4111+1111+1111+1111`). Time offsets (`…239834+00:00`) do not
+/// qualify.
+pub fn has_form_plus(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'+', bytes).any(|i| {
+        let before = bytes[..i]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let after = bytes[i + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        before >= 3
+            && after >= 3
+            && bytes[..i - before]
+                .iter()
+                .rev()
+                .take_while(|b| !b.is_ascii_whitespace())
+                .any(|&b| b == b'=')
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_bodies() {
+        assert!(has_form_plus(b"GET /pay?card=4111+1111+1111+1111&x=1"));
+        assert!(!has_form_plus(b"time=2023-04-11T05:44:13.239834+00:00"));
+        assert!(!has_form_plus(b"sum 1234+5678"));
+        let mut v = View::default();
+        form_decode(b"a=41+11%2B", None, &mut v);
+        assert_eq!(v.bytes, b"a=41 11+");
+    }
 
     #[test]
     fn json_escapes_map_back_to_whole_sequences() {
