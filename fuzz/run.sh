@@ -38,8 +38,16 @@ for target in $(cargo fuzz list); do
   mkdir -p "corpus/$target"
   # -rss_limit_mb: the process, not one input, is bounded; -max_len keeps
   # inputs at log-line scale; -print_final_stats reports the exec count.
+  # FUZZ_RUNS (with FUZZ_SEED) makes a run reproducible: a fixed number of
+  # inputs from a fixed seed instead of a time budget. CI uses it, so that
+  # CI's verdict does not depend on how fast the machine is.
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    budget=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+  else
+    budget=(-max_total_time="$seconds")
+  fi
   if ! cargo fuzz run -s none "$target" "corpus/$target" -- \
-      -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
+      "${budget[@]}" -max_len=4096 -rss_limit_mb=2048 \
       -print_final_stats=1; then
     echo "!! $target failed: see fuzz/artifacts/$target/" >&2
     status=1
