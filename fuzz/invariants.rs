@@ -119,39 +119,10 @@ fn visa_from(seed: &[u8]) -> [u8; 16] {
     card
 }
 
-/// True when a value starting right after `before` is the value of an id
-/// key (`order_id=`, `"userId": "`, `ID: `, `id `): the card rule treats such
-/// a number as an identifier, not a card, on purpose (see `check_pan` and
-/// its `pan_layouts_and_id_keys` test). Mirrors `key_before` + `is_id_key`.
+/// True when a number starting at the end of `before` is the value of an id
+/// key, which the card rule exempts on purpose (the engine's own test).
 fn after_id_key(before: &[u8]) -> bool {
-    let mut i = before.len();
-    let mut skipped = 0;
-    while i > 0
-        && skipped < 6
-        && matches!(
-            before[i - 1],
-            b'"' | b'\'' | b':' | b'=' | b' ' | b'\t' | b'('
-        )
-    {
-        i -= 1;
-        skipped += 1;
-    }
-    if skipped == 0 {
-        return false;
-    }
-    let end = i;
-    while i > 0 && (before[i - 1].is_ascii_alphanumeric() || matches!(before[i - 1], b'_' | b'-')) {
-        i -= 1;
-    }
-    let key = &before[i..end];
-    let n = key.len();
-    if n < 2 || !key[n - 2..].eq_ignore_ascii_case(b"id") {
-        return false;
-    }
-    n == 2
-        || matches!(key[n - 3], b'_' | b'-')
-        || (key[n - 2] == b'I' && key[n - 3].is_ascii_lowercase())
-        || key == b"ID"
+    logscrub::rules::validate::after_id_key(before, before.len())
 }
 
 /// Checks every invariant on one input; panics on a violation.

@@ -327,7 +327,7 @@ impl BatchReader {
         let mut seq = 0u64;
         let mut lines_before = 0u64;
         let mut block_lines_left = 0u32;
-        let mut follows_blocks = Redactor::new(Arc::clone(&self.scanner)).follows_blocks();
+        let mut follows_blocks = self.scanner.block_rule().is_some();
         loop {
             let kind = match reader.next_batch() {
                 Ok(None) => {
@@ -350,7 +350,7 @@ impl BatchReader {
             };
             if let Some(next) = self.reload.as_ref().and_then(|r| r.poll()) {
                 self.scanner = next;
-                follows_blocks = Redactor::new(Arc::clone(&self.scanner)).follows_blocks();
+                follows_blocks = self.scanner.block_rule().is_some();
                 if !follows_blocks {
                     block_lines_left = 0;
                 }

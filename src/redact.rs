@@ -15,7 +15,6 @@ use std::sync::Arc;
 use crate::findings::FindingRecord;
 use crate::format::{self, Format, Parsed, Quote, StructureScratch};
 use crate::policy::Action;
-use crate::rules::Validator;
 use crate::scan::{Finding, Scanner, Scratch};
 use crate::stats::Stats;
 
@@ -95,10 +94,7 @@ impl Redactor {
     /// A redactor using `scanner`'s rules.
     pub fn new(scanner: Arc<Scanner>) -> Redactor {
         let scratch = scanner.scratch();
-        let block_rule = scanner
-            .rules()
-            .iter()
-            .position(|r| r.validator == Some(Validator::PemBlock));
+        let block_rule = scanner.block_rule();
         Redactor {
             scanner,
             scratch,
@@ -507,20 +503,10 @@ impl Redactor {
         crate::scan::merge_findings(&mut self.scratch.findings);
     }
 
-    /// True when the private-key rule is enabled, so block state matters.
-    pub fn follows_blocks(&self) -> bool {
-        self.block_rule.is_some()
-    }
-
     /// Sets the private-key block state at the start of the next line: the
     /// number of body lines still to redact (see [`block_state_after`]).
     pub fn set_block_state(&mut self, lines_left: u32) {
         self.block_lines_left = lines_left;
-    }
-
-    /// The over-long-line limit in force.
-    pub fn max_line_bytes(&self) -> usize {
-        self.max_line_bytes
     }
 }
 

@@ -222,7 +222,7 @@ fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection>
     }
     // The value of an id key (`order_id=…`, `"shipmentId": "…"`) is an
     // identifier, not a card.
-    if is_id_key(key_before(line, span.start)) {
+    if after_id_key(line, span.start) {
         return Err(Rejection::Context);
     }
     let bytes = &line[span.clone()];
@@ -322,6 +322,12 @@ fn key_before(line: &[u8], start: usize) -> &[u8] {
         i -= 1;
     }
     &line[i..end]
+}
+
+/// True when the value starting at `start` is the value of an id key
+/// (`order_id=`, `"shipmentId": "`, `ID: `): such numbers are not cards.
+pub fn after_id_key(line: &[u8], start: usize) -> bool {
+    is_id_key(key_before(line, start))
 }
 
 /// True for `id`, `*_id`, `*-id` and camel-case `*Id` keys.
@@ -474,11 +480,6 @@ pub fn aba_valid(bytes: &[u8]) -> bool {
     }
     let sum = 3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8]);
     sum != 0 && sum % 10 == 0
-}
-
-/// ASCII word byte, as `(?-u:\w)`.
-pub fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 #[cfg(test)]

@@ -169,6 +169,14 @@ impl Scanner {
         }
     }
 
+    /// The index of the private-key rule (the one with the `pem_block`
+    /// validator), when enabled: multi-line key bodies are then followed.
+    pub fn block_rule(&self) -> Option<usize> {
+        self.rules
+            .iter()
+            .position(|r| r.validator == Some(Validator::PemBlock))
+    }
+
     /// The rules, in priority order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
@@ -426,11 +434,6 @@ impl Scanner {
                     .rules
                     .iter()
                     .any(|r| text.starts_with(r.label.as_bytes())))
-    }
-
-    /// The label of rule `index`.
-    pub fn label(&self, index: usize) -> &[u8] {
-        self.rules[index].label.as_bytes()
     }
 }
 
