@@ -13,6 +13,7 @@
 //! assert_eq!(out, b"paid with [CARD_REDACTED]\n");
 //! ```
 
+pub mod checkpoint;
 pub mod config;
 pub mod diag;
 pub mod findings;
@@ -23,6 +24,9 @@ pub mod policy;
 pub mod redact;
 pub mod rules;
 pub mod scan;
+pub mod service;
 pub mod shutdown;
+pub mod sink;
+pub mod source;
 pub mod stats;
 pub mod telemetry;

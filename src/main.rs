@@ -84,6 +84,24 @@ enum Command {
     },
 }
 
+/// Where files start without a checkpoint.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadFrom {
+    /// From their first byte.
+    Beginning,
+    /// From their current end (only new lines).
+    End,
+}
+
+/// What a full output buffer does.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum WhenFull {
+    /// Pause the inputs until there is room.
+    Block,
+    /// Drop the newest lines and count them.
+    Drop,
+}
+
 /// How `scan` reports.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum ReportFormat {
@@ -172,6 +190,48 @@ struct RunArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     shutdown_timeout: u64,
 
+    /// Read files matching this path or glob pattern (repeatable; `-` is
+    /// standard input). Inputs are read concurrently, each keeping its own
+    /// line order.
+    #[arg(long = "input", value_name = "PATH_OR_GLOB")]
+    input: Vec<String>,
+
+    /// Follow --input files like `tail -F`: keep reading as they grow,
+    /// across rotation (rename-and-create, copytruncate), and pick up new
+    /// files matching the pattern; runs until SIGTERM/SIGINT.
+    #[arg(long, requires = "input")]
+    follow: bool,
+
+    /// Where files found at start-up without a checkpoint entry start.
+    #[arg(long, value_enum, value_name = "WHERE", default_value = "beginning")]
+    read_from: ReadFrom,
+
+    /// Keep per-file positions in this file (saved atomically about every
+    /// second and at shutdown) and resume from them on restart.
+    #[arg(long, value_name = "PATH")]
+    checkpoint: Option<PathBuf>,
+
+    /// Receive lines on a socket (repeatable): tcp://ADDR:PORT (add
+    /// ?framing=octet-counting for RFC 6587 syslog framing), udp://ADDR:PORT,
+    /// unix:///PATH.
+    #[arg(long = "listen", value_name = "URL")]
+    listen: Vec<String>,
+
+    /// Where scrubbed lines go: - (standard output), file:///PATH (append,
+    /// mode 0600), tcp://HOST:PORT or unix:///PATH (reconnects with backoff).
+    #[arg(long, value_name = "URL")]
+    output: Option<String>,
+
+    /// Bytes of scrubbed lines that may wait for a slow or unavailable
+    /// output before the inputs are paused.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    output_buffer: usize,
+
+    /// When the output buffer is full: block (pause the inputs; nothing is
+    /// lost) or drop (drop the newest lines, counted as dropped).
+    #[arg(long, value_enum, value_name = "POLICY", default_value = "block")]
+    when_full: WhenFull,
+
     /// Append one JSON line per redaction to this file (time, source, line,
     /// byte span, rule, and a keyed fingerprint when a hash key is set),
     /// never the value. Created with mode 0600.
@@ -230,6 +290,13 @@ fn main() -> ExitCode {
                 }
             }
             if let Some(e) = err.downcast_ref::<io::Error>() {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            if let Some(logscrub::service::ServiceError::Pipe(PipeError::Write(e))) =
+                err.downcast_ref::<logscrub::service::ServiceError>()
+            {
                 if e.kind() == io::ErrorKind::BrokenPipe {
                     return ExitCode::SUCCESS;
                 }
@@ -333,6 +400,14 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     };
     let scanner = engine.scanner;
     let mut stats = Stats::new(0);
+    if uses_service(args) {
+        let service = service_options(args, options)?;
+        logscrub::service::run(service, scanner, stop, readiness, &mut stats)?;
+        if args.stats {
+            print_stats(&stats, &reloader);
+        }
+        return Ok(());
+    }
     let stdout = io::stdout();
     let mut out = LastByte {
         inner: stdout.lock(),
@@ -390,6 +465,62 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the run needs the service (sources and sinks beyond plain files
+/// read one after another into standard output).
+fn uses_service(args: &RunArgs) -> bool {
+    !args.input.is_empty()
+        || !args.listen.is_empty()
+        || args.output.is_some()
+        || args.checkpoint.is_some()
+}
+
+fn service_options(
+    args: &RunArgs,
+    pipe: PipeOptions,
+) -> anyhow::Result<logscrub::service::ServiceOptions> {
+    use logscrub::source::SourceSpec;
+    let mut sources = Vec::new();
+    for path in &args.inputs {
+        sources.push(match path.to_str() {
+            Some("-") => SourceSpec::Stdin,
+            _ => SourceSpec::Files(glob::Pattern::escape(&path.to_string_lossy())),
+        });
+    }
+    for input in &args.input {
+        sources.push(if input == "-" {
+            SourceSpec::Stdin
+        } else {
+            SourceSpec::Files(input.clone())
+        });
+    }
+    for url in &args.listen {
+        sources.push(SourceSpec::parse_listen(url).map_err(anyhow::Error::msg)?);
+    }
+    if sources.is_empty() {
+        sources.push(SourceSpec::Stdin);
+    }
+    if sources.iter().filter(|s| **s == SourceSpec::Stdin).count() > 1 {
+        anyhow::bail!("standard input can be read only once");
+    }
+    let output = match &args.output {
+        Some(url) => logscrub::sink::SinkSpec::parse(url).map_err(anyhow::Error::msg)?,
+        None => logscrub::sink::SinkSpec::Stdout,
+    };
+    Ok(logscrub::service::ServiceOptions {
+        sources,
+        follow: args.follow,
+        start_at_end: args.read_from == ReadFrom::End,
+        output,
+        checkpoint: args.checkpoint.clone(),
+        buffer_bytes: args.output_buffer,
+        when_full: match args.when_full {
+            WhenFull::Block => logscrub::service::WhenFull::Block,
+            WhenFull::Drop => logscrub::service::WhenFull::Drop,
+        },
+        pipe,
+    })
+}
+
 /// Opens `path` for appending, creating it readable by its owner only.
 fn open_private_append(path: &std::path::Path) -> io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
@@ -427,7 +558,7 @@ fn print_stats(stats: &Stats, reloader: &Reloader) {
     let mut err = io::stderr().lock();
     let _ = writeln!(
         err,
-        "lines={} bytes_in={} bytes_out={} failed_closed={} dropped={} malformed={} redactions={} reloads_ok={} reloads_failed={}",
+        "lines={} bytes_in={} bytes_out={} failed_closed={} dropped={} malformed={} redactions={} reloads_ok={} reloads_failed={} dropped_output_full={}",
         stats.lines,
         stats.bytes_in,
         stats.bytes_out,
@@ -437,6 +568,7 @@ fn print_stats(stats: &Stats, reloader: &Reloader) {
         stats.total_redactions(),
         reloader.succeeded.load(Ordering::Relaxed),
         reloader.failed.load(Ordering::Relaxed),
+        stats.dropped_output_full,
     );
     for (id, totals) in &stats.by_rule {
         if totals.redactions > 0 {

@@ -197,7 +197,7 @@ fn run_sequential<R: Read, W: Write>(
 }
 
 /// Writes finding records to the `--findings` side channel, if any.
-fn write_records(
+pub(crate) fn write_records(
     options: &PipeOptions,
     name: &str,
     records: &[crate::findings::FindingRecord],
@@ -229,8 +229,11 @@ struct Job {
     first_line: u64,
 }
 
-enum JobKind {
+/// A batch's content: whole lines, or an over-long line that was skipped.
+pub(crate) enum JobKind {
+    /// Whole lines (the last one of a stream may lack its newline).
     Lines(Vec<u8>),
+    /// A line over the limit: `bytes` long, ended by a newline or not.
     OverLong { terminated: bool, bytes: u64 },
 }
 
@@ -400,22 +403,17 @@ fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut r
         };
         let mut output = Vec::new();
         let started = std::time::Instant::now();
-        if !Arc::ptr_eq(redactor.scanner(), &job.scanner) {
-            redactor.replace_scanner(Arc::clone(&job.scanner));
-        }
-        redactor.set_block_state(job.block_lines_left);
-        redactor.set_line_number(job.first_line);
+        scrub_job(
+            &mut redactor,
+            &job.scanner,
+            &job.kind,
+            job.block_lines_left,
+            job.first_line,
+            &mut output,
+        );
         let input = match job.kind {
-            JobKind::Lines(lines) => {
-                output.reserve(lines.len() + lines.len() / 16);
-                redactor.scrub_lines(&lines, &mut output);
-                Some(lines)
-            }
-            JobKind::OverLong { terminated, bytes } => {
-                redactor.stats_mut().bytes_in += bytes;
-                redactor.fail_closed(terminated, &mut output);
-                None
-            }
+            JobKind::Lines(lines) => Some(lines),
+            JobKind::OverLong { .. } => None,
         };
         let report = Report::Done {
             seq: job.seq,
@@ -430,6 +428,34 @@ fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut r
         }
     }
     let _ = report_tx.send(Report::Stats(redactor.take_stats()));
+}
+
+/// Scrubs one batch into `output` with `scanner`, starting in the given
+/// private-key block state at line `first_line` of its stream. The
+/// counts and finding records wait in `redactor` to be taken.
+pub(crate) fn scrub_job(
+    redactor: &mut Redactor,
+    scanner: &Arc<Scanner>,
+    kind: &JobKind,
+    block_lines_left: u32,
+    first_line: u64,
+    output: &mut Vec<u8>,
+) {
+    if !Arc::ptr_eq(redactor.scanner(), scanner) {
+        redactor.replace_scanner(Arc::clone(scanner));
+    }
+    redactor.set_block_state(block_lines_left);
+    redactor.set_line_number(first_line);
+    match kind {
+        JobKind::Lines(lines) => {
+            output.reserve(lines.len() + lines.len() / 16);
+            redactor.scrub_lines(lines, output);
+        }
+        JobKind::OverLong { terminated, bytes } => {
+            redactor.stats_mut().bytes_in += bytes;
+            redactor.fail_closed(*terminated, output);
+        }
+    }
 }
 
 /// The calling thread: writes finished batches in input order.

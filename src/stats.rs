@@ -34,6 +34,9 @@ pub struct Stats {
     pub dropped: u64,
     /// Lines not valid in their structured format, scanned as raw text.
     pub malformed: u64,
+    /// Lines dropped because the output buffer was full (`--when-full
+    /// drop`).
+    pub dropped_output_full: u64,
     /// Per-rule counts moved out of the index-based vectors, by rule id.
     pub by_rule: BTreeMap<String, RuleTotals>,
 }
@@ -104,6 +107,7 @@ impl Stats {
         self.bytes_out += std::mem::take(&mut other.bytes_out);
         self.failed_closed += std::mem::take(&mut other.failed_closed);
         self.dropped += std::mem::take(&mut other.dropped);
+        self.dropped_output_full += std::mem::take(&mut other.dropped_output_full);
         self.malformed += std::mem::take(&mut other.malformed);
         for (id, t) in std::mem::take(&mut other.by_rule) {
             let mine = self.by_rule.entry(id).or_default();

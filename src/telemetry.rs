@@ -194,6 +194,13 @@ pub fn publish_batch(source: &str, stats: &Stats, duration: Duration) {
     histogram!("logscrub_scan_duration_seconds").record(duration.as_secs_f64());
 }
 
+/// Counts lines dropped for `reason` (not by a rule's drop action).
+pub fn count_dropped(reason: &'static str, lines: u64) {
+    if lines > 0 {
+        counter!("logscrub_lines_dropped_total", "reason" => reason).increment(lines);
+    }
+}
+
 /// Sets the lines waiting in the output buffer.
 pub fn set_output_buffer_lines(lines: u64) {
     gauge!("logscrub_output_buffer_lines").set(lines as f64);

@@ -8,6 +8,8 @@
 //! marker, never the raw bytes). Resident memory stays under about
 //! `max_line_bytes + READ_CHUNK` whatever the input.
 
+pub mod octet;
+
 use std::io::{self, Read};
 
 /// How much is read from the source at a time.
@@ -28,13 +30,36 @@ pub enum Batch<'a> {
     OverLong { terminated: bool, bytes: u64 },
 }
 
-/// Reads batches of whole lines from `R`.
-pub struct LineReader<R> {
-    source: R,
+/// What the [`Framer`] has next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next<'a> {
+    /// A batch is ready.
+    Batch(Batch<'a>),
+    /// More input is needed (or [`Framer::finish`], at the end).
+    NeedInput,
+    /// The stream is finished and everything was handed out.
+    End,
+}
+
+/// [`Framer::next_batch`] without the borrow.
+enum Step {
+    Lines(std::ops::Range<usize>),
+    OverLong { terminated: bool, bytes: u64 },
+    NeedInput,
+    End,
+}
+
+/// The framing state machine, without I/O: bytes go in through
+/// [`Framer::spare`] and [`Framer::filled`], batches of whole lines come out
+/// of [`Framer::next_batch`]. Used by [`LineReader`] for blocking reads and by the
+/// sources that read files and sockets.
+pub struct Framer {
     buf: Vec<u8>,
     /// `buf[start..end]` holds bytes read but not handed out yet.
     start: usize,
     end: usize,
+    /// Stream offset of `buf[0]`.
+    base: u64,
     eof: bool,
     /// Discarding the remainder of a line that was over the limit.
     discarding: bool,
@@ -45,14 +70,14 @@ pub struct LineReader<R> {
     max_line_bytes: usize,
 }
 
-impl<R: Read> LineReader<R> {
-    /// A reader with the given over-long-line limit (at least 1).
-    pub fn new(source: R, max_line_bytes: usize) -> LineReader<R> {
-        LineReader {
-            source,
+impl Framer {
+    /// A framer with the given over-long-line limit (at least 1).
+    pub fn new(max_line_bytes: usize) -> Framer {
+        Framer {
             buf: Vec::new(),
             start: 0,
             end: 0,
+            base: 0,
             eof: false,
             discarding: false,
             discarded: 0,
@@ -64,9 +89,65 @@ impl<R: Read> LineReader<R> {
     /// Makes every batch end after a complete CRI message: a trailing run
     /// of partial (`P`) lines waits for the line that completes it, unless
     /// the run passes the line limit or the input ends. Off by default.
-    pub fn hold_cri_partials(mut self, yes: bool) -> LineReader<R> {
+    pub fn hold_cri_partials(mut self, yes: bool) -> Framer {
         self.hold_cri_partials = yes;
         self
+    }
+
+    /// How many bytes of the stream were handed out (or skipped as part of
+    /// an over-long line that was reported): the offset a reader that
+    /// restarts must resume from.
+    pub fn consumed(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
+    /// Bytes received but not handed out yet.
+    pub fn pending(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Room for the next read: at least [`READ_CHUNK`] bytes. Report what
+    /// was written with [`Framer::filled`].
+    pub fn spare(&mut self) -> &mut [u8] {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.base += self.start as u64;
+            self.start = 0;
+        }
+        let want = self.end + READ_CHUNK;
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        &mut self.buf[self.end..want]
+    }
+
+    /// `n` bytes were written at the start of [`Framer::spare`].
+    pub fn filled(&mut self, n: usize) {
+        self.end = (self.end + n).min(self.buf.len());
+    }
+
+    /// Copies `data` in (for sources that receive their own buffers, such
+    /// as datagrams).
+    pub fn push(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let spare = self.spare();
+            let n = spare.len().min(data.len());
+            spare[..n].copy_from_slice(&data[..n]);
+            self.filled(n);
+            data = &data[n..];
+        }
+    }
+
+    /// The stream ended: what is pending is handed out, a final line
+    /// without a newline included.
+    pub fn finish(&mut self) {
+        self.eof = true;
+    }
+
+    /// Whether [`Framer::finish`] was called.
+    pub fn is_finished(&self) -> bool {
+        self.eof
     }
 
     /// Where a trailing run of CRI partial lines starts in `lines` (whole
@@ -86,8 +167,19 @@ impl<R: Read> LineReader<R> {
         end
     }
 
-    /// The next batch, or `None` at the end of the stream.
-    pub fn next_batch(&mut self) -> io::Result<Option<Batch<'_>>> {
+    /// The next batch, if the bytes received so far make one.
+    pub fn next_batch(&mut self) -> Next<'_> {
+        match self.next_range() {
+            Step::Lines(range) => Next::Batch(Batch::Lines(&self.buf[range])),
+            Step::OverLong { terminated, bytes } => {
+                Next::Batch(Batch::OverLong { terminated, bytes })
+            }
+            Step::NeedInput => Next::NeedInput,
+            Step::End => Next::End,
+        }
+    }
+
+    fn next_range(&mut self) -> Step {
         loop {
             let pending = &self.buf[self.start..self.end];
             if self.discarding {
@@ -95,42 +187,42 @@ impl<R: Read> LineReader<R> {
                     self.start += i + 1;
                     self.discarding = false;
                     let bytes = std::mem::take(&mut self.discarded) + i as u64 + 1;
-                    return Ok(Some(Batch::OverLong {
+                    return Step::OverLong {
                         terminated: true,
                         bytes,
-                    }));
+                    };
                 }
                 self.discarded += pending.len() as u64;
                 self.start = self.end;
                 if self.eof {
                     self.discarding = false;
                     let bytes = std::mem::take(&mut self.discarded);
-                    return Ok(Some(Batch::OverLong {
+                    return Step::OverLong {
                         terminated: false,
                         bytes,
-                    }));
+                    };
                 }
+                return Step::NeedInput;
             } else if self.eof && !pending.is_empty() && self.hold_cri_partials {
                 // The end: the rest in one batch, so a run of CRI partial
                 // lines stays with its last, unterminated line.
                 let batch = self.start..self.end;
                 self.start = self.end;
-                return Ok(Some(Batch::Lines(&self.buf[batch])));
+                return Step::Lines(batch);
             } else if let Some(i) = memchr::memrchr(b'\n', pending) {
                 let mut batch = self.start..self.start + i + 1;
                 if self.hold_cri_partials {
                     let keep = Self::partial_run_start(&self.buf[batch.clone()]);
                     if keep == 0 && !self.eof && pending.len() <= self.max_line_bytes {
                         // Only partial lines so far: wait for the rest.
-                        self.fill()?;
-                        continue;
+                        return Step::NeedInput;
                     }
                     if keep > 0 {
                         batch.end = batch.start + keep;
                     }
                 }
                 self.start = batch.end;
-                return Ok(Some(Batch::Lines(&self.buf[batch])));
+                return Step::Lines(batch);
             } else if pending.len() > self.max_line_bytes + 1 {
                 // (One byte more than the limit: a trailing `\r` of a
                 // `\r\n` ending does not count toward it.)
@@ -140,35 +232,62 @@ impl<R: Read> LineReader<R> {
                 continue;
             } else if self.eof {
                 if pending.is_empty() {
-                    return Ok(None);
+                    return Step::End;
                 }
                 let batch = self.start..self.end;
                 self.start = self.end;
-                return Ok(Some(Batch::Lines(&self.buf[batch])));
+                return Step::Lines(batch);
             }
-            self.fill()?;
+            return Step::NeedInput;
+        }
+    }
+}
+
+/// Reads batches of whole lines from `R`.
+pub struct LineReader<R> {
+    source: R,
+    framer: Framer,
+}
+
+impl<R: Read> LineReader<R> {
+    /// A reader with the given over-long-line limit (at least 1).
+    pub fn new(source: R, max_line_bytes: usize) -> LineReader<R> {
+        LineReader {
+            source,
+            framer: Framer::new(max_line_bytes),
         }
     }
 
-    /// Moves the pending bytes to the front and reads one more chunk.
-    fn fill(&mut self) -> io::Result<()> {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        let want = self.end + READ_CHUNK;
-        if self.buf.len() < want {
-            self.buf.resize(want, 0);
-        }
+    /// See [`Framer::hold_cri_partials`].
+    pub fn hold_cri_partials(mut self, yes: bool) -> LineReader<R> {
+        self.framer = self.framer.hold_cri_partials(yes);
+        self
+    }
+
+    /// The next batch, or `None` at the end of the stream.
+    pub fn next_batch(&mut self) -> io::Result<Option<Batch<'_>>> {
         loop {
-            match self.source.read(&mut self.buf[self.end..want]) {
+            match self.framer.next_range() {
+                Step::Lines(range) => return Ok(Some(Batch::Lines(&self.framer.buf[range]))),
+                Step::OverLong { terminated, bytes } => {
+                    return Ok(Some(Batch::OverLong { terminated, bytes }))
+                }
+                Step::End => return Ok(None),
+                Step::NeedInput => self.fill()?,
+            }
+        }
+    }
+
+    /// Reads one more chunk.
+    fn fill(&mut self) -> io::Result<()> {
+        loop {
+            match self.source.read(self.framer.spare()) {
                 Ok(0) => {
-                    self.eof = true;
+                    self.framer.finish();
                     return Ok(());
                 }
                 Ok(n) => {
-                    self.end += n;
+                    self.framer.filled(n);
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

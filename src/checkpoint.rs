@@ -1,0 +1,321 @@
+//! Checkpoints: how far each input file has been read *and written*, so a
+//! restart resumes exactly there.
+//!
+//! A file is identified by its device and inode plus a fingerprint (a hash)
+//! of its first bytes — never by its name, which rotation changes, and not
+//! by the inode alone, which the file system reuses. An offset is recorded
+//! only after the lines before it were written to the output (and flushed),
+//! so a restart loses nothing; lines written after the last save are read
+//! again (at-least-once, bounded by the save interval).
+//!
+//! The file is JSON, written to a temporary file, synced, renamed over the
+//! old one and the directory synced: a crash leaves the old or the new
+//! checkpoint, never a torn one.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// How many leading bytes of a file its fingerprint covers (fewer while
+/// the file is shorter).
+pub const FINGERPRINT_BYTES: usize = 1024;
+
+/// Why a checkpoint could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The checkpoint file could not be read or written.
+    #[error("checkpoint {path}: {source}")]
+    Io {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The checkpoint file is not a valid checkpoint.
+    #[error(
+        "checkpoint {path}: not a valid checkpoint file ({detail}); move it away to start over"
+    )]
+    Invalid {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Device and inode of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileKey {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+}
+
+impl FileKey {
+    /// The key of an open file or of a file's metadata.
+    pub fn of(meta: &std::fs::Metadata) -> FileKey {
+        FileKey {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+}
+
+/// A hash of a file's first `len` bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// How many bytes it covers.
+    pub len: u32,
+    /// The first 16 bytes of their SHA-256.
+    pub hash: [u8; 16],
+}
+
+impl Fingerprint {
+    /// The fingerprint of `first` (at most [`FINGERPRINT_BYTES`] are used).
+    pub fn of(first: &[u8]) -> Fingerprint {
+        let first = &first[..first.len().min(FINGERPRINT_BYTES)];
+        let digest = Sha256::digest(first);
+        let mut hash = [0u8; 16];
+        hash.copy_from_slice(&digest[..16]);
+        Fingerprint {
+            len: first.len() as u32,
+            hash,
+        }
+    }
+
+    /// Reads the first `len` bytes of `file` and fingerprints them; `None`
+    /// when the file is shorter than that now.
+    pub fn read(file: &File, len: u32) -> io::Result<Option<Fingerprint>> {
+        let mut buf = vec![0u8; len as usize];
+        let mut got = 0;
+        while got < buf.len() {
+            match file.read_at(&mut buf[got..], got as u64) {
+                Ok(0) => return Ok(None),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(Fingerprint::of(&buf)))
+    }
+
+    /// Whether `file` still starts with the bytes this fingerprint covers.
+    pub fn matches(&self, file: &File) -> bool {
+        matches!(Fingerprint::read(file, self.len), Ok(Some(f)) if f == *self)
+    }
+
+    fn to_hex(self) -> String {
+        self.hash.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn from_hex(len: u32, hex: &str) -> Option<Fingerprint> {
+        if hex.len() != 32 || len as usize > FINGERPRINT_BYTES {
+            return None;
+        }
+        let mut hash = [0u8; 16];
+        for (i, byte) in hash.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Fingerprint { len, hash })
+    }
+}
+
+/// Where reading a file stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// Where the file was last seen (for people, and to look for it after
+    /// a rotation; not used to identify it).
+    pub path: PathBuf,
+    /// Its fingerprint when the position was recorded.
+    pub fingerprint: Fingerprint,
+    /// Bytes read and written.
+    pub offset: u64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OnDisk {
+    version: u32,
+    files: Vec<OnDiskFile>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OnDiskFile {
+    dev: u64,
+    ino: u64,
+    fingerprint_len: u32,
+    fingerprint: String,
+    offset: u64,
+    path: PathBuf,
+}
+
+/// The checkpoint store: positions by file, saved to one file.
+#[derive(Debug)]
+pub struct Checkpoints {
+    path: PathBuf,
+    positions: HashMap<FileKey, Position>,
+    dirty: bool,
+}
+
+impl Checkpoints {
+    /// Loads `path`; a missing file is an empty checkpoint.
+    pub fn load(path: &Path) -> Result<Checkpoints, CheckpointError> {
+        let mut store = Checkpoints {
+            path: path.to_path_buf(),
+            positions: HashMap::new(),
+            dirty: false,
+        };
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(store),
+            Err(source) => {
+                return Err(CheckpointError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let invalid = |detail: String| CheckpointError::Invalid {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let disk: OnDisk = serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
+        if disk.version != 1 {
+            return Err(invalid(format!("unknown version {}", disk.version)));
+        }
+        for f in disk.files {
+            let fingerprint = Fingerprint::from_hex(f.fingerprint_len, &f.fingerprint)
+                .ok_or_else(|| invalid(format!("bad fingerprint for {}", f.path.display())))?;
+            store.positions.insert(
+                FileKey {
+                    dev: f.dev,
+                    ino: f.ino,
+                },
+                Position {
+                    path: f.path,
+                    fingerprint,
+                    offset: f.offset,
+                },
+            );
+        }
+        Ok(store)
+    }
+
+    /// Where to resume `file` (whose key is `key`): its recorded offset
+    /// when the fingerprint still matches and the file is not shorter.
+    pub fn resume_offset(&self, key: FileKey, file: &File) -> Option<u64> {
+        let position = self.positions.get(&key)?;
+        let len = file.metadata().ok()?.len();
+        (position.offset <= len && position.fingerprint.matches(file)).then_some(position.offset)
+    }
+
+    /// Every recorded position.
+    pub fn positions(&self) -> impl Iterator<Item = (&FileKey, &Position)> {
+        self.positions.iter()
+    }
+
+    /// Records that `key` was read and written up to `position.offset`.
+    pub fn record(&mut self, key: FileKey, position: Position) {
+        self.positions.insert(key, position);
+        self.dirty = true;
+    }
+
+    /// Forgets a file that is gone.
+    pub fn forget(&mut self, key: FileKey) {
+        if self.positions.remove(&key).is_some() {
+            self.dirty = true;
+        }
+    }
+
+    /// Writes the checkpoint atomically, if anything changed.
+    pub fn save(&mut self) -> Result<(), CheckpointError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let mut files: Vec<OnDiskFile> = self
+            .positions
+            .iter()
+            .map(|(key, p)| OnDiskFile {
+                dev: key.dev,
+                ino: key.ino,
+                fingerprint_len: p.fingerprint.len,
+                fingerprint: p.fingerprint.to_hex(),
+                offset: p.offset,
+                path: p.path.clone(),
+            })
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path).then(a.ino.cmp(&b.ino)));
+        let text = serde_json::to_vec_pretty(&OnDisk { version: 1, files })
+            .map_err(|e| io::Error::other(e.to_string()))
+            .and_then(|t| write_atomically(&self.path, &t))
+            .map_err(|source| CheckpointError::Io {
+                path: self.path.clone(),
+                source,
+            });
+        text?;
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+/// Replaces `path` with `data`: temporary file, fsync, rename, fsync of
+/// the directory.
+fn write_atomically(path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = dir.join(tmp_name);
+    {
+        let mut file = File::create(&tmp)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_fingerprint_check() {
+        let dir = std::env::temp_dir().join(format!("logscrub-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("app.log");
+        std::fs::write(&log, b"first line\nsecond line\n").unwrap();
+        let file = File::open(&log).unwrap();
+        let key = FileKey::of(&file.metadata().unwrap());
+        let store_path = dir.join("ckpt.json");
+        let mut store = Checkpoints::load(&store_path).unwrap();
+        store.record(
+            key,
+            Position {
+                path: log.clone(),
+                fingerprint: Fingerprint::of(b"first line\nsecond line\n"),
+                offset: 11,
+            },
+        );
+        store.save().unwrap();
+        let store = Checkpoints::load(&store_path).unwrap();
+        assert_eq!(store.resume_offset(key, &file), Some(11));
+        // The same inode with other content is another file.
+        std::fs::write(&log, b"other content\n").unwrap();
+        assert_eq!(store.resume_offset(key, &File::open(&log).unwrap()), None);
+        std::fs::write(&store_path, b"{not json").unwrap();
+        let err = Checkpoints::load(&store_path).unwrap_err().to_string();
+        assert!(
+            err.contains("ckpt.json") && err.contains("not a valid"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,506 @@
+//! The service: many sources, one scrubber pool, one sink, on tokio.
+//!
+//! ```text
+//! sources ──(bounded: chunks)──▶ dispatcher ──(bounded: in-flight scrubs,
+//!   in input order)──▶ writer ──(bounded: --output-buffer bytes)──▶ sink
+//!                                                   └─▶ checkpoints
+//! ```
+//!
+//! Every stage has a bounded buffer, so a slow or unavailable output stops
+//! the sources (backpressure) instead of growing memory. The dispatcher
+//! scrubs chunks on at most `threads` blocking threads at once and hands
+//! them on in the order they arrived, so each stream's lines keep their
+//! order. Nothing is dropped unless `--when-full drop` asks for it, and
+//! then every dropped line is counted. A file position is checkpointed only
+//! after its lines were written and synced.
+//!
+//! Shutdown (SIGTERM/SIGINT): sources stop reading, everything already read
+//! is scrubbed and written, the sink is synced and closed, checkpoints are
+//! saved, and [`run`] returns.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::checkpoint::{CheckpointError, Checkpoints, Position};
+use crate::findings::FindingRecord;
+use crate::pipe::{JobKind, PipeError, PipeOptions};
+use crate::redact::Redactor;
+use crate::scan::Scanner;
+use crate::sink::{Sink, SinkSpec};
+use crate::source::{file, socket, stdin, Ack, Chunk, FramingOptions, SourceSpec, Stream};
+use crate::stats::Stats;
+
+/// How often positions are synced and checkpointed.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What to do when the output buffer is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Wait (backpressure reaches the inputs). The default.
+    Block,
+    /// Drop the newest lines, counted as `output_full`.
+    Drop,
+}
+
+/// Settings of the service.
+pub struct ServiceOptions {
+    /// Where lines come from.
+    pub sources: Vec<SourceSpec>,
+    /// Follow files across rotation.
+    pub follow: bool,
+    /// Start files found at start-up at their end (no checkpoint entry).
+    pub start_at_end: bool,
+    /// Where lines go.
+    pub output: SinkSpec,
+    /// The checkpoint file.
+    pub checkpoint: Option<PathBuf>,
+    /// Bytes of scrubbed output that may wait for the sink.
+    pub buffer_bytes: usize,
+    /// What happens when they are all used.
+    pub when_full: WhenFull,
+    /// Scrubbing settings.
+    pub pipe: PipeOptions,
+}
+
+/// Why the service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A pipe-level error (input, output, findings).
+    #[error(transparent)]
+    Pipe(#[from] PipeError),
+    /// The checkpoint file.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A listener could not be bound, or the runtime not started.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// A scrubbed chunk.
+struct Scrubbed {
+    output: Vec<u8>,
+    records: Vec<FindingRecord>,
+    stats: Stats,
+    duration: Duration,
+}
+
+/// A chunk on its way to the writer, in input order.
+enum InFlight {
+    Scrub {
+        handle: tokio::task::JoinHandle<Scrubbed>,
+        stream: Arc<Stream>,
+        ack: Option<Ack>,
+    },
+    AckOnly(Ack),
+}
+
+/// A batch of output for the sink.
+struct OutBatch {
+    bytes: Vec<u8>,
+    lines: u64,
+    acks: Vec<Ack>,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Runs the service until every source ends or shutdown is requested.
+pub fn run(
+    options: ServiceOptions,
+    scanner: Arc<Scanner>,
+    stop: Arc<AtomicBool>,
+    readiness: crate::telemetry::Readiness,
+    stats: &mut Stats,
+) -> Result<(), ServiceError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("logscrub-io")
+        .enable_all()
+        .build()
+        .map_err(|e| ServiceError::Setup(format!("starting the I/O runtime: {e}")))?;
+    runtime.block_on(serve(options, scanner, stop, readiness, stats))
+}
+
+async fn serve(
+    options: ServiceOptions,
+    scanner: Arc<Scanner>,
+    stop: Arc<AtomicBool>,
+    readiness: crate::telemetry::Readiness,
+    stats: &mut Stats,
+) -> Result<(), ServiceError> {
+    let threads = options.pipe.threads.max(1);
+    let checkpoints = match &options.checkpoint {
+        Some(path) => Some(Arc::new(Mutex::new(Checkpoints::load(path)?))),
+        None => None,
+    };
+    let framing = FramingOptions {
+        max_line_bytes: options.pipe.max_line_bytes,
+        hold_cri_partials: matches!(
+            options.pipe.format,
+            crate::format::Format::Auto | crate::format::Format::Cri
+        ),
+        follows_blocks: scanner.block_rule().is_some(),
+    };
+    let cancel = CancellationToken::new();
+    {
+        let cancel = cancel.clone();
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(crate::shutdown::POLL_INTERVAL / 2).await;
+            }
+            cancel.cancel();
+        });
+    }
+
+    let sink = Sink::open(&options.output, readiness.clone())
+        .await
+        .map_err(PipeError::Write)?;
+
+    // Sources.
+    let (chunk_tx, chunk_rx) = mpsc::channel::<Chunk>(2 * threads + 2);
+    let mut sources = tokio::task::JoinSet::new();
+    for spec in &options.sources {
+        match spec {
+            SourceSpec::Stdin => {
+                let (tx, stop) = (chunk_tx.clone(), Arc::clone(&stop));
+                sources.spawn_blocking(move || {
+                    stdin::run(tx, framing, stop).map_err(|source| PipeError::Read {
+                        input: "standard input".into(),
+                        source,
+                    })
+                });
+            }
+            SourceSpec::Files(pattern) => {
+                let file_options = file::FileOptions {
+                    pattern: pattern.clone(),
+                    follow: options.follow,
+                    start_at_end: options.start_at_end,
+                };
+                let (tx, stop, store) = (chunk_tx.clone(), Arc::clone(&stop), checkpoints.clone());
+                let name = pattern.clone();
+                sources.spawn_blocking(move || {
+                    file::run(file_options, framing, tx, stop, store).map_err(|source| {
+                        PipeError::Read {
+                            input: name,
+                            source,
+                        }
+                    })
+                });
+            }
+            _ => {
+                let listener = socket::Listener::bind(spec)
+                    .await
+                    .map_err(|e| ServiceError::Setup(format!("--listen {}: {e}", spec.label())))?;
+                crate::diag::emit("info", &format!("listening on {}", listener.local_addr()));
+                let (tx, cancel) = (chunk_tx.clone(), cancel.clone());
+                let label: Arc<str> = spec.label().into();
+                sources.spawn(async move {
+                    listener.serve(label, framing, tx, cancel).await;
+                    Ok(())
+                });
+            }
+        }
+    }
+    drop(chunk_tx);
+    readiness.set_input_open(true);
+
+    // Scrubbing, in order.
+    let (flight_tx, flight_rx) = mpsc::channel::<InFlight>(2 * threads);
+    let dispatcher = tokio::spawn(dispatch(
+        chunk_rx,
+        flight_tx,
+        scanner,
+        options.pipe.clone(),
+        threads,
+    ));
+
+    // Output.
+    let buffer_kib = (options.buffer_bytes / 1024).max(1);
+    let buffer = Arc::new(Semaphore::new(buffer_kib));
+    let (out_tx, out_rx) = mpsc::unbounded_channel::<OutBatch>();
+    let waiting = Arc::new(AtomicU64::new(0));
+    let sink_task = tokio::spawn(drain_to_sink(
+        sink,
+        out_rx,
+        checkpoints.clone(),
+        Arc::clone(&waiting),
+    ));
+
+    let written = write_in_order(
+        flight_rx,
+        &out_tx,
+        &buffer,
+        buffer_kib,
+        options.when_full,
+        &options.pipe,
+        &waiting,
+        stats,
+    )
+    .await;
+    drop(out_tx);
+    let sink_result = sink_task
+        .await
+        .unwrap_or_else(|e| Err(ServiceError::Setup(format!("output task: {e}"))));
+    if sink_result.is_err() || written.is_err() {
+        // The output is gone: stop reading.
+        cancel.cancel();
+        stop.store(true, Ordering::SeqCst);
+    }
+    let _ = dispatcher.await;
+    let mut first_error: Option<ServiceError> = None;
+    while let Some(done) = sources.join_next().await {
+        if let Ok(Err(e)) = done {
+            first_error.get_or_insert(ServiceError::Pipe(e));
+        }
+    }
+    readiness.set_input_open(false);
+    sink_result?;
+    written?;
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Scrubs chunks on at most `threads` blocking threads, handing them on in
+/// arrival order.
+async fn dispatch(
+    mut chunks: mpsc::Receiver<Chunk>,
+    flight: mpsc::Sender<InFlight>,
+    mut scanner: Arc<Scanner>,
+    options: PipeOptions,
+    threads: usize,
+) {
+    let slots = Arc::new(Semaphore::new(threads));
+    let pool: Arc<Mutex<Vec<Redactor>>> = Arc::new(Mutex::new(Vec::new()));
+    while let Some(chunk) = chunks.recv().await {
+        if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
+            scanner = next;
+        }
+        let Chunk {
+            stream,
+            payload,
+            block_lines_left,
+            first_line,
+            ack,
+        } = chunk;
+        if matches!(&payload, JobKind::Lines(l) if l.is_empty()) {
+            if let Some(ack) = ack {
+                if flight.send(InFlight::AckOnly(ack)).await.is_err() {
+                    return;
+                }
+            }
+            continue;
+        }
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let (pool, scanner, options) = (Arc::clone(&pool), Arc::clone(&scanner), options.clone());
+        let block = if scanner.block_rule().is_some() {
+            block_lines_left
+        } else {
+            0
+        };
+        let handle = tokio::task::spawn_blocking(move || {
+            let mut redactor = pool
+                .lock()
+                .ok()
+                .and_then(|mut p| p.pop())
+                .unwrap_or_else(|| {
+                    let mut r = Redactor::new(Arc::clone(&scanner));
+                    r.set_max_line_bytes(options.max_line_bytes);
+                    r.set_overlong_policy(options.overlong);
+                    r.set_format(options.format);
+                    r.set_record_findings(options.findings.is_some());
+                    r
+                });
+            let started = std::time::Instant::now();
+            let mut output = Vec::new();
+            crate::pipe::scrub_job(
+                &mut redactor,
+                &scanner,
+                &payload,
+                block,
+                first_line,
+                &mut output,
+            );
+            let scrubbed = Scrubbed {
+                output,
+                records: redactor.take_records(),
+                stats: redactor.take_stats(),
+                duration: started.elapsed(),
+            };
+            if let Ok(mut p) = pool.lock() {
+                p.push(redactor);
+            }
+            drop(slot);
+            scrubbed
+        });
+        let sent = flight
+            .send(InFlight::Scrub {
+                handle,
+                stream,
+                ack,
+            })
+            .await;
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+/// Takes scrubbed chunks in order, publishes their counts and findings, and
+/// queues their output for the sink within the buffer's bound.
+#[allow(clippy::too_many_arguments)]
+async fn write_in_order(
+    mut flight: mpsc::Receiver<InFlight>,
+    out: &mpsc::UnboundedSender<OutBatch>,
+    buffer: &Arc<Semaphore>,
+    buffer_kib: usize,
+    when_full: WhenFull,
+    options: &PipeOptions,
+    waiting: &AtomicU64,
+    stats: &mut Stats,
+) -> Result<(), ServiceError> {
+    while let Some(item) = flight.recv().await {
+        let (scrubbed, stream, ack) = match item {
+            InFlight::AckOnly(ack) => {
+                let batch = OutBatch {
+                    bytes: Vec::new(),
+                    lines: 0,
+                    acks: vec![ack],
+                    _permit: None,
+                };
+                if out.send(batch).is_err() {
+                    return Ok(());
+                }
+                continue;
+            }
+            InFlight::Scrub {
+                handle,
+                stream,
+                ack,
+            } => match handle.await {
+                Ok(s) => (s, stream, ack),
+                Err(e) => return Err(ServiceError::Setup(format!("scrubbing task failed: {e}"))),
+            },
+        };
+        let Scrubbed {
+            output,
+            records,
+            stats: mut delta,
+            duration,
+        } = scrubbed;
+        crate::telemetry::publish_batch(&stream.label, &delta, duration);
+        crate::pipe::write_records(options, &stream.name, &records)?;
+        let lines = delta.lines - delta.dropped;
+        stats.drain_from(&mut delta);
+        let kib = (output.len().div_ceil(1024)).clamp(1, buffer_kib) as u32;
+        let permit = match when_full {
+            WhenFull::Block => match Arc::clone(buffer).acquire_many_owned(kib).await {
+                Ok(p) => Some(p),
+                Err(_) => return Ok(()),
+            },
+            WhenFull::Drop => match Arc::clone(buffer).try_acquire_many_owned(kib) {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    stats.dropped_output_full += lines;
+                    crate::telemetry::count_dropped("output_full", lines);
+                    // The lines are gone on purpose: their position is
+                    // still recorded.
+                    let batch = OutBatch {
+                        bytes: Vec::new(),
+                        lines: 0,
+                        acks: ack.into_iter().collect(),
+                        _permit: None,
+                    };
+                    if out.send(batch).is_err() {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            },
+        };
+        waiting.fetch_add(lines, Ordering::Relaxed);
+        crate::telemetry::set_output_buffer_lines(waiting.load(Ordering::Relaxed));
+        let batch = OutBatch {
+            bytes: output,
+            lines,
+            acks: ack.into_iter().collect(),
+            _permit: permit,
+        };
+        if out.send(batch).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Writes batches to the sink; syncs and saves checkpoints about every
+/// second and at the end.
+async fn drain_to_sink(
+    mut sink: Sink,
+    mut batches: mpsc::UnboundedReceiver<OutBatch>,
+    checkpoints: Option<Arc<Mutex<Checkpoints>>>,
+    waiting: Arc<AtomicU64>,
+) -> Result<(), ServiceError> {
+    let mut unsynced: Vec<Ack> = Vec::new();
+    let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            batch = batches.recv() => {
+                let Some(batch) = batch else { break };
+                sink.write(&batch.bytes).await.map_err(PipeError::Write)?;
+                waiting.fetch_sub(batch.lines, Ordering::Relaxed);
+                unsynced.extend(batch.acks);
+            }
+            _ = tick.tick() => {
+                crate::telemetry::set_output_buffer_lines(waiting.load(Ordering::Relaxed));
+                if !unsynced.is_empty() {
+                    sink.sync().await.map_err(PipeError::Write)?;
+                    commit(&checkpoints, &mut unsynced)?;
+                }
+            }
+        }
+    }
+    sink.close().await.map_err(PipeError::Write)?;
+    commit(&checkpoints, &mut unsynced)
+}
+
+/// Records written positions and saves the checkpoint file.
+fn commit(
+    checkpoints: &Option<Arc<Mutex<Checkpoints>>>,
+    acks: &mut Vec<Ack>,
+) -> Result<(), ServiceError> {
+    let Some(store) = checkpoints else {
+        acks.clear();
+        return Ok(());
+    };
+    let Ok(mut store) = store.lock() else {
+        return Ok(());
+    };
+    for ack in acks.drain(..) {
+        if ack.forget {
+            store.forget(ack.key);
+        } else {
+            store.record(
+                ack.key,
+                Position {
+                    path: (*ack.path).clone(),
+                    fingerprint: ack.fingerprint,
+                    offset: ack.offset,
+                },
+            );
+        }
+    }
+    if let Err(e) = store.save() {
+        crate::telemetry::count_error("sending", "checkpoint_failed");
+        crate::diag::emit("error", &e.to_string());
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! Sources: where lines come from — standard input, files (optionally
+//! followed across rotation) and sockets (TCP, UDP, Unix).
+//!
+//! A source cuts each of its byte streams (a file, a connection) into
+//! [`Chunk`]s of whole lines with its own [`Feed`], and sends them on one
+//! bounded channel shared by all sources. So the lines of one stream stay in
+//! order, streams never mix inside a line, and a full channel stops every
+//! source from reading (backpressure: a followed file pauses, a socket
+//! stops being read).
+
+pub mod file;
+pub mod socket;
+pub mod stdin;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::checkpoint::{FileKey, Fingerprint};
+use crate::framing::{Batch, Framer, Next};
+use crate::pipe::JobKind;
+
+/// One stream of lines: a file, a connection, standard input.
+#[derive(Debug)]
+pub struct Stream {
+    /// Its name in findings and diagnostics (a path, a peer address).
+    pub name: Arc<str>,
+    /// The source it belongs to, as given on the command line: the metrics
+    /// label (bounded, unlike `name`).
+    pub label: Arc<str>,
+}
+
+/// A file position to record once a chunk is written.
+#[derive(Clone, Debug)]
+pub struct Ack {
+    /// The file.
+    pub key: FileKey,
+    /// Where it was seen.
+    pub path: Arc<PathBuf>,
+    /// Its fingerprint.
+    pub fingerprint: Fingerprint,
+    /// The offset after the chunk's last byte.
+    pub offset: u64,
+    /// The file is gone and fully read: drop its checkpoint entry.
+    pub forget: bool,
+}
+
+/// A batch of whole lines of one stream, with what the scrubber needs to
+/// continue that stream's state.
+pub struct Chunk {
+    /// The stream it comes from.
+    pub stream: Arc<Stream>,
+    /// The lines (or an over-long line that was skipped).
+    pub(crate) payload: JobKind,
+    /// Private-key block state at its first line.
+    pub block_lines_left: u32,
+    /// Lines of the stream before it.
+    pub first_line: u64,
+    /// The position to checkpoint once it is written.
+    pub ack: Option<Ack>,
+}
+
+impl Chunk {
+    /// A chunk that carries no lines, only a checkpoint change.
+    pub fn ack_only(stream: Arc<Stream>, ack: Ack) -> Chunk {
+        Chunk {
+            stream,
+            payload: JobKind::Lines(Vec::new()),
+            block_lines_left: 0,
+            first_line: 0,
+            ack: Some(ack),
+        }
+    }
+}
+
+/// The channel every source sends on.
+pub type ChunkSender = tokio::sync::mpsc::Sender<Chunk>;
+
+/// Framing settings shared by every source.
+#[derive(Clone, Copy, Debug)]
+pub struct FramingOptions {
+    /// The over-long-line limit.
+    pub max_line_bytes: usize,
+    /// Keep CRI partial runs together (formats auto and cri).
+    pub hold_cri_partials: bool,
+    /// Track private-key blocks across batches (a block rule is active).
+    pub follows_blocks: bool,
+}
+
+/// One stream's framing state: bytes in, chunks out.
+pub struct Feed {
+    stream: Arc<Stream>,
+    framer: Framer,
+    options: FramingOptions,
+    block_lines_left: u32,
+    lines: u64,
+    /// Stream offset of the framer's first byte (where reading started).
+    offset_base: u64,
+}
+
+impl Feed {
+    /// A feed for `stream`, whose bytes start at `offset_base` of their
+    /// file (0 for anything else).
+    pub fn new(stream: Arc<Stream>, options: FramingOptions, offset_base: u64) -> Feed {
+        Feed {
+            stream,
+            framer: Framer::new(options.max_line_bytes)
+                .hold_cri_partials(options.hold_cri_partials),
+            options,
+            block_lines_left: 0,
+            lines: 0,
+            offset_base,
+        }
+    }
+
+    /// The stream.
+    pub fn stream(&self) -> &Arc<Stream> {
+        &self.stream
+    }
+
+    /// The framer, to receive bytes.
+    pub fn framer(&mut self) -> &mut Framer {
+        &mut self.framer
+    }
+
+    /// The offset (in the file) up to which lines were handed out.
+    pub fn consumed_offset(&self) -> u64 {
+        self.offset_base + self.framer.consumed()
+    }
+
+    /// Bytes received but not handed out (a partial line).
+    pub fn pending(&self) -> usize {
+        self.framer.pending()
+    }
+
+    /// Drops what is pending and continues the stream with bytes that
+    /// start at `offset_base` (a file that was truncated and starts over).
+    /// The line count and block state carry on.
+    pub fn restart_at(&mut self, offset_base: u64) {
+        self.framer = Framer::new(self.options.max_line_bytes)
+            .hold_cri_partials(self.options.hold_cri_partials);
+        self.offset_base = offset_base;
+    }
+
+    /// A chunk reporting an undecodable run of `bytes` as the stream's next
+    /// line (it gets the over-long-line policy). Call only when no lines
+    /// are pending.
+    pub fn overlong_chunk(&mut self, bytes: u64, terminated: bool) -> Chunk {
+        let first_line = self.lines;
+        self.lines += 1;
+        Chunk {
+            stream: Arc::clone(&self.stream),
+            payload: JobKind::OverLong { terminated, bytes },
+            block_lines_left: self.block_lines_left,
+            first_line,
+            ack: None,
+        }
+    }
+
+    /// The next chunk the bytes received so far make, if any.
+    pub fn next_chunk(&mut self) -> Option<Chunk> {
+        let payload = match self.framer.next_batch() {
+            Next::Batch(Batch::Lines(lines)) => JobKind::Lines(lines.to_vec()),
+            Next::Batch(Batch::OverLong { terminated, bytes }) => {
+                JobKind::OverLong { terminated, bytes }
+            }
+            Next::NeedInput | Next::End => return None,
+        };
+        let block_lines_left = self.block_lines_left;
+        let first_line = self.lines;
+        match &payload {
+            JobKind::Lines(lines) => {
+                if self.options.follows_blocks {
+                    self.block_lines_left = crate::redact::block_state_after(
+                        lines,
+                        self.block_lines_left,
+                        self.options.max_line_bytes,
+                    );
+                }
+                self.lines += memchr::memchr_iter(b'\n', lines).count() as u64
+                    + u64::from(lines.last().is_some_and(|&b| b != b'\n'));
+            }
+            JobKind::OverLong { .. } => self.lines += 1,
+        }
+        Some(Chunk {
+            stream: Arc::clone(&self.stream),
+            payload,
+            block_lines_left,
+            first_line,
+            ack: None,
+        })
+    }
+}
+
+/// A source given on the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// Standard input.
+    Stdin,
+    /// Files matching a path or glob pattern.
+    Files(String),
+    /// A TCP listener.
+    Tcp {
+        /// Address to bind.
+        addr: String,
+        /// Octet-counted framing (RFC 6587) instead of newlines.
+        octet_counting: bool,
+    },
+    /// A UDP socket.
+    Udp(String),
+    /// A Unix stream socket listener.
+    Unix(PathBuf),
+}
+
+impl SourceSpec {
+    /// Parses a `--listen` URL.
+    pub fn parse_listen(url: &str) -> Result<SourceSpec, String> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| format!("--listen {url}: expected tcp://, udp:// or unix://"))?;
+        let (target, query) = match rest.split_once('?') {
+            Some((t, q)) => (t, Some(q)),
+            None => (rest, None),
+        };
+        let octet_counting = match query {
+            None | Some("framing=newline") => false,
+            Some("framing=octet-counting") if scheme == "tcp" || scheme == "unix" => true,
+            Some(q) => {
+                return Err(format!(
+                    "--listen {url}: unknown option `{q}` (known: framing=newline, framing=octet-counting for tcp)"
+                ))
+            }
+        };
+        if target.is_empty() {
+            return Err(format!("--listen {url}: no address"));
+        }
+        match scheme {
+            "tcp" => Ok(SourceSpec::Tcp {
+                addr: target.to_string(),
+                octet_counting,
+            }),
+            "udp" => Ok(SourceSpec::Udp(target.to_string())),
+            "unix" if !octet_counting => Ok(SourceSpec::Unix(PathBuf::from(target))),
+            "unix" => Err(format!(
+                "--listen {url}: octet-counting framing is for tcp:// only"
+            )),
+            other => Err(format!(
+                "--listen {url}: unknown scheme `{other}` (tcp, udp, unix)"
+            )),
+        }
+    }
+
+    /// The metrics label: the source as given.
+    pub fn label(&self) -> String {
+        match self {
+            SourceSpec::Stdin => "standard input".to_string(),
+            SourceSpec::Files(p) => p.clone(),
+            SourceSpec::Tcp { addr, .. } => format!("tcp://{addr}"),
+            SourceSpec::Udp(addr) => format!("udp://{addr}"),
+            SourceSpec::Unix(path) => format!("unix://{}", path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_urls() {
+        assert_eq!(
+            SourceSpec::parse_listen("tcp://127.0.0.1:5140?framing=octet-counting"),
+            Ok(SourceSpec::Tcp {
+                addr: "127.0.0.1:5140".into(),
+                octet_counting: true
+            })
+        );
+        assert_eq!(
+            SourceSpec::parse_listen("unix:///run/logscrub.sock"),
+            Ok(SourceSpec::Unix("/run/logscrub.sock".into()))
+        );
+        assert!(SourceSpec::parse_listen("udp://[::1]:514").is_ok());
+        for bad in [
+            "127.0.0.1:1",
+            "http://x:1",
+            "tcp://",
+            "udp://x:1?framing=octet-counting",
+        ] {
+            assert!(SourceSpec::parse_listen(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn feed_counts_lines_and_offsets() {
+        let stream = Arc::new(Stream {
+            name: "t".into(),
+            label: "t".into(),
+        });
+        let options = FramingOptions {
+            max_line_bytes: 100,
+            hold_cri_partials: false,
+            follows_blocks: true,
+        };
+        let mut feed = Feed::new(stream, options, 1000);
+        feed.framer().push(b"a\nbb\nccc");
+        let chunk = feed.next_chunk().unwrap();
+        assert_eq!(chunk.first_line, 0);
+        assert!(matches!(&chunk.payload, JobKind::Lines(l) if l == b"a\nbb\n"));
+        assert_eq!(feed.consumed_offset(), 1005);
+        assert!(feed.next_chunk().is_none());
+        assert_eq!(feed.pending(), 3);
+        feed.framer().push(b"\n");
+        assert_eq!(feed.next_chunk().unwrap().first_line, 2);
+    }
+}
