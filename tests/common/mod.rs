@@ -1,0 +1,257 @@
+//! Shared helpers for the end-to-end I/O tests: numbered test lines, a
+//! checker that counts lines lost, duplicated and reordered per stream, and
+//! process helpers.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_logscrub");
+
+/// A card number every test line with a secret carries.
+pub const CARD: &str = "4111 1111 1111 1111";
+
+/// Line `n` of stream `s`: every 50th carries a card number and an e-mail.
+pub fn line(s: u32, n: u64) -> String {
+    if n % 50 == 7 {
+        format!("s={s} n={n:09} payment card {CARD} for alice@example.com ok\n")
+    } else {
+        format!("s={s} n={n:09} GET /api/v1/orders/{n} 200 12ms user=bob\n")
+    }
+}
+
+/// Lines `from..to` of stream `s`, concatenated.
+pub fn lines(s: u32, from: u64, to: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(((to - from) * 64) as usize);
+    for n in from..to {
+        out.extend_from_slice(line(s, n).as_bytes());
+    }
+    out
+}
+
+/// What arrived, per stream.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// Expected lines that never arrived.
+    pub lost: u64,
+    /// Lines that arrived more than once (extra copies).
+    pub duplicated: u64,
+    /// Lines that arrived before a line sent earlier in their stream.
+    pub reordered: u64,
+    /// Lines that still hold the raw card number.
+    pub leaked: u64,
+    /// Lines that are not test lines at all.
+    pub foreign: u64,
+    /// Lines in all.
+    pub total: u64,
+}
+
+/// Checks `output` against streams `expected` (stream id → line count).
+/// Duplicates that follow a restart are counted, not reordering.
+pub fn tally(output: &[u8], expected: &[(u32, u64)]) -> Tally {
+    let mut t = Tally::default();
+    let mut seen: HashMap<u32, Vec<u8>> = expected
+        .iter()
+        .map(|&(s, n)| (s, vec![0u8; n as usize]))
+        .collect();
+    let mut last: HashMap<u32, u64> = HashMap::new();
+    for l in output.split(|&b| b == b'\n') {
+        if l.is_empty() {
+            continue;
+        }
+        t.total += 1;
+        if memchr_find(l, CARD.as_bytes()) {
+            t.leaked += 1;
+        }
+        let Some((s, n)) = parse(l) else {
+            t.foreign += 1;
+            continue;
+        };
+        let Some(marks) = seen.get_mut(&s) else {
+            t.foreign += 1;
+            continue;
+        };
+        let Some(mark) = marks.get_mut(n as usize) else {
+            t.foreign += 1;
+            continue;
+        };
+        if *mark > 0 {
+            t.duplicated += 1;
+        } else if last.get(&s).is_some_and(|&prev| n < prev) {
+            t.reordered += 1;
+        }
+        *mark = mark.saturating_add(1);
+        last.insert(s, n);
+    }
+    for marks in seen.values() {
+        t.lost += marks.iter().filter(|&&m| m == 0).count() as u64;
+    }
+    t
+}
+
+fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn parse(line: &[u8]) -> Option<(u32, u64)> {
+    let text = std::str::from_utf8(line).ok()?;
+    let rest = text.strip_prefix("s=")?;
+    let (s, rest) = rest.split_once(' ')?;
+    let rest = rest.strip_prefix("n=")?;
+    let n = rest.get(..9)?;
+    Some((s.parse().ok()?, n.parse().ok()?))
+}
+
+/// A fresh temporary directory.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("logscrub-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The child's standard output, collected on a thread, with a running
+/// line count.
+pub struct Collected {
+    pub lines: Arc<AtomicU64>,
+    data: Arc<Mutex<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Collected {
+    /// Starts reading `source` to its end.
+    pub fn start(mut source: impl Read + Send + 'static) -> Collected {
+        let lines = Arc::new(AtomicU64::new(0));
+        let data = Arc::new(Mutex::new(Vec::new()));
+        let (l, d) = (Arc::clone(&lines), Arc::clone(&data));
+        let thread = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                match source.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let newlines = buf[..n].iter().filter(|&&b| b == b'\n').count();
+                        d.lock().unwrap().extend_from_slice(&buf[..n]);
+                        l.fetch_add(newlines as u64, Ordering::SeqCst);
+                    }
+                }
+            }
+        });
+        Collected {
+            lines,
+            data,
+            thread: Some(thread),
+        }
+    }
+
+    /// Lines so far.
+    pub fn count(&self) -> u64 {
+        self.lines.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` lines arrived or `timeout` passed; returns the count.
+    pub fn wait_for(&self, n: u64, timeout: Duration) -> u64 {
+        let start = Instant::now();
+        while self.count() < n && start.elapsed() < timeout {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.count()
+    }
+
+    /// Everything, once the source ended.
+    pub fn finish(mut self) -> Vec<u8> {
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        std::mem::take(&mut *self.data.lock().unwrap())
+    }
+
+    /// A copy of what arrived so far.
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.data.lock().unwrap().clone()
+    }
+}
+
+/// Starts logscrub with `args`, stdout piped, stderr to a file in `dir`.
+pub fn spawn(args: &[&str], dir: &Path) -> Child {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("stderr.log"))
+        .unwrap();
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+/// Sends `signal` to `child`.
+pub fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits for `child` to exit within `timeout`; kills it and fails if not.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("logscrub did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Peak resident memory of a running process, in KiB (VmHWM).
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The stderr log of a test directory.
+pub fn stderr_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+}
+
+/// A connection a listener thread will accept, read once it is there.
+pub struct Accepted<S> {
+    pending: Option<std::thread::JoinHandle<S>>,
+    conn: Option<S>,
+}
+
+impl<S> Accepted<S> {
+    /// Reads the connection `accepting` returns.
+    pub fn new(accepting: std::thread::JoinHandle<S>) -> Accepted<S> {
+        Accepted {
+            pending: Some(accepting),
+            conn: None,
+        }
+    }
+}
+
+impl<S: Read> Read for Accepted<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(h) = self.pending.take() {
+            self.conn = Some(h.join().expect("accepting thread"));
+        }
+        self.conn.as_mut().expect("accepted").read(buf)
+    }
+}
