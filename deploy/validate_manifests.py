@@ -43,6 +43,7 @@ KNOWN_FLAGS = {
     "--metrics-addr", "--shutdown-timeout", "--threads", "--config",
     "--max-line-bytes", "--stats", "--findings", "--patterns", "--action",
     "--disable", "--hash-key-file", "--log-format", "--version",
+    "--read-from", "--output-buffer", "--when-full",
 }
 METRICS_PORT = 9090
 UID = 65532

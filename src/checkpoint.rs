@@ -163,8 +163,17 @@ pub struct Checkpoints {
 }
 
 impl Checkpoints {
-    /// Loads `path`; a missing file is an empty checkpoint.
+    /// Loads `path`; a missing file is an empty checkpoint. The directory
+    /// is created if needed and must be writable: a checkpoint that cannot
+    /// be saved is an error at start-up, not a surprise at the first save.
     pub fn load(path: &Path) -> Result<Checkpoints, CheckpointError> {
+        let io_error = |source: io::Error| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io_error)?;
+        }
         let mut store = Checkpoints {
             path: path.to_path_buf(),
             positions: HashMap::new(),
@@ -172,7 +181,11 @@ impl Checkpoints {
         };
         let text = match std::fs::read(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(store),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                store.dirty = true;
+                store.save()?;
+                return Ok(store);
+            }
             Err(source) => {
                 return Err(CheckpointError::Io {
                     path: path.to_path_buf(),

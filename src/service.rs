@@ -498,9 +498,20 @@ fn commit(
             );
         }
     }
-    if let Err(e) = store.save() {
-        crate::telemetry::count_error("sending", "checkpoint_failed");
-        crate::diag::emit("error", &e.to_string());
+    // Logged once per run of failures, counted every time.
+    static FAILING: AtomicBool = AtomicBool::new(false);
+    match store.save() {
+        Ok(()) => {
+            if FAILING.swap(false, Ordering::Relaxed) {
+                crate::diag::emit("info", "checkpoint saved again");
+            }
+        }
+        Err(e) => {
+            crate::telemetry::count_error("sending", "checkpoint_failed");
+            if !FAILING.swap(true, Ordering::Relaxed) {
+                crate::diag::emit("error", &format!("{e}; retrying every second"));
+            }
+        }
     }
     Ok(())
 }

@@ -39,7 +39,10 @@ use crate::checkpoint::{Checkpoints, FileKey, Fingerprint, FINGERPRINT_BYTES};
 
 /// How long to sleep when no file had new data.
 const IDLE_SLEEP: Duration = Duration::from_millis(25);
-/// How often to look for rotation, truncation and new files.
+/// How often to look for renamed files while reading: a new generation is
+/// held open well before a fast writer can rotate it away again.
+const RENAME_CHECK_INTERVAL: Duration = Duration::from_millis(5);
+/// How often to look for truncation, deleted files and new files.
 const CHECK_INTERVAL: Duration = Duration::from_millis(200);
 /// Reads per file per turn (of up to 256 KiB each).
 const READS_PER_TURN: usize = 4;
@@ -71,6 +74,19 @@ struct Tracked {
     rotated: bool,
     at_eof: bool,
     opened_at: SystemTime,
+    /// This open file's number (unlike the inode, never reused).
+    id: u64,
+    /// A rotated predecessor (by `id`) that must be read to its end first.
+    waits_for: Option<u64>,
+    /// Set by a truncation: the copy it was recovered from, if found.
+    recovered_from: Option<Option<CopyInfo>>,
+    /// The file's first bytes (up to the fingerprint length), as read.
+    head: Vec<u8>,
+    /// When the last copy of this file (copytruncate) was made.
+    last_copy: Option<SystemTime>,
+    /// Earlier contents of this file (before truncations): their
+    /// fingerprint and how much of each was read.
+    history: Vec<(Fingerprint, u64)>,
 }
 
 impl Tracked {
@@ -100,30 +116,76 @@ impl Tracked {
             rotated: false,
             at_eof: false,
             opened_at: SystemTime::now(),
+            id: next_id(),
+            waits_for: None,
+            recovered_from: None,
+            head: Vec::new(),
+            last_copy: None,
+            history: Vec::new(),
         };
         t.refresh_fingerprint();
         Ok(t)
     }
 
-    /// Fingerprints the first bytes while the file is shorter than the
-    /// fingerprint length (the file grows; the fingerprint follows).
+    /// Tracks a file the watcher opened at `path` (read from its start).
+    fn adopt(path: &Path, file: File, options: FramingOptions, label: &Arc<str>) -> Tracked {
+        let key = file
+            .metadata()
+            .map(|m| FileKey::of(&m))
+            .unwrap_or(FileKey { dev: 0, ino: 0 });
+        let stream = Arc::new(Stream {
+            name: path.display().to_string().into(),
+            label: Arc::clone(label),
+        });
+        let mut t = Tracked {
+            path: path.to_path_buf(),
+            key,
+            file,
+            read_pos: 0,
+            feed: Feed::new(stream, options, 0),
+            fingerprint: None,
+            rotated: false,
+            at_eof: false,
+            opened_at: SystemTime::now(),
+            id: next_id(),
+            waits_for: None,
+            recovered_from: None,
+            head: Vec::new(),
+            last_copy: None,
+            history: Vec::new(),
+        };
+        t.refresh_fingerprint();
+        t
+    }
+
+    /// Loads the first bytes before the read position (a file resumed at
+    /// an offset); bytes read later are added as they are read.
     fn refresh_fingerprint(&mut self) {
-        if self
-            .fingerprint
-            .is_some_and(|f| f.len as usize >= FINGERPRINT_BYTES)
-        {
+        let want = self.read_pos.min(FINGERPRINT_BYTES as u64) as usize;
+        if self.head.len() >= want {
             return;
         }
-        let len = self
-            .file
-            .metadata()
-            .map_or(0, |m| m.len())
-            .min(FINGERPRINT_BYTES as u64) as u32;
-        if len > 0 && self.fingerprint.is_none_or(|f| f.len < len) {
-            if let Ok(Some(f)) = Fingerprint::read(&self.file, len) {
-                self.fingerprint = Some(f);
+        let mut head = vec![0u8; want];
+        let mut got = 0;
+        while got < want {
+            match std::os::unix::fs::FileExt::read_at(&self.file, &mut head[got..], got as u64) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
             }
         }
+        head.truncate(got);
+        self.head = head;
+        self.fingerprint = (!self.head.is_empty()).then(|| Fingerprint::of(&self.head));
+    }
+
+    /// Adds bytes read at `at` to the head.
+    fn note_read(head: &mut Vec<u8>, fingerprint: &mut Option<Fingerprint>, at: u64, bytes: &[u8]) {
+        if at as usize != head.len() || head.len() >= FINGERPRINT_BYTES {
+            return;
+        }
+        let take = bytes.len().min(FINGERPRINT_BYTES - head.len());
+        head.extend_from_slice(&bytes[..take]);
+        *fingerprint = Some(Fingerprint::of(head));
     }
 
     fn ack(&self, forget: bool) -> Option<Ack> {
@@ -139,7 +201,6 @@ impl Tracked {
     /// Sends the chunks ready, each with its checkpoint position.
     fn send_ready(&mut self, tx: &ChunkSender) -> bool {
         while let Some(mut chunk) = self.feed.next_chunk() {
-            self.refresh_fingerprint();
             chunk.ack = self.ack(false);
             if tx.blocking_send(chunk).is_err() {
                 return false;
@@ -148,15 +209,43 @@ impl Tracked {
         true
     }
 
-    /// Reads a little; returns whether data came.
-    fn read_some(&mut self, tx: &ChunkSender) -> io::Result<(bool, bool)> {
+    /// Whether the file was truncated (copytruncate) since it was opened:
+    /// it is shorter than what was read, or its first bytes changed.
+    fn truncated(&self) -> bool {
+        self.file.metadata().is_ok_and(|m| m.len() < self.read_pos)
+            || self.fingerprint.is_some_and(|f| !f.matches(&self.file))
+    }
+
+    /// Reads a little; returns whether data came, and false when the
+    /// receiver is gone. When following, bytes are kept only if the file
+    /// was not truncated meanwhile (they could belong to its new content);
+    /// a truncation is handled with [`recover_truncated`].
+    fn read_some(&mut self, tx: &ChunkSender, follow: bool) -> io::Result<(bool, bool)> {
         let mut got = false;
         for _ in 0..READS_PER_TURN {
-            let n = match self.file.read(self.feed.framer().spare()) {
+            let spare = self.feed.framer().spare();
+            let n = match self.file.read(spare) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
+            let head_before = self.head.len();
+            Tracked::note_read(
+                &mut self.head,
+                &mut self.fingerprint,
+                self.read_pos,
+                &spare[..n],
+            );
+            if follow && !self.rotated && self.truncated() {
+                self.head.truncate(head_before);
+                self.fingerprint = (!self.head.is_empty()).then(|| Fingerprint::of(&self.head));
+                // Not `filled`: the bytes just read are dropped.
+                match recover_truncated(self, tx) {
+                    None => return Ok((got, false)),
+                    Some(copy) => self.recovered_from = Some(copy),
+                }
+                return Ok((true, true));
+            }
             self.feed.framer().filled(n);
             if n == 0 {
                 self.at_eof = true;
@@ -188,6 +277,28 @@ impl Tracked {
     }
 }
 
+/// The directory whose events tell about `path` (its real location, for a
+/// symbolic link such as `/var/log/containers/*.log`).
+fn watched_dir(path: &Path) -> Option<PathBuf> {
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    real.parent().map(Path::to_path_buf)
+}
+
+/// A new number for an open file.
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Stops the watcher thread when the source ends.
+struct StopOnDrop(Arc<Watcher>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.done.store(true, Ordering::SeqCst);
+    }
+}
+
 /// Where the files of one pattern stand.
 struct FileSource {
     options: FileOptions,
@@ -200,6 +311,101 @@ struct FileSource {
     checkpoints: Option<Arc<Mutex<Checkpoints>>>,
     /// Paths whose open failure was already reported.
     reported: HashSet<PathBuf>,
+    /// New generations opened by the watcher thread, not adopted yet.
+    watcher: Arc<Watcher>,
+    /// Followed paths and the file last seen at each (none: renamed away
+    /// and not created again yet).
+    followed: Vec<(PathBuf, Option<FileKey>)>,
+    /// inotify (through `notify`): events wake the watcher at once.
+    events: Option<notify::RecommendedWatcher>,
+    /// Directories `events` watches.
+    watched_dirs: HashSet<PathBuf>,
+}
+
+/// The watcher thread's state. Reading can be slow (backpressure), and a
+/// fast writer can create a generation and rotate it away — the kubelet
+/// then compresses and deletes it — before the reader looks again. So a
+/// separate thread checks the followed paths every few milliseconds and
+/// opens each new file that appears there; an open handle keeps a file's
+/// bytes readable even after it is deleted.
+#[derive(Default)]
+struct Watcher {
+    /// Followed paths and the file the reader last saw there.
+    paths: Mutex<Vec<(PathBuf, Option<FileKey>)>>,
+    /// Files opened at a path, in the order they appeared.
+    opened: Mutex<Vec<(PathBuf, FileKey, File, SystemTime)>>,
+    /// Set when the source stops.
+    done: AtomicBool,
+}
+
+impl Watcher {
+    /// The polling fallback (file systems without inotify events).
+    fn run(&self) {
+        while !self.done.load(Ordering::SeqCst) {
+            std::thread::sleep(RENAME_CHECK_INTERVAL);
+            let paths = match self.paths.lock() {
+                Ok(p) => p.clone(),
+                Err(_) => return,
+            };
+            for (path, key) in paths {
+                self.check(&path, key);
+            }
+        }
+    }
+
+    /// A file system event in `dir`: checks the followed paths there.
+    fn on_event(&self, dir: &Path) {
+        let paths = match self.paths.lock() {
+            Ok(p) => p.clone(),
+            Err(_) => return,
+        };
+        for (path, key) in paths {
+            if watched_dir(&path).as_deref() == Some(dir) {
+                self.check(&path, key);
+            }
+        }
+    }
+
+    /// Opens the file at `path` if it is not the one the reader has there
+    /// (`known`) and was not opened yet.
+    fn check(&self, path: &Path, known: Option<FileKey>) {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        let now = FileKey::of(&meta);
+        if Some(now) == known {
+            return;
+        }
+        let Ok(mut opened) = self.opened.lock() else {
+            return;
+        };
+        if opened.iter().any(|(_, k, _, _)| *k == now) {
+            return;
+        }
+        if let Ok(file) = File::open(path) {
+            if file.metadata().is_ok_and(|m| FileKey::of(&m) == now) {
+                opened.push((path.to_path_buf(), now, file, SystemTime::now()));
+            }
+        }
+    }
+
+    /// Files opened at `path`, oldest first.
+    fn take(&self, path: &Path) -> Vec<(FileKey, File, SystemTime)> {
+        let Ok(mut opened) = self.opened.lock() else {
+            return Vec::new();
+        };
+        let mut taken = Vec::new();
+        let mut i = 0;
+        while i < opened.len() {
+            if opened[i].0 == path {
+                let (_, key, file, at) = opened.remove(i);
+                taken.push((key, file, at));
+            } else {
+                i += 1;
+            }
+        }
+        taken
+    }
 }
 
 /// Reads the files matching `options.pattern` until they end (or, when
@@ -226,9 +432,64 @@ pub fn run(
         closed: HashMap::new(),
         checkpoints,
         reported: HashSet::new(),
+        watcher: Arc::new(Watcher::default()),
+        followed: Vec::new(),
+        events: None,
+        watched_dirs: HashSet::new(),
+    };
+    if source.options.follow {
+        let watcher = Arc::clone(&source.watcher);
+        // Without inotify the polling thread alone notices rotations.
+        source.events = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            use notify::event::{EventKind, ModifyKind};
+            // Writes are not interesting, only files appearing at a path.
+            let appears = |kind: &EventKind| {
+                matches!(
+                    kind,
+                    EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_)) | EventKind::Any
+                )
+            };
+            if let Ok(event) = event.as_ref().map_err(|_| ()).and_then(|e| {
+                if appears(&e.kind) {
+                    Ok(e)
+                } else {
+                    Err(())
+                }
+            }) {
+                let dirs: HashSet<PathBuf> = event
+                    .paths
+                    .iter()
+                    .filter_map(|p| p.parent().map(Path::to_path_buf))
+                    .collect();
+                for dir in dirs {
+                    watcher.on_event(&dir);
+                }
+            }
+        })
+        .ok();
+    }
+    let _watching = if source.options.follow {
+        let watcher = Arc::clone(&source.watcher);
+        std::thread::Builder::new()
+            .name("logscrub-watch".into())
+            .spawn(move || watcher.run())
+            .ok();
+        Some(StopOnDrop(Arc::clone(&source.watcher)))
+    } else {
+        None
     };
     source.resume_rotated_from_checkpoint();
     let found = source.discover(true);
+    // A plain path that does not exist yet is watched from the start, so
+    // the file is caught as soon as it is created.
+    let literal = glob::Pattern::escape(&source.options.pattern) == source.options.pattern;
+    if source.options.follow && literal {
+        let path = PathBuf::from(&source.options.pattern);
+        if !source.followed.iter().any(|(p, _)| *p == path) {
+            source.followed.push((path, None));
+        }
+    }
+    source.publish_paths();
     if found == 0 && !source.options.follow && source.tracked.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -236,23 +497,20 @@ pub fn run(
         ));
     }
     let mut last_check = Instant::now();
+    let mut last_rename_check = Instant::now();
     loop {
         if stop.load(Ordering::SeqCst) {
-            // With a checkpoint a partial last line waits for the next run;
-            // without one it goes out now.
-            if source.checkpoints.is_none() {
-                for t in &mut source.tracked {
-                    if !t.finish(&tx, false) {
-                        break;
-                    }
-                }
-            }
+            source.drain_for_shutdown(&tx);
             return Ok(());
         }
         let mut progressed = false;
         let mut i = 0;
         while i < source.tracked.len() {
-            match source.tracked[i].read_some(&tx) {
+            if source.is_waiting(i) {
+                i += 1;
+                continue;
+            }
+            match source.tracked[i].read_some(&tx, source.options.follow) {
                 Ok((got, true)) => progressed |= got,
                 Ok((_, false)) => return Ok(()),
                 Err(e) => {
@@ -284,12 +542,20 @@ pub fn run(
             }
             continue;
         }
+        source.note_copies();
+        // A rotation is noticed within a read turn (one stat per file), so
+        // a new generation is held open before it can be rotated away.
+        if last_rename_check.elapsed() >= RENAME_CHECK_INTERVAL {
+            last_rename_check = Instant::now();
+            source.check_renamed();
+        }
         if !progressed || last_check.elapsed() >= CHECK_INTERVAL {
             last_check = Instant::now();
             if !source.check_files(&tx) {
                 return Ok(());
             }
             source.discover(false);
+            source.publish_paths();
         }
         if !progressed {
             std::thread::sleep(IDLE_SLEEP);
@@ -298,8 +564,296 @@ pub fn run(
 }
 
 impl FileSource {
+    /// At shutdown: what the files held when it was asked for is read and
+    /// sent (a pod's `emptyDir` goes away with the pod, so lines left
+    /// unread would be lost), within the shutdown timeout. Lines written
+    /// after that wait for the next run (with a checkpoint) or are not
+    /// read. With a checkpoint, a partial last line also waits; without,
+    /// it is sent.
+    fn drain_for_shutdown(&mut self, tx: &ChunkSender) {
+        if self.options.follow {
+            self.check_renamed();
+        }
+        let ends: HashMap<FileKey, u64> = self
+            .tracked
+            .iter()
+            .map(|t| (t.key, t.file.metadata().map_or(0, |m| m.len())))
+            .collect();
+        loop {
+            let mut progressed = false;
+            for i in 0..self.tracked.len() {
+                let end = ends.get(&self.tracked[i].key).copied().unwrap_or(0);
+                if self.is_waiting(i) || self.tracked[i].read_pos >= end {
+                    if self.tracked[i].read_pos >= end {
+                        self.tracked[i].at_eof = true;
+                    }
+                    continue;
+                }
+                match self.tracked[i].read_some(tx, self.options.follow) {
+                    Ok((got, true)) => progressed |= got,
+                    Ok((_, false)) | Err(_) => return,
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        if self.checkpoints.is_none() {
+            for t in &mut self.tracked {
+                if !t.finish(tx, false) {
+                    return;
+                }
+            }
+        }
+    }
+
     fn is_tracked(&self, key: FileKey) -> bool {
         self.tracked.iter().any(|t| t.key == key)
+    }
+
+    /// Copies that truncated files were recovered from are known files
+    /// (never read again); generations copied after them are read.
+    fn note_copies(&mut self) {
+        let mut copies = Vec::new();
+        for t in &mut self.tracked {
+            if let Some(copy) = t.recovered_from.take() {
+                let since = match copy {
+                    Some((_, _, _, modified)) => modified,
+                    None => t.last_copy.unwrap_or(t.opened_at),
+                };
+                t.last_copy = Some(since);
+                // What the file holds now is read from it, not from a copy
+                // that may already exist of it.
+                let len = t.file.metadata().map_or(0, |m| m.len());
+                let live = Fingerprint::read(&t.file, len.min(FINGERPRINT_BYTES as u64) as u32)
+                    .ok()
+                    .flatten()
+                    .filter(|f| f.len > 0);
+                copies.push((t.path.clone(), copy, since, live));
+            }
+        }
+        for (path, copy, since, live) in copies {
+            if let Some((key, fingerprint, len, _)) = copy {
+                self.closed.insert(key, (Some(fingerprint), len));
+            }
+            let mut missed = self.missed_generations(&path, since, live);
+            let last = self.chain(&mut missed, None);
+            // The file's new content comes after the copies.
+            if let Some(t) = self
+                .tracked
+                .iter_mut()
+                .find(|t| t.path == path && !t.rotated)
+            {
+                if last.is_some() {
+                    t.waits_for = last;
+                }
+            }
+        }
+    }
+
+    /// copytruncate leaves copies beside a file. A copy that appeared since
+    /// the file was opened and holds content not read in full (the file was
+    /// copied and truncated between two reads) is read from where reading
+    /// of that content stopped, before the file's current content. A copy of
+    /// the current content is left alone: its truncation recovers from it.
+    fn reconcile_copies(&mut self) {
+        let lives: Vec<usize> = (0..self.tracked.len())
+            .filter(|&i| !self.tracked[i].rotated)
+            .collect();
+        for i in lives {
+            let path = self.tracked[i].path.clone();
+            let since = self.tracked[i].opened_at;
+            let current = self.tracked[i].fingerprint;
+            // After a rename the path holds a newer file: renamed
+            // generations are `check_renamed`'s business.
+            if !std::fs::metadata(&path).is_ok_and(|m| FileKey::of(&m) == self.tracked[i].key) {
+                continue;
+            }
+            let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
+                continue;
+            };
+            let base = base.to_string_lossy().into_owned();
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut found = Vec::new();
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !is_rotated_name(&base, &name) {
+                    continue;
+                }
+                let candidate = dir.join(&name);
+                let Ok(meta) = std::fs::metadata(&candidate) else {
+                    continue;
+                };
+                let key = FileKey::of(&meta);
+                let recent = meta.modified().is_ok_and(|m| m >= since);
+                let held = self
+                    .watcher
+                    .opened
+                    .lock()
+                    .is_ok_and(|o| o.iter().any(|(_, k, _, _)| *k == key));
+                if !meta.is_file()
+                    || !recent
+                    || held
+                    || self.is_tracked(key)
+                    || self.closed.contains_key(&key)
+                {
+                    continue;
+                }
+                let Ok(file) = File::open(&candidate) else {
+                    continue;
+                };
+                if current.is_some_and(|f| f.matches(&file)) {
+                    continue;
+                }
+                let read = self.tracked[i]
+                    .history
+                    .iter()
+                    .rev()
+                    .find(|(f, _)| f.matches(&file))
+                    .map_or(0, |(_, read)| *read);
+                if read >= meta.len() {
+                    self.closed.insert(key, (None, read));
+                    continue;
+                }
+                if let Ok(t) = Tracked::open(&candidate, read, self.framing, &self.label) {
+                    found.push(t);
+                }
+            }
+            if found.is_empty() {
+                continue;
+            }
+            let last = self.chain(&mut found, None);
+            if let Some(live) = self
+                .tracked
+                .iter_mut()
+                .find(|t| t.path == path && !t.rotated)
+            {
+                live.waits_for = last;
+            }
+        }
+    }
+
+    /// Whether file `i` waits for a rotated predecessor to be read.
+    fn is_waiting(&self, i: usize) -> bool {
+        let Some(first) = self.tracked[i].waits_for else {
+            return false;
+        };
+        self.tracked.iter().any(|t| t.id == first && !t.at_eof)
+    }
+
+    /// The most recent rotated file that was at `path` and is not read to
+    /// its end yet.
+    fn unfinished_predecessor(&self, path: &Path) -> Option<u64> {
+        self.tracked
+            .iter()
+            .rev()
+            .find(|t| t.rotated && !t.at_eof && t.path == path)
+            .map(|t| t.id)
+    }
+
+    /// Notices files renamed away (rename-and-create rotation) at each
+    /// followed path: the old file is kept for reading to its end, the
+    /// generations the watcher held open are adopted in order, and the file
+    /// now at the path is read after them.
+    fn check_renamed(&mut self) {
+        for idx in 0..self.followed.len() {
+            let (path, current) = self.followed[idx].clone();
+            let now = std::fs::metadata(&path).ok().map(|m| FileKey::of(&m));
+            if now == current {
+                continue;
+            }
+            let mut previous = None;
+            let mut generations = Vec::new();
+            if let Some(old) = current {
+                let since = self.tracked.iter_mut().find(|t| t.key == old).map(|t| {
+                    t.rotated = true;
+                    // Its end must be seen again, now that it is renamed:
+                    // the writer may have appended since the last look.
+                    t.at_eof = false;
+                    previous = Some(t.id);
+                    t.opened_at
+                });
+                if let Some(since) = since {
+                    generations = self.missed_generations(&path, since, None);
+                }
+            }
+            for (key, file, opened_at) in self.watcher.take(&path) {
+                if !self.is_tracked(key) && !generations.iter().any(|t| t.key == key) {
+                    let mut t = Tracked::adopt(&path, file, self.framing, &self.label);
+                    t.opened_at = opened_at;
+                    generations.push(t);
+                }
+            }
+            // The current file is read last, after the generations before it.
+            let (mut older, newest): (Vec<Tracked>, Vec<Tracked>) =
+                generations.into_iter().partition(|t| Some(t.key) != now);
+            previous = self.chain(&mut older, previous);
+            for mut t in newest {
+                t.waits_for = previous;
+                t.rotated = false;
+                self.tracked.push(t);
+            }
+            let mut seen = now;
+            if let Some(key) = now {
+                if let Some(t) = self.tracked.iter_mut().find(|t| t.key == key) {
+                    t.rotated = false;
+                } else {
+                    match Tracked::open(&path, 0, self.framing, &self.label) {
+                        Ok(mut t) => {
+                            t.waits_for = previous;
+                            seen = Some(t.key);
+                            self.tracked.push(t);
+                        }
+                        Err(e) => {
+                            self.report_open_failure(&path, &e);
+                            seen = current;
+                        }
+                    }
+                }
+            }
+            self.followed[idx].1 = seen;
+        }
+        // A path with nothing there and nothing left to read is no longer
+        // followed (the pattern finds it again if it comes back), except a
+        // plain path, which is always watched.
+        let tracked = &self.tracked;
+        let literal = (glob::Pattern::escape(&self.options.pattern) == self.options.pattern)
+            .then(|| PathBuf::from(&self.options.pattern));
+        self.followed.retain(|(path, key)| {
+            key.is_some()
+                || tracked.iter().any(|t| &t.path == path)
+                || literal.as_ref() == Some(path)
+        });
+        self.publish_paths();
+    }
+
+    /// Tells the watcher which file each followed path holds now, and
+    /// watches their directories for events.
+    fn publish_paths(&mut self) {
+        if let Ok(mut paths) = self.watcher.paths.lock() {
+            paths.clone_from(&self.followed);
+        }
+        if let Some(events) = &mut self.events {
+            use notify::Watcher as _;
+            for (path, _) in &self.followed {
+                if let Some(dir) = watched_dir(path) {
+                    if !self.watched_dirs.contains(&dir)
+                        && events
+                            .watch(&dir, notify::RecursiveMode::NonRecursive)
+                            .is_ok()
+                    {
+                        self.watched_dirs.insert(dir);
+                    }
+                }
+            }
+        }
     }
 
     /// Where to start a newly found file.
@@ -337,6 +891,9 @@ impl FileSource {
         };
         let matched = paths.len();
         for path in paths {
+            if self.followed.iter().any(|(p, _)| *p == path) {
+                continue;
+            }
             let meta = match std::fs::metadata(&path) {
                 Ok(m) if m.is_file() => m,
                 Ok(_) => continue,
@@ -351,8 +908,12 @@ impl FileSource {
             }
             let offset = self.start_offset(key, meta.len(), at_startup, &path);
             match Tracked::open(&path, offset, self.framing, &self.label) {
-                Ok(t) => {
+                Ok(mut t) => {
                     self.reported.remove(&path);
+                    t.waits_for = self.unfinished_predecessor(&path);
+                    if self.options.follow {
+                        self.followed.push((path.clone(), Some(t.key)));
+                    }
                     self.tracked.push(t);
                 }
                 Err(e) => self.report_open_failure(&path, &e),
@@ -428,31 +989,19 @@ impl FileSource {
         }
     }
 
-    /// Looks for rotation and truncation of the files that are at their
-    /// end, and closes rotated files that are gone.
+    /// Looks for truncation of the files that are at their end, and closes
+    /// rotated files that are gone.
     fn check_files(&mut self, tx: &ChunkSender) -> bool {
-        let mut missed = Vec::new();
-        for t in self.tracked.iter_mut().filter(|t| t.at_eof) {
-            if t.rotated {
-                continue;
-            }
-            match std::fs::metadata(&t.path) {
-                Ok(meta) if FileKey::of(&meta) == t.key => {
-                    let truncated = meta.len() < t.read_pos
-                        || t.fingerprint.is_some_and(|f| !f.matches(&t.file));
-                    if truncated && !recover_truncated(t, tx) {
-                        return false;
-                    }
-                }
-                _ => {
-                    t.rotated = true;
-                    missed.push((t.path.clone(), t.opened_at));
+        for t in self.tracked.iter_mut().filter(|t| t.at_eof && !t.rotated) {
+            if t.truncated() {
+                match recover_truncated(t, tx) {
+                    None => return false,
+                    Some(copy) => t.recovered_from = Some(copy),
                 }
             }
         }
-        for (path, since) in missed {
-            self.open_missed_generations(&path, since);
-        }
+        self.note_copies();
+        self.reconcile_copies();
         // Rotated files that are deleted and read to the end are done.
         let mut i = 0;
         while i < self.tracked.len() {
@@ -485,9 +1034,14 @@ impl FileSource {
     /// Opens siblings of `path` (`path.1`, `path-2026…`, `path.<time>`) that
     /// were written after `since` and are not known: generations created
     /// and rotated away between two checks. Compressed files are skipped.
-    fn open_missed_generations(&mut self, path: &Path, since: SystemTime) {
+    fn missed_generations(
+        &mut self,
+        path: &Path,
+        since: SystemTime,
+        except_copy_of: Option<Fingerprint>,
+    ) -> Vec<Tracked> {
         let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
-            return;
+            return Vec::new();
         };
         let base = base.to_string_lossy().into_owned();
         let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
@@ -495,7 +1049,7 @@ impl FileSource {
         } else {
             dir
         }) else {
-            return;
+            return Vec::new();
         };
         let mut found: Vec<(SystemTime, PathBuf)> = Vec::new();
         for entry in entries.flatten() {
@@ -511,18 +1065,35 @@ impl FileSource {
             if !meta.is_file() || self.is_tracked(key) || self.closed.contains_key(&key) {
                 continue;
             }
+            if except_copy_of.is_some_and(|f| File::open(&candidate).is_ok_and(|c| f.matches(&c))) {
+                continue;
+            }
             match meta.modified() {
-                Ok(m) if m > since => found.push((m, candidate)),
+                Ok(m) if m >= since => found.push((m, candidate)),
                 _ => {}
             }
         }
         found.sort();
-        for (_, candidate) in found {
-            if let Ok(mut t) = Tracked::open(&candidate, 0, self.framing, &self.label) {
-                t.rotated = true;
-                self.tracked.push(t);
-            }
+        found
+            .into_iter()
+            .filter_map(|(_, candidate)| {
+                Tracked::open(&candidate, 0, self.framing, &self.label).ok()
+            })
+            .collect()
+    }
+
+    /// Tracks rotated generations to be read one after another, in the
+    /// order they were last written, after the file numbered `previous`;
+    /// returns the last one's number.
+    fn chain(&mut self, generations: &mut Vec<Tracked>, mut previous: Option<u64>) -> Option<u64> {
+        generations.sort_by_key(|t| t.file.metadata().and_then(|m| m.modified()).ok());
+        for mut t in generations.drain(..) {
+            t.rotated = true;
+            t.waits_for = previous;
+            previous = Some(t.id);
+            self.tracked.push(t);
         }
+        previous
     }
 }
 
@@ -537,10 +1108,15 @@ fn is_rotated_name(base: &str, name: &str) -> bool {
     !compressed && (rest.starts_with('.') || rest.starts_with('-') || rest.starts_with('_'))
 }
 
+/// The copy a truncated file was recovered from.
+type CopyInfo = (FileKey, Fingerprint, u64, SystemTime);
+
 /// A file was truncated (copytruncate): reads what was written since the
 /// last read from the copy, ends the partial line, and starts over at 0.
-fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> bool {
-    if let Some(mut copy) = find_copy(&t.path, t.fingerprint, t.read_pos) {
+/// `None` when the receiver is gone; else the copy used, if one was found.
+fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> Option<Option<CopyInfo>> {
+    let mut used = None;
+    if let Some((mut copy, modified)) = find_copy(&t.path, t.fingerprint, t.read_pos) {
         if copy.seek(SeekFrom::Start(t.read_pos)).is_ok() {
             loop {
                 match copy.read(t.feed.framer().spare()) {
@@ -549,17 +1125,20 @@ fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> bool {
                         t.feed.framer().filled(n);
                         t.read_pos += n as u64;
                         if !t.send_ready(tx) {
-                            return false;
+                            return None;
                         }
                     }
                 }
             }
         }
+        if let (Ok(meta), Some(fingerprint)) = (copy.metadata(), t.fingerprint) {
+            used = Some((FileKey::of(&meta), fingerprint, meta.len(), modified));
+        }
     }
     // The rest of the partial line, if any, went to the copy or was lost.
     t.feed.framer().finish();
     if !t.send_ready(tx) {
-        return false;
+        return None;
     }
     crate::diag::emit(
         "info",
@@ -568,20 +1147,28 @@ fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> bool {
             t.path.display()
         ),
     );
+    if let Some(fingerprint) = t.fingerprint {
+        if t.history.len() >= 64 {
+            t.history.remove(0);
+        }
+        t.history.push((fingerprint, t.read_pos));
+    }
     t.feed.restart_at(0);
     t.read_pos = 0;
     t.fingerprint = None;
+    t.head.clear();
     t.at_eof = false;
-    if t.file.seek(SeekFrom::Start(0)).is_err() {
-        return true;
-    }
-    t.refresh_fingerprint();
-    true
+    let _ = t.file.seek(SeekFrom::Start(0));
+    Some(used)
 }
 
 /// The copy copytruncate made of `path`: a sibling starting with the same
 /// bytes, at least `len` long; the most recently modified one.
-fn find_copy(path: &Path, fingerprint: Option<Fingerprint>, len: u64) -> Option<File> {
+fn find_copy(
+    path: &Path,
+    fingerprint: Option<Fingerprint>,
+    len: u64,
+) -> Option<(File, SystemTime)> {
     let fingerprint = fingerprint?;
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let dir = real.parent()?;
@@ -604,7 +1191,7 @@ fn find_copy(path: &Path, fingerprint: Option<Fingerprint>, len: u64) -> Option<
             best = Some((modified, file));
         }
     }
-    best.map(|(_, f)| f)
+    best.map(|(m, f)| (f, m))
 }
 
 #[cfg(test)]

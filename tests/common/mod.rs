@@ -51,6 +51,8 @@ pub struct Tally {
     pub foreign: u64,
     /// Lines in all.
     pub total: u64,
+    /// The first runs of lost lines, as `stream:from-to`.
+    pub lost_runs: Vec<String>,
 }
 
 /// Checks `output` against streams `expected` (stream id → line count).
@@ -84,14 +86,34 @@ pub fn tally(output: &[u8], expected: &[(u32, u64)]) -> Tally {
         };
         if *mark > 0 {
             t.duplicated += 1;
+            if t.duplicated <= 3 || t.duplicated % 10_000 == 0 {
+                t.lost_runs.push(format!("dup {s}:{n}"));
+            }
         } else if last.get(&s).is_some_and(|&prev| n < prev) {
             t.reordered += 1;
+            if t.reordered <= 5 {
+                t.lost_runs
+                    .push(format!("reorder {s}:{n} after {}", last[&s]));
+            }
         }
         *mark = mark.saturating_add(1);
         last.insert(s, n);
     }
-    for marks in seen.values() {
+    let mut streams: Vec<_> = seen.iter().collect();
+    streams.sort_by_key(|(s, _)| **s);
+    for (s, marks) in streams {
         t.lost += marks.iter().filter(|&&m| m == 0).count() as u64;
+        let mut n = 0;
+        while n < marks.len() && t.lost_runs.len() < 8 {
+            if marks[n] == 0 {
+                let from = n;
+                while n < marks.len() && marks[n] == 0 {
+                    n += 1;
+                }
+                t.lost_runs.push(format!("{s}:{from}-{}", n - 1));
+            }
+            n += 1;
+        }
     }
     t
 }
@@ -184,7 +206,7 @@ pub fn spawn(args: &[&str], dir: &Path) -> Child {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join("stderr.log"))
+        .open(dir.join("stderr.txt"))
         .unwrap();
     Command::new(BIN)
         .args(args)
@@ -226,9 +248,9 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The stderr log of a test directory.
+/// The stderr.txt of a test directory.
 pub fn stderr_of(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+    std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default()
 }
 
 /// A connection a listener thread will accept, read once it is there.
