@@ -104,7 +104,47 @@ enum Target {
     Socket {
         spec: SinkSpec,
         connection: Option<Connection>,
+        replay: Replay,
     },
+}
+
+/// What was written to a socket in the last moments. Raw TCP has no
+/// acknowledgements: bytes a dying connection accepted (a peer that closed
+/// without reading them, a connection the listener never accepted) are
+/// lost silently. So after a connection fails, the recent batches are sent
+/// again on the next one — at-least-once: up to [`REPLAY_AGE`] or
+/// [`REPLAY_BYTES`] of lines may arrive twice, none is lost.
+#[derive(Default)]
+struct Replay {
+    batches: std::collections::VecDeque<(Instant, Vec<u8>)>,
+    bytes: usize,
+}
+
+/// How long written batches are kept for sending again.
+const REPLAY_AGE: Duration = Duration::from_secs(2);
+/// At most this many bytes are kept for sending again.
+const REPLAY_BYTES: usize = 4 << 20;
+
+impl Replay {
+    /// Records a batch written on a working connection; batches older than
+    /// [`REPLAY_AGE`] are forgotten (the connection outlived them). Nothing
+    /// is forgotten by age while there is no connection.
+    fn push(&mut self, data: &[u8]) {
+        self.batches.push_back((Instant::now(), data.to_vec()));
+        self.bytes += data.len();
+        self.expire();
+    }
+
+    fn expire(&mut self) {
+        while let Some((at, b)) = self.batches.front() {
+            if self.bytes > REPLAY_BYTES || at.elapsed() > REPLAY_AGE {
+                self.bytes -= b.len();
+                self.batches.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
 }
 
 /// The output.
@@ -129,6 +169,7 @@ impl Sink {
             SinkSpec::Tcp(_) | SinkSpec::Unix(_) => Target::Socket {
                 spec: spec.clone(),
                 connection: None,
+                replay: Replay::default(),
             },
         };
         readiness.set_output_ok(true);
@@ -151,7 +192,11 @@ impl Sink {
             let result = match &mut self.target {
                 Target::Stdout(out) => return out.write_all(data).await,
                 Target::File { path, file } => write_file(path, file, data).await,
-                Target::Socket { spec, connection } => write_socket(spec, connection, data).await,
+                Target::Socket {
+                    spec,
+                    connection,
+                    replay,
+                } => write_socket(spec, connection, replay, data).await,
             };
             match result {
                 Ok(()) => {
@@ -330,6 +375,7 @@ async fn connect(spec: &SinkSpec) -> io::Result<Connection> {
 async fn write_socket(
     spec: &SinkSpec,
     connection: &mut Option<Connection>,
+    replay: &mut Replay,
     data: &[u8],
 ) -> io::Result<()> {
     if connection
@@ -341,7 +387,11 @@ async fn write_socket(
         }
     }
     if connection.is_none() {
-        *connection = Some(connect(spec).await?);
+        let mut c = connect(spec).await?;
+        for (_, batch) in &replay.batches {
+            c.writer.write_all(batch).await?;
+        }
+        *connection = Some(c);
     }
     let c = connection.as_mut().expect("connected above");
     let result = async {
@@ -349,8 +399,9 @@ async fn write_socket(
         c.writer.flush().await
     }
     .await;
-    if result.is_err() {
-        *connection = None;
+    match &result {
+        Ok(()) => replay.push(data),
+        Err(_) => *connection = None,
     }
     result
 }
