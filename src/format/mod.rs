@@ -548,6 +548,71 @@ mod tests {
         }
     }
 
+    /// The lookup without its fast reject: normalise, then compare every
+    /// word-start suffix.
+    fn lookup_reference(keys: &SensitiveKeys, key: &[u8]) -> Option<usize> {
+        if keys.keys.is_empty() || key.len() > 128 {
+            return None;
+        }
+        let mut norm = Vec::new();
+        let mut starts = Vec::new();
+        let mut prev = b'_';
+        for &b in key {
+            if b.is_ascii_alphanumeric() {
+                if (!prev.is_ascii_alphanumeric()
+                    || (b.is_ascii_uppercase() && prev.is_ascii_lowercase()))
+                    && starts.len() < 16
+                {
+                    starts.push(norm.len());
+                }
+                norm.push(b.to_ascii_lowercase());
+            }
+            prev = b;
+        }
+        starts.iter().find_map(|&s| {
+            keys.keys
+                .iter()
+                .find(|(k, _)| k[..] == norm[s..])
+                .map(|(_, r)| *r)
+        })
+    }
+
+    #[test]
+    fn key_fast_reject_changes_nothing() {
+        let rules = crate::rules::builtin_rules();
+        let words = [
+            "", "x", "api", "Key", "pass", "word", "PassWord", "passwd", "card", "Number", "pan",
+            "span", "cvv", "cvc2", "ssn", "token", "tokens", "type", "secret", "id", "account",
+            "routing", "n", "2", "v",
+        ];
+        let seps = ["", "_", "-", ".", " ", "__"];
+        let sets = [
+            keys(),
+            SensitiveKeys::new([("n", "pan"), ("x", "ssn"), ("token", "kv_secret")], &rules),
+            SensitiveKeys::new(std::iter::empty(), &rules),
+        ];
+        let mut buf = Vec::new();
+        let mut n = 0;
+        for a in words {
+            for s in seps {
+                for b in words {
+                    for t in ["", "_", "\\"] {
+                        let key = format!("{a}{s}{b}{t}");
+                        for k in &sets {
+                            assert_eq!(
+                                k.lookup(key.as_bytes(), &mut buf),
+                                lookup_reference(k, key.as_bytes()),
+                                "{key:?}"
+                            );
+                            n += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(n > 10_000);
+    }
+
     #[test]
     fn cri_headers() {
         let l = b"2024-04-13T16:22:02.416120330Z stdout F hello world";
