@@ -203,14 +203,15 @@ def main():
     ap.add_argument("--loghub", default=DEFAULT_LOGHUB)
     ap.add_argument("--seed", type=int, default=20240501)
     ap.add_argument("--json-frac", type=float, default=0.20)
-    ap.add_argument("--inject-every", type=int, default=200, help="mean lines per injected value")
+    ap.add_argument("--inject-every", type=int, default=200,
+                    help="mean lines per injected value; 1 = every line, 0 = none")
     a = ap.parse_args()
 
     target = parse_size(a.size)
     files, srcs = load_loghub(a.loghub)
     g = Gen(a.seed)
     r = g.r
-    inj_p = 1.0 / a.inject_every
+    inj_p = 1.0 / a.inject_every if a.inject_every > 0 else 0.0
     counts = {}
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
 

@@ -93,6 +93,13 @@ pub const DEFAULT_SENSITIVE_KEYS: &[(&str, &str)] = &[
 pub struct SensitiveKeys {
     /// Normalised keys and their rules.
     keys: Vec<(Vec<u8>, usize)>,
+    /// Bit `b` of `last`: some normalised key ends with byte `b`. A matching suffix
+    /// ends with the key's last alphanumeric byte, so most keys of a log
+    /// line are rejected by this one lookup, before any normalising.
+    last: [u64; 4],
+    /// The last two bytes of every normalised key (sorted), or empty when
+    /// some key is a single byte: a finer reject after `last`.
+    ends: Vec<[u8; 2]>,
 }
 
 impl SensitiveKeys {
@@ -117,13 +124,44 @@ impl SensitiveKeys {
             }
         }
         keys.sort();
-        SensitiveKeys { keys }
+        let mut last = [0u64; 4];
+        for (k, _) in &keys {
+            if let Some(&b) = k.last() {
+                last[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+        }
+        let mut ends: Vec<[u8; 2]> = Vec::new();
+        if keys.iter().all(|(k, _)| k.len() >= 2) {
+            ends = keys
+                .iter()
+                .map(|(k, _)| [k[k.len() - 2], k[k.len() - 1]])
+                .collect();
+            ends.sort_unstable();
+            ends.dedup();
+        }
+        SensitiveKeys { keys, last, ends }
     }
 
     /// The rule for a raw key, if it is sensitive.
     pub fn lookup(&self, key: &[u8], scratch: &mut Vec<u8>) -> Option<usize> {
         if self.keys.is_empty() || key.len() > 128 {
             return None;
+        }
+        let mut tail = key
+            .iter()
+            .rev()
+            .filter(|b| b.is_ascii_alphanumeric())
+            .map(u8::to_ascii_lowercase);
+        match tail.next() {
+            Some(b) if self.last[usize::from(b >> 6)] & (1 << (b & 63)) != 0 => {
+                if !self.ends.is_empty() {
+                    let before = tail.next()?;
+                    if !self.ends.contains(&[before, b]) {
+                        return None;
+                    }
+                }
+            }
+            _ => return None,
         }
         // Normalise, remembering where words start.
         scratch.clear();
@@ -508,6 +546,71 @@ mod tests {
         ] {
             assert_eq!(id(not), None, "{not}");
         }
+    }
+
+    /// The lookup without its fast reject: normalise, then compare every
+    /// word-start suffix.
+    fn lookup_reference(keys: &SensitiveKeys, key: &[u8]) -> Option<usize> {
+        if keys.keys.is_empty() || key.len() > 128 {
+            return None;
+        }
+        let mut norm = Vec::new();
+        let mut starts = Vec::new();
+        let mut prev = b'_';
+        for &b in key {
+            if b.is_ascii_alphanumeric() {
+                if (!prev.is_ascii_alphanumeric()
+                    || (b.is_ascii_uppercase() && prev.is_ascii_lowercase()))
+                    && starts.len() < 16
+                {
+                    starts.push(norm.len());
+                }
+                norm.push(b.to_ascii_lowercase());
+            }
+            prev = b;
+        }
+        starts.iter().find_map(|&s| {
+            keys.keys
+                .iter()
+                .find(|(k, _)| k[..] == norm[s..])
+                .map(|(_, r)| *r)
+        })
+    }
+
+    #[test]
+    fn key_fast_reject_changes_nothing() {
+        let rules = crate::rules::builtin_rules();
+        let words = [
+            "", "x", "api", "Key", "pass", "word", "PassWord", "passwd", "card", "Number", "pan",
+            "span", "cvv", "cvc2", "ssn", "token", "tokens", "type", "secret", "id", "account",
+            "routing", "n", "2", "v",
+        ];
+        let seps = ["", "_", "-", ".", " ", "__"];
+        let sets = [
+            keys(),
+            SensitiveKeys::new([("n", "pan"), ("x", "ssn"), ("token", "kv_secret")], &rules),
+            SensitiveKeys::new(std::iter::empty(), &rules),
+        ];
+        let mut buf = Vec::new();
+        let mut n = 0;
+        for a in words {
+            for s in seps {
+                for b in words {
+                    for t in ["", "_", "\\"] {
+                        let key = format!("{a}{s}{b}{t}");
+                        for k in &sets {
+                            assert_eq!(
+                                k.lookup(key.as_bytes(), &mut buf),
+                                lookup_reference(k, key.as_bytes()),
+                                "{key:?}"
+                            );
+                            n += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(n > 10_000);
     }
 
     #[test]
