@@ -503,6 +503,15 @@ pub fn run(
             source.drain_for_shutdown(&tx);
             return Ok(());
         }
+        // A copytruncated file about to be read from its start again: copies
+        // of content it held meanwhile come first.
+        if source.options.follow
+            && source.tracked.iter().any(|t| {
+                !t.rotated && t.last_copy.is_some() && t.read_pos == 0 && t.head.is_empty()
+            })
+        {
+            source.reconcile_copies();
+        }
         let mut progressed = false;
         let mut i = 0;
         while i < source.tracked.len() {
@@ -663,7 +672,16 @@ impl FileSource {
         for i in lives {
             let path = self.tracked[i].path.clone();
             let since = self.tracked[i].opened_at;
-            let current = self.tracked[i].fingerprint;
+            // What the file holds now (read or not yet): a copy of it is
+            // not read, the file itself is.
+            let current = self.tracked[i].fingerprint.or_else(|| {
+                let t = &self.tracked[i];
+                let len = t.file.metadata().map_or(0, |m| m.len());
+                Fingerprint::read(&t.file, len.min(FINGERPRINT_BYTES as u64) as u32)
+                    .ok()
+                    .flatten()
+                    .filter(|f| f.len > 0)
+            });
             // After a rename the path holds a newer file: renamed
             // generations are `check_renamed`'s business.
             if !std::fs::metadata(&path).is_ok_and(|m| FileKey::of(&m) == self.tracked[i].key) {
@@ -1086,7 +1104,9 @@ impl FileSource {
     /// order they were last written, after the file numbered `previous`;
     /// returns the last one's number.
     fn chain(&mut self, generations: &mut Vec<Tracked>, mut previous: Option<u64>) -> Option<u64> {
-        generations.sort_by_key(|t| t.file.metadata().and_then(|m| m.modified()).ok());
+        // File times are coarse (a clock tick): equal times are ordered by
+        // inode number, which file systems hand out increasingly.
+        generations.sort_by_key(|t| (t.file.metadata().and_then(|m| m.modified()).ok(), t.key.ino));
         for mut t in generations.drain(..) {
             t.rotated = true;
             t.waits_for = previous;
