@@ -109,7 +109,10 @@ fn kubelet_rename_rotation_at_full_speed() {
     // Lines of one file never change order; a generation read while the
     // last batch of the one before it is still in flight can interleave
     // with it (a known gap, see SECURITY.md): reported, not failed.
-    eprintln!("reordered across generations: {}", tally.reordered);
+    eprintln!(
+        "reordered across generations: {} {:?}",
+        tally.reordered, tally.lost_runs
+    );
     assert_eq!(
         (tally.lost, tally.duplicated, tally.leaked, tally.foreign),
         (0, 0, 0, 0),
@@ -170,7 +173,10 @@ fn copytruncate_rotation_at_full_speed() {
     // Lines of one file never change order; a generation read while the
     // last batch of the one before it is still in flight can interleave
     // with it (a known gap, see SECURITY.md): reported, not failed.
-    eprintln!("reordered across generations: {}", tally.reordered);
+    eprintln!(
+        "reordered across generations: {} {:?}",
+        tally.reordered, tally.lost_runs
+    );
     assert_eq!(
         (tally.lost, tally.duplicated, tally.leaked, tally.foreign),
         (0, 0, 0, 0),

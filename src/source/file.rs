@@ -46,6 +46,8 @@ const RENAME_CHECK_INTERVAL: Duration = Duration::from_millis(5);
 const CHECK_INTERVAL: Duration = Duration::from_millis(200);
 /// Reads per file per turn (of up to 256 KiB each).
 const READS_PER_TURN: usize = 4;
+/// Fingerprints shorter than this do not tell contents apart reliably.
+const MIN_FINGERPRINT_BYTES: usize = 64;
 /// Rotated files kept open for late writes, per pattern; beyond that the
 /// oldest fully read one is closed.
 const MAX_ROTATED_OPEN: usize = 16;
@@ -316,6 +318,9 @@ struct FileSource {
     /// Followed paths and the file last seen at each (none: renamed away
     /// and not created again yet).
     followed: Vec<(PathBuf, Option<FileKey>)>,
+    /// The newest file (by number) opened at each followed path: the next
+    /// generation is read after it.
+    newest_at: HashMap<PathBuf, u64>,
     /// inotify (through `notify`): events wake the watcher at once.
     events: Option<notify::RecommendedWatcher>,
     /// Directories `events` watches.
@@ -434,6 +439,7 @@ pub fn run(
         reported: HashSet::new(),
         watcher: Arc::new(Watcher::default()),
         followed: Vec::new(),
+        newest_at: HashMap::new(),
         events: None,
         watched_dirs: HashSet::new(),
     };
@@ -646,7 +652,12 @@ impl FileSource {
                 self.closed.insert(key, (Some(fingerprint), len));
             }
             let mut missed = self.missed_generations(&path, since, live);
-            let last = self.chain(&mut missed, None);
+            let queued = self
+                .tracked
+                .iter()
+                .position(|t| t.path == path && !t.rotated)
+                .and_then(|i| self.pending_predecessor(i));
+            let last = self.chain(&mut missed, queued);
             // The file's new content comes after the copies.
             if let Some(t) = self
                 .tracked
@@ -682,6 +693,11 @@ impl FileSource {
                     .flatten()
                     .filter(|f| f.len > 0)
             });
+            // A few bytes are too few to tell a copy of the current content
+            // from a copy of earlier content: look again later.
+            if current.is_some_and(|f| (f.len as usize) < MIN_FINGERPRINT_BYTES) {
+                continue;
+            }
             // After a rename the path holds a newer file: renamed
             // generations are `check_renamed`'s business.
             if !std::fs::metadata(&path).is_ok_and(|m| FileKey::of(&m) == self.tracked[i].key) {
@@ -734,7 +750,10 @@ impl FileSource {
                     .history
                     .iter()
                     .rev()
-                    .find(|(f, _)| f.matches(&file))
+                    .find(|(f, _)| {
+                        (f.len as usize >= MIN_FINGERPRINT_BYTES || u64::from(f.len) == meta.len())
+                            && f.matches(&file)
+                    })
                     .map_or(0, |(_, read)| *read);
                 if read >= meta.len() {
                     self.closed.insert(key, (None, read));
@@ -747,15 +766,33 @@ impl FileSource {
             if found.is_empty() {
                 continue;
             }
-            let last = self.chain(&mut found, None);
+            let newest_copy = found
+                .iter()
+                .filter_map(|t| t.file.metadata().and_then(|m| m.modified()).ok())
+                .max();
+            // After the copies already queued before the file, if any.
+            let queued = self.pending_predecessor(i);
+            let last = self.chain(&mut found, queued);
             if let Some(live) = self
                 .tracked
                 .iter_mut()
                 .find(|t| t.path == path && !t.rotated)
             {
                 live.waits_for = last;
+                if newest_copy > live.last_copy {
+                    live.last_copy = newest_copy;
+                }
             }
         }
+    }
+
+    /// The predecessor file `i` still waits for, if any.
+    fn pending_predecessor(&self, i: usize) -> Option<u64> {
+        let first = self.tracked[i].waits_for?;
+        self.tracked
+            .iter()
+            .any(|t| t.id == first && !t.at_eof)
+            .then_some(first)
     }
 
     /// Whether file `i` waits for a rotated predecessor to be read.
@@ -787,7 +824,9 @@ impl FileSource {
             if now == current {
                 continue;
             }
-            let mut previous = None;
+            // The newest file known at this path, even when the path was
+            // empty at the last look (between a rename and a create).
+            let mut previous = self.newest_at.get(&path).copied();
             let mut generations = Vec::new();
             if let Some(old) = current {
                 let since = self.tracked.iter_mut().find(|t| t.key == old).map(|t| {
@@ -809,31 +848,31 @@ impl FileSource {
                     generations.push(t);
                 }
             }
-            // The current file is read last, after the generations before it.
-            let (mut older, newest): (Vec<Tracked>, Vec<Tracked>) =
-                generations.into_iter().partition(|t| Some(t.key) != now);
-            previous = self.chain(&mut older, previous);
-            for mut t in newest {
-                t.waits_for = previous;
-                t.rotated = false;
-                self.tracked.push(t);
-            }
-            let mut seen = now;
+            // The file at the path now (looked at again: the writer may have
+            // rotated meanwhile) is the newest; all are read in the order
+            // they were written, after the old one.
+            let now = std::fs::metadata(&path).ok().map(|m| FileKey::of(&m));
             if let Some(key) = now {
+                if !self.is_tracked(key) && !generations.iter().any(|t| t.key == key) {
+                    match Tracked::open(&path, 0, self.framing, &self.label) {
+                        Ok(t) => generations.push(t),
+                        Err(e) => self.report_open_failure(&path, &e),
+                    }
+                }
+            }
+            let last = self.chain(&mut generations, previous);
+            let mut seen = now.filter(|k| self.is_tracked(*k));
+            if let Some(id) = last {
+                self.newest_at.insert(path.clone(), id);
+                // The newest file is the one at the path, as far as is known;
+                // if it was renamed meanwhile, the next look notices.
+                if let Some(t) = self.tracked.iter_mut().find(|t| t.id == id) {
+                    t.rotated = false;
+                    seen = Some(t.key);
+                }
+            } else if let Some(key) = now {
                 if let Some(t) = self.tracked.iter_mut().find(|t| t.key == key) {
                     t.rotated = false;
-                } else {
-                    match Tracked::open(&path, 0, self.framing, &self.label) {
-                        Ok(mut t) => {
-                            t.waits_for = previous;
-                            seen = Some(t.key);
-                            self.tracked.push(t);
-                        }
-                        Err(e) => {
-                            self.report_open_failure(&path, &e);
-                            seen = current;
-                        }
-                    }
                 }
             }
             self.followed[idx].1 = seen;
@@ -849,6 +888,9 @@ impl FileSource {
                 || tracked.iter().any(|t| &t.path == path)
                 || literal.as_ref() == Some(path)
         });
+        let followed = &self.followed;
+        self.newest_at
+            .retain(|path, _| followed.iter().any(|(p, _)| p == path));
         self.publish_paths();
     }
 
@@ -931,6 +973,7 @@ impl FileSource {
                     t.waits_for = self.unfinished_predecessor(&path);
                     if self.options.follow {
                         self.followed.push((path.clone(), Some(t.key)));
+                        self.newest_at.insert(path.clone(), t.id);
                     }
                     self.tracked.push(t);
                 }
@@ -1136,7 +1179,7 @@ type CopyInfo = (FileKey, Fingerprint, u64, SystemTime);
 /// `None` when the receiver is gone; else the copy used, if one was found.
 fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> Option<Option<CopyInfo>> {
     let mut used = None;
-    if let Some((mut copy, modified)) = find_copy(&t.path, t.fingerprint, t.read_pos) {
+    if let Some((mut copy, modified)) = find_copy(&t.path, t.fingerprint, t.read_pos, t.last_copy) {
         if copy.seek(SeekFrom::Start(t.read_pos)).is_ok() {
             loop {
                 match copy.read(t.feed.framer().spare()) {
@@ -1183,11 +1226,13 @@ fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> Option<Option<CopyInf
 }
 
 /// The copy copytruncate made of `path`: a sibling starting with the same
-/// bytes, at least `len` long; the most recently modified one.
+/// bytes, at least `len` long, the first one modified at or after `after`
+/// (the previous copy).
 fn find_copy(
     path: &Path,
     fingerprint: Option<Fingerprint>,
     len: u64,
+    after: Option<SystemTime>,
 ) -> Option<(File, SystemTime)> {
     let fingerprint = fingerprint?;
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -1206,8 +1251,14 @@ fn find_copy(
         if meta.len() < len || !fingerprint.matches(&file) {
             continue;
         }
+        // Copies are made one after another: the copy of this content is
+        // the first one made after the previous copy (a short fingerprint
+        // can match later copies too).
         let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        if best.as_ref().is_none_or(|(m, _)| modified > *m) {
+        if after.is_some_and(|a| modified < a) {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(m, _)| modified < *m) {
             best = Some((modified, file));
         }
     }
