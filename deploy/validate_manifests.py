@@ -12,7 +12,8 @@
 3. The deployment contract of logscrub (issue #8): for every logscrub
    container, the securityContext, probes, metrics port, resources, known
    CLI flags only, and a termination grace period that covers preStop +
-   --shutdown-timeout.
+   --shutdown-timeout. With --logscrub BINARY, every flag the manifests pass
+   must also be in that binary's --help (the build the image is made from).
 4. Self-test: broken copies of the manifests must fail, so that a validator
    that passes everything cannot go unnoticed.
 5. Dockerfile: the COPY sources exist and are not excluded by .dockerignore;
@@ -27,6 +28,7 @@ import fnmatch
 import json
 import pathlib
 import re
+import subprocess
 import sys
 
 import jsonschema
@@ -49,6 +51,8 @@ METRICS_PORT = 9090
 UID = 65532
 
 failures = []
+# (where, flag) for every flag a logscrub container passes, for --logscrub.
+manifest_flags = []
 
 
 def fail(where, message):
@@ -162,6 +166,8 @@ def check_contract(path, doc):
         for arg in args:
             if arg.startswith("--") and arg.split("=", 1)[0] not in KNOWN_FLAGS:
                 fail(cwhere, f"unknown logscrub flag {arg}")
+            if arg.startswith("--"):
+                manifest_flags.append((cwhere, arg.split("=", 1)[0]))
         if sc.get("runAsNonRoot") is not True or sc.get("runAsUser") != UID:
             fail(cwhere, f"must run as non-root UID {UID} (runAsNonRoot, runAsUser)")
         if flag_value(args, "--metrics-addr") != f"0.0.0.0:{METRICS_PORT}":
@@ -296,9 +302,34 @@ def check_dockerfile():
                   f"USER {UID}, EXPOSE {METRICS_PORT}, smoke test, OCI labels")
 
 
+def check_flags_against_binary(binary):
+    """Every flag the manifests pass is one the built logscrub accepts."""
+    try:
+        out = subprocess.run([binary, "--help"], capture_output=True, text=True,
+                             timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        fail(binary, f"cannot run --help: {e}")
+        return
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout.strip()
+    helped = set(re.findall(r"^ {2,6}(?:-\w, )?(--[a-z0-9][a-z0-9-]*)", out, re.M))
+    bad = [(where, flag) for where, flag in manifest_flags if flag not in helped]
+    for where, flag in bad:
+        fail(where, f"{flag} is not in `{binary} --help` ({version})")
+    if not bad:
+        used = sorted({flag for _, flag in manifest_flags})
+        ok(binary, f"{version} --help has every flag the manifests use: {' '.join(used)}")
+    missing = sorted(helped - KNOWN_FLAGS - {"--help"})
+    if missing:
+        print(f"note {binary}: --help has flags this validator does not know yet "
+              f"(add them to KNOWN_FLAGS): {' '.join(missing)}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubernetes-version", action="append", required=True)
+    parser.add_argument("--logscrub", metavar="BINARY",
+                        help="also check the manifests' flags against BINARY --help")
     opts = parser.parse_args()
     servicemonitor_schema = json.loads((SCHEMAS / "servicemonitor-v1.json").read_text())
 
@@ -328,6 +359,8 @@ def main():
                 ok(f"{path.name} self-test", f"{label} is rejected")
             else:
                 fail(f"{path.name} self-test", f"{label} was NOT rejected: the validator is not strict")
+    if opts.logscrub:
+        check_flags_against_binary(opts.logscrub)
     check_dockerfile()
     print(f"manifests: {len(files)} files, {len(failures)} failures")
     return 1 if failures else 0

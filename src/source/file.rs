@@ -1030,7 +1030,7 @@ impl FileSource {
                 let Ok(meta) = std::fs::metadata(&path) else {
                     continue;
                 };
-                if FileKey::of(&meta) != key || meta.len() <= position.offset {
+                if FileKey::of(&meta) != key || meta.len() < position.offset {
                     continue;
                 }
                 let Ok(file) = File::open(&path) else {
