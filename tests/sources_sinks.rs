@@ -330,3 +330,35 @@ fn drop_policy_counts_every_dropped_line() {
     assert_eq!(t.lost, dropped, "every missing line is counted: {t:?}");
     assert_eq!((t.duplicated, t.reordered, t.leaked), (0, 0, 0));
 }
+
+#[test]
+fn octet_garbage_keeps_its_place_among_cri_lines() {
+    let dir = temp_dir("octet-cri");
+    let mut child = spawn(
+        &["--listen", "tcp://127.0.0.1:0?framing=octet-counting"],
+        &dir,
+    );
+    let out = Collected::start(child.stdout.take().unwrap());
+    let addr = listening_addr(&dir, "tcp");
+    let mut conn = TcpStream::connect(&addr).unwrap();
+    let frame = |m: &str| format!("{} {m}", m.len());
+    let p = "2024-04-13T16:22:02.416120330Z stdout P part-one";
+    let f = "2024-04-13T16:22:02.416120330Z stdout F end";
+    let stream = format!(
+        "{}{}garbage here\n{}{}",
+        frame("first"),
+        frame(p),
+        frame(f),
+        frame("last")
+    );
+    conn.write_all(stream.as_bytes()).unwrap();
+    drop(conn);
+    let output = stop_after(&mut child, out, 5);
+    let text = String::from_utf8(output).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        ["first", p, "[LINE_TOO_LONG_REDACTED]", f, "last"],
+        "{text}"
+    );
+}

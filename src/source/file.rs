@@ -766,10 +766,6 @@ impl FileSource {
             if found.is_empty() {
                 continue;
             }
-            let newest_copy = found
-                .iter()
-                .filter_map(|t| t.file.metadata().and_then(|m| m.modified()).ok())
-                .max();
             // After the copies already queued before the file, if any.
             let queued = self.pending_predecessor(i);
             let last = self.chain(&mut found, queued);
@@ -779,9 +775,6 @@ impl FileSource {
                 .find(|t| t.path == path && !t.rotated)
             {
                 live.waits_for = last;
-                if newest_copy > live.last_copy {
-                    live.last_copy = newest_copy;
-                }
             }
         }
     }
@@ -1238,7 +1231,7 @@ fn find_copy(
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let dir = real.parent()?;
     let base = real.file_name()?.to_string_lossy().into_owned();
-    let mut best: Option<(SystemTime, File)> = None;
+    let mut best: Option<((bool, SystemTime), File)> = None;
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if !is_rotated_name(&base, &name) {
@@ -1254,15 +1247,14 @@ fn find_copy(
         // Copies are made one after another: the copy of this content is
         // the first one made after the previous copy (a short fingerprint
         // can match later copies too).
+        // (Copies from before `after` only when there is no other.)
         let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        if after.is_some_and(|a| modified < a) {
-            continue;
-        }
-        if best.as_ref().is_none_or(|(m, _)| modified < *m) {
-            best = Some((modified, file));
+        let rank = (after.is_some_and(|a| modified < a), modified);
+        if best.as_ref().is_none_or(|(r, _)| rank < *r) {
+            best = Some((rank, file));
         }
     }
-    best.map(|(m, f)| (f, m))
+    best.map(|((_, m), f)| (f, m))
 }
 
 #[cfg(test)]

@@ -112,6 +112,12 @@ impl Listener {
                             name: format!("tcp://{peer}").into(),
                             label: Arc::clone(&label),
                         });
+                        // Octet-counted syslog is not CRI: no partial lines
+                        // are held, so a garbage marker keeps its place.
+                        let framing = FramingOptions {
+                            hold_cri_partials: framing.hold_cri_partials && !octet_counting,
+                            ..framing
+                        };
                         let feed = Feed::new(stream, framing, 0);
                         connections.spawn(read_connection(
                             conn,
