@@ -740,6 +740,12 @@ impl FileSource {
                 {
                     continue;
                 }
+                // A copy still being written (shorter than the fingerprint of
+                // the current content) is looked at again later.
+                let needed = current.map_or(MIN_FINGERPRINT_BYTES as u64, |f| u64::from(f.len));
+                if meta.len() < needed {
+                    continue;
+                }
                 let Ok(file) = File::open(&candidate) else {
                     continue;
                 };
@@ -754,11 +760,13 @@ impl FileSource {
                         (f.len as usize >= MIN_FINGERPRINT_BYTES || u64::from(f.len) == meta.len())
                             && f.matches(&file)
                     })
-                    .map_or(0, |(_, read)| *read);
-                if read >= meta.len() {
+                    .map(|(_, read)| *read);
+                if let Some(read) = read.filter(|&r| r >= meta.len()) {
+                    // Read in full already, from the file itself.
                     self.closed.insert(key, (None, read));
                     continue;
                 }
+                let read = read.unwrap_or(0);
                 if let Ok(t) = Tracked::open(&candidate, read, self.framing, &self.label) {
                     found.push(t);
                 }
@@ -1119,7 +1127,11 @@ impl FileSource {
             if !meta.is_file() || self.is_tracked(key) || self.closed.contains_key(&key) {
                 continue;
             }
-            if except_copy_of.is_some_and(|f| File::open(&candidate).is_ok_and(|c| f.matches(&c))) {
+            // A copy of the current content, or one still being written
+            // (too short to tell; `reconcile_copies` looks again later).
+            if except_copy_of.is_some_and(|f| {
+                meta.len() < u64::from(f.len) || File::open(&candidate).is_ok_and(|c| f.matches(&c))
+            }) {
                 continue;
             }
             match meta.modified() {
