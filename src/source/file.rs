@@ -99,38 +99,26 @@ impl Tracked {
         label: &Arc<str>,
     ) -> io::Result<Tracked> {
         let mut file = File::open(path)?;
-        let meta = file.metadata()?;
-        if meta.is_dir() {
+        if file.metadata()?.is_dir() {
             return Err(io::Error::other("is a directory"));
         }
         file.seek(SeekFrom::Start(offset))?;
-        let stream = Arc::new(Stream {
-            name: path.display().to_string().into(),
-            label: Arc::clone(label),
-        });
-        let mut t = Tracked {
-            path: path.to_path_buf(),
-            key: FileKey::of(&meta),
-            file,
-            read_pos: offset,
-            feed: Feed::new(stream, options, offset),
-            fingerprint: None,
-            rotated: false,
-            at_eof: false,
-            opened_at: SystemTime::now(),
-            id: next_id(),
-            waits_for: None,
-            recovered_from: None,
-            head: Vec::new(),
-            last_copy: None,
-            history: Vec::new(),
-        };
-        t.refresh_fingerprint();
-        Ok(t)
+        Ok(Tracked::with_file(path, file, offset, options, label))
     }
 
     /// Tracks a file the watcher opened at `path` (read from its start).
     fn adopt(path: &Path, file: File, options: FramingOptions, label: &Arc<str>) -> Tracked {
+        Tracked::with_file(path, file, 0, options, label)
+    }
+
+    /// Tracks `file`, opened at `path` and positioned at `offset`.
+    fn with_file(
+        path: &Path,
+        file: File,
+        offset: u64,
+        options: FramingOptions,
+        label: &Arc<str>,
+    ) -> Tracked {
         let key = file
             .metadata()
             .map(|m| FileKey::of(&m))
@@ -143,8 +131,8 @@ impl Tracked {
             path: path.to_path_buf(),
             key,
             file,
-            read_pos: 0,
-            feed: Feed::new(stream, options, 0),
+            read_pos: offset,
+            feed: Feed::new(stream, options, offset),
             fingerprint: None,
             rotated: false,
             at_eof: false,
@@ -703,28 +691,8 @@ impl FileSource {
             if !std::fs::metadata(&path).is_ok_and(|m| FileKey::of(&m) == self.tracked[i].key) {
                 continue;
             }
-            let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
-                continue;
-            };
-            let base = base.to_string_lossy().into_owned();
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                continue;
-            };
             let mut found = Vec::new();
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if !is_rotated_name(&base, &name) {
-                    continue;
-                }
-                let candidate = dir.join(&name);
-                let Ok(meta) = std::fs::metadata(&candidate) else {
-                    continue;
-                };
+            for (candidate, meta) in rotated_siblings(&path) {
                 let key = FileKey::of(&meta);
                 let recent = meta.modified().is_ok_and(|m| m >= since);
                 let held = self
@@ -1102,27 +1070,8 @@ impl FileSource {
         since: SystemTime,
         except_copy_of: Option<Fingerprint>,
     ) -> Vec<Tracked> {
-        let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
-            return Vec::new();
-        };
-        let base = base.to_string_lossy().into_owned();
-        let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        }) else {
-            return Vec::new();
-        };
         let mut found: Vec<(SystemTime, PathBuf)> = Vec::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !is_rotated_name(&base, &name) {
-                continue;
-            }
-            let candidate = dir.join(&name);
-            let Ok(meta) = std::fs::metadata(&candidate) else {
-                continue;
-            };
+        for (candidate, meta) in rotated_siblings(path) {
             let key = FileKey::of(&meta);
             if !meta.is_file() || self.is_tracked(key) || self.closed.contains_key(&key) {
                 continue;
@@ -1163,6 +1112,35 @@ impl FileSource {
         }
         previous
     }
+}
+
+/// Rotated, uncompressed generations beside `path` (`path.1`,
+/// `path-<time>`, …): regular files, with their metadata.
+fn rotated_siblings(path: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
+    let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let base = base.to_string_lossy();
+    let listed = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = std::fs::read_dir(listed) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !is_rotated_name(&base, &name) {
+                return None;
+            }
+            let candidate = dir.join(&name);
+            let meta = std::fs::metadata(&candidate).ok()?;
+            meta.is_file().then_some((candidate, meta))
+        })
+        .collect()
 }
 
 /// Whether `name` looks like a rotated, uncompressed generation of `base`.
@@ -1241,15 +1219,9 @@ fn find_copy(
 ) -> Option<(File, SystemTime)> {
     let fingerprint = fingerprint?;
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let dir = real.parent()?;
-    let base = real.file_name()?.to_string_lossy().into_owned();
     let mut best: Option<((bool, SystemTime), File)> = None;
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !is_rotated_name(&base, &name) {
-            continue;
-        }
-        let Ok(file) = File::open(dir.join(&name)) else {
+    for (candidate, _) in rotated_siblings(&real) {
+        let Ok(file) = File::open(&candidate) else {
             continue;
         };
         let Ok(meta) = file.metadata() else { continue };
