@@ -287,7 +287,15 @@ fn write_atomically(path: &Path, data: &[u8]) -> io::Result<()> {
     tmp_name.push(".tmp");
     let tmp = dir.join(tmp_name);
     {
-        let mut file = File::create(&tmp)?;
+        // Readable by its owner only: fingerprints are hashes of log bytes.
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         file.write_all(data)?;
         file.sync_all()?;
     }
@@ -318,6 +326,9 @@ mod tests {
             },
         );
         store.save().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&store_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
         let store = Checkpoints::load(&store_path).unwrap();
         assert_eq!(store.resume_offset(key, &file), Some(11));
         // The same inode with other content is another file.
