@@ -89,18 +89,15 @@ fn stdin_input() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn tcp_input_many_connections() {
-    let dir = temp_dir("in-tcp");
-    let mut child = spawn(&["--listen", "tcp://127.0.0.1:0"], &dir);
-    let out = Collected::start(child.stdout.take().unwrap());
-    let addr = listening_addr(&dir, "tcp");
-    let per = MILLION / 4;
-    let senders: Vec<_> = (0..4u32)
+/// Sends `per` lines of streams `0..streams`, each on its own connection
+/// from `connect`, all at once; returns when all are sent.
+fn send_streams<C: Write>(streams: u32, per: u64, connect: impl Fn() -> C + Send + Sync + 'static) {
+    let connect = std::sync::Arc::new(connect);
+    let senders: Vec<_> = (0..streams)
         .map(|s| {
-            let addr = addr.clone();
+            let connect = std::sync::Arc::clone(&connect);
             std::thread::spawn(move || {
-                let mut conn = TcpStream::connect(addr).unwrap();
+                let mut conn = connect();
                 for start in (0..per).step_by(5_000) {
                     conn.write_all(&lines(s, start, start + 5_000)).unwrap();
                 }
@@ -110,6 +107,16 @@ fn tcp_input_many_connections() {
     for s in senders {
         s.join().unwrap();
     }
+}
+
+#[test]
+fn tcp_input_many_connections() {
+    let dir = temp_dir("in-tcp");
+    let mut child = spawn(&["--listen", "tcp://127.0.0.1:0"], &dir);
+    let out = Collected::start(child.stdout.take().unwrap());
+    let addr = listening_addr(&dir, "tcp");
+    let per = MILLION / 4;
+    send_streams(4, per, move || TcpStream::connect(&addr).unwrap());
     let output = stop_after(&mut child, out, MILLION);
     let expected: Vec<(u32, u64)> = (0..4).map(|s| (s, per)).collect();
     assert_clean(&tally(&output, &expected), "tcp input");
@@ -124,20 +131,8 @@ fn unix_input_many_connections() {
     let out = Collected::start(child.stdout.take().unwrap());
     listening_addr(&dir, "unix");
     let per = MILLION / 2;
-    let senders: Vec<_> = (0..2u32)
-        .map(|s| {
-            let socket = socket.clone();
-            std::thread::spawn(move || {
-                let mut conn = UnixStream::connect(socket).unwrap();
-                for start in (0..per).step_by(5_000) {
-                    conn.write_all(&lines(s, start, start + 5_000)).unwrap();
-                }
-            })
-        })
-        .collect();
-    for s in senders {
-        s.join().unwrap();
-    }
+    let path = socket.clone();
+    send_streams(2, per, move || UnixStream::connect(&path).unwrap());
     let output = stop_after(&mut child, out, MILLION);
     assert_clean(&tally(&output, &[(0, per), (1, per)]), "unix input");
     assert!(!socket.exists(), "the socket file is removed at exit");

@@ -145,11 +145,6 @@ impl Framer {
         self.eof = true;
     }
 
-    /// Whether [`Framer::finish`] was called.
-    pub fn is_finished(&self) -> bool {
-        self.eof
-    }
-
     /// Where a trailing run of CRI partial lines starts in `lines` (whole
     /// lines), or `lines.len()` when the last line completes its message.
     fn partial_run_start(lines: &[u8]) -> usize {
