@@ -54,12 +54,42 @@ fn write_rotating(
     rotations
 }
 
-fn follow_until_done(dir: &Path, args: &[&str], total: u64, writer: impl FnOnce()) -> Tally {
+/// Waits until process `pid` has `path` open (it follows the file).
+fn wait_until_open(pid: u32, path: &Path) {
+    let start = std::time::Instant::now();
+    loop {
+        let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path));
+        if open {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "logscrub never opened {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn follow_until_done(
+    dir: &Path,
+    log: &Path,
+    args: &[&str],
+    total: u64,
+    writer: impl FnOnce(),
+) -> Tally {
+    // A generation created and rotated away before logscrub even started
+    // cannot be followed (start-up takes milliseconds, a load-dependent
+    // time in which a full-speed writer rotates whole generations): the
+    // writer starts once logscrub holds the file.
+    File::create(log).unwrap();
     let mut child = spawn(args, dir);
     let out = Collected::start(child.stdout.take().unwrap());
-    // Start-up (compiling the rules) takes a few milliseconds, in which a
-    // full-speed writer would create and rotate away whole generations.
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until_open(child.id(), log);
     let started = std::time::Instant::now();
     writer();
     eprintln!(
@@ -85,6 +115,7 @@ fn kubelet_rename_rotation_at_full_speed() {
     let log_arg = log.to_str().unwrap().to_string();
     let tally = follow_until_done(
         &dir,
+        &log,
         &["--input", &log_arg, "--follow", "--threads", "2"],
         total,
         || {
@@ -156,6 +187,7 @@ fn copytruncate_rotation_at_full_speed() {
     let log_arg = log.to_str().unwrap().to_string();
     let tally = follow_until_done(
         &dir,
+        &log,
         &["--input", &log_arg, "--follow", "--threads", "2"],
         total,
         || {
