@@ -233,13 +233,26 @@ impl Redactor {
     /// Scrubs a buffer of whole lines (the last one may lack its newline)
     /// and appends the result to `out`. CRI partial lines are joined within
     /// the buffer (the line reader keeps a run of them in one batch).
+    ///
+    /// The scanner's line gate runs over the whole buffer first; the
+    /// automaton then runs only over the lines it flags.
     pub fn scrub_lines(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let gated = self.scanner.flag_lines(input, &mut self.scratch);
+        let flagged = std::mem::take(&mut self.scratch.flagged);
+        let mut next_flagged = 0;
         let mut start = 0;
         while start < input.len() {
             let end = memchr::memchr(b'\n', &input[start..]).map_or(input.len(), |i| start + i + 1);
-            self.scrub_line(&input[start..end], out);
+            let scan_raw = !gated || {
+                while flagged.get(next_flagged).is_some_and(|&f| f < start) {
+                    next_flagged += 1;
+                }
+                flagged.get(next_flagged) == Some(&start)
+            };
+            self.scrub_gated_line(&input[start..end], scan_raw, out);
             start = end;
         }
+        self.scratch.flagged = flagged;
         self.finish(out);
     }
 
@@ -252,6 +265,12 @@ impl Redactor {
     /// or stream, when they pass the line limit together, or by
     /// [`Redactor::finish`].
     pub fn scrub_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        self.scrub_gated_line(line, true, out)
+    }
+
+    /// As [`Redactor::scrub_line`]; when `scan_raw` is false the line gate
+    /// found that the automaton cannot match the line's raw bytes.
+    fn scrub_gated_line(&mut self, line: &[u8], scan_raw: bool, out: &mut Vec<u8>) {
         if matches!(self.format, Format::Auto | Format::Cri) {
             let content = line_content(line);
             let cri = if content.len() <= self.max_line_bytes {
@@ -282,7 +301,7 @@ impl Redactor {
                 _ => self.finish(out),
             }
         }
-        self.scrub_one(line, out);
+        self.scrub_one(line, scan_raw, out);
     }
 
     /// Writes the CRI partial lines still held, each scrubbed alone. Call it
@@ -293,7 +312,7 @@ impl Redactor {
         }
         let held = std::mem::take(&mut self.partials);
         for (line, _) in &held.lines {
-            self.scrub_one(&held.bytes[line.clone()], out);
+            self.scrub_one(&held.bytes[line.clone()], true, out);
         }
         self.partials = held;
         self.partials.clear();
@@ -380,7 +399,7 @@ impl Redactor {
     }
 
     /// Scrubs one line on its own.
-    fn scrub_one(&mut self, line: &[u8], out: &mut Vec<u8>) {
+    fn scrub_one(&mut self, line: &[u8], scan_raw: bool, out: &mut Vec<u8>) {
         let content = line_content(line);
         if content.len() > self.max_line_bytes {
             self.scratch.stats.bytes_in += line.len() as u64;
@@ -392,7 +411,8 @@ impl Redactor {
         self.scratch.stats.bytes_in += line.len() as u64;
         self.line_no += 1;
 
-        self.scanner.scan_line(content, &mut self.scratch);
+        self.scanner
+            .scan_gated_line(content, scan_raw, &mut self.scratch);
         if self.block_rule.is_some() {
             let (left, body) = block_step(content, self.block_lines_left);
             self.block_lines_left = left;

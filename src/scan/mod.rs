@@ -11,6 +11,7 @@
 //! The scanner is immutable and shared; all mutable state (regex caches,
 //! decoded views, findings, counters) lives in a [`Scratch`], one per thread.
 
+pub mod gate;
 pub mod views;
 
 use std::ops::Range;
@@ -24,6 +25,7 @@ use regex_automata::{
 use crate::policy::Policy;
 use crate::rules::{check_unique_ids, CatalogError, Rejection, Rule, Validator};
 use crate::stats::Stats;
+use gate::{Gate, GateScratch};
 use views::View;
 
 /// The size limits every rule is compiled with, alone and together. They
@@ -58,6 +60,8 @@ pub struct Scanner {
     pem_end: memchr::memmem::Finder<'static>,
     policy: Policy,
     sensitive_keys: crate::format::SensitiveKeys,
+    /// Flags the lines of a batch the automaton must see (None: all).
+    gate: Option<Gate>,
 }
 
 /// Per-thread mutable state for [`Scanner::scan_line`].
@@ -71,6 +75,10 @@ pub struct Scratch {
     pub texts: Vec<u8>,
     /// Counters, summed per batch by the caller.
     pub stats: Stats,
+    /// The gate's state, when there is a gate.
+    gate: Option<GateScratch>,
+    /// The start offsets of the lines the gate flagged in the last batch.
+    pub flagged: Vec<usize>,
 }
 
 /// An explanation of one candidate, for `explain` and tests.
@@ -123,7 +131,9 @@ impl Scanner {
             };
             secret_regex.push(entry);
         }
+        let gate = Gate::new(&rules);
         Ok(Scanner {
+            gate,
             policy: Policy::labels(&rules),
             sensitive_keys: crate::format::SensitiveKeys::new(
                 crate::format::DEFAULT_SENSITIVE_KEYS.iter().copied(),
@@ -140,6 +150,28 @@ impl Scanner {
     pub fn with_policy(mut self, policy: Policy) -> Scanner {
         self.policy = policy;
         self
+    }
+
+    /// The same scanner without its line gate: every line goes through the
+    /// automaton (for differential tests and benchmarks).
+    pub fn without_gate(mut self) -> Scanner {
+        self.gate = None;
+        self
+    }
+
+    /// True when this scanner has a line gate.
+    pub fn has_gate(&self) -> bool {
+        self.gate.is_some()
+    }
+
+    /// Flags the lines of `batch` (whole lines) where the automaton could
+    /// match, leaving their start offsets in `scratch.flagged`. Returns
+    /// false when the batch is not gated: then every line must be scanned.
+    pub fn flag_lines(&self, batch: &[u8], scratch: &mut Scratch) -> bool {
+        match (&self.gate, &mut scratch.gate) {
+            (Some(gate), Some(gs)) => gate.flag_lines(batch, gs, &mut scratch.flagged),
+            _ => false,
+        }
     }
 
     /// The redaction policy.
@@ -198,19 +230,38 @@ impl Scanner {
             findings: Vec::new(),
             texts: Vec::new(),
             stats: Stats::new(self.rules.len()),
+            gate: self.gate.as_ref().map(Gate::scratch),
+            flagged: Vec::new(),
         }
     }
 
     /// Scans one line (without its line terminator). The findings, in raw
     /// byte offsets, sorted and merged, are left in `scratch.findings`.
     pub fn scan_line(&self, line: &[u8], scratch: &mut Scratch) {
-        self.scan_line_with(line, scratch, &mut |_| {})
+        self.scan(line, true, scratch, &mut |_| {})
+    }
+
+    /// As [`Scanner::scan_line`] for a line the gate did not flag when
+    /// `flagged` is false: the automaton is not run over its raw bytes
+    /// (it cannot match there), only over its decoded views.
+    pub fn scan_gated_line(&self, line: &[u8], flagged: bool, scratch: &mut Scratch) {
+        self.scan(line, flagged, scratch, &mut |_| {})
     }
 
     /// As [`Scanner::scan_line`], reporting every candidate to `explain`.
     pub fn scan_line_with(
         &self,
         line: &[u8],
+        scratch: &mut Scratch,
+        explain: &mut dyn FnMut(Candidate),
+    ) {
+        self.scan(line, true, scratch, explain)
+    }
+
+    fn scan(
+        &self,
+        line: &[u8],
+        raw: bool,
         scratch: &mut Scratch,
         explain: &mut dyn FnMut(Candidate),
     ) {
@@ -223,17 +274,20 @@ impl Scanner {
             findings,
             texts,
             stats,
+            ..
         } = scratch;
-        self.scan_view(
-            line,
-            "raw",
-            cache,
-            secret_caches,
-            findings,
-            texts,
-            stats,
-            explain,
-        );
+        if raw {
+            self.scan_view(
+                line,
+                "raw",
+                cache,
+                secret_caches,
+                findings,
+                texts,
+                stats,
+                explain,
+            );
+        }
 
         // Decoded views, each decoded from the one before: JSON escapes
         // (twice, for JSON inside a JSON string), HTML references once, and
