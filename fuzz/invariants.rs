@@ -16,6 +16,8 @@
 //! 5. Embedded card: the input split in two around a Luhn-valid 16-digit
 //!    Visa number (`prefix + " 4…… " + suffix`) never lets that number
 //!    through.
+//! 6. The line gate changes nothing: scrubbing with the automaton run over
+//!    every line (no gate) writes the same bytes.
 //!
 //! Build and run: see `fuzz/README.md`.
 
@@ -26,6 +28,12 @@ use logscrub::pipe::{self, PipeOptions, OVERLONG_MARKER};
 use logscrub::redact::scrub_with;
 use logscrub::scan::Scanner;
 use logscrub::stats::Stats;
+
+/// The built-in catalog without its line gate, compiled once per process.
+fn ungated_scanner() -> &'static Arc<Scanner> {
+    static SCANNER: OnceLock<Arc<Scanner>> = OnceLock::new();
+    SCANNER.get_or_init(|| Arc::new(Scanner::builtin().without_gate()))
+}
 
 /// The built-in catalog, compiled once per process.
 fn scanner() -> &'static Arc<Scanner> {
@@ -139,6 +147,16 @@ pub fn check(data: &[u8]) {
         "newline count changed: {:?} -> {:?}",
         lossy(data),
         lossy(&once)
+    );
+
+    // 6. The gate changes nothing.
+    let ungated = scrub_with(ungated_scanner(), data);
+    assert!(
+        ungated == once,
+        "the line gate changed the output:\n input   {:?}\n gated   {:?}\n ungated {:?}",
+        lossy(data),
+        lossy(&once),
+        lossy(&ungated)
     );
 
     // 2. Idempotence.

@@ -276,6 +276,11 @@ pub fn parse_cri(line: &[u8]) -> Option<CriLine> {
 
 /// True when a line is logfmt: its first token is a `key=value` pair.
 pub fn looks_like_logfmt(line: &[u8]) -> bool {
+    // Most values and lines have no `=` at all: one vectorised search
+    // rejects them before the byte-by-byte key scan.
+    if memchr::memchr(b'=', line).is_none() {
+        return false;
+    }
     let start = line
         .iter()
         .position(|b| !b.is_ascii_whitespace())

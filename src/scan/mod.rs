@@ -293,7 +293,12 @@ impl Scanner {
         // (twice, for JSON inside a JSON string), HTML references once, and
         // percent-decoding (twice for a doubly encoded redirect parameter).
         let (mut json_passes, mut html_done, mut form_done) = (0, false, false);
-        for step in 0..views.len() {
+        let steps = if views::may_need_decoding(line) {
+            views.len()
+        } else {
+            0
+        };
+        for step in 0..steps {
             let (done, rest) = views.split_at_mut(step);
             let source = done.last();
             let src: &[u8] = source.map_or(line, |v| v.bytes.as_slice());

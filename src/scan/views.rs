@@ -49,6 +49,13 @@ impl View {
     }
 }
 
+/// False when `bytes` holds none of the bytes any decoding starts from
+/// (`\\`, `&`, `%`, `+`): then no decoded view differs from the line. One
+/// pass, where the four checks below take one each.
+pub fn may_need_decoding(bytes: &[u8]) -> bool {
+    memchr::memchr3(b'\\', b'&', b'%', bytes).is_some() || memchr::memchr(b'+', bytes).is_some()
+}
+
 /// True when `bytes` may hold a JSON escape worth decoding.
 pub fn has_json_escape(bytes: &[u8]) -> bool {
     memchr::memchr(b'\\', bytes).is_some()
