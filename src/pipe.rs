@@ -273,6 +273,8 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
     let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
     // Emptied input buffers go back to the reader.
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    // Written output buffers go back to the workers.
+    let spare_outputs: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
 
     let job_rx = Arc::new(Mutex::new(job_rx));
     for _ in 0..threads {
@@ -285,7 +287,10 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
         redactor.set_record_findings(options.findings.is_some());
         std::thread::Builder::new()
             .name("logscrub-worker".into())
-            .spawn(move || worker(&job_rx, &report_tx, redactor))
+            .spawn({
+                let spare_outputs = Arc::clone(&spare_outputs);
+                move || worker(&job_rx, &report_tx, &spare_outputs, redactor)
+            })
             .map_err(PipeError::Write)?;
     }
     let reader = BatchReader {
@@ -296,6 +301,7 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
         ),
         scanner: Arc::clone(scanner),
         reload: options.reload.clone(),
+        count_lines: options.findings.is_some(),
     };
     std::thread::Builder::new()
         .name("logscrub-reader".into())
@@ -303,7 +309,14 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
         .map_err(PipeError::Write)?;
 
     write_in_order(
-        name, options, output, &report_rx, &token_rx, &free_tx, stats,
+        name,
+        options,
+        output,
+        &report_rx,
+        &token_rx,
+        &free_tx,
+        &spare_outputs,
+        stats,
     )
 }
 
@@ -314,6 +327,8 @@ struct BatchReader {
     hold_cri_partials: bool,
     scanner: Arc<Scanner>,
     reload: Option<Arc<Reloader>>,
+    /// Whether batches need their first line's number (finding records).
+    count_lines: bool,
 }
 
 impl BatchReader {
@@ -369,7 +384,9 @@ impl BatchReader {
                 return;
             }
             let first_line = lines_before;
+            // Line numbers only serve finding records: no count without.
             lines_before += match &kind {
+                _ if !self.count_lines => 0,
                 JobKind::Lines(lines) => {
                     memchr::memchr_iter(b'\n', lines).count() as u64
                         + u64::from(lines.last().is_some_and(|&b| b != b'\n'))
@@ -392,7 +409,12 @@ impl BatchReader {
 }
 
 /// A worker thread: scrubs batches until the reader is done.
-fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut redactor: Redactor) {
+fn worker(
+    job_rx: &Mutex<Receiver<Job>>,
+    report_tx: &mpsc::Sender<Report>,
+    spare_outputs: &Mutex<Vec<Vec<u8>>>,
+    mut redactor: Redactor,
+) {
     loop {
         let job = {
             let Ok(rx) = job_rx.lock() else { break };
@@ -401,7 +423,13 @@ fn worker(job_rx: &Mutex<Receiver<Job>>, report_tx: &mpsc::Sender<Report>, mut r
                 Err(_) => break,
             }
         };
-        let mut output = Vec::new();
+        // A reused buffer: a fresh one would fault in its pages anew.
+        let mut output = spare_outputs
+            .lock()
+            .ok()
+            .and_then(|mut spare| spare.pop())
+            .unwrap_or_default();
+        output.clear();
         let started = std::time::Instant::now();
         scrub_job(
             &mut redactor,
@@ -466,6 +494,7 @@ fn write_in_order<W: Write>(
     report_rx: &Receiver<Report>,
     token_rx: &Receiver<()>,
     free_tx: &mpsc::Sender<Vec<u8>>,
+    spare_outputs: &Mutex<Vec<Vec<u8>>>,
     stats: &mut Stats,
 ) -> Result<(), PipeError> {
     let mut pending: BTreeMap<u64, (Vec<u8>, Vec<crate::findings::FindingRecord>, u64)> =
@@ -495,6 +524,9 @@ fn write_in_order<W: Write>(
                 pending.insert(seq, (out, records, lines));
                 while let Some((out, records, lines)) = pending.remove(&next) {
                     output.write_all(&out).map_err(PipeError::Write)?;
+                    if let Ok(mut spare) = spare_outputs.lock() {
+                        spare.push(out);
+                    }
                     write_records(options, name, &records)?;
                     waiting_lines -= lines;
                     let _ = token_rx.recv();
