@@ -487,6 +487,7 @@ pub(crate) fn scrub_job(
 }
 
 /// The calling thread: writes finished batches in input order.
+#[allow(clippy::too_many_arguments)] // the pipeline's channels, each its own
 fn write_in_order<W: Write>(
     name: &str,
     options: &PipeOptions,
