@@ -21,6 +21,11 @@
 //! and the number of labels written, each equal the baseline plus the
 //! injected secrets, exactly.
 //!
+//! Group `scan` compares, with `--format raw`, the scrubber with its line
+//! gate (the default), the same without the gate (the full automaton over
+//! every line; the counts are asserted equal), the gate alone, and one plain
+//! multi-pattern regex over every line that only detects.
+//!
 //! Run:
 //!
 //!     cargo bench --bench scrub
@@ -520,6 +525,62 @@ fn benches(c: &mut Criterion) {
         });
         group.finish();
     }
+
+    // The scan itself, `--format raw`: with the line gate (the default),
+    // without it (the full automaton over every line, the same findings),
+    // the gate alone, and one plain multi-pattern regex over every line
+    // that only detects (what a filter built on one regex would pay).
+    let ungated = Arc::new(Scanner::builtin().without_gate());
+    check_counts(&ungated, &corpus);
+    let mut group = c.benchmark_group("scan");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .throughput(Throughput::Bytes(input.len() as u64));
+    for (name, s) in [("gated", &scanner), ("ungated", &ungated)] {
+        let mut redactor = Redactor::new(Arc::clone(s));
+        redactor.set_format(Format::Raw);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                redactor.scrub_lines(black_box(input), &mut out);
+                black_box(out.len())
+            })
+        });
+    }
+    let mut scratch = scanner.scratch();
+    assert!(
+        scanner.flag_lines(input, &mut scratch),
+        "the corpus is gated"
+    );
+    group.bench_function("gate_only", |b| {
+        b.iter(|| {
+            scanner.flag_lines(black_box(input), &mut scratch);
+            black_box(scratch.flagged.len())
+        })
+    });
+    let patterns: Vec<&str> = scanner.rules().iter().map(|r| r.regex.as_str()).collect();
+    let plain = regex_automata::meta::Regex::builder()
+        .syntax(logscrub::rules::syntax_config())
+        .configure(logscrub::scan::regex_config())
+        .build_many(&patterns)
+        .expect("the rules compile");
+    let mut cache = plain.create_cache();
+    group.bench_function("plain_regex_detect", |b| {
+        b.iter(|| {
+            let mut hits = 0usize;
+            for line in black_box(input).split(|&b| b == b'\n') {
+                hits += usize::from(
+                    plain
+                        .search_with(&mut cache, &regex_automata::Input::new(line))
+                        .is_some(),
+                );
+            }
+            black_box(hits)
+        })
+    });
+    group.finish();
 
     let mut group = c.benchmark_group("copy");
     group

@@ -71,7 +71,7 @@ impl Gate {
                 &crate::rules::syntax_config(),
             )
             .ok()?;
-            hirs.push(line_anchored(&hir));
+            hirs.push(line_anchored(&relaxed(&hir)));
         }
         let nfa = thompson::Compiler::new()
             .configure(
@@ -311,6 +311,49 @@ fn next_line(batch: &[u8], at: usize) -> usize {
     memchr::memchr(b'\n', &batch[at..]).map_or(batch.len(), |i| at + i + 1)
 }
 
+/// A wider pattern with fewer automaton states. In each branch of a
+/// top-level alternation, read as a flat sequence of parts, the first
+/// counted repetition with a wide range (`x{m,n}`, `n - m >= 4`) becomes
+/// `x{m}` and every part after it is dropped. A match of the branch starts
+/// with a match of the shortened sequence (its first `m` repetitions are a
+/// prefix of it), in the same line, so no flagged line is lost; the
+/// automaton no longer counts digits up to 19 or characters up to 255.
+fn relaxed(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(relaxed).collect()),
+        HirKind::Capture(c) => relaxed(&c.sub),
+        _ => {
+            let parts = flat_parts(hir);
+            let mut kept = Vec::with_capacity(parts.len());
+            for part in parts {
+                if let HirKind::Repetition(r) = part.kind() {
+                    if r.max.is_some_and(|max| max - r.min >= 4) {
+                        kept.push(Hir::repetition(regex_syntax::hir::Repetition {
+                            min: r.min,
+                            max: Some(r.min),
+                            greedy: r.greedy,
+                            sub: r.sub.clone(),
+                        }));
+                        break;
+                    }
+                }
+                kept.push(part.clone());
+            }
+            Hir::concat(kept)
+        }
+    }
+}
+
+/// The parts of a concatenation, flattened through groups and nested
+/// concatenations.
+fn flat_parts(hir: &Hir) -> Vec<&Hir> {
+    match hir.kind() {
+        HirKind::Concat(subs) => subs.iter().flat_map(flat_parts).collect(),
+        HirKind::Capture(c) => flat_parts(&c.sub),
+        _ => vec![hir],
+    }
+}
+
 /// `hir` with its text anchors made line anchors: `^` and `$` of a line
 /// alone hold at its start and end inside the batch (before `\r\n` too).
 fn line_anchored(hir: &Hir) -> Hir {
@@ -415,6 +458,36 @@ mod tests {
         let text = b"abc first\nnot abc\n  xyz\nthe end xyz\r\nabc\nlast xyz";
         assert_superset(text, &rules);
         assert_eq!(flagged(text, &rules), vec![0, 18, 24, 37, 41]);
+    }
+
+    #[test]
+    fn wide_repetitions_end_the_gate_pattern() {
+        let parse = |re: &str| {
+            regex_automata::util::syntax::parse_with(re, &crate::rules::syntax_config()).unwrap()
+        };
+        let relaxed_of = |re: &str| relaxed(&parse(re)).to_string();
+        assert_eq!(
+            relaxed_of(r"\b[2-6](?:[ -]?[0-9]){12,18}\b"),
+            Hir::concat(
+                flat_parts(&parse(r"\b[2-6](?:[ -]?[0-9]){12}"))
+                    .into_iter()
+                    .cloned()
+                    .collect()
+            )
+            .to_string()
+        );
+        // Narrow ranges and unbounded repetitions stay; branches are relaxed
+        // one by one; a wide range nested in a group is left alone.
+        let narrow = relaxed_of("a{1,3}b+c");
+        assert!(narrow.contains('c'), "{narrow}");
+        let alt = relaxed(&parse("x[0-9]{2,20}y|(?:ab{1,9}c)+d"));
+        let HirKind::Alternation(branches) = alt.kind() else {
+            panic!("{alt}")
+        };
+        assert_eq!(branches.len(), 2);
+        assert!(!branches[0].to_string().contains('y'), "{}", branches[0]);
+        let second = branches[1].to_string();
+        assert!(second.contains('c') && second.contains('d'), "{second}");
     }
 
     #[test]
