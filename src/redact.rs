@@ -22,6 +22,14 @@ use crate::stats::Stats;
 /// END marker stops being followed after this many lines.
 pub const MAX_BLOCK_LINES: u32 = 200;
 
+/// After a batch of at least [`GATE_MIN_LINES`] lines in which the line gate
+/// flagged more than half, or in which its cache gave up, this many batches
+/// are scrubbed without it (a log with a secret on most lines gains nothing
+/// from it); then it is tried again.
+const GATE_REST_BATCHES: u32 = 16;
+/// Batches shorter than this say too little to rest the gate.
+const GATE_MIN_LINES: usize = 64;
+
 /// What happens to a line longer than the limit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OverlongPolicy {
@@ -51,6 +59,9 @@ pub struct Redactor {
     records: Option<Vec<FindingRecord>>,
     /// Lines seen before the next one, for records.
     line_no: u64,
+    /// Batches still to scrub without the line gate: when it flagged most
+    /// lines of a batch, it only costs time, so it rests for a while.
+    gate_rest: u32,
 }
 
 /// Held CRI partial lines.
@@ -107,6 +118,7 @@ impl Redactor {
             partials: Partials::default(),
             records: None,
             line_no: 0,
+            gate_rest: 0,
         }
     }
 
@@ -237,9 +249,19 @@ impl Redactor {
     /// The scanner's line gate runs over the whole buffer first; the
     /// automaton then runs only over the lines it flags.
     pub fn scrub_lines(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        let gated = self.scanner.flag_lines(input, &mut self.scratch);
+        let gated = if self.gate_rest > 0 {
+            self.gate_rest -= 1;
+            false
+        } else if self.scanner.flag_lines(input, &mut self.scratch) {
+            true
+        } else {
+            // No gate, or its cache gave up on this input: rest it.
+            self.gate_rest = GATE_REST_BATCHES;
+            false
+        };
         let flagged = std::mem::take(&mut self.scratch.flagged);
         let mut next_flagged = 0;
+        let mut lines = 0usize;
         let mut start = 0;
         while start < input.len() {
             let end = memchr::memchr(b'\n', &input[start..]).map_or(input.len(), |i| start + i + 1);
@@ -250,7 +272,11 @@ impl Redactor {
                 flagged.get(next_flagged) == Some(&start)
             };
             self.scrub_gated_line(&input[start..end], scan_raw, out);
+            lines += 1;
             start = end;
+        }
+        if gated && flagged.len() * 2 > lines && lines >= GATE_MIN_LINES {
+            self.gate_rest = GATE_REST_BATCHES;
         }
         self.scratch.flagged = flagged;
         self.finish(out);

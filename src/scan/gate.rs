@@ -122,6 +122,7 @@ impl Gate {
             ends: [0; LANES],
             pos: [0; LANES],
             sid: [LazyStateID::default(); LANES],
+            prev: [LazyStateID::default(); LANES],
             clears: 0,
         };
         let ok = walk.run().is_ok();
@@ -143,6 +144,9 @@ struct Walk<'a> {
     /// The next byte each lane reads, and its state before reading it.
     pos: [usize; LANES],
     sid: [LazyStateID; LANES],
+    /// Each lane's state before its last byte: an unknown transition is
+    /// computed from it.
+    prev: [LazyStateID; LANES],
     /// The cache's clear count the lanes' states are valid for.
     clears: usize,
 }
@@ -175,6 +179,7 @@ impl Walk<'_> {
                     active = true;
                 } else if self.pos[i] < self.ends[i] {
                     // Another lane is done or tagged: step this one alone.
+                    self.prev[i] = self.sid[i];
                     self.sid[i] =
                         self.dfa
                             .next_state_untagged(self.cache, self.sid[i], hay[self.pos[i]]);
@@ -220,10 +225,12 @@ impl Walk<'_> {
             .unwrap_or(0);
         let (dfa, cache) = (self.dfa, &*self.cache);
         let mut sid = self.sid;
+        let mut prev = self.prev;
         let mut pos = self.pos;
         for _ in 0..steps {
             let mut tagged = false;
             for i in 0..LANES {
+                prev[i] = sid[i];
                 sid[i] = dfa.next_state_untagged(cache, sid[i], hay[pos[i]]);
                 pos[i] += 1;
                 tagged |= sid[i].is_tagged();
@@ -233,6 +240,7 @@ impl Walk<'_> {
             }
         }
         self.sid = sid;
+        self.prev = prev;
         self.pos = pos;
     }
 
@@ -241,23 +249,13 @@ impl Walk<'_> {
         let hay = self.hay;
         let s = self.sid[i];
         if s.is_unknown() {
-            // A transition not computed yet: walk the lane's line again from
-            // its start, computing as needed.
-            let from = line_start(hay, self.pos[i] - 1).max(self.starts[i]);
-            let mut sid = self.start_state()?;
-            let mut p = from;
-            while p < self.pos[i] {
-                sid = self
-                    .dfa
-                    .next_state(self.cache, sid, hay[p])
-                    .map_err(|_| GaveUp)?;
-                p += 1;
-                if sid.is_tagged() {
-                    break;
-                }
-            }
-            self.sid[i] = sid;
-            self.pos[i] = p;
+            // A transition not computed yet: compute it from the state
+            // before (valid: a cache reset since would have restarted
+            // this lane).
+            self.sid[i] = self
+                .dfa
+                .next_state(self.cache, self.prev[i], hay[self.pos[i] - 1])
+                .map_err(|_| GaveUp)?;
             return self.after_compute(i);
         }
         // A match ends just before the byte last read (matches show one
