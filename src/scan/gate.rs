@@ -16,6 +16,10 @@
 //!   that ends first among all matches starting there or later; the line
 //!   holding that end is flagged and the search starts afresh at the next
 //!   line, so no line in between can hold a match;
+//! - each branch is cut after its first wide counted repetition
+//!   (`x{12,18}` becomes `x{12}`, what follows is dropped): a match of the
+//!   rule starts with a match of the cut pattern, in the same line, and the
+//!   automaton has far fewer states to build;
 //! - starting afresh at a line start only forgets matches that would span
 //!   lines, which a line alone cannot hold; so the automaton may restart at
 //!   any line start, which is how a cache reset or an unknown transition
