@@ -96,13 +96,20 @@ fn assert_same(rules: &[Rule], text: &[u8], cuts: &[usize]) {
     assert_eq!(stats_g, stats_p, "counters differ");
 }
 
+/// The start offsets of the lines the gate flags in `text`, as one batch.
+fn flagged(rules: &[Rule], text: &[u8]) -> Vec<usize> {
+    let (gated, _) = scanners(rules);
+    let mut scratch = gated.scratch();
+    assert!(gated.flag_lines(text, &mut scratch), "batch gated");
+    std::mem::take(&mut scratch.flagged)
+}
+
 /// Every line where the full automaton reports a candidate (raw view) is
 /// flagged by the gate.
 fn assert_flags_every_candidate(rules: &[Rule], text: &[u8]) {
     let (gated, _) = scanners(rules);
     let mut scratch = gated.scratch();
-    assert!(gated.flag_lines(text, &mut scratch), "batch gated");
-    let flagged = std::mem::take(&mut scratch.flagged);
+    let flagged = flagged(rules, text);
     let mut start = 0;
     while start < text.len() {
         let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i + 1);
@@ -140,6 +147,41 @@ fn eval_texts() -> Vec<String> {
             case["text"].as_str().expect("a text field").to_string()
         })
         .collect()
+}
+
+#[test]
+fn flags_lines_with_candidates() {
+    let text = b"plain line\ncard 4111111111111111 ok\nnothing\r\nmail a@b.example\r\nx";
+    assert_eq!(flagged(&rule_sets()[0], text), vec![11, 45]);
+    assert_flags_every_candidate(&rule_sets()[0], text);
+}
+
+#[test]
+fn every_lane_split_and_line_end() {
+    // Candidates at line starts and ends, CRLF, no final newline, empty
+    // lines: for every prefix length, so lane borders fall everywhere.
+    let text = b"4111111111111111\n\nx 4111111111111111\r\nAKIAIOSFODNN7EXAMPLE\nok\n\ncvv=123";
+    for cut in 0..=text.len() {
+        let part = &text[..cut];
+        let end = memchr::memrchr(b'\n', part).map_or(0, |i| i + 1);
+        assert_flags_every_candidate(&rule_sets()[0], &part[..end]);
+        assert_flags_every_candidate(&rule_sets()[0], part);
+    }
+}
+
+#[test]
+fn anchors_are_per_line() {
+    let rules = logscrub::rules::parse_pattern_file(
+        "test.toml",
+        "family = \"t\"\n\
+         [[rule]]\nid = \"starts\"\ndescription = \"d\"\nregex = '^abc'\nlabel = \"[X]\"\n\
+         [[rule]]\nid = \"ends\"\ndescription = \"d\"\nregex = 'xyz\\z'\nlabel = \"[Y]\"\n",
+    )
+    .expect("test rules");
+    let text = b"abc first\nnot abc\n  xyz\nthe end xyz\r\nabc\nlast xyz";
+    assert_flags_every_candidate(&rules, text);
+    assert_eq!(flagged(&rules, text), vec![0, 18, 24, 37, 41]);
+    assert_same(&rules, text, &[]);
 }
 
 #[test]

@@ -384,83 +384,9 @@ fn line_anchored(hir: &Hir) -> Hir {
 
 #[cfg(test)]
 mod tests {
+    //! The gate's flags against the full automaton, line by line, are
+    //! checked in `tests/gate_differential.rs`.
     use super::*;
-    use crate::rules::builtin_rules;
-
-    /// The lines (start offsets) where the scanner's automaton finds any
-    /// candidate, each line scanned alone.
-    fn reference(text: &[u8], rules: &[Rule]) -> Vec<usize> {
-        let scanner = crate::scan::Scanner::new(rules.to_vec()).unwrap();
-        let mut scratch = scanner.scratch();
-        let mut out = Vec::new();
-        let mut start = 0;
-        while start < text.len() {
-            let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i + 1);
-            let mut line = &text[start..end];
-            line = line.strip_suffix(b"\n").unwrap_or(line);
-            line = line.strip_suffix(b"\r").unwrap_or(line);
-            let mut raw = false;
-            scanner.scan_line_with(line, &mut scratch, &mut |c| raw |= c.view == "raw");
-            if raw {
-                out.push(start);
-            }
-            start = end;
-        }
-        out
-    }
-
-    fn flagged(text: &[u8], rules: &[Rule]) -> Vec<usize> {
-        let gate = Gate::new(rules).expect("gated");
-        let mut scratch = gate.scratch();
-        let mut flagged = Vec::new();
-        assert!(gate.flag_lines(text, &mut scratch, &mut flagged));
-        flagged
-    }
-
-    fn assert_superset(text: &[u8], rules: &[Rule]) {
-        let got = flagged(text, rules);
-        for line in reference(text, rules) {
-            assert!(
-                got.contains(&line),
-                "line at {line} not flagged: {:?}",
-                String::from_utf8_lossy(&text[line..text.len().min(line + 80)])
-            );
-        }
-    }
-
-    #[test]
-    fn flags_lines_with_candidates() {
-        let text = b"plain line\ncard 4111111111111111 ok\nnothing\r\nmail a@b.example\r\nx";
-        assert_eq!(flagged(text, &builtin_rules()), vec![11, 45]);
-        assert_superset(text, &builtin_rules());
-    }
-
-    #[test]
-    fn every_lane_split_and_line_end() {
-        // Candidates at line starts and ends, CRLF, no final newline, empty
-        // lines: for every prefix length, so lane borders fall everywhere.
-        let text = b"4111111111111111\n\nx 4111111111111111\r\nAKIAIOSFODNN7EXAMPLE\nok\n\ncvv=123";
-        for cut in 0..=text.len() {
-            let part = &text[..cut];
-            let end = memchr::memrchr(b'\n', part).map_or(0, |i| i + 1);
-            assert_superset(&part[..end], &builtin_rules());
-            assert_superset(part, &builtin_rules());
-        }
-    }
-
-    #[test]
-    fn anchors_are_per_line() {
-        let rules = crate::rules::parse_pattern_file(
-            "test.toml",
-            "family = \"t\"\n\
-             [[rule]]\nid = \"starts\"\ndescription = \"d\"\nregex = '^abc'\nlabel = \"[X]\"\n\
-             [[rule]]\nid = \"ends\"\ndescription = \"d\"\nregex = 'xyz\\z'\nlabel = \"[Y]\"\n",
-        )
-        .unwrap();
-        let text = b"abc first\nnot abc\n  xyz\nthe end xyz\r\nabc\nlast xyz";
-        assert_superset(text, &rules);
-        assert_eq!(flagged(text, &rules), vec![0, 18, 24, 37, 41]);
-    }
 
     #[test]
     fn wide_repetitions_end_the_gate_pattern() {
