@@ -9,7 +9,8 @@
 # to `cat FILE | cat > /dev/null` measured in the same run, as a markdown
 # table, plus logscrub's peak RSS (via /usr/bin/time -v, when installed).
 #
-# Rows: cat; logscrub (default options); with `--threads 1` and
+# Rows: cat; a memchr line-copy program (examples/line_copy.rs: the floor
+# of any line filter); logscrub (default options); with `--threads 1` and
 # `--threads $(nproc)` when `logscrub --help` lists --threads; and, when the
 # directory ../shared/bench/peers exists beside the repository (optional),
 # the peers `python3 peers/python_filter.py`, `perl -p peers/perl_filter.pl`
@@ -48,9 +49,10 @@ case "$SIZE_MB$RUNS$PEER_MB$PEER_RUNS" in
 esac
 
 # (a) the release binary
-echo "building: cargo build --release" >&2
-(cd "$REPO" && cargo build --release --quiet)
+echo "building: cargo build --release (and --example line_copy)" >&2
+(cd "$REPO" && cargo build --release --quiet && cargo build --release --quiet --example line_copy)
 BIN=$REPO/target/release/logscrub
+LINE_COPY=$REPO/target/release/examples/line_copy
 
 # (b) the corpus (regenerated when missing or older than the generator)
 mkdir -p "$BENCH_DIR"
@@ -81,6 +83,7 @@ add() { NAMES+=("$1"); INPUTS+=("$2"); NRUNS+=("$3"); CMDS+=("$4"); }
 
 add_main_rows() { # add_main_rows FILE RUNS SUFFIX
     add "cat${3}" "$1" "$2" 'cat "$in" | cat > /dev/null'
+    add "memchr line copy${3}" "$1" "$2" '"$LINE_COPY" < "$in" > /dev/null'
     add "logscrub${3}" "$1" "$2" '"$BIN" < "$in" > /dev/null'
     if [[ $HAVE_THREADS == 1 ]]; then
         add "logscrub --threads 1${3}" "$1" "$2" '"$BIN" --threads 1 < "$in" > /dev/null'
@@ -150,6 +153,7 @@ fi
 SHOWN=()
 for i in "${!NAMES[@]}"; do
     c=${CMDS[i]//\"\$BIN\"/target/release/logscrub}
+    c=${c//\"\$LINE_COPY\"/target/release/examples/line_copy}
     c=${c//\"\$in\"/FILE}
     c=${c//\"\$PEERS_DIR\//peers/}
     c=${c//.py\"/.py}
