@@ -1,6 +1,8 @@
 //! The `logscrub` command: reads log lines (stdin or files), writes them
 //! scrubbed to stdout; `rules list|test` and `explain` for rule tooling.
 
+#![forbid(unsafe_code)]
+
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -430,12 +432,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             break;
         }
         if input.as_os_str() == "-" {
-            let stdin = logscrub::shutdown::StoppableRead::new(
-                io::stdin(),
-                Arc::clone(&stop),
-                #[cfg(unix)]
-                Some(0),
-            );
+            let stdin = logscrub::shutdown::StoppableRead::polled(io::stdin(), Arc::clone(&stop));
             pipe::run(
                 "standard input",
                 stdin,
@@ -450,12 +447,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
                 input: name.clone(),
                 source,
             })?;
-            let file = logscrub::shutdown::StoppableRead::new(
-                file,
-                Arc::clone(&stop),
-                #[cfg(unix)]
-                None,
-            );
+            let file = logscrub::shutdown::StoppableRead::new(file, Arc::clone(&stop));
             pipe::run(&name, file, &mut out, &scanner, &options, &mut stats)?;
         }
     }

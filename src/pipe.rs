@@ -18,13 +18,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use crate::framing::{Batch, LineReader};
+use crate::framing::{Batch, LineReader, OwnedBatch};
 use crate::redact::{block_state_after, OverlongPolicy, Redactor};
 use crate::scan::Scanner;
 use crate::stats::Stats;
 
-/// What replaces a line that is longer than the limit.
-pub const OVERLONG_MARKER: &[u8] = b"[LINE_TOO_LONG_REDACTED]";
+pub use crate::redact::OVERLONG_MARKER;
 
 /// Why a pipe stopped.
 #[derive(Debug, thiserror::Error)]
@@ -220,21 +219,13 @@ pub(crate) fn write_records(
 /// A batch of input for a worker.
 struct Job {
     seq: u64,
-    kind: JobKind,
+    kind: OwnedBatch,
     /// Private-key block state at the batch's first line.
     block_lines_left: u32,
     /// The configuration to scrub it with.
     scanner: Arc<Scanner>,
     /// Lines of the input before this batch.
     first_line: u64,
-}
-
-/// A batch's content: whole lines, or an over-long line that was skipped.
-pub(crate) enum JobKind {
-    /// Whole lines (the last one of a stream may lack its newline).
-    Lines(Vec<u8>),
-    /// A line over the limit: `bytes` long, ended by a newline or not.
-    OverLong { terminated: bool, bytes: u64 },
 }
 
 /// What the workers and the reader report to the writer.
@@ -356,10 +347,10 @@ impl BatchReader {
                     let mut buf = free_rx.try_recv().unwrap_or_default();
                     buf.clear();
                     buf.extend_from_slice(lines);
-                    JobKind::Lines(buf)
+                    OwnedBatch::Lines(buf)
                 }
                 Ok(Some(Batch::OverLong { terminated, bytes })) => {
-                    JobKind::OverLong { terminated, bytes }
+                    OwnedBatch::OverLong { terminated, bytes }
                 }
                 Err(error) => {
                     let _ = report_tx.send(Report::ReadFailed { seq, error });
@@ -375,7 +366,7 @@ impl BatchReader {
             }
             let start_state = block_lines_left;
             if follows_blocks {
-                if let JobKind::Lines(lines) = &kind {
+                if let OwnedBatch::Lines(lines) = &kind {
                     block_lines_left =
                         block_state_after(lines, block_lines_left, self.max_line_bytes);
                 }
@@ -387,11 +378,11 @@ impl BatchReader {
             // Line numbers only serve finding records: no count without.
             lines_before += match &kind {
                 _ if !self.count_lines => 0,
-                JobKind::Lines(lines) => {
+                OwnedBatch::Lines(lines) => {
                     memchr::memchr_iter(b'\n', lines).count() as u64
                         + u64::from(lines.last().is_some_and(|&b| b != b'\n'))
                 }
-                JobKind::OverLong { .. } => 1,
+                OwnedBatch::OverLong { .. } => 1,
             };
             let job = Job {
                 seq,
@@ -440,8 +431,8 @@ fn worker(
             &mut output,
         );
         let input = match job.kind {
-            JobKind::Lines(lines) => Some(lines),
-            JobKind::OverLong { .. } => None,
+            OwnedBatch::Lines(lines) => Some(lines),
+            OwnedBatch::OverLong { .. } => None,
         };
         let report = Report::Done {
             seq: job.seq,
@@ -464,7 +455,7 @@ fn worker(
 pub(crate) fn scrub_job(
     redactor: &mut Redactor,
     scanner: &Arc<Scanner>,
-    kind: &JobKind,
+    kind: &OwnedBatch,
     block_lines_left: u32,
     first_line: u64,
     output: &mut Vec<u8>,
@@ -475,11 +466,11 @@ pub(crate) fn scrub_job(
     redactor.set_block_state(block_lines_left);
     redactor.set_line_number(first_line);
     match kind {
-        JobKind::Lines(lines) => {
+        OwnedBatch::Lines(lines) => {
             output.reserve(lines.len() + lines.len() / 16);
             redactor.scrub_lines(lines, output);
         }
-        JobKind::OverLong { terminated, bytes } => {
+        OwnedBatch::OverLong { terminated, bytes } => {
             redactor.stats_mut().bytes_in += bytes;
             redactor.fail_closed(*terminated, output);
         }

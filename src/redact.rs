@@ -22,6 +22,9 @@ use crate::stats::Stats;
 /// END marker stops being followed after this many lines.
 pub const MAX_BLOCK_LINES: u32 = 200;
 
+/// What replaces a line that is longer than the limit.
+pub const OVERLONG_MARKER: &[u8] = b"[LINE_TOO_LONG_REDACTED]";
+
 /// After a batch of at least [`GATE_MIN_LINES`] lines in which the line gate
 /// flagged more than half, or in which its cache gave up, this many batches
 /// are scrubbed without it (a log with a secret on most lines gains nothing
@@ -33,7 +36,7 @@ const GATE_MIN_LINES: usize = 64;
 /// What happens to a line longer than the limit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OverlongPolicy {
-    /// Replace it with [`OVERLONG_MARKER`](crate::pipe::OVERLONG_MARKER).
+    /// Replace it with [`OVERLONG_MARKER`].
     #[default]
     Replace,
     /// Drop it (counted).
@@ -197,12 +200,11 @@ impl Redactor {
             self.scratch.stats.dropped += 1;
             return;
         }
-        out.extend_from_slice(crate::pipe::OVERLONG_MARKER);
+        out.extend_from_slice(OVERLONG_MARKER);
         if terminated {
             out.push(b'\n');
         }
-        self.scratch.stats.bytes_out +=
-            (crate::pipe::OVERLONG_MARKER.len() + usize::from(terminated)) as u64;
+        self.scratch.stats.bytes_out += (OVERLONG_MARKER.len() + usize::from(terminated)) as u64;
     }
 
     /// The counters accumulated so far.
@@ -214,7 +216,7 @@ impl Redactor {
     pub fn take_stats(&mut self) -> Stats {
         let n = self.scanner.rules().len();
         let mut stats = std::mem::replace(&mut self.scratch.stats, Stats::new(n));
-        stats.fold_by_id(self.scanner.rules(), 0);
+        stats.fold_by_id(self.scanner.rules().iter().map(|r| r.id.as_str()), 0);
         stats
     }
 
@@ -227,7 +229,10 @@ impl Redactor {
     /// counters and the private-key block state.
     pub fn replace_scanner(&mut self, scanner: Arc<Scanner>) {
         let mut stats = std::mem::take(&mut self.scratch.stats);
-        stats.fold_by_id(self.scanner.rules(), scanner.rules().len());
+        stats.fold_by_id(
+            self.scanner.rules().iter().map(|r| r.id.as_str()),
+            scanner.rules().len(),
+        );
         let mut next = Redactor::new(scanner);
         next.scratch.stats = stats;
         next.max_line_bytes = self.max_line_bytes;

@@ -18,9 +18,10 @@
 //! is scrubbed and written, the sink is synced and closed, checkpoints are
 //! saved, and [`run`] returns.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Semaphore};
@@ -28,8 +29,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{CheckpointError, Checkpoints, Position};
 use crate::findings::FindingRecord;
-use crate::pipe::{JobKind, PipeError, PipeOptions};
-use crate::redact::Redactor;
+use crate::framing::OwnedBatch;
+use crate::pipe::{PipeError, PipeOptions};
+use crate::redact::{block_state_after, Redactor};
 use crate::scan::Scanner;
 use crate::sink::{Sink, SinkSpec};
 use crate::source::{file, socket, stdin, Ack, Chunk, FramingOptions, SourceSpec, Stream};
@@ -142,7 +144,6 @@ async fn serve(
             options.pipe.format,
             crate::format::Format::Auto | crate::format::Format::Cri
         ),
-        follows_blocks: scanner.block_rule().is_some(),
     };
     let cancel = CancellationToken::new();
     {
@@ -276,6 +277,7 @@ async fn dispatch(
     threads: usize,
 ) {
     let slots = Arc::new(Semaphore::new(threads));
+    let mut blocks = BlockStates::default();
     let pool: Arc<Mutex<Vec<Redactor>>> = Arc::new(Mutex::new(Vec::new()));
     while let Some(chunk) = chunks.recv().await {
         if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
@@ -284,11 +286,10 @@ async fn dispatch(
         let Chunk {
             stream,
             payload,
-            block_lines_left,
             first_line,
             ack,
         } = chunk;
-        if matches!(&payload, JobKind::Lines(l) if l.is_empty()) {
+        if matches!(&payload, OwnedBatch::Lines(l) if l.is_empty()) {
             if let Some(ack) = ack {
                 if flight.send(InFlight::AckOnly(ack)).await.is_err() {
                     return;
@@ -301,7 +302,11 @@ async fn dispatch(
         };
         let (pool, scanner, options) = (Arc::clone(&pool), Arc::clone(&scanner), options.clone());
         let block = if scanner.block_rule().is_some() {
-            block_lines_left
+            let lines = match &payload {
+                OwnedBatch::Lines(lines) => Some(lines.as_slice()),
+                OwnedBatch::OverLong { .. } => None,
+            };
+            blocks.advance(&stream, lines, options.max_line_bytes)
         } else {
             0
         };
@@ -350,6 +355,44 @@ async fn dispatch(
         if sent.is_err() {
             return;
         }
+    }
+}
+
+/// The private-key block state of each stream at the end of its last
+/// chunk. The dispatcher sees a stream's chunks in order, so it computes
+/// each chunk's starting state before the chunks are scrubbed concurrently.
+/// Entries are keyed by the stream's address; the `Weak` keeps that address
+/// from being reused while the entry exists, and entries of streams that are
+/// gone are swept as the map grows.
+#[derive(Default)]
+struct BlockStates {
+    states: HashMap<usize, (Weak<Stream>, u32)>,
+    sweep_at: usize,
+}
+
+impl BlockStates {
+    /// The state at the start of a chunk of `stream`, advancing it past
+    /// `lines` (`None`: an over-long line, which leaves it as it is).
+    fn advance(
+        &mut self,
+        stream: &Arc<Stream>,
+        lines: Option<&[u8]>,
+        max_line_bytes: usize,
+    ) -> u32 {
+        if self.states.len() >= self.sweep_at {
+            self.states.retain(|_, (s, _)| s.strong_count() > 0);
+            self.sweep_at = (2 * self.states.len()).max(64);
+        }
+        let key = Arc::as_ptr(stream) as usize;
+        let entry = self
+            .states
+            .entry(key)
+            .or_insert_with(|| (Arc::downgrade(stream), 0));
+        let start = entry.1;
+        if let Some(lines) = lines {
+            entry.1 = block_state_after(lines, start, max_line_bytes);
+        }
+        start
     }
 }
 

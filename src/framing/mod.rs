@@ -238,6 +238,16 @@ impl Framer {
     }
 }
 
+/// A [`Batch`] that owns its bytes, to hand to another thread: what the
+/// sources send and the scrubbers take.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OwnedBatch {
+    /// Whole lines (the last one of a stream may lack its newline).
+    Lines(Vec<u8>),
+    /// A line over the limit: `bytes` long, ended by a newline or not.
+    OverLong { terminated: bool, bytes: u64 },
+}
+
 /// Reads batches of whole lines from `R`.
 pub struct LineReader<R> {
     source: R,

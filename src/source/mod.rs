@@ -11,13 +11,13 @@
 pub mod file;
 pub mod socket;
 pub mod stdin;
+pub mod stoppable;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::checkpoint::{FileKey, Fingerprint};
-use crate::framing::{Batch, Framer, Next};
-use crate::pipe::JobKind;
+use crate::framing::{Batch, Framer, Next, OwnedBatch};
 
 /// One stream of lines: a file, a connection, standard input.
 #[derive(Debug)]
@@ -44,15 +44,12 @@ pub struct Ack {
     pub forget: bool,
 }
 
-/// A batch of whole lines of one stream, with what the scrubber needs to
-/// continue that stream's state.
+/// A batch of whole lines of one stream, with where it is in the stream.
 pub struct Chunk {
     /// The stream it comes from.
     pub stream: Arc<Stream>,
     /// The lines (or an over-long line that was skipped).
-    pub(crate) payload: JobKind,
-    /// Private-key block state at its first line.
-    pub block_lines_left: u32,
+    pub(crate) payload: OwnedBatch,
     /// Lines of the stream before it.
     pub first_line: u64,
     /// The position to checkpoint once it is written.
@@ -64,8 +61,7 @@ impl Chunk {
     pub fn ack_only(stream: Arc<Stream>, ack: Ack) -> Chunk {
         Chunk {
             stream,
-            payload: JobKind::Lines(Vec::new()),
-            block_lines_left: 0,
+            payload: OwnedBatch::Lines(Vec::new()),
             first_line: 0,
             ack: Some(ack),
         }
@@ -82,8 +78,6 @@ pub struct FramingOptions {
     pub max_line_bytes: usize,
     /// Keep CRI partial runs together (formats auto and cri).
     pub hold_cri_partials: bool,
-    /// Track private-key blocks across batches (a block rule is active).
-    pub follows_blocks: bool,
 }
 
 /// One stream's framing state: bytes in, chunks out.
@@ -91,7 +85,6 @@ pub struct Feed {
     stream: Arc<Stream>,
     framer: Framer,
     options: FramingOptions,
-    block_lines_left: u32,
     lines: u64,
     /// Stream offset of the framer's first byte (where reading started).
     offset_base: u64,
@@ -106,7 +99,6 @@ impl Feed {
             framer: Framer::new(options.max_line_bytes)
                 .hold_cri_partials(options.hold_cri_partials),
             options,
-            block_lines_left: 0,
             lines: 0,
             offset_base,
         }
@@ -134,7 +126,7 @@ impl Feed {
 
     /// Drops what is pending and continues the stream with bytes that
     /// start at `offset_base` (a file that was truncated and starts over).
-    /// The line count and block state carry on.
+    /// The line count carries on.
     pub fn restart_at(&mut self, offset_base: u64) {
         self.framer = Framer::new(self.options.max_line_bytes)
             .hold_cri_partials(self.options.hold_cri_partials);
@@ -149,8 +141,7 @@ impl Feed {
         self.lines += 1;
         Chunk {
             stream: Arc::clone(&self.stream),
-            payload: JobKind::OverLong { terminated, bytes },
-            block_lines_left: self.block_lines_left,
+            payload: OwnedBatch::OverLong { terminated, bytes },
             first_line,
             ack: None,
         }
@@ -159,32 +150,23 @@ impl Feed {
     /// The next chunk the bytes received so far make, if any.
     pub fn next_chunk(&mut self) -> Option<Chunk> {
         let payload = match self.framer.next_batch() {
-            Next::Batch(Batch::Lines(lines)) => JobKind::Lines(lines.to_vec()),
+            Next::Batch(Batch::Lines(lines)) => OwnedBatch::Lines(lines.to_vec()),
             Next::Batch(Batch::OverLong { terminated, bytes }) => {
-                JobKind::OverLong { terminated, bytes }
+                OwnedBatch::OverLong { terminated, bytes }
             }
             Next::NeedInput | Next::End => return None,
         };
-        let block_lines_left = self.block_lines_left;
         let first_line = self.lines;
         match &payload {
-            JobKind::Lines(lines) => {
-                if self.options.follows_blocks {
-                    self.block_lines_left = crate::redact::block_state_after(
-                        lines,
-                        self.block_lines_left,
-                        self.options.max_line_bytes,
-                    );
-                }
+            OwnedBatch::Lines(lines) => {
                 self.lines += memchr::memchr_iter(b'\n', lines).count() as u64
                     + u64::from(lines.last().is_some_and(|&b| b != b'\n'));
             }
-            JobKind::OverLong { .. } => self.lines += 1,
+            OwnedBatch::OverLong { .. } => self.lines += 1,
         }
         Some(Chunk {
             stream: Arc::clone(&self.stream),
             payload,
-            block_lines_left,
             first_line,
             ack: None,
         })
@@ -298,13 +280,12 @@ mod tests {
         let options = FramingOptions {
             max_line_bytes: 100,
             hold_cri_partials: false,
-            follows_blocks: true,
         };
         let mut feed = Feed::new(stream, options, 1000);
         feed.framer().push(b"a\nbb\nccc");
         let chunk = feed.next_chunk().unwrap();
         assert_eq!(chunk.first_line, 0);
-        assert!(matches!(&chunk.payload, JobKind::Lines(l) if l == b"a\nbb\n"));
+        assert!(matches!(&chunk.payload, OwnedBatch::Lines(l) if l == b"a\nbb\n"));
         assert_eq!(feed.consumed_offset(), 1005);
         assert!(feed.next_chunk().is_none());
         assert_eq!(feed.pending(), 3);

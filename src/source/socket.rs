@@ -25,7 +25,7 @@ use crate::framing::octet::{Decoded, OctetDecoder};
 /// The largest UDP datagram.
 const MAX_DATAGRAM: usize = 65_536;
 /// The receive buffer asked for UDP sockets.
-const UDP_RECEIVE_BUFFER: libc::c_int = 8 << 20;
+const UDP_RECEIVE_BUFFER: usize = 8 << 20;
 
 /// A bound listener, ready to serve.
 pub enum Listener {
@@ -180,19 +180,8 @@ fn remove_stale_socket(path: &std::path::Path) {
 }
 
 fn set_receive_buffer(socket: &UdpSocket) {
-    use std::os::fd::AsRawFd;
-    let size = UDP_RECEIVE_BUFFER;
-    // SAFETY: a valid socket descriptor and a c_int option value of the
-    // size passed.
-    unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&size as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    // Best effort: the kernel caps it at net.core.rmem_max.
+    let _ = socket2::SockRef::from(socket).set_recv_buffer_size(UDP_RECEIVE_BUFFER);
 }
 
 /// Sends every chunk ready in `feed`; false when the receiver is gone.
