@@ -470,13 +470,21 @@ fn service_options(
     args: &RunArgs,
     pipe: PipeOptions,
 ) -> anyhow::Result<logscrub::service::ServiceOptions> {
+    use logscrub::source::OrderedInput;
     use logscrub::source::SourceSpec;
     let mut sources = Vec::new();
-    for path in &args.inputs {
-        sources.push(match path.to_str() {
-            Some("-") => SourceSpec::Stdin,
-            _ => SourceSpec::Files(glob::Pattern::escape(&path.to_string_lossy())),
-        });
+    // The positional inputs: one source reading them one after another.
+    let positional: Vec<OrderedInput> = args
+        .inputs
+        .iter()
+        .map(|path| match path.to_str() {
+            Some("-") => OrderedInput::Stdin,
+            _ => OrderedInput::File(path.clone()),
+        })
+        .collect();
+    let positional_stdin = positional.contains(&OrderedInput::Stdin);
+    if !positional.is_empty() {
+        sources.push(SourceSpec::InOrder(positional));
     }
     for input in &args.input {
         sources.push(if input == "-" {
@@ -491,7 +499,9 @@ fn service_options(
     if sources.is_empty() {
         sources.push(SourceSpec::Stdin);
     }
-    if sources.iter().filter(|s| **s == SourceSpec::Stdin).count() > 1 {
+    let stdin_reads =
+        sources.iter().filter(|s| **s == SourceSpec::Stdin).count() + usize::from(positional_stdin);
+    if stdin_reads > 1 {
         anyhow::bail!("standard input can be read only once");
     }
     let output = match &args.output {

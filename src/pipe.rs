@@ -19,7 +19,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use crate::framing::{Batch, LineReader, OwnedBatch};
-use crate::redact::{block_state_after, OverlongPolicy, Redactor};
+use crate::redact::{block_state_after, OverlongPolicy, Redactor, ScrubOptions};
 use crate::scan::Scanner;
 use crate::stats::Stats;
 
@@ -72,6 +72,18 @@ impl Default for PipeOptions {
             reload: None,
             format: crate::format::Format::Auto,
             findings: None,
+        }
+    }
+}
+
+impl PipeOptions {
+    /// What each redactor is made with: one value, copied whole.
+    pub fn scrub(&self) -> ScrubOptions {
+        ScrubOptions {
+            max_line_bytes: self.max_line_bytes,
+            overlong: self.overlong,
+            format: self.format,
+            record_findings: self.findings.is_some(),
         }
     }
 }
@@ -151,11 +163,7 @@ fn run_sequential<R: Read, W: Write>(
         options.format,
         crate::format::Format::Auto | crate::format::Format::Cri
     ));
-    let mut redactor = Redactor::new(Arc::clone(scanner));
-    redactor.set_max_line_bytes(options.max_line_bytes);
-    redactor.set_overlong_policy(options.overlong);
-    redactor.set_format(options.format);
-    redactor.set_record_findings(options.findings.is_some());
+    let mut redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
     let mut out = Vec::with_capacity(crate::framing::READ_CHUNK + 4096);
     let result = loop {
         if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
@@ -271,11 +279,7 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
     for _ in 0..threads {
         let job_rx = Arc::clone(&job_rx);
         let report_tx = report_tx.clone();
-        let mut redactor = Redactor::new(Arc::clone(scanner));
-        redactor.set_max_line_bytes(options.max_line_bytes);
-        redactor.set_overlong_policy(options.overlong);
-        redactor.set_format(options.format);
-        redactor.set_record_findings(options.findings.is_some());
+        let redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
         std::thread::Builder::new()
             .name("logscrub-worker".into())
             .spawn({

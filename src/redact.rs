@@ -43,6 +43,32 @@ pub enum OverlongPolicy {
     Drop,
 }
 
+/// How a [`Redactor`] scrubs: one value, set whole when the redactor is
+/// made and kept whole when its configuration is swapped on reload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScrubOptions {
+    /// Lines longer than this many bytes (terminator excluded) are replaced
+    /// whole (fail closed).
+    pub max_line_bytes: usize,
+    /// What happens to over-long lines.
+    pub overlong: OverlongPolicy,
+    /// How lines are read.
+    pub format: Format,
+    /// Keep a record of every finding (see [`Redactor::take_records`]).
+    pub record_findings: bool,
+}
+
+impl Default for ScrubOptions {
+    fn default() -> ScrubOptions {
+        ScrubOptions {
+            max_line_bytes: crate::framing::DEFAULT_MAX_LINE_BYTES,
+            overlong: OverlongPolicy::Replace,
+            format: Format::Auto,
+            record_findings: false,
+        }
+    }
+}
+
 /// A scrubber for one stream of lines.
 pub struct Redactor {
     scanner: Arc<Scanner>,
@@ -51,10 +77,8 @@ pub struct Redactor {
     block_rule: Option<usize>,
     /// Lines of a private-key body still to redact, when inside one.
     block_lines_left: u32,
-    /// Lines longer than this are replaced whole (fail closed).
-    max_line_bytes: usize,
-    overlong: OverlongPolicy,
-    format: Format,
+    /// How lines are read and what happens to over-long ones.
+    options: ScrubOptions,
     structure: StructureScratch,
     /// CRI partial lines held until their message is complete.
     partials: Partials,
@@ -114,9 +138,7 @@ impl Redactor {
             scratch,
             block_rule,
             block_lines_left: 0,
-            max_line_bytes: crate::framing::DEFAULT_MAX_LINE_BYTES,
-            overlong: OverlongPolicy::Replace,
-            format: Format::Auto,
+            options: ScrubOptions::default(),
             structure: StructureScratch::default(),
             partials: Partials::default(),
             records: None,
@@ -125,8 +147,22 @@ impl Redactor {
         }
     }
 
+    /// A redactor using `scanner`'s rules, scrubbing as `options` say.
+    pub fn with_options(scanner: Arc<Scanner>, options: ScrubOptions) -> Redactor {
+        let mut redactor = Redactor::new(scanner);
+        redactor.options = options;
+        redactor.set_record_findings(options.record_findings);
+        redactor
+    }
+
+    /// How it scrubs.
+    pub fn options(&self) -> ScrubOptions {
+        self.options
+    }
+
     /// Records where each finding is (see [`Redactor::take_records`]).
     pub fn set_record_findings(&mut self, yes: bool) {
+        self.options.record_findings = yes;
         self.records = if yes { Some(Vec::new()) } else { None };
     }
 
@@ -169,17 +205,17 @@ impl Redactor {
 
     /// Sets how lines are read (default: auto).
     pub fn set_format(&mut self, format: Format) {
-        self.format = format;
+        self.options.format = format;
     }
 
     /// Sets what happens to over-long lines.
     pub fn set_overlong_policy(&mut self, policy: OverlongPolicy) {
-        self.overlong = policy;
+        self.options.overlong = policy;
     }
 
     /// Sets the over-long-line limit (terminator excluded).
     pub fn set_max_line_bytes(&mut self, max: usize) {
-        self.max_line_bytes = max;
+        self.options.max_line_bytes = max;
     }
 
     /// Writes the marker for a line that cannot be scanned, and counts it.
@@ -196,7 +232,7 @@ impl Redactor {
                 fingerprint: None,
             });
         }
-        if self.overlong == OverlongPolicy::Drop {
+        if self.options.overlong == OverlongPolicy::Drop {
             self.scratch.stats.dropped += 1;
             return;
         }
@@ -225,26 +261,24 @@ impl Redactor {
         &self.scanner
     }
 
-    /// Switches to another configuration between two lines, keeping the
-    /// counters and the private-key block state.
+    /// Switches to another configuration (rules, policy, sensitive keys)
+    /// between two lines. Everything else is the stream's and carries on:
+    /// the options, the counters (folded by rule id), the finding records
+    /// and line number, held CRI partial lines, the line gate's rest and the
+    /// private-key block state (while the new rules still follow blocks).
     pub fn replace_scanner(&mut self, scanner: Arc<Scanner>) {
         let mut stats = std::mem::take(&mut self.scratch.stats);
         stats.fold_by_id(
             self.scanner.rules().iter().map(|r| r.id.as_str()),
             scanner.rules().len(),
         );
-        let mut next = Redactor::new(scanner);
-        next.scratch.stats = stats;
-        next.max_line_bytes = self.max_line_bytes;
-        next.overlong = self.overlong;
-        next.format = self.format;
-        next.partials = std::mem::take(&mut self.partials);
-        next.block_lines_left = if next.block_rule.is_some() {
-            self.block_lines_left
-        } else {
-            0
-        };
-        *self = next;
+        self.scratch = scanner.scratch();
+        self.scratch.stats = stats;
+        self.block_rule = scanner.block_rule();
+        if self.block_rule.is_none() {
+            self.block_lines_left = 0;
+        }
+        self.scanner = scanner;
     }
 
     /// Scrubs a buffer of whole lines (the last one may lack its newline)
@@ -302,9 +336,9 @@ impl Redactor {
     /// As [`Redactor::scrub_line`]; when `scan_raw` is false the line gate
     /// found that the automaton cannot match the line's raw bytes.
     fn scrub_gated_line(&mut self, line: &[u8], scan_raw: bool, out: &mut Vec<u8>) {
-        if matches!(self.format, Format::Auto | Format::Cri) {
+        if matches!(self.options.format, Format::Auto | Format::Cri) {
             let content = line_content(line);
-            let cri = if content.len() <= self.max_line_bytes {
+            let cri = if content.len() <= self.options.max_line_bytes {
                 format::parse_cri(content)
             } else {
                 None
@@ -313,10 +347,11 @@ impl Redactor {
                 Some(c) if c.partial => {
                     let same = self.partials.lines.is_empty()
                         || self.partials.stream == cri_stream(content);
-                    if !same || self.partials.bytes.len() + line.len() > self.max_line_bytes {
+                    if !same || self.partials.bytes.len() + line.len() > self.options.max_line_bytes
+                    {
                         self.finish(out);
                     }
-                    if line.len() <= self.max_line_bytes {
+                    if line.len() <= self.options.max_line_bytes {
                         self.partials.push(line, c.message, cri_stream(content));
                         return;
                     }
@@ -432,7 +467,7 @@ impl Redactor {
     /// Scrubs one line on its own.
     fn scrub_one(&mut self, line: &[u8], scan_raw: bool, out: &mut Vec<u8>) {
         let content = line_content(line);
-        if content.len() > self.max_line_bytes {
+        if content.len() > self.options.max_line_bytes {
             self.scratch.stats.bytes_in += line.len() as u64;
             self.fail_closed(line.last() == Some(&b'\n'), out);
             return;
@@ -452,8 +487,8 @@ impl Redactor {
             }
         }
 
-        if self.format != Format::Raw {
-            self.add_structure(content, self.format);
+        if self.options.format != Format::Raw {
+            self.add_structure(content, self.options.format);
         }
         if self.records.is_some() {
             self.record(0..content.len(), 0);
@@ -654,6 +689,32 @@ mod tests {
     fn scrub(text: &str) -> String {
         let scanner = Arc::new(Scanner::builtin());
         String::from_utf8(scrub_with(&scanner, text.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn a_new_configuration_keeps_the_stream_state() {
+        let options = ScrubOptions {
+            max_line_bytes: 100,
+            overlong: OverlongPolicy::Drop,
+            format: Format::Raw,
+            record_findings: true,
+        };
+        let mut r = Redactor::with_options(Arc::new(Scanner::builtin()), options);
+        let mut out = Vec::new();
+        r.scrub_lines(
+            b"card 4111 1111 1111 1111\n-----BEGIN RSA PRIVATE KEY-----\n",
+            &mut out,
+        );
+        assert!(!r.take_records().is_empty());
+        r.replace_scanner(Arc::new(Scanner::builtin()));
+        assert_eq!(r.options(), options);
+        out.clear();
+        r.scrub_lines(b"QUJDREVGR0hJSktMTU5PUA==\nx 5555555555554444\n", &mut out);
+        // Still inside the key block, still recording, lines counted on.
+        assert!(!String::from_utf8_lossy(&out).contains("QUJD"));
+        let lines: Vec<u64> = r.take_records().iter().map(|f| f.line).collect();
+        assert_eq!(lines.last(), Some(&4));
+        assert_eq!(r.take_stats().lines, 4);
     }
 
     #[test]

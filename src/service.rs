@@ -34,7 +34,9 @@ use crate::pipe::{PipeError, PipeOptions};
 use crate::redact::{block_state_after, Redactor};
 use crate::scan::Scanner;
 use crate::sink::{Sink, SinkSpec};
-use crate::source::{file, socket, stdin, Ack, Chunk, FramingOptions, SourceSpec, Stream};
+use crate::source::{
+    file, socket, stdin, Ack, Chunk, ChunkSender, FramingOptions, OrderedInput, SourceSpec, Stream,
+};
 use crate::stats::Stats;
 
 /// How often positions are synced and checkpointed.
@@ -192,7 +194,7 @@ async fn serve(
                     })
                 });
             }
-            _ => {
+            SourceSpec::Tcp { .. } | SourceSpec::Udp(_) | SourceSpec::Unix(_) => {
                 let listener = socket::Listener::bind(spec)
                     .await
                     .map_err(|e| ServiceError::Setup(format!("--listen {}: {e}", spec.label())))?;
@@ -203,6 +205,11 @@ async fn serve(
                     listener.serve(label, framing, tx, cancel).await;
                     Ok(())
                 });
+            }
+            SourceSpec::InOrder(inputs) => {
+                let (tx, stop, store) = (chunk_tx.clone(), Arc::clone(&stop), checkpoints.clone());
+                let inputs = inputs.clone();
+                sources.spawn_blocking(move || read_in_order(&inputs, framing, &tx, &stop, &store));
             }
         }
     }
@@ -267,6 +274,52 @@ async fn serve(
     }
 }
 
+/// Reads `inputs` one after another, each to its end, so their lines reach
+/// the output in the order the inputs were given.
+fn read_in_order(
+    inputs: &[OrderedInput],
+    framing: FramingOptions,
+    tx: &ChunkSender,
+    stop: &Arc<AtomicBool>,
+    store: &Option<Arc<Mutex<Checkpoints>>>,
+) -> Result<(), PipeError> {
+    for input in inputs {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match input {
+            OrderedInput::Stdin => {
+                stdin::run(tx.clone(), framing, Arc::clone(stop)).map_err(|source| {
+                    PipeError::Read {
+                        input: "standard input".into(),
+                        source,
+                    }
+                })?
+            }
+            OrderedInput::File(path) => {
+                let name = path.display().to_string();
+                let file_options = file::FileOptions {
+                    pattern: glob::Pattern::escape(&path.to_string_lossy()),
+                    follow: false,
+                    start_at_end: false,
+                };
+                file::run(
+                    file_options,
+                    framing,
+                    tx.clone(),
+                    Arc::clone(stop),
+                    store.clone(),
+                )
+                .map_err(|source| PipeError::Read {
+                    input: name,
+                    source,
+                })?
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Scrubs chunks on at most `threads` blocking threads, handing them on in
 /// arrival order.
 async fn dispatch(
@@ -315,14 +368,7 @@ async fn dispatch(
                 .lock()
                 .ok()
                 .and_then(|mut p| p.pop())
-                .unwrap_or_else(|| {
-                    let mut r = Redactor::new(Arc::clone(&scanner));
-                    r.set_max_line_bytes(options.max_line_bytes);
-                    r.set_overlong_policy(options.overlong);
-                    r.set_format(options.format);
-                    r.set_record_findings(options.findings.is_some());
-                    r
-                });
+                .unwrap_or_else(|| Redactor::with_options(Arc::clone(&scanner), options.scrub()));
             let started = std::time::Instant::now();
             let mut output = Vec::new();
             crate::pipe::scrub_job(
@@ -409,6 +455,8 @@ async fn write_in_order(
     waiting: &AtomicU64,
     stats: &mut Stats,
 ) -> Result<(), ServiceError> {
+    // The stream whose output so far ends inside a line, if any.
+    let mut open_line: Option<Arc<Stream>> = None;
     while let Some(item) = flight.recv().await {
         let (scrubbed, stream, ack) = match item {
             InFlight::AckOnly(ack) => {
@@ -433,11 +481,21 @@ async fn write_in_order(
             },
         };
         let Scrubbed {
-            output,
+            mut output,
             records,
             stats: mut delta,
             duration,
         } = scrubbed;
+        // A stream's last line may lack its newline; the next stream's
+        // lines must not join it (as the pipe does between inputs).
+        if !output.is_empty() {
+            if open_line.take().is_some_and(|s| !Arc::ptr_eq(&s, &stream)) {
+                output.insert(0, b'\n');
+            }
+            if output.last() != Some(&b'\n') {
+                open_line = Some(Arc::clone(&stream));
+            }
+        }
         crate::telemetry::publish_batch(&stream.label, &delta, duration);
         crate::pipe::write_records(options, &stream.name, &records)?;
         let lines = delta.lines - delta.dropped;
@@ -557,4 +615,41 @@ fn commit(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(name: &str) -> Arc<Stream> {
+        Arc::new(Stream {
+            name: name.into(),
+            label: name.into(),
+        })
+    }
+
+    #[test]
+    fn block_states_are_kept_per_stream_and_swept() {
+        let mut blocks = BlockStates::default();
+        let (a, b) = (stream("a"), stream("b"));
+        let begin = b"-----BEGIN RSA PRIVATE KEY-----\n".as_slice();
+        assert_eq!(blocks.advance(&a, Some(begin), 1000), 0);
+        // Another stream is not inside a's block.
+        assert_eq!(blocks.advance(&b, Some(b"plain\n"), 1000), 0);
+        let inside = blocks.advance(&a, None, 1000);
+        assert!(inside > 0);
+        assert_eq!(blocks.advance(&a, Some(b"QUJD\n"), 1000), inside);
+        assert_eq!(
+            blocks.advance(&a, Some(b"-----END RSA PRIVATE KEY-----\n"), 1000),
+            inside - 1
+        );
+        assert_eq!(blocks.advance(&a, Some(b"after\n"), 1000), 0);
+        // Streams that are gone do not pile up.
+        drop((a, b));
+        for i in 0..1000 {
+            let s = stream(&i.to_string());
+            blocks.advance(&s, Some(begin), 1000);
+        }
+        assert!(blocks.states.len() <= 128, "{}", blocks.states.len());
+    }
 }

@@ -191,6 +191,18 @@ pub enum SourceSpec {
     Udp(String),
     /// A Unix stream socket listener.
     Unix(PathBuf),
+    /// Inputs read one after another, each to its end (never followed):
+    /// the positional inputs of the command line.
+    InOrder(Vec<OrderedInput>),
+}
+
+/// One of the inputs of [`SourceSpec::InOrder`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderedInput {
+    /// Standard input.
+    Stdin,
+    /// A file, by its path (not a pattern).
+    File(PathBuf),
 }
 
 impl SourceSpec {
@@ -239,6 +251,14 @@ impl SourceSpec {
             SourceSpec::Tcp { addr, .. } => format!("tcp://{addr}"),
             SourceSpec::Udp(addr) => format!("udp://{addr}"),
             SourceSpec::Unix(path) => format!("unix://{}", path.display()),
+            SourceSpec::InOrder(inputs) => inputs
+                .iter()
+                .map(|i| match i {
+                    OrderedInput::Stdin => "standard input".to_string(),
+                    OrderedInput::File(path) => path.display().to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 }
