@@ -366,6 +366,9 @@ async fn write_in_order(
     waiting: &AtomicU64,
     stats: &mut Stats,
 ) -> Result<(), ServiceError> {
+    // A stream's last line may lack its newline; the next stream's lines
+    // must not be glued to it.
+    let mut separator = StreamSeparator::default();
     while let Some(item) = flight.recv().await {
         let (scrubbed, stream, ack) = match item {
             InFlight::AckOnly(ack) => {
@@ -390,7 +393,7 @@ async fn write_in_order(
             },
         };
         let Scrubbed {
-            output,
+            mut output,
             records,
             stats: mut delta,
             duration,
@@ -425,6 +428,7 @@ async fn write_in_order(
                 }
             },
         };
+        separator.separate(&stream, &mut output);
         waiting.fetch_add(lines, Ordering::Relaxed);
         crate::telemetry::set_output_buffer_lines(waiting.load(Ordering::Relaxed));
         let batch = OutBatch {
@@ -438,6 +442,27 @@ async fn write_in_order(
         }
     }
     Ok(())
+}
+
+/// Keeps the output's streams apart: when a stream's output ended without
+/// a newline (its last line had none) and another stream's lines come
+/// next, a newline goes between them.
+#[derive(Default)]
+struct StreamSeparator {
+    /// The stream written last, when its output ended inside a line.
+    open: Option<Arc<Stream>>,
+}
+
+impl StreamSeparator {
+    fn separate(&mut self, stream: &Arc<Stream>, output: &mut Vec<u8>) {
+        if output.is_empty() {
+            return;
+        }
+        if self.open.as_ref().is_some_and(|s| !Arc::ptr_eq(s, stream)) {
+            output.insert(0, b'\n');
+        }
+        self.open = (output.last() != Some(&b'\n')).then(|| Arc::clone(stream));
+    }
 }
 
 /// Writes batches to the sink; syncs and saves checkpoints about every
@@ -514,4 +539,29 @@ fn commit(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_ending_mid_line_are_kept_apart() {
+        let stream = |name: &str| {
+            Arc::new(Stream {
+                name: name.into(),
+                label: "t".into(),
+            })
+        };
+        let (a, b) = (stream("a"), stream("b"));
+        let mut separator = StreamSeparator::default();
+        let mut out = Vec::new();
+        for (s, bytes) in [(&a, "a1\na2"), (&a, " more\na3"), (&b, "b1\n"), (&a, "a4")] {
+            let mut batch = bytes.as_bytes().to_vec();
+            separator.separate(s, &mut batch);
+            out.extend_from_slice(&batch);
+        }
+        // The same stream continues its own line; another one starts anew.
+        assert_eq!(out, b"a1\na2 more\na3\nb1\na4");
+    }
 }

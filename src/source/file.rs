@@ -51,6 +51,10 @@ const MIN_FINGERPRINT_BYTES: usize = 64;
 /// Rotated files kept open for late writes, per pattern; beyond that the
 /// oldest fully read one is closed.
 const MAX_ROTATED_OPEN: usize = 16;
+/// How long the partial last line of a generation (a rotated file, or the
+/// content a copytruncate copied away) waits for its continuation at the
+/// start of the next generation; then it goes out alone, terminated.
+pub const PARTIAL_HOLD: Duration = Duration::from_secs(2);
 
 /// Settings of a file source.
 #[derive(Clone, Debug)]
@@ -89,6 +93,11 @@ struct Tracked {
     /// Earlier contents of this file (before truncations): their
     /// fingerprint and how much of each was read.
     history: Vec<(Fingerprint, u64)>,
+    /// When bytes last came (or the file was truncated).
+    last_data: Instant,
+    /// The predecessor's partial last line was looked at (and carried
+    /// over, if the writer continued it here).
+    carry_checked: bool,
 }
 
 impl Tracked {
@@ -143,6 +152,8 @@ impl Tracked {
             head: Vec::new(),
             last_copy: None,
             history: Vec::new(),
+            last_data: Instant::now(),
+            carry_checked: false,
         };
         t.refresh_fingerprint();
         t
@@ -243,6 +254,7 @@ impl Tracked {
             }
             self.at_eof = false;
             got = true;
+            self.last_data = Instant::now();
             self.read_pos += n as u64;
             if !self.send_ready(tx) {
                 return Ok((got, false));
@@ -251,9 +263,13 @@ impl Tracked {
         Ok((got, true))
     }
 
-    /// Ends the stream: a partial last line goes out, then (with `forget`)
-    /// the checkpoint entry is dropped.
+    /// Ends the stream: a partial last line goes out (terminated, for a
+    /// rotated generation: lines of the next one follow), then (with
+    /// `forget`) the checkpoint entry is dropped.
     fn finish(&mut self, tx: &ChunkSender, forget: bool) -> bool {
+        if self.rotated {
+            self.feed.terminate_partial();
+        }
         self.feed.framer().finish();
         if !self.send_ready(tx) {
             return false;
@@ -513,6 +529,14 @@ pub fn run(
                 i += 1;
                 continue;
             }
+            match source.carry_from_predecessor(i, &tx) {
+                None => return Ok(()),
+                Some(false) => {
+                    i += 1;
+                    continue;
+                }
+                Some(true) => {}
+            }
             match source.tracked[i].read_some(&tx, source.options.follow) {
                 Ok((got, true)) => progressed |= got,
                 Ok((_, false)) => return Ok(()),
@@ -544,6 +568,9 @@ pub fn run(
                 return Ok(());
             }
             continue;
+        }
+        if !source.end_stale_partials(&tx) {
+            return Ok(());
         }
         source.note_copies();
         // A rotation is noticed within a read turn (one stat per file), so
@@ -608,6 +635,65 @@ impl FileSource {
                 }
             }
         }
+    }
+
+    /// Before file `i` is read: if the generation before it ended inside a
+    /// line, the writer continues that line at the start of this file, so
+    /// the partial line moves here and is scanned whole. `Some(false)`:
+    /// not now (the predecessor's line waits and this file has no bytes
+    /// yet); `None`: the receiver is gone.
+    fn carry_from_predecessor(&mut self, i: usize, tx: &ChunkSender) -> Option<bool> {
+        if self.tracked[i].carry_checked {
+            return Some(true);
+        }
+        let predecessor = self.tracked[i]
+            .waits_for
+            .and_then(|id| self.tracked.iter().position(|t| t.id == id));
+        let fresh = self.tracked[i].read_pos == 0 && self.tracked[i].feed.pending() == 0;
+        let Some(p) = predecessor.filter(|&p| fresh && self.tracked[p].feed.ends_mid_line())
+        else {
+            self.tracked[i].carry_checked = true;
+            return Some(true);
+        };
+        let has_bytes = self.tracked[i].file.metadata().is_ok_and(|m| m.len() > 0);
+        if !has_bytes {
+            return Some(false);
+        }
+        // The writer moved on to this file: the predecessor is complete.
+        loop {
+            match self.tracked[p].read_some(tx, self.options.follow) {
+                Ok((true, true)) => continue,
+                Ok((_, false)) => return None,
+                Ok((false, true)) | Err(_) => break,
+            }
+        }
+        if self.tracked[p].feed.ends_mid_line() {
+            let partial = self.tracked[p].feed.take_partial();
+            self.tracked[i].feed.carry_in(&partial);
+            self.tracked[i].last_data = Instant::now();
+        }
+        self.tracked[i].carry_checked = true;
+        Some(true)
+    }
+
+    /// A partial last line at the end of a generation (a rotated file, or
+    /// carried into the next one) that no continuation came for within
+    /// [`PARTIAL_HOLD`] goes out as a line of its own, terminated. False
+    /// when the receiver is gone.
+    fn end_stale_partials(&mut self, tx: &ChunkSender) -> bool {
+        for t in &mut self.tracked {
+            let ends_generation = t.rotated || t.feed.holds_carry();
+            if ends_generation
+                && t.at_eof
+                && t.feed.ends_mid_line()
+                && t.last_data.elapsed() >= PARTIAL_HOLD
+                && t.feed.terminate_partial()
+                && !t.send_ready(tx)
+            {
+                return false;
+            }
+        }
+        true
     }
 
     fn is_tracked(&self, key: FileKey) -> bool {
@@ -1036,7 +1122,11 @@ impl FileSource {
         let mut i = 0;
         while i < self.tracked.len() {
             let t = &self.tracked[i];
-            let gone = t.rotated && t.at_eof && t.file.metadata().is_ok_and(|m| m.nlink() == 0);
+            // (A partial last line first waits for its continuation.)
+            let gone = t.rotated
+                && t.at_eof
+                && !t.feed.ends_mid_line()
+                && t.file.metadata().is_ok_and(|m| m.nlink() == 0);
             if gone {
                 let mut t = self.tracked.remove(i);
                 if !t.finish(tx, true) {
@@ -1181,11 +1271,6 @@ fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> Option<Option<CopyInf
             used = Some((FileKey::of(&meta), fingerprint, meta.len(), modified));
         }
     }
-    // The rest of the partial line, if any, went to the copy or was lost.
-    t.feed.framer().finish();
-    if !t.send_ready(tx) {
-        return None;
-    }
     crate::diag::emit(
         "info",
         &format!(
@@ -1199,7 +1284,10 @@ fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> Option<Option<CopyInf
         }
         t.history.push((fingerprint, t.read_pos));
     }
-    t.feed.restart_at(0);
+    // A partial last line waits for its continuation: the writer's next
+    // block lands at the start of the truncated file.
+    t.feed.restart_carrying(0);
+    t.last_data = Instant::now();
     t.read_pos = 0;
     t.fingerprint = None;
     t.head.clear();

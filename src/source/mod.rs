@@ -95,6 +95,12 @@ pub struct Feed {
     lines: u64,
     /// Stream offset of the framer's first byte (where reading started).
     offset_base: u64,
+    /// Bytes the framer holds that are not this file's: a partial line
+    /// carried over from the previous generation, or a newline added to
+    /// end one. As `(framer position, length)`, in order; those handed
+    /// out are folded into `synthetic_done`.
+    synthetic: Vec<(u64, u64)>,
+    synthetic_done: u64,
 }
 
 impl Feed {
@@ -109,6 +115,8 @@ impl Feed {
             block_lines_left: 0,
             lines: 0,
             offset_base,
+            synthetic: Vec::new(),
+            synthetic_done: 0,
         }
     }
 
@@ -122,9 +130,74 @@ impl Feed {
         &mut self.framer
     }
 
-    /// The offset (in the file) up to which lines were handed out.
+    /// The offset (in the file) up to which lines were handed out. Bytes
+    /// that are not the file's (a carried partial line, an added newline)
+    /// do not count.
     pub fn consumed_offset(&self) -> u64 {
-        self.offset_base + self.framer.consumed()
+        let consumed = self.framer.consumed();
+        let pending: u64 = self
+            .synthetic
+            .iter()
+            .map(|&(at, len)| consumed.saturating_sub(at).min(len))
+            .sum();
+        (self.offset_base + consumed).saturating_sub(self.synthetic_done + pending)
+    }
+
+    /// Folds synthetic ranges that were handed out.
+    fn settle_synthetic(&mut self) {
+        let consumed = self.framer.consumed();
+        while let Some(&(at, len)) = self.synthetic.first() {
+            if at + len > consumed {
+                break;
+            }
+            self.synthetic_done += len;
+            self.synthetic.remove(0);
+        }
+    }
+
+    /// Whether a partial line carried over from the previous generation
+    /// is still waiting for its continuation.
+    pub fn holds_carry(&self) -> bool {
+        self.synthetic.first().is_some_and(|&(at, _)| at == 0)
+            && self.framer.consumed() == 0
+            && self.framer.pending() > 0
+    }
+
+    /// Takes what is pending (a partial last line) to continue it in the
+    /// stream's next generation; see [`Feed::carry_in`].
+    pub fn take_partial(&mut self) -> Vec<u8> {
+        self.framer.take_pending()
+    }
+
+    /// Starts this (fresh) feed with `partial`, the unfinished last line of
+    /// the previous generation: the first bytes read complete it, so the
+    /// line is scanned whole. The carried bytes do not count as this
+    /// file's offsets.
+    pub fn carry_in(&mut self, partial: &[u8]) {
+        if partial.is_empty() {
+            return;
+        }
+        let at = self.framer.received();
+        self.framer.push(partial);
+        self.synthetic.push((at, partial.len() as u64));
+    }
+
+    /// Ends a partial last line with a newline (not counted as the file's
+    /// bytes), so it goes out as a line of its own and nothing that comes
+    /// later is glued to it. Returns whether a newline was added.
+    pub fn terminate_partial(&mut self) -> bool {
+        if !self.framer.ends_mid_line() {
+            return false;
+        }
+        let at = self.framer.received();
+        self.framer.push(b"\n");
+        self.synthetic.push((at, 1));
+        true
+    }
+
+    /// Whether what is pending ends inside a line.
+    pub fn ends_mid_line(&self) -> bool {
+        self.framer.ends_mid_line()
     }
 
     /// Bytes received but not handed out (a partial line).
@@ -139,6 +212,17 @@ impl Feed {
         self.framer = Framer::new(self.options.max_line_bytes)
             .hold_cri_partials(self.options.hold_cri_partials);
         self.offset_base = offset_base;
+        self.synthetic.clear();
+        self.synthetic_done = 0;
+    }
+
+    /// Like [`Feed::restart_at`], but a partial last line is kept and
+    /// continued by the new content (copytruncate: the writer's next block
+    /// lands at the start of the truncated file).
+    pub fn restart_carrying(&mut self, offset_base: u64) {
+        let partial = self.take_partial();
+        self.restart_at(offset_base);
+        self.carry_in(&partial);
     }
 
     /// A chunk reporting an undecodable run of `bytes` as the stream's next
@@ -165,6 +249,7 @@ impl Feed {
             }
             Next::NeedInput | Next::End => return None,
         };
+        self.settle_synthetic();
         let block_lines_left = self.block_lines_left;
         let first_line = self.lines;
         match &payload {
