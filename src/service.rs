@@ -287,7 +287,9 @@ async fn dispatch(
             block_lines_left,
             first_line,
             ack,
+            seam,
         } = chunk;
+        let mut payload = payload;
         if matches!(&payload, JobKind::Lines(l) if l.is_empty()) {
             if let Some(ack) = ack {
                 if flight.send(InFlight::AckOnly(ack)).await.is_err() {
@@ -319,6 +321,9 @@ async fn dispatch(
                     r
                 });
             let started = std::time::Instant::now();
+            if let (Some(at), JobKind::Lines(lines)) = (seam, &mut payload) {
+                crate::source::prescrub_seam(&scanner, lines, at);
+            }
             let mut output = Vec::new();
             crate::pipe::scrub_job(
                 &mut redactor,

@@ -95,6 +95,8 @@ struct Tracked {
     history: Vec<(Fingerprint, u64)>,
     /// When bytes last came (or the file was truncated).
     last_data: Instant,
+    /// The longest the current content was seen (by size).
+    seen_len: u64,
     /// The predecessor's partial last line was looked at (and carried
     /// over, if the writer continued it here).
     carry_checked: bool,
@@ -153,6 +155,7 @@ impl Tracked {
             last_copy: None,
             history: Vec::new(),
             last_data: Instant::now(),
+            seen_len: offset,
             carry_checked: false,
         };
         t.refresh_fingerprint();
@@ -212,9 +215,16 @@ impl Tracked {
 
     /// Whether the file was truncated (copytruncate) since it was opened:
     /// it is shorter than what was read, or its first bytes changed.
-    fn truncated(&self) -> bool {
-        self.file.metadata().is_ok_and(|m| m.len() < self.read_pos)
-            || self.fingerprint.is_some_and(|f| !f.matches(&self.file))
+    fn truncated(&mut self) -> bool {
+        let len = self.file.metadata().map_or(self.read_pos, |m| m.len());
+        let shorter = len < self.read_pos;
+        let truncated = shorter || self.fingerprint.is_some_and(|f| !f.matches(&self.file));
+        if !truncated {
+            // How long the current content was seen: what copytruncate
+            // loses is measured against it.
+            self.seen_len = self.seen_len.max(len);
+        }
+        truncated
     }
 
     /// Reads a little; returns whether data came, and false when the
@@ -1271,6 +1281,23 @@ fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> Option<Option<CopyInf
             used = Some((FileKey::of(&meta), fingerprint, meta.len(), modified));
         }
     }
+    // Bytes the file was seen to hold that neither the copy nor the reads
+    // got: written between the copy and the truncation, lost by
+    // copytruncate itself. (Bytes written and truncated between two looks
+    // are not seen at all.)
+    let kept = t.read_pos.max(used.map_or(0, |(_, _, len, _)| len));
+    if t.seen_len > kept {
+        crate::telemetry::count_error("receiving", "copytruncate_lost");
+        crate::diag::emit(
+            "warn",
+            &format!(
+                "{}: copytruncate lost {} bytes written between its copy and its truncation before they were read",
+                t.path.display(),
+                t.seen_len - kept
+            ),
+        );
+    }
+    t.seen_len = 0;
     crate::diag::emit(
         "info",
         &format!(
@@ -1307,26 +1334,35 @@ fn find_copy(
 ) -> Option<(File, SystemTime)> {
     let fingerprint = fingerprint?;
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut best: Option<((bool, SystemTime), File)> = None;
+    let mut best: Option<((bool, bool, SystemTime), File)> = None;
     for (candidate, _) in rotated_siblings(&real) {
         let Ok(file) = File::open(&candidate) else {
             continue;
         };
         let Ok(meta) = file.metadata() else { continue };
-        if meta.len() < len || !fingerprint.matches(&file) {
+        // The copy is recognised by its content, not by its length: when
+        // the writer appended between the copy and the truncation and those
+        // bytes were read from the file itself, the copy is shorter than
+        // what was read (and holds nothing new).
+        if !fingerprint.matches(&file) {
             continue;
         }
         // Copies are made one after another: the copy of this content is
         // the first one made after the previous copy (a short fingerprint
-        // can match later copies too).
-        // (Copies from before `after` only when there is no other.)
+        // can match later copies too). Copies from before `after` only
+        // when there is no other; a copy shorter than what was read only
+        // when no copy holds all of it.
         let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        let rank = (after.is_some_and(|a| modified < a), modified);
+        let rank = (
+            after.is_some_and(|a| modified < a),
+            meta.len() < len,
+            modified,
+        );
         if best.as_ref().is_none_or(|(r, _)| rank < *r) {
             best = Some((rank, file));
         }
     }
-    best.map(|((_, m), f)| (f, m))
+    best.map(|((_, _, m), f)| (f, m))
 }
 
 #[cfg(test)]

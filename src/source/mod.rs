@@ -57,6 +57,9 @@ pub struct Chunk {
     pub first_line: u64,
     /// The position to checkpoint once it is written.
     pub ack: Option<Ack>,
+    /// Where, in the payload, a partial line carried over from the
+    /// previous generation meets its continuation (see [`prescrub_seam`]).
+    pub seam: Option<usize>,
 }
 
 impl Chunk {
@@ -68,6 +71,7 @@ impl Chunk {
             block_lines_left: 0,
             first_line: 0,
             ack: Some(ack),
+            seam: None,
         }
     }
 }
@@ -99,7 +103,7 @@ pub struct Feed {
     /// carried over from the previous generation, or a newline added to
     /// end one. As `(framer position, length)`, in order; those handed
     /// out are folded into `synthetic_done`.
-    synthetic: Vec<(u64, u64)>,
+    synthetic: Vec<(u64, u64, bool)>,
     synthetic_done: u64,
 }
 
@@ -138,7 +142,7 @@ impl Feed {
         let pending: u64 = self
             .synthetic
             .iter()
-            .map(|&(at, len)| consumed.saturating_sub(at).min(len))
+            .map(|&(at, len, _)| consumed.saturating_sub(at).min(len))
             .sum();
         (self.offset_base + consumed).saturating_sub(self.synthetic_done + pending)
     }
@@ -146,7 +150,7 @@ impl Feed {
     /// Folds synthetic ranges that were handed out.
     fn settle_synthetic(&mut self) {
         let consumed = self.framer.consumed();
-        while let Some(&(at, len)) = self.synthetic.first() {
+        while let Some(&(at, len, _)) = self.synthetic.first() {
             if at + len > consumed {
                 break;
             }
@@ -158,7 +162,7 @@ impl Feed {
     /// Whether a partial line carried over from the previous generation
     /// is still waiting for its continuation.
     pub fn holds_carry(&self) -> bool {
-        self.synthetic.first().is_some_and(|&(at, _)| at == 0)
+        self.synthetic.first().is_some_and(|&(at, _, carried)| carried && at == 0)
             && self.framer.consumed() == 0
             && self.framer.pending() > 0
     }
@@ -179,7 +183,7 @@ impl Feed {
         }
         let at = self.framer.received();
         self.framer.push(partial);
-        self.synthetic.push((at, partial.len() as u64));
+        self.synthetic.push((at, partial.len() as u64, true));
     }
 
     /// Ends a partial last line with a newline (not counted as the file's
@@ -191,7 +195,7 @@ impl Feed {
         }
         let at = self.framer.received();
         self.framer.push(b"\n");
-        self.synthetic.push((at, 1));
+        self.synthetic.push((at, 1, false));
         true
     }
 
@@ -237,17 +241,25 @@ impl Feed {
             block_lines_left: self.block_lines_left,
             first_line,
             ack: None,
+            seam: None,
         }
     }
 
     /// The next chunk the bytes received so far make, if any.
     pub fn next_chunk(&mut self) -> Option<Chunk> {
+        let before = self.framer.consumed();
         let payload = match self.framer.next_batch() {
             Next::Batch(Batch::Lines(lines)) => JobKind::Lines(lines.to_vec()),
             Next::Batch(Batch::OverLong { terminated, bytes }) => {
                 JobKind::OverLong { terminated, bytes }
             }
             Next::NeedInput | Next::End => return None,
+        };
+        let seam = match (&payload, self.synthetic.first()) {
+            (JobKind::Lines(lines), Some(&(at, len, true))) if at == before => {
+                Some(len as usize).filter(|&l| l < lines.len())
+            }
+            _ => None,
         };
         self.settle_synthetic();
         let block_lines_left = self.block_lines_left;
@@ -272,8 +284,28 @@ impl Feed {
             block_lines_left,
             first_line,
             ack: None,
+            seam,
         })
     }
+}
+
+/// Prepares the line of `lines` where a carried partial line meets its
+/// continuation (at byte `seam`) for scanning. The writer usually continued
+/// that line in the next generation, and the joined line is scanned whole.
+/// But copytruncate can lose bytes in between, and then the two parts are
+/// pieces of different lines, glued: a card number at the start of the
+/// continuation, glued to digits before the seam, would no longer look like
+/// one. So each part is scrubbed alone first, and the joined result is
+/// scrubbed again by the caller: what either reading finds is redacted.
+pub fn prescrub_seam(scanner: &Arc<crate::scan::Scanner>, lines: &mut Vec<u8>, seam: usize) {
+    if seam == 0 || seam >= lines.len() {
+        return;
+    }
+    let start = memchr::memrchr(b'\n', &lines[..seam]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &lines[seam..]).map_or(lines.len(), |i| seam + i + 1);
+    let mut joined = crate::redact::scrub_with(scanner, &lines[start..seam]);
+    joined.extend_from_slice(&crate::redact::scrub_with(scanner, &lines[seam..end]));
+    lines.splice(start..end, joined);
 }
 
 /// A source given on the command line.
@@ -372,6 +404,102 @@ mod tests {
         ] {
             assert!(SourceSpec::parse_listen(bad).is_err(), "{bad}");
         }
+    }
+
+    fn feed() -> Feed {
+        let stream = Arc::new(Stream {
+            name: "t".into(),
+            label: "t".into(),
+        });
+        let options = FramingOptions {
+            max_line_bytes: 100,
+            hold_cri_partials: false,
+            follows_blocks: false,
+        };
+        Feed::new(stream, options, 0)
+    }
+
+    fn lines_of(chunk: &Chunk) -> &[u8] {
+        match &chunk.payload {
+            JobKind::Lines(l) => l,
+            JobKind::OverLong { .. } => panic!("over-long"),
+        }
+    }
+
+    #[test]
+    fn partial_line_carried_to_the_next_generation() {
+        let mut old = feed();
+        old.framer().push(b"a\ncard=41111111");
+        assert_eq!(lines_of(&old.next_chunk().unwrap()), b"a\n");
+        assert!(old.next_chunk().is_none());
+        assert_eq!(old.consumed_offset(), 2);
+        let partial = old.take_partial();
+        assert_eq!(partial, b"card=41111111");
+        let mut new = feed();
+        new.carry_in(&partial);
+        assert!(new.holds_carry());
+        assert_eq!(new.consumed_offset(), 0);
+        new.framer().push(b"11111111 x\nnext\n");
+        let chunk = new.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"card=4111111111111111 x\nnext\n");
+        assert_eq!(chunk.seam, Some(13));
+        // Offsets are the new file's own.
+        assert_eq!(new.consumed_offset(), 16);
+        assert!(!new.holds_carry());
+    }
+
+    #[test]
+    fn an_added_newline_does_not_count_as_the_file_s() {
+        let mut f = feed();
+        f.framer().push(b"x\npartial");
+        f.next_chunk().unwrap();
+        assert!(f.terminate_partial());
+        assert!(!f.terminate_partial());
+        let chunk = f.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"partial\n");
+        assert_eq!(chunk.seam, None);
+        assert_eq!(f.consumed_offset(), 9);
+        f.framer().push(b"more\n");
+        f.next_chunk().unwrap();
+        assert_eq!(f.consumed_offset(), 14);
+    }
+
+    #[test]
+    fn a_copytruncate_restart_carries_the_partial_line() {
+        let mut f = feed();
+        f.framer().push(b"one\ntwo card=4111");
+        f.next_chunk().unwrap();
+        f.restart_carrying(0);
+        assert!(f.holds_carry());
+        f.framer().push(b"111111111111 end\n");
+        let chunk = f.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"two card=4111111111111111 end\n");
+        assert_eq!(chunk.seam, Some(13));
+        assert_eq!(f.consumed_offset(), 17);
+    }
+
+    #[test]
+    fn seams_are_scanned_both_ways() {
+        let scanner = Arc::new(crate::scan::Scanner::builtin());
+        let card = b"4111111111111111".as_slice();
+        // A true continuation: the card is whole only when joined.
+        let mut joined = b"pay card=41111111".to_vec();
+        let seam = joined.len();
+        joined.extend_from_slice(b"11111111 ok\n");
+        let mut lines = joined.clone();
+        prescrub_seam(&scanner, &mut lines, seam);
+        let out = crate::redact::scrub_with(&scanner, &lines);
+        assert!(!out.windows(card.len()).any(|w| w == card), "{out:?}");
+        // Bytes lost in between: a card at the start of the continuation,
+        // glued to digits, is still found.
+        let mut glued = b"x\nw=1 seq=000".to_vec();
+        let seam = glued.len();
+        glued.extend_from_slice(b"4111111111111111 user=bob end\ny\n");
+        let mut lines = glued.clone();
+        prescrub_seam(&scanner, &mut lines, seam);
+        let out = crate::redact::scrub_with(&scanner, &lines);
+        assert!(!out.windows(card.len()).any(|w| w == card), "{out:?}");
+        assert!(out.starts_with(b"x\nw=1 seq=000") && out.ends_with(b" user=bob end\ny\n"));
     }
 
     #[test]
