@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 const CARD: &str = "4111111111111111";
 
 fn bin() -> String {
-    std::env::var("LOGSCRUB_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_logscrub").to_string())
+    std::env::var("LOGSCRUB_BIN").ok().filter(|b| !b.is_empty()).unwrap_or_else(|| env!("CARGO_BIN_EXE_logscrub").to_string())
 }
 
 /// Fails clearly when a client the test drives is not installed.
@@ -472,4 +472,152 @@ fn logrotate_copytruncate_with_line_writer() {
         100_000,
     );
     assert_copytruncate(&a, rotations, 100_000);
+}
+
+/// A small deterministic random sequence (the seed is printed).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// The kill loop: logscrub follows a file with a checkpoint while a writer
+/// appends; again and again it is frozen (SIGSTOP, as a CPU-starved pod),
+/// logrotate rotates once or twice meanwhile (so generations are created
+/// and rotated away before it reads them), it is killed (SIGKILL) and
+/// started again. The output file collects every run.
+fn kill_loop(name: &str, how: Writer, kills: u32) -> (Account, u64) {
+    let dir = temp_dir(name);
+    let log = dir.join("app.log");
+    let output = dir.join("out.log");
+    let ckpt = dir.join("checkpoint.json");
+    File::create(&log).unwrap();
+    let args: Vec<String> = [
+        "--input",
+        log.to_str().unwrap(),
+        "--follow",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--output",
+        &format!("file://{}", output.display()),
+        "--threads",
+        "2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let rate = 1u64 << 20;
+    let total = u64::from(kills) * 2 * rate / 95;
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || write_lines(&log, 1, total, how, rate))
+    };
+    let logrotate = require("logrotate");
+    let conf = dir.join("logrotate.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "{} {{\n  create\n  rotate 10000\n  nocompress\n  missingok\n  notifempty\n}}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let state = dir.join("logrotate.state");
+    let rotate = || {
+        let out = Command::new(&logrotate)
+            .arg("-f")
+            .arg("-s")
+            .arg(&state)
+            .arg(&conf)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let seed = 0x5eed_u64 + u64::from(kills);
+    let mut random = Lcg(seed);
+    let started = Instant::now();
+    for _ in 0..kills {
+        let mut child = spawn_logscrub(&args, &dir);
+        // Long enough for a checkpoint save (every second): duplicates are
+        // then what was written after the last save.
+        std::thread::sleep(Duration::from_millis(1200 + random.below(800)));
+        kill(child.id(), "STOP");
+        for _ in 0..1 + random.below(2) {
+            // The writer moves to the new file before the next rotation.
+            std::thread::sleep(Duration::from_millis(30 + random.below(100)));
+            rotate();
+        }
+        std::thread::sleep(Duration::from_millis(random.below(100)));
+        kill(child.id(), "KILL");
+        let _ = wait_exit(&mut child, Duration::from_secs(10));
+    }
+    writer.join().unwrap();
+    // The last run reads what is left, and stops cleanly.
+    let mut child = spawn_logscrub(&args, &dir);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = (0u64, Instant::now());
+    loop {
+        let out = std::fs::read(&output).unwrap_or_default();
+        let a = account(&out, &[(1, total)]);
+        if a.lost == 0 || Instant::now() > deadline {
+            break;
+        }
+        if a.lines != last.0 {
+            last = (a.lines, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    kill(child.id(), "TERM");
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    assert!(status.success(), "{status:?}\n{stderr}");
+    let a = account(&std::fs::read(&output).unwrap(), &[(1, total)]);
+    eprintln!(
+        "{name}: {how:?} writer, {total} lines, {kills} × (SIGSTOP, logrotate create, SIGKILL, restart) \
+         in {:.1?} (seed {seed:#x}): {a:?}",
+        started.elapsed()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    // Lines per second the writer makes.
+    (a, rate / 95)
+}
+
+/// After every kill: nothing lost or reordered, no card raw; lines written
+/// after the last checkpoint save are written again (duplicates: up to a
+/// checkpoint interval, a second, of lines per kill, plus what was in
+/// flight); a line cut by the kill in the output file is ended on the next
+/// open (at most one piece per kill).
+fn assert_kill_loop(a: &Account, kills: u32, lines_per_second: u64) {
+    assert_eq!((a.raw_cards, a.lost, a.reordered, a.merged), (0, 0, 0, 0), "{a:?}");
+    assert!(a.split <= u64::from(kills), "{a:?}");
+    eprintln!(
+        "duplicates per kill: {} (the writer makes {lines_per_second} lines/s)",
+        a.duplicated / u64::from(kills)
+    );
+    assert!(
+        a.duplicated <= u64::from(kills) * lines_per_second * 2,
+        "{a:?}"
+    );
+}
+
+#[test]
+fn kill_loop_with_line_writer() {
+    let (a, per_second) = kill_loop("kill-lines", Writer::LinePerWrite, 8);
+    assert_kill_loop(&a, 8, per_second);
+}
+
+#[test]
+fn kill_loop_with_block_writer() {
+    let (a, per_second) = kill_loop("kill-blocks", Writer::Blocks, 8);
+    assert_kill_loop(&a, 8, per_second);
 }

@@ -339,6 +339,9 @@ struct FileSource {
     events: Option<notify::RecommendedWatcher>,
     /// Directories `events` watches.
     watched_dirs: HashSet<PathBuf>,
+    /// Paths whose file at start-up is read from its start: generations
+    /// created since the checkpoint.
+    from_start: HashSet<PathBuf>,
 }
 
 /// The watcher thread's state. Reading can be slow (backpressure), and a
@@ -456,6 +459,7 @@ pub fn run(
         newest_at: HashMap::new(),
         events: None,
         watched_dirs: HashSet::new(),
+        from_start: HashSet::new(),
     };
     if source.options.follow {
         let watcher = Arc::clone(&source.watcher);
@@ -1000,7 +1004,7 @@ impl FileSource {
                 }
             }
         }
-        if at_startup && self.options.start_at_end {
+        if at_startup && self.options.start_at_end && !self.from_start.contains(path) {
             file_len
         } else {
             0
@@ -1058,9 +1062,15 @@ impl FileSource {
         }
     }
 
-    /// After a restart: files in the checkpoint that were rotated away
-    /// (same device, inode and fingerprint under another name in the same
-    /// directory) and still have unread bytes are read first.
+    /// After a restart with a checkpoint: every generation of a followed
+    /// path written since the checkpoint is read, oldest first, before the
+    /// file now at the path. Those are the files in the checkpoint that were
+    /// rotated away (same device, inode and fingerprint under another name
+    /// beside it; resumed at their offset), then rotated siblings that the
+    /// checkpoint does not know and that were written after the newest
+    /// checkpointed one (created after the last save and rotated away before
+    /// the restart; read from their start). Compressed ones cannot be read:
+    /// skipped with a counted warning.
     fn resume_rotated_from_checkpoint(&mut self) {
         if !self.options.follow {
             return;
@@ -1068,49 +1078,114 @@ impl FileSource {
         let Some(store) = self.checkpoints.clone() else {
             return;
         };
-        let positions: Vec<(FileKey, crate::checkpoint::Position)> = match store.lock() {
-            Ok(s) => s.positions().map(|(k, p)| (*k, p.clone())).collect(),
-            Err(_) => return,
-        };
+        let (positions, saved_at): (Vec<(FileKey, crate::checkpoint::Position)>, _) =
+            match store.lock() {
+                Ok(s) => (
+                    s.positions().map(|(k, p)| (*k, p.clone())).collect(),
+                    s.saved_at(),
+                ),
+                Err(_) => return,
+            };
         let pattern = match glob::Pattern::new(&self.options.pattern) {
             Ok(p) => p,
             Err(_) => return,
         };
-        for (key, position) in positions {
-            if !pattern.matches_path(&position.path) {
-                continue;
+        // A run killed before its first save leaves an empty checkpoint:
+        // then everything written since that save is new, at the paths
+        // the pattern matches now as well.
+        let mut paths: Vec<PathBuf> = positions
+            .iter()
+            .map(|(_, p)| p.path.clone())
+            .filter(|p| pattern.matches_path(p))
+            .collect();
+        if saved_at.is_some() {
+            if let Ok(matches) = glob::glob(&self.options.pattern) {
+                paths.extend(matches.filter_map(Result::ok));
             }
-            // Still at its path: `discover` resumes it.
-            if std::fs::metadata(&position.path).is_ok_and(|m| FileKey::of(&m) == key) {
-                continue;
-            }
-            let Some(dir) = position.path.parent() else {
-                continue;
-            };
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let Ok(meta) = std::fs::metadata(&path) else {
+        }
+        paths.sort();
+        paths.dedup();
+        for path in paths {
+            let known: HashMap<FileKey, &crate::checkpoint::Position> = positions
+                .iter()
+                .filter(|(_, p)| p.path == path)
+                .map(|(k, p)| (*k, p))
+                .collect();
+            let live = std::fs::metadata(&path).ok().map(|m| FileKey::of(&m));
+            let mut generations = Vec::new();
+            // The newest write the checkpoint knows of at this path.
+            let mut newest_known: Option<SystemTime> = None;
+            let siblings = rotated_siblings(&path);
+            for (candidate, meta) in &siblings {
+                let key = FileKey::of(meta);
+                let Some(position) = known.get(&key) else {
                     continue;
                 };
-                if FileKey::of(&meta) != key || meta.len() < position.offset {
-                    continue;
-                }
-                let Ok(file) = File::open(&path) else {
+                let Ok(file) = File::open(candidate) else {
                     continue;
                 };
                 if !position.fingerprint.matches(&file) {
                     continue;
                 }
-                if let Ok(mut t) = Tracked::open(&path, position.offset, self.framing, &self.label)
-                {
-                    t.path = position.path.clone();
-                    t.rotated = true;
-                    self.tracked.push(t);
+                newest_known = newest_known.max(meta.modified().ok());
+                if Some(key) == live || meta.len() < position.offset || self.is_tracked(key) {
+                    continue;
                 }
-                break;
+                if let Ok(mut t) = Tracked::open(candidate, position.offset, self.framing, &self.label)
+                {
+                    t.path = path.clone();
+                    generations.push(t);
+                }
+            }
+            if let Some(key) = live {
+                if known.contains_key(&key) {
+                    let m = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                    newest_known = newest_known.max(m);
+                }
+            }
+            // Without a known file left, the save time (less the save
+            // interval) bounds what the checkpoint saw.
+            let since = newest_known.or_else(|| {
+                saved_at.and_then(|t| t.checked_sub(Duration::from_secs(2)))
+            });
+            let Some(since) = since else {
+                continue;
+            };
+            for (candidate, meta) in &siblings {
+                let key = FileKey::of(meta);
+                if known.contains_key(&key)
+                    || Some(key) == live
+                    || self.is_tracked(key)
+                    || generations.iter().any(|t| t.key == key)
+                    || !meta.modified().is_ok_and(|m| m >= since)
+                {
+                    continue;
+                }
+                if let Ok(mut t) = Tracked::open(candidate, 0, self.framing, &self.label) {
+                    t.path = path.clone();
+                    generations.push(t);
+                }
+            }
+            for (candidate, meta) in compressed_siblings(&path) {
+                if meta.modified().is_ok_and(|m| m >= since) {
+                    crate::telemetry::count_error("receiving", "compressed_generation_skipped");
+                    crate::diag::emit(
+                        "warn",
+                        &format!(
+                            "{}: written since the checkpoint but compressed; its lines are not read",
+                            candidate.display()
+                        ),
+                    );
+                }
+            }
+            // The file now at the path, unknown to the checkpoint, is a new
+            // generation too: read from its start, after these.
+            if live.is_some_and(|k| !known.contains_key(&k)) {
+                self.from_start.insert(path.clone());
+            }
+            let last = self.chain(&mut generations, None);
+            if let Some(id) = last {
+                self.newest_at.insert(path.clone(), id);
             }
         }
     }
@@ -1234,6 +1309,37 @@ fn rotated_siblings(path: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
         .filter_map(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
             if !is_rotated_name(&base, &name) {
+                return None;
+            }
+            let candidate = dir.join(&name);
+            let meta = std::fs::metadata(&candidate).ok()?;
+            meta.is_file().then_some((candidate, meta))
+        })
+        .collect()
+}
+
+/// Compressed rotated generations beside `path` (`path.1.gz`, …).
+fn compressed_siblings(path: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
+    let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let base = base.to_string_lossy();
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rest = name.strip_prefix(base.as_ref())?;
+            let compressed = [".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4"]
+                .iter()
+                .any(|ext| rest.ends_with(ext));
+            if !compressed || !(rest.starts_with('.') || rest.starts_with('-') || rest.starts_with('_')) {
                 return None;
             }
             let candidate = dir.join(&name);
