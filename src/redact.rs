@@ -674,6 +674,25 @@ fn line_content(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
+/// Prepares the line of `lines` where a carried partial line meets its
+/// continuation (at byte `seam`) for scanning. The writer usually continued
+/// that line in the next generation, and the joined line is scanned whole.
+/// But copytruncate can lose bytes in between, and then the two parts are
+/// pieces of different lines, glued: a card number at the start of the
+/// continuation, glued to digits before the seam, would no longer look like
+/// one. So each part is scrubbed alone first, and the joined result is
+/// scrubbed again by the caller: what either reading finds is redacted.
+pub fn prescrub_seam(scanner: &Arc<Scanner>, lines: &mut Vec<u8>, seam: usize) {
+    if seam == 0 || seam >= lines.len() {
+        return;
+    }
+    let start = memchr::memrchr(b'\n', &lines[..seam]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &lines[seam..]).map_or(lines.len(), |i| seam + i + 1);
+    let mut joined = scrub_with(scanner, &lines[start..seam]);
+    joined.extend_from_slice(&scrub_with(scanner, &lines[seam..end]));
+    lines.splice(start..end, joined);
+}
+
 /// Scrubs `text` with the built-in rules: a convenience for tests and tools.
 pub fn scrub_with(scanner: &Arc<Scanner>, text: &[u8]) -> Vec<u8> {
     let mut redactor = Redactor::new(Arc::clone(scanner));
@@ -685,6 +704,30 @@ pub fn scrub_with(scanner: &Arc<Scanner>, text: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seams_are_scanned_both_ways() {
+        let scanner = Arc::new(Scanner::builtin());
+        let card = b"4111111111111111".as_slice();
+        // A true continuation: the card is whole only when joined.
+        let mut joined = b"pay card=41111111".to_vec();
+        let seam = joined.len();
+        joined.extend_from_slice(b"11111111 ok\n");
+        let mut lines = joined.clone();
+        prescrub_seam(&scanner, &mut lines, seam);
+        let out = scrub_with(&scanner, &lines);
+        assert!(!out.windows(card.len()).any(|w| w == card), "{out:?}");
+        // Bytes lost in between: a card at the start of the continuation,
+        // glued to digits, is still found.
+        let mut glued = b"x\nw=1 seq=000".to_vec();
+        let seam = glued.len();
+        glued.extend_from_slice(b"4111111111111111 user=bob end\ny\n");
+        let mut lines = glued.clone();
+        prescrub_seam(&scanner, &mut lines, seam);
+        let out = scrub_with(&scanner, &lines);
+        assert!(!out.windows(card.len()).any(|w| w == card), "{out:?}");
+        assert!(out.starts_with(b"x\nw=1 seq=000") && out.ends_with(b" user=bob end\ny\n"));
+    }
 
     fn scrub(text: &str) -> String {
         let scanner = Arc::new(Scanner::builtin());

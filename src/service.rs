@@ -341,7 +341,9 @@ async fn dispatch(
             payload,
             first_line,
             ack,
+            seam,
         } = chunk;
+        let mut payload = payload;
         if matches!(&payload, OwnedBatch::Lines(l) if l.is_empty()) {
             if let Some(ack) = ack {
                 if flight.send(InFlight::AckOnly(ack)).await.is_err() {
@@ -370,6 +372,9 @@ async fn dispatch(
                 .and_then(|mut p| p.pop())
                 .unwrap_or_else(|| Redactor::with_options(Arc::clone(&scanner), options.scrub()));
             let started = std::time::Instant::now();
+            if let (Some(at), OwnedBatch::Lines(lines)) = (seam, &mut payload) {
+                crate::redact::prescrub_seam(&scanner, lines, at);
+            }
             let mut output = Vec::new();
             crate::pipe::scrub_job(
                 &mut redactor,
@@ -455,8 +460,9 @@ async fn write_in_order(
     waiting: &AtomicU64,
     stats: &mut Stats,
 ) -> Result<(), ServiceError> {
-    // The stream whose output so far ends inside a line, if any.
-    let mut open_line: Option<Arc<Stream>> = None;
+    // A stream's last line may lack its newline; the next stream's lines
+    // must not be glued to it.
+    let mut separator = StreamSeparator::default();
     while let Some(item) = flight.recv().await {
         let (scrubbed, stream, ack) = match item {
             InFlight::AckOnly(ack) => {
@@ -486,16 +492,6 @@ async fn write_in_order(
             stats: mut delta,
             duration,
         } = scrubbed;
-        // A stream's last line may lack its newline; the next stream's
-        // lines must not join it (as the pipe does between inputs).
-        if !output.is_empty() {
-            if open_line.take().is_some_and(|s| !Arc::ptr_eq(&s, &stream)) {
-                output.insert(0, b'\n');
-            }
-            if output.last() != Some(&b'\n') {
-                open_line = Some(Arc::clone(&stream));
-            }
-        }
         crate::telemetry::publish_batch(&stream.label, &delta, duration);
         crate::pipe::write_records(options, &stream.name, &records)?;
         let lines = delta.lines - delta.dropped;
@@ -526,6 +522,7 @@ async fn write_in_order(
                 }
             },
         };
+        separator.separate(&stream, &mut output);
         waiting.fetch_add(lines, Ordering::Relaxed);
         crate::telemetry::set_output_buffer_lines(waiting.load(Ordering::Relaxed));
         let batch = OutBatch {
@@ -539,6 +536,27 @@ async fn write_in_order(
         }
     }
     Ok(())
+}
+
+/// Keeps the output's streams apart: when a stream's output ended without
+/// a newline (its last line had none) and another stream's lines come
+/// next, a newline goes between them.
+#[derive(Default)]
+struct StreamSeparator {
+    /// The stream written last, when its output ended inside a line.
+    open: Option<Arc<Stream>>,
+}
+
+impl StreamSeparator {
+    fn separate(&mut self, stream: &Arc<Stream>, output: &mut Vec<u8>) {
+        if output.is_empty() {
+            return;
+        }
+        if self.open.as_ref().is_some_and(|s| !Arc::ptr_eq(s, stream)) {
+            output.insert(0, b'\n');
+        }
+        self.open = (output.last() != Some(&b'\n')).then(|| Arc::clone(stream));
+    }
 }
 
 /// Writes batches to the sink; syncs and saves checkpoints about every
@@ -651,5 +669,25 @@ mod tests {
             blocks.advance(&s, Some(begin), 1000);
         }
         assert!(blocks.states.len() <= 128, "{}", blocks.states.len());
+    }
+
+    #[test]
+    fn streams_ending_mid_line_are_kept_apart() {
+        let stream = |name: &str| {
+            Arc::new(Stream {
+                name: name.into(),
+                label: "t".into(),
+            })
+        };
+        let (a, b) = (stream("a"), stream("b"));
+        let mut separator = StreamSeparator::default();
+        let mut out = Vec::new();
+        for (s, bytes) in [(&a, "a1\na2"), (&a, " more\na3"), (&b, "b1\n"), (&a, "a4")] {
+            let mut batch = bytes.as_bytes().to_vec();
+            separator.separate(s, &mut batch);
+            out.extend_from_slice(&batch);
+        }
+        // The same stream continues its own line; another one starts anew.
+        assert_eq!(out, b"a1\na2 more\na3\nb1\na4");
     }
 }

@@ -54,6 +54,9 @@ pub struct Chunk {
     pub first_line: u64,
     /// The position to checkpoint once it is written.
     pub ack: Option<Ack>,
+    /// Where, in the payload, a partial line carried over from the
+    /// previous generation meets its continuation (see [`crate::redact::prescrub_seam`]).
+    pub seam: Option<usize>,
 }
 
 impl Chunk {
@@ -64,6 +67,7 @@ impl Chunk {
             payload: OwnedBatch::Lines(Vec::new()),
             first_line: 0,
             ack: Some(ack),
+            seam: None,
         }
     }
 }
@@ -88,6 +92,12 @@ pub struct Feed {
     lines: u64,
     /// Stream offset of the framer's first byte (where reading started).
     offset_base: u64,
+    /// Bytes the framer holds that are not this file's: a partial line
+    /// carried over from the previous generation, or a newline added to
+    /// end one. As `(framer position, length)`, in order; those handed
+    /// out are folded into `synthetic_done`.
+    synthetic: Vec<(u64, u64, bool)>,
+    synthetic_done: u64,
 }
 
 impl Feed {
@@ -101,6 +111,8 @@ impl Feed {
             options,
             lines: 0,
             offset_base,
+            synthetic: Vec::new(),
+            synthetic_done: 0,
         }
     }
 
@@ -114,9 +126,76 @@ impl Feed {
         &mut self.framer
     }
 
-    /// The offset (in the file) up to which lines were handed out.
+    /// The offset (in the file) up to which lines were handed out. Bytes
+    /// that are not the file's (a carried partial line, an added newline)
+    /// do not count.
     pub fn consumed_offset(&self) -> u64 {
-        self.offset_base + self.framer.consumed()
+        let consumed = self.framer.consumed();
+        let pending: u64 = self
+            .synthetic
+            .iter()
+            .map(|&(at, len, _)| consumed.saturating_sub(at).min(len))
+            .sum();
+        (self.offset_base + consumed).saturating_sub(self.synthetic_done + pending)
+    }
+
+    /// Folds synthetic ranges that were handed out.
+    fn settle_synthetic(&mut self) {
+        let consumed = self.framer.consumed();
+        while let Some(&(at, len, _)) = self.synthetic.first() {
+            if at + len > consumed {
+                break;
+            }
+            self.synthetic_done += len;
+            self.synthetic.remove(0);
+        }
+    }
+
+    /// Whether a partial line carried over from the previous generation
+    /// is still waiting for its continuation.
+    pub fn holds_carry(&self) -> bool {
+        self.synthetic
+            .first()
+            .is_some_and(|&(at, _, carried)| carried && at == 0)
+            && self.framer.consumed() == 0
+            && self.framer.pending() > 0
+    }
+
+    /// Takes what is pending (a partial last line) to continue it in the
+    /// stream's next generation; see [`Feed::carry_in`].
+    pub fn take_partial(&mut self) -> Vec<u8> {
+        self.framer.take_pending()
+    }
+
+    /// Starts this (fresh) feed with `partial`, the unfinished last line of
+    /// the previous generation: the first bytes read complete it, so the
+    /// line is scanned whole. The carried bytes do not count as this
+    /// file's offsets.
+    pub fn carry_in(&mut self, partial: &[u8]) {
+        if partial.is_empty() {
+            return;
+        }
+        let at = self.framer.received();
+        self.framer.push(partial);
+        self.synthetic.push((at, partial.len() as u64, true));
+    }
+
+    /// Ends a partial last line with a newline (not counted as the file's
+    /// bytes), so it goes out as a line of its own and nothing that comes
+    /// later is glued to it. Returns whether a newline was added.
+    pub fn terminate_partial(&mut self) -> bool {
+        if !self.framer.ends_mid_line() {
+            return false;
+        }
+        let at = self.framer.received();
+        self.framer.push(b"\n");
+        self.synthetic.push((at, 1, false));
+        true
+    }
+
+    /// Whether what is pending ends inside a line.
+    pub fn ends_mid_line(&self) -> bool {
+        self.framer.ends_mid_line()
     }
 
     /// Bytes received but not handed out (a partial line).
@@ -131,6 +210,17 @@ impl Feed {
         self.framer = Framer::new(self.options.max_line_bytes)
             .hold_cri_partials(self.options.hold_cri_partials);
         self.offset_base = offset_base;
+        self.synthetic.clear();
+        self.synthetic_done = 0;
+    }
+
+    /// Like [`Feed::restart_at`], but a partial last line is kept and
+    /// continued by the new content (copytruncate: the writer's next block
+    /// lands at the start of the truncated file).
+    pub fn restart_carrying(&mut self, offset_base: u64) {
+        let partial = self.take_partial();
+        self.restart_at(offset_base);
+        self.carry_in(&partial);
     }
 
     /// A chunk reporting an undecodable run of `bytes` as the stream's next
@@ -144,11 +234,13 @@ impl Feed {
             payload: OwnedBatch::OverLong { terminated, bytes },
             first_line,
             ack: None,
+            seam: None,
         }
     }
 
     /// The next chunk the bytes received so far make, if any.
     pub fn next_chunk(&mut self) -> Option<Chunk> {
+        let before = self.framer.consumed();
         let payload = match self.framer.next_batch() {
             Next::Batch(Batch::Lines(lines)) => OwnedBatch::Lines(lines.to_vec()),
             Next::Batch(Batch::OverLong { terminated, bytes }) => {
@@ -156,6 +248,13 @@ impl Feed {
             }
             Next::NeedInput | Next::End => return None,
         };
+        let seam = match (&payload, self.synthetic.first()) {
+            (OwnedBatch::Lines(lines), Some(&(at, len, true))) if at == before => {
+                Some(len as usize).filter(|&l| l < lines.len())
+            }
+            _ => None,
+        };
+        self.settle_synthetic();
         let first_line = self.lines;
         match &payload {
             OwnedBatch::Lines(lines) => {
@@ -169,6 +268,7 @@ impl Feed {
             payload,
             first_line,
             ack: None,
+            seam,
         })
     }
 }
@@ -289,6 +389,77 @@ mod tests {
         ] {
             assert!(SourceSpec::parse_listen(bad).is_err(), "{bad}");
         }
+    }
+
+    fn feed() -> Feed {
+        let stream = Arc::new(Stream {
+            name: "t".into(),
+            label: "t".into(),
+        });
+        let options = FramingOptions {
+            max_line_bytes: 100,
+            hold_cri_partials: false,
+        };
+        Feed::new(stream, options, 0)
+    }
+
+    fn lines_of(chunk: &Chunk) -> &[u8] {
+        match &chunk.payload {
+            OwnedBatch::Lines(l) => l,
+            OwnedBatch::OverLong { .. } => panic!("over-long"),
+        }
+    }
+
+    #[test]
+    fn partial_line_carried_to_the_next_generation() {
+        let mut old = feed();
+        old.framer().push(b"a\ncard=41111111");
+        assert_eq!(lines_of(&old.next_chunk().unwrap()), b"a\n");
+        assert!(old.next_chunk().is_none());
+        assert_eq!(old.consumed_offset(), 2);
+        let partial = old.take_partial();
+        assert_eq!(partial, b"card=41111111");
+        let mut new = feed();
+        new.carry_in(&partial);
+        assert!(new.holds_carry());
+        assert_eq!(new.consumed_offset(), 0);
+        new.framer().push(b"11111111 x\nnext\n");
+        let chunk = new.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"card=4111111111111111 x\nnext\n");
+        assert_eq!(chunk.seam, Some(13));
+        // Offsets are the new file's own.
+        assert_eq!(new.consumed_offset(), 16);
+        assert!(!new.holds_carry());
+    }
+
+    #[test]
+    fn an_added_newline_does_not_count_as_the_file_s() {
+        let mut f = feed();
+        f.framer().push(b"x\npartial");
+        f.next_chunk().unwrap();
+        assert!(f.terminate_partial());
+        assert!(!f.terminate_partial());
+        let chunk = f.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"partial\n");
+        assert_eq!(chunk.seam, None);
+        assert_eq!(f.consumed_offset(), 9);
+        f.framer().push(b"more\n");
+        f.next_chunk().unwrap();
+        assert_eq!(f.consumed_offset(), 14);
+    }
+
+    #[test]
+    fn a_copytruncate_restart_carries_the_partial_line() {
+        let mut f = feed();
+        f.framer().push(b"one\ntwo card=4111");
+        f.next_chunk().unwrap();
+        f.restart_carrying(0);
+        assert!(f.holds_carry());
+        f.framer().push(b"111111111111 end\n");
+        let chunk = f.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"two card=4111111111111111 end\n");
+        assert_eq!(chunk.seam, Some(13));
+        assert_eq!(f.consumed_offset(), 17);
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //! and what was already read is sent. A UDP sender gets no backpressure:
 //! the socket's receive buffer is enlarged, and what the kernel drops beyond
 //! it is outside logscrub's view.
+//!
+//! A connection that ends (or is cut at shutdown) inside a line has that
+//! line scanned whole and terminated with a newline: lines of different
+//! connections never merge.
 
 use std::io;
 use std::path::PathBuf;
@@ -246,6 +250,9 @@ async fn read_connection<C: AsyncRead + Unpin>(
             return;
         }
     }
+    // A last line without a newline is a whole line of this connection:
+    // terminated, so the next connection's first line is not glued to it.
+    feed.terminate_partial();
     feed.framer().finish();
     send_ready(&mut feed, &tx).await;
 }
