@@ -375,7 +375,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
                     "warn",
                     &format!("reload failed, keeping the previous configuration: {e}"),
                 );
-                Err(e.to_string())
+                Err(e.into())
             }
         }),
     ));

@@ -89,7 +89,10 @@ impl PipeOptions {
 }
 
 /// The function that builds a new configuration on reload.
-pub type Rebuild = dyn Fn() -> Result<Arc<Scanner>, String> + Send + Sync;
+/// Its error is the caller's own (the configuration's); the reloader
+/// counts it and keeps the running configuration.
+pub type Rebuild =
+    dyn Fn() -> Result<Arc<Scanner>, Box<dyn std::error::Error + Send + Sync>> + Send + Sync;
 
 /// Live reload: when `requested` is set (by a SIGHUP handler), the next
 /// batch boundary rebuilds the configuration and switches to it. A batch is

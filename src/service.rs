@@ -80,9 +80,27 @@ pub enum ServiceError {
     /// The checkpoint file.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    /// A listener could not be bound, or the runtime not started.
-    #[error("{0}")]
-    Setup(String),
+    /// The I/O runtime could not be started.
+    #[error("starting the I/O runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// A listener could not be bound.
+    #[error("--listen {listen}: {source}")]
+    Bind {
+        /// The source as given.
+        listen: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A task of the pipeline failed (a bug: the process aborts on panic).
+    #[error("{task} task failed: {source}")]
+    Task {
+        /// Which task.
+        task: &'static str,
+        /// The cause.
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 /// A scrubbed chunk.
@@ -124,7 +142,7 @@ pub fn run(
         .thread_name("logscrub-io")
         .enable_all()
         .build()
-        .map_err(|e| ServiceError::Setup(format!("starting the I/O runtime: {e}")))?;
+        .map_err(ServiceError::Runtime)?;
     runtime.block_on(serve(options, scanner, stop, readiness, stats))
 }
 
@@ -195,9 +213,13 @@ async fn serve(
                 });
             }
             SourceSpec::Tcp { .. } | SourceSpec::Udp(_) | SourceSpec::Unix(_) => {
-                let listener = socket::Listener::bind(spec)
-                    .await
-                    .map_err(|e| ServiceError::Setup(format!("--listen {}: {e}", spec.label())))?;
+                let listener =
+                    socket::Listener::bind(spec)
+                        .await
+                        .map_err(|source| ServiceError::Bind {
+                            listen: spec.label(),
+                            source,
+                        })?;
                 crate::diag::emit("info", &format!("listening on {}", listener.local_addr()));
                 let (tx, cancel) = (chunk_tx.clone(), cancel.clone());
                 let label: Arc<str> = spec.label().into();
@@ -250,9 +272,12 @@ async fn serve(
     )
     .await;
     drop(out_tx);
-    let sink_result = sink_task
-        .await
-        .unwrap_or_else(|e| Err(ServiceError::Setup(format!("output task: {e}"))));
+    let sink_result = sink_task.await.unwrap_or_else(|source| {
+        Err(ServiceError::Task {
+            task: "output",
+            source,
+        })
+    });
     if sink_result.is_err() || written.is_err() {
         // The output is gone: stop reading.
         cancel.cancel();
@@ -477,7 +502,12 @@ async fn write_in_order(
                 ack,
             } => match handle.await {
                 Ok(s) => (s, stream, ack),
-                Err(e) => return Err(ServiceError::Setup(format!("scrubbing task failed: {e}"))),
+                Err(source) => {
+                    return Err(ServiceError::Task {
+                        task: "scrubbing",
+                        source,
+                    })
+                }
             },
         };
         let Scrubbed {

@@ -173,6 +173,16 @@ impl Feed {
     }
 }
 
+/// A `--listen` URL that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--listen {url}: {reason}")]
+pub struct ListenError {
+    /// The URL as given.
+    pub url: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
 /// A source given on the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceSpec {
@@ -207,10 +217,14 @@ pub enum OrderedInput {
 
 impl SourceSpec {
     /// Parses a `--listen` URL.
-    pub fn parse_listen(url: &str) -> Result<SourceSpec, String> {
+    pub fn parse_listen(url: &str) -> Result<SourceSpec, ListenError> {
+        let bad = |reason: String| ListenError {
+            url: url.to_string(),
+            reason,
+        };
         let (scheme, rest) = url
             .split_once("://")
-            .ok_or_else(|| format!("--listen {url}: expected tcp://, udp:// or unix://"))?;
+            .ok_or_else(|| bad("expected tcp://, udp:// or unix://".into()))?;
         let (target, query) = match rest.split_once('?') {
             Some((t, q)) => (t, Some(q)),
             None => (rest, None),
@@ -219,13 +233,13 @@ impl SourceSpec {
             None | Some("framing=newline") => false,
             Some("framing=octet-counting") if scheme == "tcp" || scheme == "unix" => true,
             Some(q) => {
-                return Err(format!(
-                    "--listen {url}: unknown option `{q}` (known: framing=newline, framing=octet-counting for tcp)"
-                ))
+                return Err(bad(format!(
+                    "unknown option `{q}` (known: framing=newline, framing=octet-counting for tcp)"
+                )))
             }
         };
         if target.is_empty() {
-            return Err(format!("--listen {url}: no address"));
+            return Err(bad("no address".into()));
         }
         match scheme {
             "tcp" => Ok(SourceSpec::Tcp {
@@ -234,12 +248,8 @@ impl SourceSpec {
             }),
             "udp" => Ok(SourceSpec::Udp(target.to_string())),
             "unix" if !octet_counting => Ok(SourceSpec::Unix(PathBuf::from(target))),
-            "unix" => Err(format!(
-                "--listen {url}: octet-counting framing is for tcp:// only"
-            )),
-            other => Err(format!(
-                "--listen {url}: unknown scheme `{other}` (tcp, udp, unix)"
-            )),
+            "unix" => Err(bad("octet-counting framing is for tcp:// only".into())),
+            other => Err(bad(format!("unknown scheme `{other}` (tcp, udp, unix)"))),
         }
     }
 
