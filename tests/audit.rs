@@ -5,7 +5,7 @@
 use std::process::Output;
 
 mod common;
-use common::{command, run_command};
+use common::{command, run_command, temp_dir};
 const KEY: &str = "0123456789abcdef-audit-key";
 const SECRETS: [&str; 4] = [
     "4111111111111111",
@@ -86,8 +86,7 @@ fn scan_exit_codes() {
 
 #[test]
 fn findings_side_channel_in_order_with_line_numbers() {
-    let dir = std::env::temp_dir().join(format!("logscrub-audit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("audit");
     // Many batches: a card every 1000th line of about 1 MB.
     let mut input = String::new();
     for i in 1..=20_000 {

@@ -50,8 +50,6 @@ pub struct Chunk {
     pub stream: Arc<Stream>,
     /// The lines (or an over-long line that was skipped).
     pub(crate) payload: OwnedBatch,
-    /// Lines of the stream before it.
-    pub first_line: u64,
     /// The position to checkpoint once it is written.
     pub ack: Option<Ack>,
 }
@@ -62,7 +60,6 @@ impl Chunk {
         Chunk {
             stream,
             payload: OwnedBatch::Lines(Vec::new()),
-            first_line: 0,
             ack: Some(ack),
         }
     }
@@ -85,7 +82,6 @@ pub struct Feed {
     stream: Arc<Stream>,
     framer: Framer,
     options: FramingOptions,
-    lines: u64,
     /// Stream offset of the framer's first byte (where reading started).
     offset_base: u64,
 }
@@ -99,7 +95,6 @@ impl Feed {
             framer: Framer::new(options.max_line_bytes)
                 .hold_cri_partials(options.hold_cri_partials),
             options,
-            lines: 0,
             offset_base,
         }
     }
@@ -126,7 +121,6 @@ impl Feed {
 
     /// Drops what is pending and continues the stream with bytes that
     /// start at `offset_base` (a file that was truncated and starts over).
-    /// The line count carries on.
     pub fn restart_at(&mut self, offset_base: u64) {
         self.framer = Framer::new(self.options.max_line_bytes)
             .hold_cri_partials(self.options.hold_cri_partials);
@@ -137,12 +131,9 @@ impl Feed {
     /// line (it gets the over-long-line policy). Call only when no lines
     /// are pending.
     pub fn overlong_chunk(&mut self, bytes: u64, terminated: bool) -> Chunk {
-        let first_line = self.lines;
-        self.lines += 1;
         Chunk {
             stream: Arc::clone(&self.stream),
             payload: OwnedBatch::OverLong { terminated, bytes },
-            first_line,
             ack: None,
         }
     }
@@ -156,18 +147,9 @@ impl Feed {
             }
             Next::NeedInput | Next::End => return None,
         };
-        let first_line = self.lines;
-        match &payload {
-            OwnedBatch::Lines(lines) => {
-                self.lines += memchr::memchr_iter(b'\n', lines).count() as u64
-                    + u64::from(lines.last().is_some_and(|&b| b != b'\n'));
-            }
-            OwnedBatch::OverLong { .. } => self.lines += 1,
-        }
         Some(Chunk {
             stream: Arc::clone(&self.stream),
             payload,
-            first_line,
             ack: None,
         })
     }
@@ -302,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn feed_counts_lines_and_offsets() {
+    fn feed_cuts_chunks_and_counts_offsets() {
         let stream = Arc::new(Stream {
             name: "t".into(),
             label: "t".into(),
@@ -314,12 +296,13 @@ mod tests {
         let mut feed = Feed::new(stream, options, 1000);
         feed.framer().push(b"a\nbb\nccc");
         let chunk = feed.next_chunk().unwrap();
-        assert_eq!(chunk.first_line, 0);
         assert!(matches!(&chunk.payload, OwnedBatch::Lines(l) if l == b"a\nbb\n"));
         assert_eq!(feed.consumed_offset(), 1005);
         assert!(feed.next_chunk().is_none());
         assert_eq!(feed.pending(), 3);
         feed.framer().push(b"\n");
-        assert_eq!(feed.next_chunk().unwrap().first_line, 2);
+        let chunk = feed.next_chunk().unwrap();
+        assert!(matches!(&chunk.payload, OwnedBatch::Lines(l) if l == b"ccc\n"));
+        assert_eq!(feed.consumed_offset(), 1009);
     }
 }
