@@ -375,7 +375,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
                     "warn",
                     &format!("reload failed, keeping the previous configuration: {e}"),
                 );
-                Err(e.to_string())
+                Err(e.into())
             }
         }),
     ));
@@ -618,7 +618,7 @@ fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<ExitCode
             .map(|e| (e.input.as_str(), e.output.as_str()))
             .chain(rule.survives.iter().map(|s| (s.as_str(), s.as_str())));
         for (input, expected) in cases {
-            let got = logscrub::redact::scrub_with(&scanner, input.as_bytes());
+            let got = pipe::scrub_text(&scanner, &PipeOptions::default(), input.as_bytes())?;
             if got == expected.as_bytes() {
                 passed += 1;
             } else {
@@ -724,6 +724,12 @@ fn explain(line: Option<&str>, engine: &EngineArgs) -> anyhow::Result<()> {
     };
     let mut out = io::stdout().lock();
     let mut scratch = scanner.scratch();
+    let options = PipeOptions {
+        max_line_bytes: engine.max_line_bytes,
+        overlong: engine.overlong,
+        format: engine.format,
+        ..PipeOptions::default()
+    };
     for line in &lines {
         let mut candidates = Vec::new();
         scanner.scan_line_with(line.as_bytes(), &mut scratch, &mut |c| candidates.push(c));
@@ -743,7 +749,8 @@ fn explain(line: Option<&str>, engine: &EngineArgs) -> anyhow::Result<()> {
                 rule.id, c.view, c.span.start, c.span.end
             )?;
         }
-        let scrubbed = logscrub::redact::scrub_with(scanner, line.as_bytes());
+        // What a run with this configuration writes: its format and limits.
+        let scrubbed = pipe::scrub_text(scanner, &options, line.as_bytes())?;
         writeln!(out, "output: {}", String::from_utf8_lossy(&scrubbed))?;
     }
     Ok(())

@@ -58,6 +58,15 @@ pub struct ScrubOptions {
     pub record_findings: bool,
 }
 
+impl ScrubOptions {
+    /// Whether the framer must keep a run of CRI partial lines in one
+    /// batch: the redactor joins them only within a batch (formats `auto`
+    /// and `cri`).
+    pub fn holds_cri_partials(&self) -> bool {
+        matches!(self.format, Format::Auto | Format::Cri)
+    }
+}
+
 impl Default for ScrubOptions {
     fn default() -> ScrubOptions {
         ScrubOptions {
@@ -691,6 +700,54 @@ pub fn prescrub_seam(scanner: &Arc<Scanner>, lines: &mut Vec<u8>, seam: usize) {
     let mut joined = scrub_with(scanner, &lines[start..seam]);
     joined.extend_from_slice(&scrub_with(scanner, &lines[seam..end]));
     lines.splice(start..end, joined);
+}
+
+/// Where a stream stands between two of its batches: lines before the next
+/// one, and the private-key block state at its start. The one place that
+/// sees a stream's batches in order (the pipe's reader, the service's
+/// dispatcher) advances it, so each batch can then be scrubbed alone, on
+/// any thread, by [`Redactor::set_line_number`] and
+/// [`Redactor::set_block_state`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamCursor {
+    /// Lines before the next batch (counted only when asked for).
+    pub lines: u64,
+    /// Private-key body lines still to redact at the next batch's start.
+    pub block_lines_left: u32,
+}
+
+impl StreamCursor {
+    /// The cursor at the start of the next batch, moved past it. `lines`
+    /// holds the batch's whole lines (`None`: one over-long line, which
+    /// leaves the block state as it is). The block state is followed only
+    /// while `scanner` has a private-key rule; lines are counted only when
+    /// `count_lines` (finding records need them; counting costs a pass).
+    pub fn advance(
+        &mut self,
+        lines: Option<&[u8]>,
+        scanner: &Scanner,
+        count_lines: bool,
+        max_line_bytes: usize,
+    ) -> StreamCursor {
+        if scanner.block_rule().is_none() {
+            self.block_lines_left = 0;
+        }
+        let start = *self;
+        match lines {
+            Some(lines) => {
+                if scanner.block_rule().is_some() {
+                    self.block_lines_left =
+                        block_state_after(lines, self.block_lines_left, max_line_bytes);
+                }
+                if count_lines {
+                    self.lines += memchr::memchr_iter(b'\n', lines).count() as u64
+                        + u64::from(lines.last().is_some_and(|&b| b != b'\n'));
+                }
+            }
+            None => self.lines += u64::from(count_lines),
+        }
+        start
+    }
 }
 
 /// Scrubs `text` with the built-in rules: a convenience for tests and tools.

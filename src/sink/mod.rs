@@ -49,26 +49,38 @@ pub enum SinkSpec {
     Unix(PathBuf),
 }
 
+/// An `--output` URL that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--output {url}: {reason}")]
+pub struct OutputError {
+    /// The URL as given.
+    pub url: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
 impl SinkSpec {
     /// Parses an `--output` value: `-`, `file:///PATH`, `tcp://HOST:PORT`,
     /// `unix:///PATH`.
-    pub fn parse(url: &str) -> Result<SinkSpec, String> {
+    pub fn parse(url: &str) -> Result<SinkSpec, OutputError> {
+        let bad = |reason: String| OutputError {
+            url: url.to_string(),
+            reason,
+        };
         if url == "-" || url == "stdout" {
             return Ok(SinkSpec::Stdout);
         }
         let (scheme, target) = url.split_once("://").ok_or_else(|| {
-            format!("--output {url}: expected -, file:///PATH, tcp://HOST:PORT or unix:///PATH")
+            bad("expected -, file:///PATH, tcp://HOST:PORT or unix:///PATH".into())
         })?;
         if target.is_empty() {
-            return Err(format!("--output {url}: no address"));
+            return Err(bad("no address".into()));
         }
         match scheme {
             "file" => Ok(SinkSpec::File(PathBuf::from(target))),
             "tcp" => Ok(SinkSpec::Tcp(target.to_string())),
             "unix" => Ok(SinkSpec::Unix(PathBuf::from(target))),
-            other => Err(format!(
-                "--output {url}: unknown scheme `{other}` (file, tcp, unix)"
-            )),
+            other => Err(bad(format!("unknown scheme `{other}` (file, tcp, unix)"))),
         }
     }
 
