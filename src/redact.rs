@@ -488,6 +488,13 @@ impl Redactor {
 
         self.scanner
             .scan_gated_line(content, scan_raw, &mut self.scratch);
+        if self.scratch.overflowed {
+            // More findings than memory is allowed for: fail closed.
+            self.scratch.stats.lines -= 1;
+            self.line_no -= 1;
+            self.fail_closed(line.last() == Some(&b'\n'), out);
+            return;
+        }
         if self.block_rule.is_some() {
             let (left, body) = block_step(content, self.block_lines_left);
             self.block_lines_left = left;
@@ -815,6 +822,39 @@ mod tests {
         let lines: Vec<u64> = r.take_records().iter().map(|f| f.line).collect();
         assert_eq!(lines.last(), Some(&4));
         assert_eq!(r.take_stats().lines, 4);
+    }
+
+    #[test]
+    fn a_line_with_too_many_findings_fails_closed_within_memory() {
+        use crate::scan::MAX_FINDINGS_PER_LINE;
+        let scanner = Arc::new(Scanner::builtin());
+        let mut redactor = Redactor::new(Arc::clone(&scanner));
+        redactor.set_max_line_bytes(64 << 20);
+        for (cards, fails) in [
+            (MAX_FINDINGS_PER_LINE - 1, false),
+            (MAX_FINDINGS_PER_LINE, true),
+            (MAX_FINDINGS_PER_LINE * 20, true),
+        ] {
+            let mut line = b"x ".to_vec();
+            for _ in 0..cards {
+                line.extend_from_slice(b"4111111111111111 ");
+            }
+            line.push(b'\n');
+            let mut out = Vec::new();
+            redactor.scrub_lines(&line, &mut out);
+            let stats = redactor.take_stats();
+            assert!(!out.windows(16).any(|w| w == b"4111111111111111"));
+            assert_eq!(stats.lines, 1);
+            if fails {
+                assert_eq!(out, [OVERLONG_MARKER, b"\n"].concat());
+                assert_eq!(stats.failed_closed, 1);
+            } else {
+                assert_eq!(stats.failed_closed, 0);
+                assert!(out.starts_with(b"x [CARD_REDACTED] "), "{:?}", &out[..40]);
+            }
+            // The findings kept never pass the cap (memory).
+            assert!(redactor.scratch.findings.capacity() <= 2 * MAX_FINDINGS_PER_LINE);
+        }
     }
 
     #[test]
