@@ -185,6 +185,12 @@ struct RunArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     metrics_addr: Option<std::net::SocketAddr>,
 
+    /// How long the redaction series of a Kubernetes workload
+    /// (namespace/pod/container labels) are kept after its logs are gone,
+    /// so Prometheus scrapes their last value.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    workload_series_ttl: std::time::Duration,
+
     /// On SIGTERM/SIGINT, how long to drain (scrub and write what was
     /// read) before giving up with status 1; a second signal exits at once.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
@@ -340,7 +346,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     let readiness = logscrub::telemetry::Readiness::default();
     readiness.set_output_ok(true);
     if let Some(addr) = args.metrics_addr {
-        let bound = logscrub::telemetry::serve(addr, readiness.clone())
+        let bound = logscrub::telemetry::serve(addr, readiness.clone(), args.workload_series_ttl)
             .with_context(|| format!("serving metrics on {addr}"))?;
         logscrub::diag::emit("info", &format!("metrics on http://{bound}/metrics"));
     }

@@ -395,7 +395,7 @@ async fn write_in_order(
             stats: mut delta,
             duration,
         } = scrubbed;
-        crate::telemetry::publish_batch(&stream.label, &delta, duration);
+        crate::telemetry::publish_batch(&stream.label, &stream.name, &delta, duration);
         crate::pipe::write_records(options, &stream.name, &records)?;
         let lines = delta.lines - delta.dropped;
         stats.drain_from(&mut delta);
