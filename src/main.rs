@@ -202,6 +202,16 @@ struct RunArgs {
     #[arg(long = "input", value_name = "PATH_OR_GLOB")]
     input: Vec<String>,
 
+    /// Do not read files whose path matches this glob (repeatable), e.g.
+    /// `/var/log/containers/logscrub-*` for logscrub's own log.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+
+    /// Do not open files (found by --input) last modified longer ago than
+    /// this, e.g. `24h`; a file written to again later is picked up.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    ignore_older: Option<std::time::Duration>,
+
     /// Follow --input files like `tail -F`: keep reading as they grow,
     /// across rotation (rename-and-create, copytruncate), and pick up new
     /// files matching the pattern; runs until SIGTERM/SIGINT.
@@ -516,6 +526,7 @@ fn service_options(
         sources,
         follow: args.follow,
         start_at_end: args.read_from == ReadFrom::End,
+        selection: logscrub::source::select::Selection::new(&args.exclude, args.ignore_older)?,
         output,
         checkpoint: args.checkpoint.clone(),
         buffer_bytes: args.output_buffer,

@@ -55,6 +55,8 @@ pub struct ServiceOptions {
     pub follow: bool,
     /// Start files found at start-up at their end (no checkpoint entry).
     pub start_at_end: bool,
+    /// Which files matching an `--input` pattern are opened.
+    pub selection: crate::source::select::Selection,
     /// Where lines go.
     pub output: SinkSpec,
     /// The checkpoint file.
@@ -179,6 +181,7 @@ async fn serve(
                     pattern: pattern.clone(),
                     follow: options.follow,
                     start_at_end: options.start_at_end,
+                    selection: options.selection.clone(),
                 };
                 let (tx, stop, store) = (chunk_tx.clone(), Arc::clone(&stop), checkpoints.clone());
                 let name = pattern.clone();

@@ -334,3 +334,85 @@ fn endpoint_is_concurrent_with_deadlines_and_methods() {
     }
     assert!(running.stop().success());
 }
+
+/// Sets a file's modification time `ago` in the past.
+fn age_file(path: &Path, ago: Duration) {
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - ago)
+        .unwrap();
+}
+
+#[test]
+fn exclude_and_ignore_older_select_files() {
+    let dir = temp_dir("select");
+    let logs = dir.join("logs");
+    write_file(&logs.join("app.log"), "app line 1\n");
+    write_file(&logs.join("old.log"), "old line 1\n");
+    write_file(&logs.join("logscrub-self.log"), "own output\n");
+    age_file(&logs.join("old.log"), Duration::from_secs(2 * 86400));
+    let out = dir.join("out.log");
+    let pattern = format!("{}/*.log", logs.display());
+    let exclude = format!("{}/logscrub-*", logs.display());
+    let output = format!("file://{}", out.display());
+    let args = [
+        "--input",
+        &pattern,
+        "--exclude",
+        &exclude,
+        "--ignore-older",
+        "1h",
+        "--output",
+        &output,
+    ];
+    let status = Command::new(BIN).args(args).status().unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "app line 1\n");
+
+    // Following: the old file is picked up once written to again; the
+    // excluded one never.
+    std::fs::remove_file(&out).unwrap();
+    let running = Running::start(&[&args[..], &["--follow"]].concat(), &[]);
+    let wait_out = |expected: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = std::fs::read_to_string(&out).unwrap_or_default();
+            if got.lines().count() >= expected.lines().count() {
+                let mut got: Vec<&str> = got.lines().collect();
+                got.sort_unstable();
+                let mut want: Vec<&str> = expected.lines().collect();
+                want.sort_unstable();
+                assert_eq!(got, want);
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waiting for {expected:?}, got {got:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_out("app line 1\n");
+    let append = |name: &str, text: &str| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(logs.join(name))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append("logscrub-self.log", "own output 2\n");
+    append("old.log", "old line 2\n");
+    wait_out("app line 1\nold line 1\nold line 2\n");
+    assert!(running.stop().success());
+    assert!(!std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("own output"));
+
+    // A bad pattern is an error naming the flag.
+    let bad = Command::new(BIN)
+        .args(["--input", &pattern, "--exclude", "[", "--output", &output])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--exclude ["));
+    let _ = std::fs::remove_dir_all(&dir);
+}
