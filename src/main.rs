@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use logscrub::config::{self, Overrides};
 use logscrub::pipe::{self, PipeError, PipeOptions, Reloader};
@@ -155,7 +155,7 @@ struct EngineArgs {
     hash_key_file: Option<PathBuf>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct RunArgs {
     /// Input files, read one after another; `-` is standard input.
     #[arg(value_name = "INPUT")]
@@ -215,7 +215,7 @@ struct RunArgs {
     /// Follow --input files like `tail -F`: keep reading as they grow,
     /// across rotation (rename-and-create, copytruncate), and pick up new
     /// files matching the pattern; runs until SIGTERM/SIGINT.
-    #[arg(long, requires = "input")]
+    #[arg(long)]
     follow: bool,
 
     /// Where files found at start-up without a checkpoint entry start.
@@ -276,10 +276,14 @@ fn overrides(
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Every run flag can also come from LOGSCRUB_… (see env_flags).
+    let matches = logscrub::env_flags::with_env(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     logscrub::diag::set_json(cli.log_format == LogFormat::Json);
     let result = match &cli.command {
-        None => run(&cli.run).map(|()| ExitCode::SUCCESS),
+        None => with_config_io(&cli.run, &matches)
+            .and_then(|args| run(&args))
+            .map(|()| ExitCode::SUCCESS),
         Some(Command::Rules {
             command: RulesCommand::List { engine },
         }) => rules_list(engine).map(|()| ExitCode::SUCCESS),
@@ -479,6 +483,75 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         print_stats(&stats, &reloader);
     }
     Ok(())
+}
+
+/// `args` completed from the config file's `[input]`, `[output]` and
+/// `[metrics]` tables where neither the command line nor the environment
+/// set a value.
+fn with_config_io(args: &RunArgs, matches: &ArgMatches) -> anyhow::Result<RunArgs> {
+    let mut args = args.clone();
+    if let Some(path) = &args.engine.config {
+        let file = config::read_config(path).context("configuration")?;
+        let io =
+            logscrub::io_config::RunIo::from_file(&file.input, &file.output, &file.metrics, path)
+                .context("configuration")?;
+        let unset = |id: &str| {
+            matches
+                .value_source(id)
+                .is_none_or(|s| s == clap::parser::ValueSource::DefaultValue)
+        };
+        if unset("input") && !io.inputs.is_empty() {
+            args.input = io.inputs;
+        }
+        if unset("listen") && !io.listen.is_empty() {
+            args.listen = io.listen;
+        }
+        if unset("exclude") && !io.exclude.is_empty() {
+            args.exclude = io.exclude;
+        }
+        if unset("ignore_older") && io.ignore_older.is_some() {
+            args.ignore_older = io.ignore_older;
+        }
+        if unset("follow") {
+            args.follow = io.follow.unwrap_or(args.follow);
+        }
+        if let (true, Some(end)) = (unset("read_from"), io.read_from_end) {
+            args.read_from = if end {
+                ReadFrom::End
+            } else {
+                ReadFrom::Beginning
+            };
+        }
+        if unset("checkpoint") && io.checkpoint.is_some() {
+            args.checkpoint = io.checkpoint;
+        }
+        if unset("output") && io.output.is_some() {
+            args.output = io.output;
+        }
+        if let (true, Some(bytes)) = (unset("output_buffer"), io.output_buffer) {
+            args.output_buffer = bytes;
+        }
+        if let (true, Some(drop)) = (unset("when_full"), io.when_full_drop) {
+            args.when_full = if drop {
+                WhenFull::Drop
+            } else {
+                WhenFull::Block
+            };
+        }
+        if unset("findings") && io.findings.is_some() {
+            args.findings = io.findings;
+        }
+        if unset("metrics_addr") && io.metrics_addr.is_some() {
+            args.metrics_addr = io.metrics_addr;
+        }
+        if let (true, Some(ttl)) = (unset("workload_series_ttl"), io.workload_series_ttl) {
+            args.workload_series_ttl = ttl;
+        }
+    }
+    if args.follow && args.input.is_empty() {
+        anyhow::bail!("--follow needs --input (or [input] paths in the config file)");
+    }
+    Ok(args)
 }
 
 /// Whether the run needs the service (sources and sinks beyond plain files

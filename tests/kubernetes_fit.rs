@@ -35,10 +35,16 @@ impl Running {
     /// Starts logscrub with `args` plus a metrics endpoint on a free port,
     /// and waits for the endpoint's address on stderr.
     fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
+        Running::start_with(&[args, &["--metrics-addr", "127.0.0.1:0"]].concat(), env)
+    }
+
+    /// Starts logscrub with exactly `args` (and JSON diagnostics): the
+    /// metrics address must come from them, the environment or the config.
+    fn start_with(args: &[&str], env: &[(&str, &str)]) -> Running {
         let mut command = Command::new(BIN);
         command
             .args(args)
-            .args(["--metrics-addr", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--log-format", "json"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -414,5 +420,117 @@ fn exclude_and_ignore_older_select_files() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--exclude ["));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn environment_and_config_file_set_run_flags() {
+    let dir = temp_dir("envconfig");
+    write_file(&dir.join("logs/app.log"), &format!("paid {CARD}\n"));
+    write_file(&dir.join("logs/skip.log"), "skipped\n");
+    let out = |n: u32| dir.join(format!("out{n}.log"));
+    let url = |n: u32| format!("file://{}", out(n).display());
+    let config = dir.join("conf/logscrub.toml");
+    write_file(
+        &config,
+        &format!(
+            "[input]\npaths = [\"../logs/*.log\"]\nexclude = [\"../logs/skip.log\"]\n\n[output]\nurl = \"{}\"\nfindings = \"findings.jsonl\"\n",
+            url(1)
+        ),
+    );
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(BIN);
+        c.args(args).env_remove("LOGSCRUB_CONFIG");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    // The config file alone: inputs (relative to it), exclude, output and
+    // findings.
+    run(&["--config", config.to_str().unwrap()], &[]);
+    assert_eq!(
+        std::fs::read_to_string(out(1)).unwrap(),
+        "paid [CARD_REDACTED]\n"
+    );
+    let findings = std::fs::read_to_string(dir.join("conf/findings.jsonl")).unwrap();
+    assert!(findings.contains("\"rule\":\"pan\""), "{findings}");
+    // The environment wins over the file (LOGSCRUB_CONFIG names it too).
+    run(
+        &[],
+        &[
+            ("LOGSCRUB_CONFIG", config.to_str().unwrap()),
+            ("LOGSCRUB_OUTPUT", &url(2)),
+            (
+                "LOGSCRUB_EXCLUDE",
+                &format!("{0}/logs/app.log,{0}/logs/none", dir.display()),
+            ),
+        ],
+    );
+    assert_eq!(std::fs::read_to_string(out(2)).unwrap(), "skipped\n");
+    // And the command line wins over both.
+    run(
+        &["--config", config.to_str().unwrap(), "--output", &url(3)],
+        &[("LOGSCRUB_OUTPUT", &url(2))],
+    );
+    assert_eq!(
+        std::fs::read_to_string(out(3)).unwrap(),
+        "paid [CARD_REDACTED]\n"
+    );
+    assert_eq!(std::fs::read_to_string(out(2)).unwrap(), "skipped\n");
+
+    // Metrics and following from the environment and the file.
+    let followed = dir.join("conf/followed.toml");
+    write_file(
+        &followed,
+        &format!(
+            "[input]\npaths = [\"../logs/app.log\"]\nfollow = true\n\n[output]\nurl = \"{}\"\n\n[metrics]\naddr = \"127.0.0.1:0\"\n",
+            url(4)
+        ),
+    );
+    let running = Running::start_with(&["--config", followed.to_str().unwrap()], &[]);
+    running.wait_metrics("a redaction", |m| {
+        series(m, "logscrub_redactions_total", &["rule=\"pan\""]) == Some(1.0)
+    });
+    assert!(running.stop().success());
+    let input = format!("{}/logs/app.log", dir.display());
+    let running = Running::start_with(
+        &[],
+        &[
+            ("LOGSCRUB_INPUT", input.as_str()),
+            ("LOGSCRUB_FOLLOW", "true"),
+            ("LOGSCRUB_OUTPUT", &url(5)),
+            ("LOGSCRUB_METRICS_ADDR", "127.0.0.1:0"),
+        ],
+    );
+    running.wait_metrics("a redaction", |m| {
+        series(m, "logscrub_redactions_total", &["rule=\"pan\""]) == Some(1.0)
+    });
+    assert!(running.stop().success());
+
+    // Bad values name the file and key; --help shows the variables.
+    write_file(&config, "[input]\nignore_older = \"soon\"\n");
+    let o = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("logscrub.toml: input.ignore_older"), "{err}");
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "input",
+        "exclude",
+        "ignore-older",
+        "follow",
+        "output",
+        "metrics-addr",
+        "listen",
+    ] {
+        let var = format!("[env: LOGSCRUB_{}=]", flag.to_uppercase().replace('-', "_"));
+        assert!(help.contains(&var), "{var} not in --help");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
