@@ -54,6 +54,11 @@ impl Running {
         let mut child = command.spawn().unwrap();
         let (tx, rx) = mpsc::channel();
         let stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut running = Running {
+            child,
+            addr: String::new(),
+            _stderr: rx,
+        };
         std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {
@@ -64,18 +69,18 @@ impl Running {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).expect("no metrics address on stderr");
+            let line = running
+                ._stderr
+                .recv_timeout(left)
+                .expect("no metrics address on stderr");
             let event: serde_json::Value = serde_json::from_str(&line).unwrap();
             if let Some(addr) = event["message"]
                 .as_str()
                 .and_then(|m| m.strip_prefix("metrics on http://"))
                 .and_then(|m| m.strip_suffix("/metrics"))
             {
-                return Running {
-                    child,
-                    addr: addr.to_string(),
-                    _stderr: rx,
-                };
+                running.addr = addr.to_string();
+                return running;
             }
         }
     }
@@ -101,7 +106,7 @@ impl Running {
     }
 
     /// SIGTERM, then the exit status within 30 s.
-    fn stop(mut self) -> std::process::ExitStatus {
+    fn stop(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -115,6 +120,16 @@ impl Running {
                 panic!("logscrub did not stop");
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    /// A failed test leaves no process behind.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
@@ -166,7 +181,7 @@ fn redactions_name_the_workload_and_gone_pods_leave() {
     let out = root.join("out.log");
     let pods_glob = format!("{}/*/*/*.log", pods.display());
     let containers_glob = format!("{}/*.log", containers.display());
-    let running = Running::start(
+    let mut running = Running::start(
         &[
             "--input",
             &pods_glob,
@@ -237,7 +252,7 @@ fn redactions_name_the_workload_and_gone_pods_leave() {
 
 #[test]
 fn endpoint_is_concurrent_with_deadlines_and_methods() {
-    let running = Running::start(&["--listen", "tcp://127.0.0.1:0"], &[]);
+    let mut running = Running::start(&["--listen", "tcp://127.0.0.1:0"], &[]);
     let addr = running.addr.clone();
     let deadline = Instant::now() + Duration::from_secs(30);
     while request(&addr, "GET", "/readyz").0 != 200 {
@@ -377,7 +392,7 @@ fn exclude_and_ignore_older_select_files() {
     // Following: the old file is picked up once written to again; the
     // excluded one never.
     std::fs::remove_file(&out).unwrap();
-    let running = Running::start(&[&args[..], &["--follow"]].concat(), &[]);
+    let mut running = Running::start(&[&args[..], &["--follow"]].concat(), &[]);
     let wait_out = |expected: &str| {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -489,13 +504,13 @@ fn environment_and_config_file_set_run_flags() {
             url(4)
         ),
     );
-    let running = Running::start_with(&["--config", followed.to_str().unwrap()], &[]);
+    let mut running = Running::start_with(&["--config", followed.to_str().unwrap()], &[]);
     running.wait_metrics("a redaction", |m| {
         series(m, "logscrub_redactions_total", &["rule=\"pan\""]) == Some(1.0)
     });
     assert!(running.stop().success());
     let input = format!("{}/logs/app.log", dir.display());
-    let running = Running::start_with(
+    let mut running = Running::start_with(
         &[],
         &[
             ("LOGSCRUB_INPUT", input.as_str()),
