@@ -160,6 +160,8 @@ pub struct Checkpoints {
     path: PathBuf,
     positions: HashMap<FileKey, Position>,
     dirty: bool,
+    /// When the loaded checkpoint was saved (its file's modification time).
+    saved_at: Option<std::time::SystemTime>,
 }
 
 impl Checkpoints {
@@ -178,6 +180,7 @@ impl Checkpoints {
             path: path.to_path_buf(),
             positions: HashMap::new(),
             dirty: false,
+            saved_at: None,
         };
         let text = match std::fs::read(path) {
             Ok(t) => t,
@@ -197,6 +200,7 @@ impl Checkpoints {
             path: path.to_path_buf(),
             detail,
         };
+        store.saved_at = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         let disk: OnDisk = serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
         if disk.version != 1 {
             return Err(invalid(format!("unknown version {}", disk.version)));
@@ -225,6 +229,12 @@ impl Checkpoints {
         let position = self.positions.get(&key)?;
         let len = file.metadata().ok()?.len();
         (position.offset <= len && position.fingerprint.matches(file)).then_some(position.offset)
+    }
+
+    /// When the checkpoint loaded at start-up was saved (none: there was
+    /// no checkpoint file).
+    pub fn saved_at(&self) -> Option<std::time::SystemTime> {
+        self.saved_at
     }
 
     /// Every recorded position.

@@ -13,6 +13,8 @@
 //! assert_eq!(out, b"paid with [CARD_REDACTED]\n");
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod checkpoint;
 pub mod config;
 pub mod diag;

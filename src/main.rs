@@ -1,6 +1,8 @@
 //! The `logscrub` command: reads log lines (stdin or files), writes them
 //! scrubbed to stdout; `rules list|test` and `explain` for rule tooling.
 
+#![forbid(unsafe_code)]
+
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -450,12 +452,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             break;
         }
         if input.as_os_str() == "-" {
-            let stdin = logscrub::shutdown::StoppableRead::new(
-                io::stdin(),
-                Arc::clone(&stop),
-                #[cfg(unix)]
-                Some(0),
-            );
+            let stdin = logscrub::shutdown::StoppableRead::polled(io::stdin(), Arc::clone(&stop));
             pipe::run(
                 "standard input",
                 stdin,
@@ -470,12 +467,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
                 input: name.clone(),
                 source,
             })?;
-            let file = logscrub::shutdown::StoppableRead::new(
-                file,
-                Arc::clone(&stop),
-                #[cfg(unix)]
-                None,
-            );
+            let file = logscrub::shutdown::StoppableRead::new(file, Arc::clone(&stop));
             pipe::run(&name, file, &mut out, &scanner, &options, &mut stats)?;
         }
     }
@@ -567,13 +559,21 @@ fn service_options(
     args: &RunArgs,
     pipe: PipeOptions,
 ) -> anyhow::Result<logscrub::service::ServiceOptions> {
+    use logscrub::source::OrderedInput;
     use logscrub::source::SourceSpec;
     let mut sources = Vec::new();
-    for path in &args.inputs {
-        sources.push(match path.to_str() {
-            Some("-") => SourceSpec::Stdin,
-            _ => SourceSpec::Files(glob::Pattern::escape(&path.to_string_lossy())),
-        });
+    // The positional inputs: one source reading them one after another.
+    let positional: Vec<OrderedInput> = args
+        .inputs
+        .iter()
+        .map(|path| match path.to_str() {
+            Some("-") => OrderedInput::Stdin,
+            _ => OrderedInput::File(path.clone()),
+        })
+        .collect();
+    let positional_stdin = positional.contains(&OrderedInput::Stdin);
+    if !positional.is_empty() {
+        sources.push(SourceSpec::InOrder(positional));
     }
     for input in &args.input {
         sources.push(if input == "-" {
@@ -588,7 +588,9 @@ fn service_options(
     if sources.is_empty() {
         sources.push(SourceSpec::Stdin);
     }
-    if sources.iter().filter(|s| **s == SourceSpec::Stdin).count() > 1 {
+    let stdin_reads =
+        sources.iter().filter(|s| **s == SourceSpec::Stdin).count() + usize::from(positional_stdin);
+    if stdin_reads > 1 {
         anyhow::bail!("standard input can be read only once");
     }
     let output = match &args.output {

@@ -18,13 +18,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use crate::framing::{Batch, LineReader};
-use crate::redact::{block_state_after, OverlongPolicy, Redactor};
+use crate::framing::{Batch, LineReader, OwnedBatch};
+use crate::redact::{block_state_after, OverlongPolicy, Redactor, ScrubOptions};
 use crate::scan::Scanner;
 use crate::stats::Stats;
 
-/// What replaces a line that is longer than the limit.
-pub const OVERLONG_MARKER: &[u8] = b"[LINE_TOO_LONG_REDACTED]";
+pub use crate::redact::OVERLONG_MARKER;
 
 /// Why a pipe stopped.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +72,18 @@ impl Default for PipeOptions {
             reload: None,
             format: crate::format::Format::Auto,
             findings: None,
+        }
+    }
+}
+
+impl PipeOptions {
+    /// What each redactor is made with: one value, copied whole.
+    pub fn scrub(&self) -> ScrubOptions {
+        ScrubOptions {
+            max_line_bytes: self.max_line_bytes,
+            overlong: self.overlong,
+            format: self.format,
+            record_findings: self.findings.is_some(),
         }
     }
 }
@@ -152,11 +163,7 @@ fn run_sequential<R: Read, W: Write>(
         options.format,
         crate::format::Format::Auto | crate::format::Format::Cri
     ));
-    let mut redactor = Redactor::new(Arc::clone(scanner));
-    redactor.set_max_line_bytes(options.max_line_bytes);
-    redactor.set_overlong_policy(options.overlong);
-    redactor.set_format(options.format);
-    redactor.set_record_findings(options.findings.is_some());
+    let mut redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
     let mut out = Vec::with_capacity(crate::framing::READ_CHUNK + 4096);
     let result = loop {
         if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
@@ -220,21 +227,13 @@ pub(crate) fn write_records(
 /// A batch of input for a worker.
 struct Job {
     seq: u64,
-    kind: JobKind,
+    kind: OwnedBatch,
     /// Private-key block state at the batch's first line.
     block_lines_left: u32,
     /// The configuration to scrub it with.
     scanner: Arc<Scanner>,
     /// Lines of the input before this batch.
     first_line: u64,
-}
-
-/// A batch's content: whole lines, or an over-long line that was skipped.
-pub(crate) enum JobKind {
-    /// Whole lines (the last one of a stream may lack its newline).
-    Lines(Vec<u8>),
-    /// A line over the limit: `bytes` long, ended by a newline or not.
-    OverLong { terminated: bool, bytes: u64 },
 }
 
 /// What the workers and the reader report to the writer.
@@ -280,11 +279,7 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
     for _ in 0..threads {
         let job_rx = Arc::clone(&job_rx);
         let report_tx = report_tx.clone();
-        let mut redactor = Redactor::new(Arc::clone(scanner));
-        redactor.set_max_line_bytes(options.max_line_bytes);
-        redactor.set_overlong_policy(options.overlong);
-        redactor.set_format(options.format);
-        redactor.set_record_findings(options.findings.is_some());
+        let redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
         std::thread::Builder::new()
             .name("logscrub-worker".into())
             .spawn({
@@ -356,10 +351,10 @@ impl BatchReader {
                     let mut buf = free_rx.try_recv().unwrap_or_default();
                     buf.clear();
                     buf.extend_from_slice(lines);
-                    JobKind::Lines(buf)
+                    OwnedBatch::Lines(buf)
                 }
                 Ok(Some(Batch::OverLong { terminated, bytes })) => {
-                    JobKind::OverLong { terminated, bytes }
+                    OwnedBatch::OverLong { terminated, bytes }
                 }
                 Err(error) => {
                     let _ = report_tx.send(Report::ReadFailed { seq, error });
@@ -375,7 +370,7 @@ impl BatchReader {
             }
             let start_state = block_lines_left;
             if follows_blocks {
-                if let JobKind::Lines(lines) = &kind {
+                if let OwnedBatch::Lines(lines) = &kind {
                     block_lines_left =
                         block_state_after(lines, block_lines_left, self.max_line_bytes);
                 }
@@ -387,11 +382,11 @@ impl BatchReader {
             // Line numbers only serve finding records: no count without.
             lines_before += match &kind {
                 _ if !self.count_lines => 0,
-                JobKind::Lines(lines) => {
+                OwnedBatch::Lines(lines) => {
                     memchr::memchr_iter(b'\n', lines).count() as u64
                         + u64::from(lines.last().is_some_and(|&b| b != b'\n'))
                 }
-                JobKind::OverLong { .. } => 1,
+                OwnedBatch::OverLong { .. } => 1,
             };
             let job = Job {
                 seq,
@@ -440,8 +435,8 @@ fn worker(
             &mut output,
         );
         let input = match job.kind {
-            JobKind::Lines(lines) => Some(lines),
-            JobKind::OverLong { .. } => None,
+            OwnedBatch::Lines(lines) => Some(lines),
+            OwnedBatch::OverLong { .. } => None,
         };
         let report = Report::Done {
             seq: job.seq,
@@ -464,7 +459,7 @@ fn worker(
 pub(crate) fn scrub_job(
     redactor: &mut Redactor,
     scanner: &Arc<Scanner>,
-    kind: &JobKind,
+    kind: &OwnedBatch,
     block_lines_left: u32,
     first_line: u64,
     output: &mut Vec<u8>,
@@ -475,11 +470,11 @@ pub(crate) fn scrub_job(
     redactor.set_block_state(block_lines_left);
     redactor.set_line_number(first_line);
     match kind {
-        JobKind::Lines(lines) => {
+        OwnedBatch::Lines(lines) => {
             output.reserve(lines.len() + lines.len() / 16);
             redactor.scrub_lines(lines, output);
         }
-        JobKind::OverLong { terminated, bytes } => {
+        OwnedBatch::OverLong { terminated, bytes } => {
             redactor.stats_mut().bytes_in += bytes;
             redactor.fail_closed(*terminated, output);
         }

@@ -22,6 +22,9 @@ use crate::stats::Stats;
 /// END marker stops being followed after this many lines.
 pub const MAX_BLOCK_LINES: u32 = 200;
 
+/// What replaces a line that is longer than the limit.
+pub const OVERLONG_MARKER: &[u8] = b"[LINE_TOO_LONG_REDACTED]";
+
 /// After a batch of at least [`GATE_MIN_LINES`] lines in which the line gate
 /// flagged more than half, or in which its cache gave up, this many batches
 /// are scrubbed without it (a log with a secret on most lines gains nothing
@@ -33,11 +36,37 @@ const GATE_MIN_LINES: usize = 64;
 /// What happens to a line longer than the limit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OverlongPolicy {
-    /// Replace it with [`OVERLONG_MARKER`](crate::pipe::OVERLONG_MARKER).
+    /// Replace it with [`OVERLONG_MARKER`].
     #[default]
     Replace,
     /// Drop it (counted).
     Drop,
+}
+
+/// How a [`Redactor`] scrubs: one value, set whole when the redactor is
+/// made and kept whole when its configuration is swapped on reload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScrubOptions {
+    /// Lines longer than this many bytes (terminator excluded) are replaced
+    /// whole (fail closed).
+    pub max_line_bytes: usize,
+    /// What happens to over-long lines.
+    pub overlong: OverlongPolicy,
+    /// How lines are read.
+    pub format: Format,
+    /// Keep a record of every finding (see [`Redactor::take_records`]).
+    pub record_findings: bool,
+}
+
+impl Default for ScrubOptions {
+    fn default() -> ScrubOptions {
+        ScrubOptions {
+            max_line_bytes: crate::framing::DEFAULT_MAX_LINE_BYTES,
+            overlong: OverlongPolicy::Replace,
+            format: Format::Auto,
+            record_findings: false,
+        }
+    }
 }
 
 /// A scrubber for one stream of lines.
@@ -48,10 +77,8 @@ pub struct Redactor {
     block_rule: Option<usize>,
     /// Lines of a private-key body still to redact, when inside one.
     block_lines_left: u32,
-    /// Lines longer than this are replaced whole (fail closed).
-    max_line_bytes: usize,
-    overlong: OverlongPolicy,
-    format: Format,
+    /// How lines are read and what happens to over-long ones.
+    options: ScrubOptions,
     structure: StructureScratch,
     /// CRI partial lines held until their message is complete.
     partials: Partials,
@@ -111,9 +138,7 @@ impl Redactor {
             scratch,
             block_rule,
             block_lines_left: 0,
-            max_line_bytes: crate::framing::DEFAULT_MAX_LINE_BYTES,
-            overlong: OverlongPolicy::Replace,
-            format: Format::Auto,
+            options: ScrubOptions::default(),
             structure: StructureScratch::default(),
             partials: Partials::default(),
             records: None,
@@ -122,8 +147,22 @@ impl Redactor {
         }
     }
 
+    /// A redactor using `scanner`'s rules, scrubbing as `options` say.
+    pub fn with_options(scanner: Arc<Scanner>, options: ScrubOptions) -> Redactor {
+        let mut redactor = Redactor::new(scanner);
+        redactor.options = options;
+        redactor.set_record_findings(options.record_findings);
+        redactor
+    }
+
+    /// How it scrubs.
+    pub fn options(&self) -> ScrubOptions {
+        self.options
+    }
+
     /// Records where each finding is (see [`Redactor::take_records`]).
     pub fn set_record_findings(&mut self, yes: bool) {
+        self.options.record_findings = yes;
         self.records = if yes { Some(Vec::new()) } else { None };
     }
 
@@ -166,17 +205,17 @@ impl Redactor {
 
     /// Sets how lines are read (default: auto).
     pub fn set_format(&mut self, format: Format) {
-        self.format = format;
+        self.options.format = format;
     }
 
     /// Sets what happens to over-long lines.
     pub fn set_overlong_policy(&mut self, policy: OverlongPolicy) {
-        self.overlong = policy;
+        self.options.overlong = policy;
     }
 
     /// Sets the over-long-line limit (terminator excluded).
     pub fn set_max_line_bytes(&mut self, max: usize) {
-        self.max_line_bytes = max;
+        self.options.max_line_bytes = max;
     }
 
     /// Writes the marker for a line that cannot be scanned, and counts it.
@@ -193,16 +232,15 @@ impl Redactor {
                 fingerprint: None,
             });
         }
-        if self.overlong == OverlongPolicy::Drop {
+        if self.options.overlong == OverlongPolicy::Drop {
             self.scratch.stats.dropped += 1;
             return;
         }
-        out.extend_from_slice(crate::pipe::OVERLONG_MARKER);
+        out.extend_from_slice(OVERLONG_MARKER);
         if terminated {
             out.push(b'\n');
         }
-        self.scratch.stats.bytes_out +=
-            (crate::pipe::OVERLONG_MARKER.len() + usize::from(terminated)) as u64;
+        self.scratch.stats.bytes_out += (OVERLONG_MARKER.len() + usize::from(terminated)) as u64;
     }
 
     /// The counters accumulated so far.
@@ -214,7 +252,7 @@ impl Redactor {
     pub fn take_stats(&mut self) -> Stats {
         let n = self.scanner.rules().len();
         let mut stats = std::mem::replace(&mut self.scratch.stats, Stats::new(n));
-        stats.fold_by_id(self.scanner.rules(), 0);
+        stats.fold_by_id(self.scanner.rules().iter().map(|r| r.id.as_str()), 0);
         stats
     }
 
@@ -223,23 +261,24 @@ impl Redactor {
         &self.scanner
     }
 
-    /// Switches to another configuration between two lines, keeping the
-    /// counters and the private-key block state.
+    /// Switches to another configuration (rules, policy, sensitive keys)
+    /// between two lines. Everything else is the stream's and carries on:
+    /// the options, the counters (folded by rule id), the finding records
+    /// and line number, held CRI partial lines, the line gate's rest and the
+    /// private-key block state (while the new rules still follow blocks).
     pub fn replace_scanner(&mut self, scanner: Arc<Scanner>) {
         let mut stats = std::mem::take(&mut self.scratch.stats);
-        stats.fold_by_id(self.scanner.rules(), scanner.rules().len());
-        let mut next = Redactor::new(scanner);
-        next.scratch.stats = stats;
-        next.max_line_bytes = self.max_line_bytes;
-        next.overlong = self.overlong;
-        next.format = self.format;
-        next.partials = std::mem::take(&mut self.partials);
-        next.block_lines_left = if next.block_rule.is_some() {
-            self.block_lines_left
-        } else {
-            0
-        };
-        *self = next;
+        stats.fold_by_id(
+            self.scanner.rules().iter().map(|r| r.id.as_str()),
+            scanner.rules().len(),
+        );
+        self.scratch = scanner.scratch();
+        self.scratch.stats = stats;
+        self.block_rule = scanner.block_rule();
+        if self.block_rule.is_none() {
+            self.block_lines_left = 0;
+        }
+        self.scanner = scanner;
     }
 
     /// Scrubs a buffer of whole lines (the last one may lack its newline)
@@ -297,9 +336,9 @@ impl Redactor {
     /// As [`Redactor::scrub_line`]; when `scan_raw` is false the line gate
     /// found that the automaton cannot match the line's raw bytes.
     fn scrub_gated_line(&mut self, line: &[u8], scan_raw: bool, out: &mut Vec<u8>) {
-        if matches!(self.format, Format::Auto | Format::Cri) {
+        if matches!(self.options.format, Format::Auto | Format::Cri) {
             let content = line_content(line);
-            let cri = if content.len() <= self.max_line_bytes {
+            let cri = if content.len() <= self.options.max_line_bytes {
                 format::parse_cri(content)
             } else {
                 None
@@ -308,10 +347,11 @@ impl Redactor {
                 Some(c) if c.partial => {
                     let same = self.partials.lines.is_empty()
                         || self.partials.stream == cri_stream(content);
-                    if !same || self.partials.bytes.len() + line.len() > self.max_line_bytes {
+                    if !same || self.partials.bytes.len() + line.len() > self.options.max_line_bytes
+                    {
                         self.finish(out);
                     }
-                    if line.len() <= self.max_line_bytes {
+                    if line.len() <= self.options.max_line_bytes {
                         self.partials.push(line, c.message, cri_stream(content));
                         return;
                     }
@@ -427,7 +467,7 @@ impl Redactor {
     /// Scrubs one line on its own.
     fn scrub_one(&mut self, line: &[u8], scan_raw: bool, out: &mut Vec<u8>) {
         let content = line_content(line);
-        if content.len() > self.max_line_bytes {
+        if content.len() > self.options.max_line_bytes {
             self.scratch.stats.bytes_in += line.len() as u64;
             self.fail_closed(line.last() == Some(&b'\n'), out);
             return;
@@ -447,8 +487,8 @@ impl Redactor {
             }
         }
 
-        if self.format != Format::Raw {
-            self.add_structure(content, self.format);
+        if self.options.format != Format::Raw {
+            self.add_structure(content, self.options.format);
         }
         if self.records.is_some() {
             self.record(0..content.len(), 0);
@@ -634,6 +674,25 @@ fn line_content(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
+/// Prepares the line of `lines` where a carried partial line meets its
+/// continuation (at byte `seam`) for scanning. The writer usually continued
+/// that line in the next generation, and the joined line is scanned whole.
+/// But copytruncate can lose bytes in between, and then the two parts are
+/// pieces of different lines, glued: a card number at the start of the
+/// continuation, glued to digits before the seam, would no longer look like
+/// one. So each part is scrubbed alone first, and the joined result is
+/// scrubbed again by the caller: what either reading finds is redacted.
+pub fn prescrub_seam(scanner: &Arc<Scanner>, lines: &mut Vec<u8>, seam: usize) {
+    if seam == 0 || seam >= lines.len() {
+        return;
+    }
+    let start = memchr::memrchr(b'\n', &lines[..seam]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &lines[seam..]).map_or(lines.len(), |i| seam + i + 1);
+    let mut joined = scrub_with(scanner, &lines[start..seam]);
+    joined.extend_from_slice(&scrub_with(scanner, &lines[seam..end]));
+    lines.splice(start..end, joined);
+}
+
 /// Scrubs `text` with the built-in rules: a convenience for tests and tools.
 pub fn scrub_with(scanner: &Arc<Scanner>, text: &[u8]) -> Vec<u8> {
     let mut redactor = Redactor::new(Arc::clone(scanner));
@@ -646,9 +705,59 @@ pub fn scrub_with(scanner: &Arc<Scanner>, text: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn seams_are_scanned_both_ways() {
+        let scanner = Arc::new(Scanner::builtin());
+        let card = b"4111111111111111".as_slice();
+        // A true continuation: the card is whole only when joined.
+        let mut joined = b"pay card=41111111".to_vec();
+        let seam = joined.len();
+        joined.extend_from_slice(b"11111111 ok\n");
+        let mut lines = joined.clone();
+        prescrub_seam(&scanner, &mut lines, seam);
+        let out = scrub_with(&scanner, &lines);
+        assert!(!out.windows(card.len()).any(|w| w == card), "{out:?}");
+        // Bytes lost in between: a card at the start of the continuation,
+        // glued to digits, is still found.
+        let mut glued = b"x\nw=1 seq=000".to_vec();
+        let seam = glued.len();
+        glued.extend_from_slice(b"4111111111111111 user=bob end\ny\n");
+        let mut lines = glued.clone();
+        prescrub_seam(&scanner, &mut lines, seam);
+        let out = scrub_with(&scanner, &lines);
+        assert!(!out.windows(card.len()).any(|w| w == card), "{out:?}");
+        assert!(out.starts_with(b"x\nw=1 seq=000") && out.ends_with(b" user=bob end\ny\n"));
+    }
+
     fn scrub(text: &str) -> String {
         let scanner = Arc::new(Scanner::builtin());
         String::from_utf8(scrub_with(&scanner, text.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn a_new_configuration_keeps_the_stream_state() {
+        let options = ScrubOptions {
+            max_line_bytes: 100,
+            overlong: OverlongPolicy::Drop,
+            format: Format::Raw,
+            record_findings: true,
+        };
+        let mut r = Redactor::with_options(Arc::new(Scanner::builtin()), options);
+        let mut out = Vec::new();
+        r.scrub_lines(
+            b"card 4111 1111 1111 1111\n-----BEGIN RSA PRIVATE KEY-----\n",
+            &mut out,
+        );
+        assert!(!r.take_records().is_empty());
+        r.replace_scanner(Arc::new(Scanner::builtin()));
+        assert_eq!(r.options(), options);
+        out.clear();
+        r.scrub_lines(b"QUJDREVGR0hJSktMTU5PUA==\nx 5555555555554444\n", &mut out);
+        // Still inside the key block, still recording, lines counted on.
+        assert!(!String::from_utf8_lossy(&out).contains("QUJD"));
+        let lines: Vec<u64> = r.take_records().iter().map(|f| f.line).collect();
+        assert_eq!(lines.last(), Some(&4));
+        assert_eq!(r.take_stats().lines, 4);
     }
 
     #[test]

@@ -18,9 +18,10 @@
 //! is scrubbed and written, the sink is synced and closed, checkpoints are
 //! saved, and [`run`] returns.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Semaphore};
@@ -28,11 +29,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{CheckpointError, Checkpoints, Position};
 use crate::findings::FindingRecord;
-use crate::pipe::{JobKind, PipeError, PipeOptions};
-use crate::redact::Redactor;
+use crate::framing::OwnedBatch;
+use crate::pipe::{PipeError, PipeOptions};
+use crate::redact::{block_state_after, Redactor};
 use crate::scan::Scanner;
 use crate::sink::{Sink, SinkSpec};
-use crate::source::{file, socket, stdin, Ack, Chunk, FramingOptions, SourceSpec, Stream};
+use crate::source::{
+    file, socket, stdin, Ack, Chunk, ChunkSender, FramingOptions, OrderedInput, SourceSpec, Stream,
+};
 use crate::stats::Stats;
 
 /// How often positions are synced and checkpointed.
@@ -144,7 +148,6 @@ async fn serve(
             options.pipe.format,
             crate::format::Format::Auto | crate::format::Format::Cri
         ),
-        follows_blocks: scanner.block_rule().is_some(),
     };
     let cancel = CancellationToken::new();
     {
@@ -194,7 +197,7 @@ async fn serve(
                     })
                 });
             }
-            _ => {
+            SourceSpec::Tcp { .. } | SourceSpec::Udp(_) | SourceSpec::Unix(_) => {
                 let listener = socket::Listener::bind(spec)
                     .await
                     .map_err(|e| ServiceError::Setup(format!("--listen {}: {e}", spec.label())))?;
@@ -205,6 +208,11 @@ async fn serve(
                     listener.serve(label, framing, tx, cancel).await;
                     Ok(())
                 });
+            }
+            SourceSpec::InOrder(inputs) => {
+                let (tx, stop, store) = (chunk_tx.clone(), Arc::clone(&stop), checkpoints.clone());
+                let inputs = inputs.clone();
+                sources.spawn_blocking(move || read_in_order(&inputs, framing, &tx, &stop, &store));
             }
         }
     }
@@ -269,6 +277,52 @@ async fn serve(
     }
 }
 
+/// Reads `inputs` one after another, each to its end, so their lines reach
+/// the output in the order the inputs were given.
+fn read_in_order(
+    inputs: &[OrderedInput],
+    framing: FramingOptions,
+    tx: &ChunkSender,
+    stop: &Arc<AtomicBool>,
+    store: &Option<Arc<Mutex<Checkpoints>>>,
+) -> Result<(), PipeError> {
+    for input in inputs {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match input {
+            OrderedInput::Stdin => {
+                stdin::run(tx.clone(), framing, Arc::clone(stop)).map_err(|source| {
+                    PipeError::Read {
+                        input: "standard input".into(),
+                        source,
+                    }
+                })?
+            }
+            OrderedInput::File(path) => {
+                let name = path.display().to_string();
+                let file_options = file::FileOptions {
+                    pattern: glob::Pattern::escape(&path.to_string_lossy()),
+                    follow: false,
+                    start_at_end: false,
+                };
+                file::run(
+                    file_options,
+                    framing,
+                    tx.clone(),
+                    Arc::clone(stop),
+                    store.clone(),
+                )
+                .map_err(|source| PipeError::Read {
+                    input: name,
+                    source,
+                })?
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Scrubs chunks on at most `threads` blocking threads, handing them on in
 /// arrival order.
 async fn dispatch(
@@ -279,6 +333,7 @@ async fn dispatch(
     threads: usize,
 ) {
     let slots = Arc::new(Semaphore::new(threads));
+    let mut blocks = BlockStates::default();
     let pool: Arc<Mutex<Vec<Redactor>>> = Arc::new(Mutex::new(Vec::new()));
     while let Some(chunk) = chunks.recv().await {
         if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
@@ -287,11 +342,12 @@ async fn dispatch(
         let Chunk {
             stream,
             payload,
-            block_lines_left,
             first_line,
             ack,
+            seam,
         } = chunk;
-        if matches!(&payload, JobKind::Lines(l) if l.is_empty()) {
+        let mut payload = payload;
+        if matches!(&payload, OwnedBatch::Lines(l) if l.is_empty()) {
             if let Some(ack) = ack {
                 if flight.send(InFlight::AckOnly(ack)).await.is_err() {
                     return;
@@ -304,7 +360,11 @@ async fn dispatch(
         };
         let (pool, scanner, options) = (Arc::clone(&pool), Arc::clone(&scanner), options.clone());
         let block = if scanner.block_rule().is_some() {
-            block_lines_left
+            let lines = match &payload {
+                OwnedBatch::Lines(lines) => Some(lines.as_slice()),
+                OwnedBatch::OverLong { .. } => None,
+            };
+            blocks.advance(&stream, lines, options.max_line_bytes)
         } else {
             0
         };
@@ -313,15 +373,11 @@ async fn dispatch(
                 .lock()
                 .ok()
                 .and_then(|mut p| p.pop())
-                .unwrap_or_else(|| {
-                    let mut r = Redactor::new(Arc::clone(&scanner));
-                    r.set_max_line_bytes(options.max_line_bytes);
-                    r.set_overlong_policy(options.overlong);
-                    r.set_format(options.format);
-                    r.set_record_findings(options.findings.is_some());
-                    r
-                });
+                .unwrap_or_else(|| Redactor::with_options(Arc::clone(&scanner), options.scrub()));
             let started = std::time::Instant::now();
+            if let (Some(at), OwnedBatch::Lines(lines)) = (seam, &mut payload) {
+                crate::redact::prescrub_seam(&scanner, lines, at);
+            }
             let mut output = Vec::new();
             crate::pipe::scrub_job(
                 &mut redactor,
@@ -356,6 +412,44 @@ async fn dispatch(
     }
 }
 
+/// The private-key block state of each stream at the end of its last
+/// chunk. The dispatcher sees a stream's chunks in order, so it computes
+/// each chunk's starting state before the chunks are scrubbed concurrently.
+/// Entries are keyed by the stream's address; the `Weak` keeps that address
+/// from being reused while the entry exists, and entries of streams that are
+/// gone are swept as the map grows.
+#[derive(Default)]
+struct BlockStates {
+    states: HashMap<usize, (Weak<Stream>, u32)>,
+    sweep_at: usize,
+}
+
+impl BlockStates {
+    /// The state at the start of a chunk of `stream`, advancing it past
+    /// `lines` (`None`: an over-long line, which leaves it as it is).
+    fn advance(
+        &mut self,
+        stream: &Arc<Stream>,
+        lines: Option<&[u8]>,
+        max_line_bytes: usize,
+    ) -> u32 {
+        if self.states.len() >= self.sweep_at {
+            self.states.retain(|_, (s, _)| s.strong_count() > 0);
+            self.sweep_at = (2 * self.states.len()).max(64);
+        }
+        let key = Arc::as_ptr(stream) as usize;
+        let entry = self
+            .states
+            .entry(key)
+            .or_insert_with(|| (Arc::downgrade(stream), 0));
+        let start = entry.1;
+        if let Some(lines) = lines {
+            entry.1 = block_state_after(lines, start, max_line_bytes);
+        }
+        start
+    }
+}
+
 /// Takes scrubbed chunks in order, publishes their counts and findings, and
 /// queues their output for the sink within the buffer's bound.
 #[allow(clippy::too_many_arguments)]
@@ -369,6 +463,9 @@ async fn write_in_order(
     waiting: &AtomicU64,
     stats: &mut Stats,
 ) -> Result<(), ServiceError> {
+    // A stream's last line may lack its newline; the next stream's lines
+    // must not be glued to it.
+    let mut separator = StreamSeparator::default();
     while let Some(item) = flight.recv().await {
         let (scrubbed, stream, ack) = match item {
             InFlight::AckOnly(ack) => {
@@ -393,7 +490,7 @@ async fn write_in_order(
             },
         };
         let Scrubbed {
-            output,
+            mut output,
             records,
             stats: mut delta,
             duration,
@@ -428,6 +525,7 @@ async fn write_in_order(
                 }
             },
         };
+        separator.separate(&stream, &mut output);
         waiting.fetch_add(lines, Ordering::Relaxed);
         crate::telemetry::set_output_buffer_lines(waiting.load(Ordering::Relaxed));
         let batch = OutBatch {
@@ -441,6 +539,27 @@ async fn write_in_order(
         }
     }
     Ok(())
+}
+
+/// Keeps the output's streams apart: when a stream's output ended without
+/// a newline (its last line had none) and another stream's lines come
+/// next, a newline goes between them.
+#[derive(Default)]
+struct StreamSeparator {
+    /// The stream written last, when its output ended inside a line.
+    open: Option<Arc<Stream>>,
+}
+
+impl StreamSeparator {
+    fn separate(&mut self, stream: &Arc<Stream>, output: &mut Vec<u8>) {
+        if output.is_empty() {
+            return;
+        }
+        if self.open.as_ref().is_some_and(|s| !Arc::ptr_eq(s, stream)) {
+            output.insert(0, b'\n');
+        }
+        self.open = (output.last() != Some(&b'\n')).then(|| Arc::clone(stream));
+    }
 }
 
 /// Writes batches to the sink; syncs and saves checkpoints about every
@@ -517,4 +636,61 @@ fn commit(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(name: &str) -> Arc<Stream> {
+        Arc::new(Stream {
+            name: name.into(),
+            label: name.into(),
+        })
+    }
+
+    #[test]
+    fn block_states_are_kept_per_stream_and_swept() {
+        let mut blocks = BlockStates::default();
+        let (a, b) = (stream("a"), stream("b"));
+        let begin = b"-----BEGIN RSA PRIVATE KEY-----\n".as_slice();
+        assert_eq!(blocks.advance(&a, Some(begin), 1000), 0);
+        // Another stream is not inside a's block.
+        assert_eq!(blocks.advance(&b, Some(b"plain\n"), 1000), 0);
+        let inside = blocks.advance(&a, None, 1000);
+        assert!(inside > 0);
+        assert_eq!(blocks.advance(&a, Some(b"QUJD\n"), 1000), inside);
+        assert_eq!(
+            blocks.advance(&a, Some(b"-----END RSA PRIVATE KEY-----\n"), 1000),
+            inside - 1
+        );
+        assert_eq!(blocks.advance(&a, Some(b"after\n"), 1000), 0);
+        // Streams that are gone do not pile up.
+        drop((a, b));
+        for i in 0..1000 {
+            let s = stream(&i.to_string());
+            blocks.advance(&s, Some(begin), 1000);
+        }
+        assert!(blocks.states.len() <= 128, "{}", blocks.states.len());
+    }
+
+    #[test]
+    fn streams_ending_mid_line_are_kept_apart() {
+        let stream = |name: &str| {
+            Arc::new(Stream {
+                name: name.into(),
+                label: "t".into(),
+            })
+        };
+        let (a, b) = (stream("a"), stream("b"));
+        let mut separator = StreamSeparator::default();
+        let mut out = Vec::new();
+        for (s, bytes) in [(&a, "a1\na2"), (&a, " more\na3"), (&b, "b1\n"), (&a, "a4")] {
+            let mut batch = bytes.as_bytes().to_vec();
+            separator.separate(s, &mut batch);
+            out.extend_from_slice(&batch);
+        }
+        // The same stream continues its own line; another one starts anew.
+        assert_eq!(out, b"a1\na2 more\na3\nb1\na4");
+    }
 }

@@ -3,7 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::rules::{Rejection, Rule};
+/// Rejection reasons counted per rule: the slots of
+/// [`RuleTotals::rejections`], in the order of the catalog's `Rejection`
+/// (luhn, network, context, checksum, allowlist). The scanner checks at
+/// compile time that the catalog has as many.
+pub const REJECTION_SLOTS: usize = 5;
 
 /// Counts of one rule, by id: what survives a configuration reload that
 /// renumbers the rules.
@@ -11,7 +15,7 @@ use crate::rules::{Rejection, Rule};
 pub struct RuleTotals {
     /// Redactions.
     pub redactions: u64,
-    /// Rejected candidates, by [`Rejection`] (luhn, network, context,
+    /// Rejected candidates, by rejection reason (luhn, network, context,
     /// checksum, allowlist).
     pub rejections: [u64; 5],
 }
@@ -52,14 +56,7 @@ impl Stats {
     }
 
     /// Counts one rejected candidate of rule `rule`.
-    pub fn reject(&mut self, rule: usize, reason: Rejection) {
-        let slot = match reason {
-            Rejection::Luhn => 0,
-            Rejection::Network => 1,
-            Rejection::Context => 2,
-            Rejection::Checksum => 3,
-            Rejection::Allowlist => 4,
-        };
+    pub fn reject(&mut self, rule: usize, slot: usize) {
         self.rejections[rule][slot] += 1;
     }
 
@@ -69,16 +66,16 @@ impl Stats {
             + self.by_rule.values().map(|t| t.redactions).sum::<u64>()
     }
 
-    /// Moves the per-rule vectors (indexed like `rules`) into
+    /// Moves the per-rule vectors (indexed like `ids`, the rules' ids) into
     /// [`Stats::by_rule`] and zeroes them, resized for `next_len` rules.
-    pub fn fold_by_id(&mut self, rules: &[Rule], next_len: usize) {
-        for (i, rule) in rules.iter().enumerate() {
+    pub fn fold_by_id<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>, next_len: usize) {
+        for (i, id) in ids.into_iter().enumerate() {
             let red = self.redactions.get(i).copied().unwrap_or(0);
             let rej = self.rejections.get(i).copied().unwrap_or([0; 5]);
             if red == 0 && rej == [0; 5] {
                 continue;
             }
-            let t = self.by_rule.entry(rule.id.clone()).or_default();
+            let t = self.by_rule.entry(id.to_string()).or_default();
             t.redactions += red;
             for (a, b) in t.rejections.iter_mut().zip(rej) {
                 *a += b;

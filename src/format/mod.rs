@@ -22,11 +22,12 @@
 
 pub mod json;
 pub mod logfmt;
+pub mod views;
 
 use std::ops::Range;
 
 use crate::rules::Rule;
-use crate::scan::views::{self, View};
+use views::View;
 
 /// How lines are read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

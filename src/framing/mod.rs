@@ -139,6 +139,29 @@ impl Framer {
         }
     }
 
+    /// Bytes received so far (the stream offset after the last byte in).
+    pub fn received(&self) -> u64 {
+        self.base + self.end as u64
+    }
+
+    /// Whether the bytes pending end inside a line (no newline yet).
+    pub fn ends_mid_line(&self) -> bool {
+        self.end > self.start && self.buf[self.end - 1] != b'\n'
+    }
+
+    /// Takes the bytes received but not handed out (a partial last line,
+    /// or a held run of CRI partial lines with it), so they can go on in
+    /// another framer: the stream's next generation. Nothing is taken while
+    /// an over-long line is being discarded (its bytes are gone already).
+    pub fn take_pending(&mut self) -> Vec<u8> {
+        if self.discarding {
+            return Vec::new();
+        }
+        let taken = self.buf[self.start..self.end].to_vec();
+        self.end = self.start;
+        taken
+    }
+
     /// The stream ended: what is pending is handed out, a final line
     /// without a newline included.
     pub fn finish(&mut self) {
@@ -236,6 +259,16 @@ impl Framer {
             return Step::NeedInput;
         }
     }
+}
+
+/// A [`Batch`] that owns its bytes, to hand to another thread: what the
+/// sources send and the scrubbers take.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OwnedBatch {
+    /// Whole lines (the last one of a stream may lack its newline).
+    Lines(Vec<u8>),
+    /// A line over the limit: `bytes` long, ended by a newline or not.
+    OverLong { terminated: bool, bytes: u64 },
 }
 
 /// Reads batches of whole lines from `R`.

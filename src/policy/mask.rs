@@ -13,37 +13,7 @@
 //! A masked value never holds a run of digits long enough to be a card or
 //! any other secret, so scrubbing the output again finds nothing.
 
-/// How a rule's values are masked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MaskStyle {
-    /// Card numbers (see [`PanMask`]).
-    Pan,
-    /// Keep the domain of an e-mail address.
-    Email,
-    /// Keep the last 4 digits.
-    Last4,
-    /// Keep the public prefix of a key or token.
-    Prefix,
-    /// Mask everything.
-    All,
-}
-
-impl MaskStyle {
-    /// Parses a style name as written in a pattern file.
-    pub fn from_name(name: &str) -> Option<MaskStyle> {
-        Some(match name {
-            "pan" => MaskStyle::Pan,
-            "email" => MaskStyle::Email,
-            "last4" => MaskStyle::Last4,
-            "prefix" => MaskStyle::Prefix,
-            "all" => MaskStyle::All,
-            _ => return None,
-        })
-    }
-
-    /// Every accepted name, for error messages.
-    pub const NAMES: &'static [&'static str] = &["pan", "email", "last4", "prefix", "all"];
-}
+pub use crate::rules::MaskStyle;
 
 /// What a card-number mask keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

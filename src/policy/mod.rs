@@ -11,8 +11,9 @@ pub mod mask;
 
 use regex_automata::meta::Regex;
 
+pub use crate::rules::MaskStyle;
 pub use hash::{HashKey, Hasher};
-pub use mask::{MaskStyle, PanMask};
+pub use mask::PanMask;
 
 /// What replaces a finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,12 +8,16 @@
 //! byte mode, must not match the empty string, its validator must exist and
 //! its ids must be unique. Errors name the file, the rule and the reason.
 
+pub mod limits;
+pub mod mask_style;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use limits::regex_config;
+pub use mask_style::MaskStyle;
 pub use validate::{Rejection, Validator};
 
 /// The built-in pattern files, in priority order: when two rules match at
@@ -61,7 +65,7 @@ pub struct Rule {
     /// Where the rule came from (a path, or `patterns/x.toml` when built in).
     pub source: String,
     /// How the `mask` action masks this rule's values.
-    pub mask: crate::policy::MaskStyle,
+    pub mask: MaskStyle,
     /// The label is written whatever action is configured (the CVV).
     pub always_label: bool,
 }
@@ -178,20 +182,18 @@ pub fn parse_pattern_file(file: &str, text: &str) -> Result<Vec<Rule>, CatalogEr
                 })?),
             };
         let mask = match &spec.mask {
-            Some(name) => {
-                crate::policy::MaskStyle::from_name(name).ok_or_else(|| CatalogError::Invalid {
-                    file: file.to_string(),
-                    rule: spec.id.clone(),
-                    reason: format!(
-                        "unknown mask {name:?} (known: {})",
-                        crate::policy::MaskStyle::NAMES.join(", ")
-                    ),
-                })?
-            }
+            Some(name) => MaskStyle::from_name(name).ok_or_else(|| CatalogError::Invalid {
+                file: file.to_string(),
+                rule: spec.id.clone(),
+                reason: format!(
+                    "unknown mask {name:?} (known: {})",
+                    MaskStyle::NAMES.join(", ")
+                ),
+            })?,
             None => match validator {
-                Some(Validator::Pan) => crate::policy::MaskStyle::Pan,
-                Some(Validator::Ssn) => crate::policy::MaskStyle::Last4,
-                _ => crate::policy::MaskStyle::Prefix,
+                Some(Validator::Pan) => MaskStyle::Pan,
+                Some(Validator::Ssn) => MaskStyle::Last4,
+                _ => MaskStyle::Prefix,
             },
         };
         let rule = Rule {
@@ -330,7 +332,7 @@ fn check_rule(rule: &Rule) -> Result<(), CatalogError> {
     // The compile check with the size limit used for the whole catalog.
     regex_automata::meta::Regex::builder()
         .syntax(syntax_config())
-        .configure(crate::scan::regex_config())
+        .configure(regex_config())
         .build(&rule.regex)
         .map_err(|e| CatalogError::Regex {
             file: rule.source.clone(),

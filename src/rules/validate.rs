@@ -27,6 +27,26 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Every reason, in counter-slot order.
+    pub const ALL: [Rejection; 5] = [
+        Rejection::Luhn,
+        Rejection::Network,
+        Rejection::Context,
+        Rejection::Checksum,
+        Rejection::Allowlist,
+    ];
+
+    /// Its position in [`Rejection::ALL`]: where it is counted.
+    pub fn slot(self) -> usize {
+        match self {
+            Rejection::Luhn => 0,
+            Rejection::Network => 1,
+            Rejection::Context => 2,
+            Rejection::Checksum => 3,
+            Rejection::Allowlist => 4,
+        }
+    }
+
     /// The label value for metrics and `explain` output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -485,6 +505,13 @@ pub fn aba_valid(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rejection_has_its_own_slot() {
+        for (i, r) in Rejection::ALL.iter().enumerate() {
+            assert_eq!(r.slot(), i, "{}", r.as_str());
+        }
+    }
 
     fn pan(s: &str) -> Result<&str, Rejection> {
         check_pan(s.as_bytes(), 0..s.len()).map(|r| &s[r])

@@ -12,7 +12,8 @@
 //! decoded views, findings, counters) lives in a [`Scratch`], one per thread.
 
 pub mod gate;
-pub mod views;
+/// The decoded views live with the formats, which read them too.
+pub use crate::format::views;
 
 use std::ops::Range;
 
@@ -23,19 +24,14 @@ use regex_automata::{
 };
 
 use crate::policy::Policy;
+pub use crate::rules::regex_config;
 use crate::rules::{check_unique_ids, CatalogError, Rejection, Rule, Validator};
 use crate::stats::Stats;
 use gate::{Gate, GateScratch};
 use views::View;
 
-/// The size limits every rule is compiled with, alone and together. They
-/// bound compile time and memory for pathological user patterns.
-pub fn regex_config() -> meta::Config {
-    meta::Config::new()
-        .nfa_size_limit(Some(64 << 20))
-        .onepass_size_limit(Some(0))
-        .hybrid_cache_capacity(8 << 20)
-}
+// Every rejection reason has its counter slot.
+const _: () = assert!(Rejection::ALL.len() == crate::stats::REJECTION_SLOTS);
 
 /// A redaction found in a line: which rule, and which raw bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -450,7 +446,7 @@ impl Scanner {
                 }
                 Ok(_) => at = m.start() + 1,
                 Err(reason) => {
-                    stats.reject(pid, reason);
+                    stats.reject(pid, reason.slot());
                     at = m.start() + 1;
                 }
             }

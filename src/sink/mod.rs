@@ -13,7 +13,9 @@
 //! An outage is logged once when it starts and once when it ends, and
 //! counted.
 //!
-//! Files: opened for appending, created with mode 0600; each batch is one
+//! Files: opened for appending, created with mode 0600; a file that ends
+//! inside a line when it is opened (a run killed during a write) gets a
+//! newline first, so only whole lines follow. Each batch is one
 //! `write(2)` (visible to readers at once) and the data is `fdatasync`ed
 //! before each checkpoint save (about every second) and at shutdown. A file
 //! renamed or deleted by a rotation tool is reopened at its path within a
@@ -284,13 +286,45 @@ impl Sink {
     }
 }
 
+/// Opens `path` for appending. A file that ends inside a line (a run
+/// killed during a write, another writer) gets that line terminated first,
+/// so the first line written is not glued to it.
 async fn open_file(path: &Path) -> io::Result<tokio::fs::File> {
     let mut options = tokio::fs::OpenOptions::new();
-    options.create(true).append(true).mode(0o600);
-    options
-        .open(path)
-        .await
-        .map_err(|e| io::Error::new(e.kind(), format!("opening {}: {e}", path.display())))
+    options.create(true).append(true).read(true).mode(0o600);
+    let context =
+        |e: io::Error| io::Error::new(e.kind(), format!("opening {}: {e}", path.display()));
+    let mut file = options.open(path).await.map_err(context)?;
+    if ends_mid_line(&file).await.map_err(context)? {
+        crate::telemetry::count_error("sending", "output_ended_mid_line");
+        crate::diag::emit(
+            "warn",
+            &format!(
+                "output {} ended inside a line (an earlier write was cut short); a newline ends it",
+                path.display()
+            ),
+        );
+        file.write_all(b"\n").await.map_err(context)?;
+        file.flush().await.map_err(context)?;
+    }
+    Ok(file)
+}
+
+/// Whether a regular file's last byte is not a newline.
+async fn ends_mid_line(file: &tokio::fs::File) -> io::Result<bool> {
+    let meta = file.metadata().await?;
+    if !meta.is_file() || meta.len() == 0 {
+        return Ok(false);
+    }
+    let std = file.try_clone().await?.into_std().await;
+    let len = meta.len();
+    tokio::task::spawn_blocking(move || {
+        let mut last = [0u8; 1];
+        std::os::unix::fs::FileExt::read_exact_at(&std, &mut last, len - 1)?;
+        Ok(last[0] != b'\n')
+    })
+    .await
+    .map_err(io::Error::other)?
 }
 
 async fn rotated_away(path: &Path, file: &tokio::fs::File) -> bool {

@@ -51,6 +51,10 @@ const MIN_FINGERPRINT_BYTES: usize = 64;
 /// Rotated files kept open for late writes, per pattern; beyond that the
 /// oldest fully read one is closed.
 const MAX_ROTATED_OPEN: usize = 16;
+/// How long the partial last line of a generation (a rotated file, or the
+/// content a copytruncate copied away) waits for its continuation at the
+/// start of the next generation; then it goes out alone, terminated.
+pub const PARTIAL_HOLD: Duration = Duration::from_secs(2);
 
 /// Settings of a file source.
 #[derive(Clone, Debug)]
@@ -91,6 +95,13 @@ struct Tracked {
     /// Earlier contents of this file (before truncations): their
     /// fingerprint and how much of each was read.
     history: Vec<(Fingerprint, u64)>,
+    /// When bytes last came (or the file was truncated).
+    last_data: Instant,
+    /// The longest the current content was seen (by size).
+    seen_len: u64,
+    /// The predecessor's partial last line was looked at (and carried
+    /// over, if the writer continued it here).
+    carry_checked: bool,
 }
 
 impl Tracked {
@@ -145,6 +156,9 @@ impl Tracked {
             head: Vec::new(),
             last_copy: None,
             history: Vec::new(),
+            last_data: Instant::now(),
+            seen_len: offset,
+            carry_checked: false,
         };
         t.refresh_fingerprint();
         t
@@ -203,9 +217,16 @@ impl Tracked {
 
     /// Whether the file was truncated (copytruncate) since it was opened:
     /// it is shorter than what was read, or its first bytes changed.
-    fn truncated(&self) -> bool {
-        self.file.metadata().is_ok_and(|m| m.len() < self.read_pos)
-            || self.fingerprint.is_some_and(|f| !f.matches(&self.file))
+    fn truncated(&mut self) -> bool {
+        let len = self.file.metadata().map_or(self.read_pos, |m| m.len());
+        let shorter = len < self.read_pos;
+        let truncated = shorter || self.fingerprint.is_some_and(|f| !f.matches(&self.file));
+        if !truncated {
+            // How long the current content was seen: what copytruncate
+            // loses is measured against it.
+            self.seen_len = self.seen_len.max(len);
+        }
+        truncated
     }
 
     /// Reads a little; returns whether data came, and false when the
@@ -245,6 +266,7 @@ impl Tracked {
             }
             self.at_eof = false;
             got = true;
+            self.last_data = Instant::now();
             self.read_pos += n as u64;
             if !self.send_ready(tx) {
                 return Ok((got, false));
@@ -253,9 +275,13 @@ impl Tracked {
         Ok((got, true))
     }
 
-    /// Ends the stream: a partial last line goes out, then (with `forget`)
-    /// the checkpoint entry is dropped.
+    /// Ends the stream: a partial last line goes out (terminated, for a
+    /// rotated generation: lines of the next one follow), then (with
+    /// `forget`) the checkpoint entry is dropped.
     fn finish(&mut self, tx: &ChunkSender, forget: bool) -> bool {
+        if self.rotated {
+            self.feed.terminate_partial();
+        }
         self.feed.framer().finish();
         if !self.send_ready(tx) {
             return false;
@@ -315,6 +341,9 @@ struct FileSource {
     events: Option<notify::RecommendedWatcher>,
     /// Directories `events` watches.
     watched_dirs: HashSet<PathBuf>,
+    /// Paths whose file at start-up is read from its start: generations
+    /// created since the checkpoint.
+    from_start: HashSet<PathBuf>,
 }
 
 /// The watcher thread's state. Reading can be slow (backpressure), and a
@@ -432,6 +461,7 @@ pub fn run(
         newest_at: HashMap::new(),
         events: None,
         watched_dirs: HashSet::new(),
+        from_start: HashSet::new(),
     };
     if source.options.follow {
         let watcher = Arc::clone(&source.watcher);
@@ -515,6 +545,14 @@ pub fn run(
                 i += 1;
                 continue;
             }
+            match source.carry_from_predecessor(i, &tx) {
+                None => return Ok(()),
+                Some(false) => {
+                    i += 1;
+                    continue;
+                }
+                Some(true) => {}
+            }
             match source.tracked[i].read_some(&tx, source.options.follow) {
                 Ok((got, true)) => progressed |= got,
                 Ok((_, false)) => return Ok(()),
@@ -546,6 +584,9 @@ pub fn run(
                 return Ok(());
             }
             continue;
+        }
+        if !source.end_stale_partials(&tx) {
+            return Ok(());
         }
         source.note_copies();
         // A rotation is noticed within a read turn (one stat per file), so
@@ -610,6 +651,64 @@ impl FileSource {
                 }
             }
         }
+    }
+
+    /// Before file `i` is read: if the generation before it ended inside a
+    /// line, the writer continues that line at the start of this file, so
+    /// the partial line moves here and is scanned whole. `Some(false)`:
+    /// not now (the predecessor's line waits and this file has no bytes
+    /// yet); `None`: the receiver is gone.
+    fn carry_from_predecessor(&mut self, i: usize, tx: &ChunkSender) -> Option<bool> {
+        if self.tracked[i].carry_checked {
+            return Some(true);
+        }
+        let predecessor = self.tracked[i]
+            .waits_for
+            .and_then(|id| self.tracked.iter().position(|t| t.id == id));
+        let fresh = self.tracked[i].read_pos == 0 && self.tracked[i].feed.pending() == 0;
+        let Some(p) = predecessor.filter(|&p| fresh && self.tracked[p].feed.ends_mid_line()) else {
+            self.tracked[i].carry_checked = true;
+            return Some(true);
+        };
+        let has_bytes = self.tracked[i].file.metadata().is_ok_and(|m| m.len() > 0);
+        if !has_bytes {
+            return Some(false);
+        }
+        // The writer moved on to this file: the predecessor is complete.
+        loop {
+            match self.tracked[p].read_some(tx, self.options.follow) {
+                Ok((true, true)) => continue,
+                Ok((_, false)) => return None,
+                Ok((false, true)) | Err(_) => break,
+            }
+        }
+        if self.tracked[p].feed.ends_mid_line() {
+            let partial = self.tracked[p].feed.take_partial();
+            self.tracked[i].feed.carry_in(&partial);
+            self.tracked[i].last_data = Instant::now();
+        }
+        self.tracked[i].carry_checked = true;
+        Some(true)
+    }
+
+    /// A partial last line at the end of a generation (a rotated file, or
+    /// carried into the next one) that no continuation came for within
+    /// [`PARTIAL_HOLD`] goes out as a line of its own, terminated. False
+    /// when the receiver is gone.
+    fn end_stale_partials(&mut self, tx: &ChunkSender) -> bool {
+        for t in &mut self.tracked {
+            let ends_generation = t.rotated || t.feed.holds_carry();
+            if ends_generation
+                && t.at_eof
+                && t.feed.ends_mid_line()
+                && t.last_data.elapsed() >= PARTIAL_HOLD
+                && t.feed.terminate_partial()
+                && !t.send_ready(tx)
+            {
+                return false;
+            }
+        }
+        true
     }
 
     fn is_tracked(&self, key: FileKey) -> bool {
@@ -906,7 +1005,7 @@ impl FileSource {
                 }
             }
         }
-        if at_startup && self.options.start_at_end {
+        if at_startup && self.options.start_at_end && !self.from_start.contains(path) {
             file_len
         } else {
             0
@@ -971,9 +1070,15 @@ impl FileSource {
         }
     }
 
-    /// After a restart: files in the checkpoint that were rotated away
-    /// (same device, inode and fingerprint under another name in the same
-    /// directory) and still have unread bytes are read first.
+    /// After a restart with a checkpoint: every generation of a followed
+    /// path written since the checkpoint is read, oldest first, before the
+    /// file now at the path. Those are the files in the checkpoint that were
+    /// rotated away (same device, inode and fingerprint under another name
+    /// beside it; resumed at their offset), then rotated siblings that the
+    /// checkpoint does not know and that were written after the newest
+    /// checkpointed one (created after the last save and rotated away before
+    /// the restart; read from their start). Compressed ones cannot be read:
+    /// skipped with a counted warning.
     fn resume_rotated_from_checkpoint(&mut self) {
         if !self.options.follow {
             return;
@@ -981,49 +1086,114 @@ impl FileSource {
         let Some(store) = self.checkpoints.clone() else {
             return;
         };
-        let positions: Vec<(FileKey, crate::checkpoint::Position)> = match store.lock() {
-            Ok(s) => s.positions().map(|(k, p)| (*k, p.clone())).collect(),
-            Err(_) => return,
-        };
+        let (positions, saved_at): (Vec<(FileKey, crate::checkpoint::Position)>, _) =
+            match store.lock() {
+                Ok(s) => (
+                    s.positions().map(|(k, p)| (*k, p.clone())).collect(),
+                    s.saved_at(),
+                ),
+                Err(_) => return,
+            };
         let pattern = match glob::Pattern::new(&self.options.pattern) {
             Ok(p) => p,
             Err(_) => return,
         };
-        for (key, position) in positions {
-            if !pattern.matches_path(&position.path) {
-                continue;
+        // A run killed before its first save leaves an empty checkpoint:
+        // then everything written since that save is new, at the paths
+        // the pattern matches now as well.
+        let mut paths: Vec<PathBuf> = positions
+            .iter()
+            .map(|(_, p)| p.path.clone())
+            .filter(|p| pattern.matches_path(p))
+            .collect();
+        if saved_at.is_some() {
+            if let Ok(matches) = glob::glob(&self.options.pattern) {
+                paths.extend(matches.filter_map(Result::ok));
             }
-            // Still at its path: `discover` resumes it.
-            if std::fs::metadata(&position.path).is_ok_and(|m| FileKey::of(&m) == key) {
-                continue;
-            }
-            let Some(dir) = position.path.parent() else {
-                continue;
-            };
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let Ok(meta) = std::fs::metadata(&path) else {
+        }
+        paths.sort();
+        paths.dedup();
+        for path in paths {
+            let known: HashMap<FileKey, &crate::checkpoint::Position> = positions
+                .iter()
+                .filter(|(_, p)| p.path == path)
+                .map(|(k, p)| (*k, p))
+                .collect();
+            let live = std::fs::metadata(&path).ok().map(|m| FileKey::of(&m));
+            let mut generations = Vec::new();
+            // The newest write the checkpoint knows of at this path.
+            let mut newest_known: Option<SystemTime> = None;
+            let siblings = rotated_siblings(&path);
+            for (candidate, meta) in &siblings {
+                let key = FileKey::of(meta);
+                let Some(position) = known.get(&key) else {
                     continue;
                 };
-                if FileKey::of(&meta) != key || meta.len() < position.offset {
-                    continue;
-                }
-                let Ok(file) = File::open(&path) else {
+                let Ok(file) = File::open(candidate) else {
                     continue;
                 };
                 if !position.fingerprint.matches(&file) {
                     continue;
                 }
-                if let Ok(mut t) = Tracked::open(&path, position.offset, self.framing, &self.label)
-                {
-                    t.path = position.path.clone();
-                    t.rotated = true;
-                    self.tracked.push(t);
+                newest_known = newest_known.max(meta.modified().ok());
+                if Some(key) == live || meta.len() < position.offset || self.is_tracked(key) {
+                    continue;
                 }
-                break;
+                if let Ok(mut t) =
+                    Tracked::open(candidate, position.offset, self.framing, &self.label)
+                {
+                    t.path = path.clone();
+                    generations.push(t);
+                }
+            }
+            if let Some(key) = live {
+                if known.contains_key(&key) {
+                    let m = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                    newest_known = newest_known.max(m);
+                }
+            }
+            // Without a known file left, the save time (less the save
+            // interval) bounds what the checkpoint saw.
+            let since = newest_known
+                .or_else(|| saved_at.and_then(|t| t.checked_sub(Duration::from_secs(2))));
+            let Some(since) = since else {
+                continue;
+            };
+            for (candidate, meta) in &siblings {
+                let key = FileKey::of(meta);
+                if known.contains_key(&key)
+                    || Some(key) == live
+                    || self.is_tracked(key)
+                    || generations.iter().any(|t| t.key == key)
+                    || !meta.modified().is_ok_and(|m| m >= since)
+                {
+                    continue;
+                }
+                if let Ok(mut t) = Tracked::open(candidate, 0, self.framing, &self.label) {
+                    t.path = path.clone();
+                    generations.push(t);
+                }
+            }
+            for (candidate, meta) in compressed_siblings(&path) {
+                if meta.modified().is_ok_and(|m| m >= since) {
+                    crate::telemetry::count_error("receiving", "compressed_generation_skipped");
+                    crate::diag::emit(
+                        "warn",
+                        &format!(
+                            "{}: written since the checkpoint but compressed; its lines are not read",
+                            candidate.display()
+                        ),
+                    );
+                }
+            }
+            // The file now at the path, unknown to the checkpoint, is a new
+            // generation too: read from its start, after these.
+            if live.is_some_and(|k| !known.contains_key(&k)) {
+                self.from_start.insert(path.clone());
+            }
+            let last = self.chain(&mut generations, None);
+            if let Some(id) = last {
+                self.newest_at.insert(path.clone(), id);
             }
         }
     }
@@ -1045,7 +1215,11 @@ impl FileSource {
         let mut i = 0;
         while i < self.tracked.len() {
             let t = &self.tracked[i];
-            let gone = t.rotated && t.at_eof && t.file.metadata().is_ok_and(|m| m.nlink() == 0);
+            // (A partial last line first waits for its continuation.)
+            let gone = t.rotated
+                && t.at_eof
+                && !t.feed.ends_mid_line()
+                && t.file.metadata().is_ok_and(|m| m.nlink() == 0);
             if gone {
                 let mut t = self.tracked.remove(i);
                 if !t.finish(tx, true) {
@@ -1152,6 +1326,39 @@ fn rotated_siblings(path: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
         .collect()
 }
 
+/// Compressed rotated generations beside `path` (`path.1.gz`, …).
+fn compressed_siblings(path: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
+    let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let base = base.to_string_lossy();
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rest = name.strip_prefix(base.as_ref())?;
+            let compressed = [".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4"]
+                .iter()
+                .any(|ext| rest.ends_with(ext));
+            if !compressed
+                || !(rest.starts_with('.') || rest.starts_with('-') || rest.starts_with('_'))
+            {
+                return None;
+            }
+            let candidate = dir.join(&name);
+            let meta = std::fs::metadata(&candidate).ok()?;
+            meta.is_file().then_some((candidate, meta))
+        })
+        .collect()
+}
+
 /// Whether `name` looks like a rotated, uncompressed generation of `base`.
 fn is_rotated_name(base: &str, name: &str) -> bool {
     let Some(rest) = name.strip_prefix(base) else {
@@ -1190,11 +1397,23 @@ fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> Option<Option<CopyInf
             used = Some((FileKey::of(&meta), fingerprint, meta.len(), modified));
         }
     }
-    // The rest of the partial line, if any, went to the copy or was lost.
-    t.feed.framer().finish();
-    if !t.send_ready(tx) {
-        return None;
+    // Bytes the file was seen to hold that neither the copy nor the reads
+    // got: written between the copy and the truncation, lost by
+    // copytruncate itself. (Bytes written and truncated between two looks
+    // are not seen at all.)
+    let kept = t.read_pos.max(used.map_or(0, |(_, _, len, _)| len));
+    if t.seen_len > kept {
+        crate::telemetry::count_error("receiving", "copytruncate_lost");
+        crate::diag::emit(
+            "warn",
+            &format!(
+                "{}: copytruncate lost {} bytes written between its copy and its truncation before they were read",
+                t.path.display(),
+                t.seen_len - kept
+            ),
+        );
     }
+    t.seen_len = 0;
     crate::diag::emit(
         "info",
         &format!(
@@ -1208,7 +1427,10 @@ fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> Option<Option<CopyInf
         }
         t.history.push((fingerprint, t.read_pos));
     }
-    t.feed.restart_at(0);
+    // A partial last line waits for its continuation: the writer's next
+    // block lands at the start of the truncated file.
+    t.feed.restart_carrying(0);
+    t.last_data = Instant::now();
     t.read_pos = 0;
     t.fingerprint = None;
     t.head.clear();
@@ -1228,26 +1450,35 @@ fn find_copy(
 ) -> Option<(File, SystemTime)> {
     let fingerprint = fingerprint?;
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut best: Option<((bool, SystemTime), File)> = None;
+    let mut best: Option<((bool, bool, SystemTime), File)> = None;
     for (candidate, _) in rotated_siblings(&real) {
         let Ok(file) = File::open(&candidate) else {
             continue;
         };
         let Ok(meta) = file.metadata() else { continue };
-        if meta.len() < len || !fingerprint.matches(&file) {
+        // The copy is recognised by its content, not by its length: when
+        // the writer appended between the copy and the truncation and those
+        // bytes were read from the file itself, the copy is shorter than
+        // what was read (and holds nothing new).
+        if !fingerprint.matches(&file) {
             continue;
         }
         // Copies are made one after another: the copy of this content is
         // the first one made after the previous copy (a short fingerprint
-        // can match later copies too).
-        // (Copies from before `after` only when there is no other.)
+        // can match later copies too). Copies from before `after` only
+        // when there is no other; a copy shorter than what was read only
+        // when no copy holds all of it.
         let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        let rank = (after.is_some_and(|a| modified < a), modified);
+        let rank = (
+            after.is_some_and(|a| modified < a),
+            meta.len() < len,
+            modified,
+        );
         if best.as_ref().is_none_or(|(r, _)| rank < *r) {
             best = Some((rank, file));
         }
     }
-    best.map(|((_, m), f)| (f, m))
+    best.map(|((_, _, m), f)| (f, m))
 }
 
 #[cfg(test)]

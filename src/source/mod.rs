@@ -12,13 +12,13 @@ pub mod file;
 pub mod select;
 pub mod socket;
 pub mod stdin;
+pub mod stoppable;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::checkpoint::{FileKey, Fingerprint};
-use crate::framing::{Batch, Framer, Next};
-use crate::pipe::JobKind;
+use crate::framing::{Batch, Framer, Next, OwnedBatch};
 
 /// One stream of lines: a file, a connection, standard input.
 #[derive(Debug)]
@@ -45,19 +45,19 @@ pub struct Ack {
     pub forget: bool,
 }
 
-/// A batch of whole lines of one stream, with what the scrubber needs to
-/// continue that stream's state.
+/// A batch of whole lines of one stream, with where it is in the stream.
 pub struct Chunk {
     /// The stream it comes from.
     pub stream: Arc<Stream>,
     /// The lines (or an over-long line that was skipped).
-    pub(crate) payload: JobKind,
-    /// Private-key block state at its first line.
-    pub block_lines_left: u32,
+    pub(crate) payload: OwnedBatch,
     /// Lines of the stream before it.
     pub first_line: u64,
     /// The position to checkpoint once it is written.
     pub ack: Option<Ack>,
+    /// Where, in the payload, a partial line carried over from the
+    /// previous generation meets its continuation (see [`crate::redact::prescrub_seam`]).
+    pub seam: Option<usize>,
 }
 
 impl Chunk {
@@ -65,10 +65,10 @@ impl Chunk {
     pub fn ack_only(stream: Arc<Stream>, ack: Ack) -> Chunk {
         Chunk {
             stream,
-            payload: JobKind::Lines(Vec::new()),
-            block_lines_left: 0,
+            payload: OwnedBatch::Lines(Vec::new()),
             first_line: 0,
             ack: Some(ack),
+            seam: None,
         }
     }
 }
@@ -83,8 +83,6 @@ pub struct FramingOptions {
     pub max_line_bytes: usize,
     /// Keep CRI partial runs together (formats auto and cri).
     pub hold_cri_partials: bool,
-    /// Track private-key blocks across batches (a block rule is active).
-    pub follows_blocks: bool,
 }
 
 /// One stream's framing state: bytes in, chunks out.
@@ -92,10 +90,15 @@ pub struct Feed {
     stream: Arc<Stream>,
     framer: Framer,
     options: FramingOptions,
-    block_lines_left: u32,
     lines: u64,
     /// Stream offset of the framer's first byte (where reading started).
     offset_base: u64,
+    /// Bytes the framer holds that are not this file's: a partial line
+    /// carried over from the previous generation, or a newline added to
+    /// end one. As `(framer position, length)`, in order; those handed
+    /// out are folded into `synthetic_done`.
+    synthetic: Vec<(u64, u64, bool)>,
+    synthetic_done: u64,
 }
 
 impl Feed {
@@ -107,9 +110,10 @@ impl Feed {
             framer: Framer::new(options.max_line_bytes)
                 .hold_cri_partials(options.hold_cri_partials),
             options,
-            block_lines_left: 0,
             lines: 0,
             offset_base,
+            synthetic: Vec::new(),
+            synthetic_done: 0,
         }
     }
 
@@ -123,9 +127,76 @@ impl Feed {
         &mut self.framer
     }
 
-    /// The offset (in the file) up to which lines were handed out.
+    /// The offset (in the file) up to which lines were handed out. Bytes
+    /// that are not the file's (a carried partial line, an added newline)
+    /// do not count.
     pub fn consumed_offset(&self) -> u64 {
-        self.offset_base + self.framer.consumed()
+        let consumed = self.framer.consumed();
+        let pending: u64 = self
+            .synthetic
+            .iter()
+            .map(|&(at, len, _)| consumed.saturating_sub(at).min(len))
+            .sum();
+        (self.offset_base + consumed).saturating_sub(self.synthetic_done + pending)
+    }
+
+    /// Folds synthetic ranges that were handed out.
+    fn settle_synthetic(&mut self) {
+        let consumed = self.framer.consumed();
+        while let Some(&(at, len, _)) = self.synthetic.first() {
+            if at + len > consumed {
+                break;
+            }
+            self.synthetic_done += len;
+            self.synthetic.remove(0);
+        }
+    }
+
+    /// Whether a partial line carried over from the previous generation
+    /// is still waiting for its continuation.
+    pub fn holds_carry(&self) -> bool {
+        self.synthetic
+            .first()
+            .is_some_and(|&(at, _, carried)| carried && at == 0)
+            && self.framer.consumed() == 0
+            && self.framer.pending() > 0
+    }
+
+    /// Takes what is pending (a partial last line) to continue it in the
+    /// stream's next generation; see [`Feed::carry_in`].
+    pub fn take_partial(&mut self) -> Vec<u8> {
+        self.framer.take_pending()
+    }
+
+    /// Starts this (fresh) feed with `partial`, the unfinished last line of
+    /// the previous generation: the first bytes read complete it, so the
+    /// line is scanned whole. The carried bytes do not count as this
+    /// file's offsets.
+    pub fn carry_in(&mut self, partial: &[u8]) {
+        if partial.is_empty() {
+            return;
+        }
+        let at = self.framer.received();
+        self.framer.push(partial);
+        self.synthetic.push((at, partial.len() as u64, true));
+    }
+
+    /// Ends a partial last line with a newline (not counted as the file's
+    /// bytes), so it goes out as a line of its own and nothing that comes
+    /// later is glued to it. Returns whether a newline was added.
+    pub fn terminate_partial(&mut self) -> bool {
+        if !self.framer.ends_mid_line() {
+            return false;
+        }
+        let at = self.framer.received();
+        self.framer.push(b"\n");
+        self.synthetic.push((at, 1, false));
+        true
+    }
+
+    /// Whether what is pending ends inside a line.
+    pub fn ends_mid_line(&self) -> bool {
+        self.framer.ends_mid_line()
     }
 
     /// Bytes received but not handed out (a partial line).
@@ -135,11 +206,22 @@ impl Feed {
 
     /// Drops what is pending and continues the stream with bytes that
     /// start at `offset_base` (a file that was truncated and starts over).
-    /// The line count and block state carry on.
+    /// The line count carries on.
     pub fn restart_at(&mut self, offset_base: u64) {
         self.framer = Framer::new(self.options.max_line_bytes)
             .hold_cri_partials(self.options.hold_cri_partials);
         self.offset_base = offset_base;
+        self.synthetic.clear();
+        self.synthetic_done = 0;
+    }
+
+    /// Like [`Feed::restart_at`], but a partial last line is kept and
+    /// continued by the new content (copytruncate: the writer's next block
+    /// lands at the start of the truncated file).
+    pub fn restart_carrying(&mut self, offset_base: u64) {
+        let partial = self.take_partial();
+        self.restart_at(offset_base);
+        self.carry_in(&partial);
     }
 
     /// A chunk reporting an undecodable run of `bytes` as the stream's next
@@ -150,44 +232,44 @@ impl Feed {
         self.lines += 1;
         Chunk {
             stream: Arc::clone(&self.stream),
-            payload: JobKind::OverLong { terminated, bytes },
-            block_lines_left: self.block_lines_left,
+            payload: OwnedBatch::OverLong { terminated, bytes },
             first_line,
             ack: None,
+            seam: None,
         }
     }
 
     /// The next chunk the bytes received so far make, if any.
     pub fn next_chunk(&mut self) -> Option<Chunk> {
+        let before = self.framer.consumed();
         let payload = match self.framer.next_batch() {
-            Next::Batch(Batch::Lines(lines)) => JobKind::Lines(lines.to_vec()),
+            Next::Batch(Batch::Lines(lines)) => OwnedBatch::Lines(lines.to_vec()),
             Next::Batch(Batch::OverLong { terminated, bytes }) => {
-                JobKind::OverLong { terminated, bytes }
+                OwnedBatch::OverLong { terminated, bytes }
             }
             Next::NeedInput | Next::End => return None,
         };
-        let block_lines_left = self.block_lines_left;
+        let seam = match (&payload, self.synthetic.first()) {
+            (OwnedBatch::Lines(lines), Some(&(at, len, true))) if at == before => {
+                Some(len as usize).filter(|&l| l < lines.len())
+            }
+            _ => None,
+        };
+        self.settle_synthetic();
         let first_line = self.lines;
         match &payload {
-            JobKind::Lines(lines) => {
-                if self.options.follows_blocks {
-                    self.block_lines_left = crate::redact::block_state_after(
-                        lines,
-                        self.block_lines_left,
-                        self.options.max_line_bytes,
-                    );
-                }
+            OwnedBatch::Lines(lines) => {
                 self.lines += memchr::memchr_iter(b'\n', lines).count() as u64
                     + u64::from(lines.last().is_some_and(|&b| b != b'\n'));
             }
-            JobKind::OverLong { .. } => self.lines += 1,
+            OwnedBatch::OverLong { .. } => self.lines += 1,
         }
         Some(Chunk {
             stream: Arc::clone(&self.stream),
             payload,
-            block_lines_left,
             first_line,
             ack: None,
+            seam,
         })
     }
 }
@@ -210,6 +292,18 @@ pub enum SourceSpec {
     Udp(String),
     /// A Unix stream socket listener.
     Unix(PathBuf),
+    /// Inputs read one after another, each to its end (never followed):
+    /// the positional inputs of the command line.
+    InOrder(Vec<OrderedInput>),
+}
+
+/// One of the inputs of [`SourceSpec::InOrder`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderedInput {
+    /// Standard input.
+    Stdin,
+    /// A file, by its path (not a pattern).
+    File(PathBuf),
 }
 
 impl SourceSpec {
@@ -258,6 +352,14 @@ impl SourceSpec {
             SourceSpec::Tcp { addr, .. } => format!("tcp://{addr}"),
             SourceSpec::Udp(addr) => format!("udp://{addr}"),
             SourceSpec::Unix(path) => format!("unix://{}", path.display()),
+            SourceSpec::InOrder(inputs) => inputs
+                .iter()
+                .map(|i| match i {
+                    OrderedInput::Stdin => "standard input".to_string(),
+                    OrderedInput::File(path) => path.display().to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 }
@@ -290,6 +392,77 @@ mod tests {
         }
     }
 
+    fn feed() -> Feed {
+        let stream = Arc::new(Stream {
+            name: "t".into(),
+            label: "t".into(),
+        });
+        let options = FramingOptions {
+            max_line_bytes: 100,
+            hold_cri_partials: false,
+        };
+        Feed::new(stream, options, 0)
+    }
+
+    fn lines_of(chunk: &Chunk) -> &[u8] {
+        match &chunk.payload {
+            OwnedBatch::Lines(l) => l,
+            OwnedBatch::OverLong { .. } => panic!("over-long"),
+        }
+    }
+
+    #[test]
+    fn partial_line_carried_to_the_next_generation() {
+        let mut old = feed();
+        old.framer().push(b"a\ncard=41111111");
+        assert_eq!(lines_of(&old.next_chunk().unwrap()), b"a\n");
+        assert!(old.next_chunk().is_none());
+        assert_eq!(old.consumed_offset(), 2);
+        let partial = old.take_partial();
+        assert_eq!(partial, b"card=41111111");
+        let mut new = feed();
+        new.carry_in(&partial);
+        assert!(new.holds_carry());
+        assert_eq!(new.consumed_offset(), 0);
+        new.framer().push(b"11111111 x\nnext\n");
+        let chunk = new.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"card=4111111111111111 x\nnext\n");
+        assert_eq!(chunk.seam, Some(13));
+        // Offsets are the new file's own.
+        assert_eq!(new.consumed_offset(), 16);
+        assert!(!new.holds_carry());
+    }
+
+    #[test]
+    fn an_added_newline_does_not_count_as_the_file_s() {
+        let mut f = feed();
+        f.framer().push(b"x\npartial");
+        f.next_chunk().unwrap();
+        assert!(f.terminate_partial());
+        assert!(!f.terminate_partial());
+        let chunk = f.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"partial\n");
+        assert_eq!(chunk.seam, None);
+        assert_eq!(f.consumed_offset(), 9);
+        f.framer().push(b"more\n");
+        f.next_chunk().unwrap();
+        assert_eq!(f.consumed_offset(), 14);
+    }
+
+    #[test]
+    fn a_copytruncate_restart_carries_the_partial_line() {
+        let mut f = feed();
+        f.framer().push(b"one\ntwo card=4111");
+        f.next_chunk().unwrap();
+        f.restart_carrying(0);
+        assert!(f.holds_carry());
+        f.framer().push(b"111111111111 end\n");
+        let chunk = f.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"two card=4111111111111111 end\n");
+        assert_eq!(chunk.seam, Some(13));
+        assert_eq!(f.consumed_offset(), 17);
+    }
+
     #[test]
     fn feed_counts_lines_and_offsets() {
         let stream = Arc::new(Stream {
@@ -299,13 +472,12 @@ mod tests {
         let options = FramingOptions {
             max_line_bytes: 100,
             hold_cri_partials: false,
-            follows_blocks: true,
         };
         let mut feed = Feed::new(stream, options, 1000);
         feed.framer().push(b"a\nbb\nccc");
         let chunk = feed.next_chunk().unwrap();
         assert_eq!(chunk.first_line, 0);
-        assert!(matches!(&chunk.payload, JobKind::Lines(l) if l == b"a\nbb\n"));
+        assert!(matches!(&chunk.payload, OwnedBatch::Lines(l) if l == b"a\nbb\n"));
         assert_eq!(feed.consumed_offset(), 1005);
         assert!(feed.next_chunk().is_none());
         assert_eq!(feed.pending(), 3);

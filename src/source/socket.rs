@@ -10,6 +10,10 @@
 //! and what was already read is sent. A UDP sender gets no backpressure:
 //! the socket's receive buffer is enlarged, and what the kernel drops beyond
 //! it is outside logscrub's view.
+//!
+//! A connection that ends (or is cut at shutdown) inside a line has that
+//! line scanned whole and terminated with a newline: lines of different
+//! connections never merge.
 
 use std::io;
 use std::path::PathBuf;
@@ -25,7 +29,7 @@ use crate::framing::octet::{Decoded, OctetDecoder};
 /// The largest UDP datagram.
 const MAX_DATAGRAM: usize = 65_536;
 /// The receive buffer asked for UDP sockets.
-const UDP_RECEIVE_BUFFER: libc::c_int = 8 << 20;
+const UDP_RECEIVE_BUFFER: usize = 8 << 20;
 
 /// A bound listener, ready to serve.
 pub enum Listener {
@@ -180,19 +184,8 @@ fn remove_stale_socket(path: &std::path::Path) {
 }
 
 fn set_receive_buffer(socket: &UdpSocket) {
-    use std::os::fd::AsRawFd;
-    let size = UDP_RECEIVE_BUFFER;
-    // SAFETY: a valid socket descriptor and a c_int option value of the
-    // size passed.
-    unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&size as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    // Best effort: the kernel caps it at net.core.rmem_max.
+    let _ = socket2::SockRef::from(socket).set_recv_buffer_size(UDP_RECEIVE_BUFFER);
 }
 
 /// Sends every chunk ready in `feed`; false when the receiver is gone.
@@ -257,6 +250,9 @@ async fn read_connection<C: AsyncRead + Unpin>(
             return;
         }
     }
+    // A last line without a newline is a whole line of this connection:
+    // terminated, so the next connection's first line is not glued to it.
+    feed.terminate_partial();
     feed.framer().finish();
     send_ready(&mut feed, &tx).await;
 }

@@ -15,7 +15,7 @@ pub fn run(tx: ChunkSender, options: FramingOptions, stop: Arc<AtomicBool>) -> i
         name: "standard input".into(),
         label: "standard input".into(),
     });
-    let input = crate::shutdown::StoppableRead::new(io::stdin(), stop, Some(0));
+    let input = super::stoppable::StoppableRead::polled(io::stdin(), stop);
     pump(input, Feed::new(stream, options, 0), &tx)
 }
 
