@@ -46,6 +46,7 @@ KNOWN_FLAGS = {
     "--max-line-bytes", "--stats", "--findings", "--patterns", "--action",
     "--disable", "--hash-key-file", "--log-format", "--version",
     "--read-from", "--output-buffer", "--when-full",
+    "--exclude", "--ignore-older", "--workload-series-ttl",
 }
 METRICS_PORT = 9090
 UID = 65532
@@ -212,6 +213,52 @@ def check_contract(path, doc):
         fail(where, "no logscrub container")
 
 
+def cross_errors(docs):
+    """References between the documents of one file: a Service, a
+    PodDisruptionBudget or a ServiceMonitor-less selector must select a pod
+    template of the file, a Service's named targetPort must be a port of
+    those pods, and an HPA must scale a workload of the file (with CPU
+    requests, without which a CPU target never acts)."""
+    errors = []
+    workloads = [d for d in docs if pod_spec(d)[0] is not None]
+
+    def selected(selector, namespace):
+        return [w for w in workloads
+                if w.get("metadata", {}).get("namespace") == namespace
+                and selector and all(pod_spec(w)[1].get("labels", {}).get(k) == v
+                                     for k, v in selector.items())]
+
+    for d in docs:
+        kind, ns = d.get("kind"), d.get("metadata", {}).get("namespace")
+        if kind == "Service" and d.get("spec", {}).get("selector"):
+            pods = selected(d["spec"]["selector"], ns)
+            if not pods and d.get("spec", {}).get("clusterIP") != "None":
+                errors.append(f"{name_of(d)}: selects no pod template in this file")
+            for port in d["spec"].get("ports", []):
+                target = port.get("targetPort")
+                if isinstance(target, str) and pods and not any(
+                        p.get("name") == target
+                        for w in pods for c in pod_spec(w)[0].get("containers", [])
+                        for p in c.get("ports", [])):
+                    errors.append(f"{name_of(d)}: targetPort {target} is no container port")
+        if kind == "PodDisruptionBudget":
+            if not selected(d.get("spec", {}).get("selector", {}).get("matchLabels"), ns):
+                errors.append(f"{name_of(d)}: selects no pod template in this file")
+        if kind == "HorizontalPodAutoscaler":
+            ref = d.get("spec", {}).get("scaleTargetRef", {})
+            target = [w for w in workloads if w.get("kind") == ref.get("kind")
+                      and w["metadata"].get("name") == ref.get("name")
+                      and w["metadata"].get("namespace") == ns]
+            if not target:
+                errors.append(f"{name_of(d)}: scaleTargetRef {ref.get('kind')}/{ref.get('name')} "
+                              "is not in this file")
+            for w in target:
+                for c in pod_spec(w)[0].get("containers", []):
+                    if "cpu" not in c.get("resources", {}).get("requests", {}):
+                        errors.append(f"{name_of(d)}: container {c.get('name')} has no CPU request")
+    return errors
+
+
 def mutations(docs):
     """Broken copies that a working validator must reject: (label, docs)."""
     out = []
@@ -352,6 +399,20 @@ def main():
                         else "strict schema"
                     ok(f"{path.name} {name_of(doc)}", f"{how}, Kubernetes {version}")
             check_contract(path, doc)
+        errors = cross_errors(docs)
+        for e in errors:
+            fail(path.name, e)
+        if not errors and any(d.get("kind") in ("Service", "HorizontalPodAutoscaler",
+                                                 "PodDisruptionBudget") for d in docs):
+            ok(path.name, "Services, HPAs and PodDisruptionBudgets reference what exists")
+        for i, doc in enumerate(docs):
+            if doc.get("kind") == "HorizontalPodAutoscaler":
+                bad = copy.deepcopy(docs)
+                bad[i]["spec"]["scaleTargetRef"]["name"] += "-typo"
+                if cross_errors(bad):
+                    ok(f"{path.name} self-test", f"{name_of(doc)}: wrong scale target is rejected")
+                else:
+                    fail(f"{path.name} self-test", f"{name_of(doc)}: wrong scale target was NOT rejected")
         for label, bad in mutations(docs):
             caught = any(schema_errors(d, opts.kubernetes_version[0], servicemonitor_schema)
                          for d in bad)

@@ -105,6 +105,16 @@ pub struct ConfigFile {
     /// rule whose label and action apply, or "off" to remove a default.
     #[serde(default)]
     pub sensitive_keys: BTreeMap<String, String>,
+    /// `[input]`, `[output]`, `[metrics]`: see [`crate::io_config`] (read
+    /// at start-up; the command line wins).
+    #[serde(default)]
+    pub input: crate::io_config::InputConfig,
+    /// `[output]`.
+    #[serde(default)]
+    pub output: crate::io_config::OutputConfig,
+    /// `[metrics]`.
+    #[serde(default)]
+    pub metrics: crate::io_config::MetricsConfig,
 }
 
 /// `[mask]`

@@ -33,14 +33,20 @@ struct JsonRecord<'a> {
     source: &'a str,
     #[serde(flatten)]
     record: &'a FindingRecord,
+    /// `namespace`, `pod`, `container` (and `pod_uid` or `container_id`)
+    /// when `source` is a Kubernetes log path.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    workload: Option<crate::workload::Workload>,
 }
 
-/// Writes `record` as one JSON line, with the time and the input's name.
+/// Writes `record` as one JSON line, with the time, the input's name and,
+/// when that name is a Kubernetes log path, the workload it names.
 pub fn write_json(out: &mut dyn Write, source: &str, record: &FindingRecord) -> io::Result<()> {
     let line = JsonRecord {
         time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
         source,
         record,
+        workload: crate::workload::Workload::from_path(source),
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")
@@ -82,5 +88,30 @@ mod tests {
         let mut row = Vec::new();
         write_row(&mut row, "app.log", &r).unwrap();
         assert_eq!(String::from_utf8(row).unwrap(), "app.log:3:5-21  pan\n");
+        assert!(v.get("namespace").is_none());
+    }
+
+    #[test]
+    fn records_name_the_workload() {
+        let r = FindingRecord {
+            line: 1,
+            start: 0,
+            end: 16,
+            rule: "pan".into(),
+            fingerprint: None,
+        };
+        let mut out = Vec::new();
+        write_json(&mut out, "/var/log/pods/shop_api-0_0a1b/app/0.log", &r).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            (&v["namespace"], &v["pod"], &v["container"], &v["pod_uid"]),
+            (
+                &"shop".into(),
+                &"api-0".into(),
+                &"app".into(),
+                &"0a1b".into()
+            )
+        );
+        assert_eq!(v["rule"], "pan");
     }
 }

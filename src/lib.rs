@@ -18,9 +18,11 @@
 pub mod checkpoint;
 pub mod config;
 pub mod diag;
+pub mod env_flags;
 pub mod findings;
 pub mod format;
 pub mod framing;
+pub mod io_config;
 pub mod pipe;
 pub mod policy;
 pub mod redact;
@@ -32,3 +34,4 @@ pub mod sink;
 pub mod source;
 pub mod stats;
 pub mod telemetry;
+pub mod workload;

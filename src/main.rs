@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use logscrub::config::{self, Overrides};
 use logscrub::pipe::{self, PipeError, PipeOptions, Reloader};
@@ -157,7 +157,7 @@ struct EngineArgs {
     hash_key_file: Option<PathBuf>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct RunArgs {
     /// Input files, read one after another; `-` is standard input.
     #[arg(value_name = "INPUT")]
@@ -187,6 +187,12 @@ struct RunArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     metrics_addr: Option<std::net::SocketAddr>,
 
+    /// How long the redaction series of a Kubernetes workload
+    /// (namespace/pod/container labels) are kept after its logs are gone,
+    /// so Prometheus scrapes their last value.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    workload_series_ttl: std::time::Duration,
+
     /// On SIGTERM/SIGINT, how long to drain (scrub and write what was
     /// read) before giving up with status 1; a second signal exits at once.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
@@ -198,10 +204,20 @@ struct RunArgs {
     #[arg(long = "input", value_name = "PATH_OR_GLOB")]
     input: Vec<String>,
 
+    /// Do not read files whose path matches this glob (repeatable), e.g.
+    /// `/var/log/containers/logscrub-*` for logscrub's own log.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+
+    /// Do not open files (found by --input) last modified longer ago than
+    /// this, e.g. `24h`; a file written to again later is picked up.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    ignore_older: Option<std::time::Duration>,
+
     /// Follow --input files like `tail -F`: keep reading as they grow,
     /// across rotation (rename-and-create, copytruncate), and pick up new
     /// files matching the pattern; runs until SIGTERM/SIGINT.
-    #[arg(long, requires = "input")]
+    #[arg(long)]
     follow: bool,
 
     /// Where files found at start-up without a checkpoint entry start.
@@ -262,10 +278,14 @@ fn overrides(
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Every run flag can also come from LOGSCRUB_… (see env_flags).
+    let matches = logscrub::env_flags::with_env(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     logscrub::diag::set_json(cli.log_format == LogFormat::Json);
     let result = match &cli.command {
-        None => run(&cli.run).map(|()| ExitCode::SUCCESS),
+        None => with_config_io(&cli.run, &matches)
+            .and_then(|args| run(&args))
+            .map(|()| ExitCode::SUCCESS),
         Some(Command::Rules {
             command: RulesCommand::List { engine },
         }) => rules_list(engine).map(|()| ExitCode::SUCCESS),
@@ -342,7 +362,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     let readiness = logscrub::telemetry::Readiness::default();
     readiness.set_output_ok(true);
     if let Some(addr) = args.metrics_addr {
-        let bound = logscrub::telemetry::serve(addr, readiness.clone())
+        let bound = logscrub::telemetry::serve(addr, readiness.clone(), args.workload_series_ttl)
             .with_context(|| format!("serving metrics on {addr}"))?;
         logscrub::diag::emit("info", &format!("metrics on http://{bound}/metrics"));
     }
@@ -457,6 +477,75 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `args` completed from the config file's `[input]`, `[output]` and
+/// `[metrics]` tables where neither the command line nor the environment
+/// set a value.
+fn with_config_io(args: &RunArgs, matches: &ArgMatches) -> anyhow::Result<RunArgs> {
+    let mut args = args.clone();
+    if let Some(path) = &args.engine.config {
+        let file = config::read_config(path).context("configuration")?;
+        let io =
+            logscrub::io_config::RunIo::from_file(&file.input, &file.output, &file.metrics, path)
+                .context("configuration")?;
+        let unset = |id: &str| {
+            matches
+                .value_source(id)
+                .is_none_or(|s| s == clap::parser::ValueSource::DefaultValue)
+        };
+        if unset("input") && !io.inputs.is_empty() {
+            args.input = io.inputs;
+        }
+        if unset("listen") && !io.listen.is_empty() {
+            args.listen = io.listen;
+        }
+        if unset("exclude") && !io.exclude.is_empty() {
+            args.exclude = io.exclude;
+        }
+        if unset("ignore_older") && io.ignore_older.is_some() {
+            args.ignore_older = io.ignore_older;
+        }
+        if unset("follow") {
+            args.follow = io.follow.unwrap_or(args.follow);
+        }
+        if let (true, Some(end)) = (unset("read_from"), io.read_from_end) {
+            args.read_from = if end {
+                ReadFrom::End
+            } else {
+                ReadFrom::Beginning
+            };
+        }
+        if unset("checkpoint") && io.checkpoint.is_some() {
+            args.checkpoint = io.checkpoint;
+        }
+        if unset("output") && io.output.is_some() {
+            args.output = io.output;
+        }
+        if let (true, Some(bytes)) = (unset("output_buffer"), io.output_buffer) {
+            args.output_buffer = bytes;
+        }
+        if let (true, Some(drop)) = (unset("when_full"), io.when_full_drop) {
+            args.when_full = if drop {
+                WhenFull::Drop
+            } else {
+                WhenFull::Block
+            };
+        }
+        if unset("findings") && io.findings.is_some() {
+            args.findings = io.findings;
+        }
+        if unset("metrics_addr") && io.metrics_addr.is_some() {
+            args.metrics_addr = io.metrics_addr;
+        }
+        if let (true, Some(ttl)) = (unset("workload_series_ttl"), io.workload_series_ttl) {
+            args.workload_series_ttl = ttl;
+        }
+    }
+    if args.follow && args.input.is_empty() {
+        anyhow::bail!("--follow needs --input (or [input] paths in the config file)");
+    }
+    Ok(args)
+}
+
 /// Whether the run needs the service (sources and sinks beyond plain files
 /// read one after another into standard output).
 fn uses_service(args: &RunArgs) -> bool {
@@ -512,6 +601,7 @@ fn service_options(
         sources,
         follow: args.follow,
         start_at_end: args.read_from == ReadFrom::End,
+        selection: logscrub::source::select::Selection::new(&args.exclude, args.ignore_older)?,
         output,
         checkpoint: args.checkpoint.clone(),
         buffer_bytes: args.output_buffer,

@@ -190,7 +190,7 @@ fn run_sequential<R: Read, W: Write>(
             }
         }
         let mut delta = redactor.take_stats();
-        crate::telemetry::publish_batch(name, &delta, started.elapsed());
+        crate::telemetry::publish_batch(name, name, &delta, started.elapsed());
         stats.drain_from(&mut delta);
         if let Err(e) = output.write_all(&out) {
             break Err(PipeError::Write(e));
@@ -514,7 +514,7 @@ fn write_in_order<W: Write>(
                 if let Some(buf) = input {
                     let _ = free_tx.send(buf);
                 }
-                crate::telemetry::publish_batch(name, &delta, duration);
+                crate::telemetry::publish_batch(name, name, &delta, duration);
                 waiting_lines += delta.lines;
                 let lines = delta.lines;
                 stats.drain_from(&mut delta);

@@ -59,6 +59,8 @@ pub struct ServiceOptions {
     pub follow: bool,
     /// Start files found at start-up at their end (no checkpoint entry).
     pub start_at_end: bool,
+    /// Which files matching an `--input` pattern are opened.
+    pub selection: crate::source::select::Selection,
     /// Where lines go.
     pub output: SinkSpec,
     /// The checkpoint file.
@@ -197,6 +199,7 @@ async fn serve(
                     pattern: pattern.clone(),
                     follow: options.follow,
                     start_at_end: options.start_at_end,
+                    selection: options.selection.clone(),
                 };
                 let (tx, stop, store) = (chunk_tx.clone(), Arc::clone(&stop), checkpoints.clone());
                 let name = pattern.clone();
@@ -518,7 +521,7 @@ async fn write_in_order(
             stats: mut delta,
             duration,
         } = scrubbed;
-        crate::telemetry::publish_batch(&stream.label, &delta, duration);
+        crate::telemetry::publish_batch(&stream.label, &stream.name, &delta, duration);
         crate::pipe::write_records(options, &stream.name, &records)?;
         let lines = delta.lines - delta.dropped;
         stats.drain_from(&mut delta);

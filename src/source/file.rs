@@ -65,6 +65,8 @@ pub struct FileOptions {
     pub follow: bool,
     /// Start files found at start-up (without a checkpoint) at their end.
     pub start_at_end: bool,
+    /// Which matching files are opened (`--exclude`, `--ignore-older`).
+    pub selection: super::select::Selection,
 }
 
 /// One open file.
@@ -1030,6 +1032,13 @@ impl FileSource {
                     continue;
                 }
             };
+            if !self
+                .options
+                .selection
+                .accepts(&path, meta.modified().ok(), SystemTime::now())
+            {
+                continue;
+            }
             let key = FileKey::of(&meta);
             if self.is_tracked(key) {
                 continue;

@@ -9,6 +9,7 @@
 //! stops being read).
 
 pub mod file;
+pub mod select;
 pub mod socket;
 pub mod stdin;
 pub mod stoppable;
