@@ -1,0 +1,236 @@
+//! The command line: clap definitions of every subcommand and flag.
+//!
+//! Parsing only; `main.rs` turns the parsed values into a configuration and
+//! runs. Every flag has its `///` help here, which is also what `--help`
+//! shows.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Scrub card numbers, secrets and personal data from log lines.
+///
+/// Reads the inputs in order (standard input when none is given, or `-`)
+/// and writes every line to standard output with each detected secret
+/// replaced as configured (by default a label such as [CARD_REDACTED]).
+/// Exactly one output line per input line, unless a `drop` action is
+/// configured; every other byte passes unchanged.
+#[derive(Parser, Debug)]
+#[command(
+    name = "logscrub",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+
+    /// Diagnostics on standard error as `text` or `json` lines.
+    #[arg(long, value_name = "FORMAT", default_value = "text", global = true)]
+    pub(crate) log_format: LogFormat,
+}
+
+/// How diagnostics are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// `logscrub: message`
+    Text,
+    /// `{"time":…,"level":…,"message":…}`
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Rule tooling.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Detect only: report where secrets are (input, line, byte span, rule,
+    /// keyed fingerprint with a hash key), never the secret itself. Exit 1
+    /// when anything is found, 0 when clean, 2 on error: a CI gate for log
+    /// samples and fixtures.
+    Scan {
+        /// Files to scan; standard input when none (or `-`).
+        paths: Vec<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReportFormat,
+        /// How lines are read: auto, raw, json, docker, cri, logfmt.
+        #[arg(long, value_name = "FORMAT")]
+        input_format: Option<String>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Show every candidate in a line (argument, or each line of standard
+    /// input) with its rule, span and validator verdict, and the output.
+    Explain {
+        /// The line to explain; standard input when absent.
+        line: Option<String>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+}
+
+/// Where files start without a checkpoint.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadFrom {
+    /// From their first byte.
+    Beginning,
+    /// From their current end (only new lines).
+    End,
+}
+
+/// What a full output buffer does.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WhenFull {
+    /// Pause the inputs until there is room.
+    Block,
+    /// Drop the newest lines and count them.
+    Drop,
+}
+
+/// How `scan` reports.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum ReportFormat {
+    /// `source:line:start-end  rule  [fingerprint]`
+    Table,
+    /// One JSON object per finding.
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RulesCommand {
+    /// Every active rule: id, family, action, label and where it came from.
+    List {
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Run the `examples` and `survives` lines of every rule (built-in and
+    /// user rules); exit 1 on any failure.
+    Test {
+        /// Extra pattern files or directories to load and test.
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+}
+
+/// Options that choose the rules and the policy.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct EngineArgs {
+    /// TOML config file (see examples/logscrub.toml).
+    #[arg(long, value_name = "PATH", env = "LOGSCRUB_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// Extra pattern file or directory of `*.toml` pattern files
+    /// (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) patterns: Vec<PathBuf>,
+
+    /// Action for a rule or family: label, mask, hash or drop (repeatable),
+    /// e.g. `--action pan=mask --action email=hash`.
+    #[arg(long, value_name = "RULE=ACTION")]
+    pub(crate) action: Vec<String>,
+
+    /// Turn off a rule or family (repeatable).
+    #[arg(long, value_name = "RULE")]
+    pub(crate) disable: Vec<String>,
+
+    /// File holding the HMAC key for the hash action (else the
+    /// LOGSCRUB_HASH_KEY environment variable).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) hash_key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RunArgs {
+    /// Input files, read one after another; `-` is standard input.
+    #[arg(value_name = "INPUT")]
+    pub(crate) inputs: Vec<PathBuf>,
+
+    /// Lines longer than this many bytes are replaced by
+    /// [LINE_TOO_LONG_REDACTED] (never passed raw) and counted
+    /// [default: 1048576, or the config file's max_line_bytes].
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) max_line_bytes: Option<usize>,
+
+    /// How lines are read: auto (per line: JSON, CRI, logfmt or raw), raw,
+    /// json, docker, cri, logfmt [default: auto, or the config file's].
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) format: Option<String>,
+
+    /// Scrubbing threads [default: the number of available cores].
+    #[arg(long, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+
+    /// Print line, byte and per-rule counts to standard error at the end.
+    #[arg(long)]
+    pub(crate) stats: bool,
+
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics, with /healthz
+    /// and /readyz for probes (off by default; e.g. 0.0.0.0:9090).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) metrics_addr: Option<std::net::SocketAddr>,
+
+    /// On SIGTERM/SIGINT, how long to drain (scrub and write what was
+    /// read) before giving up with status 1; a second signal exits at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub(crate) shutdown_timeout: u64,
+
+    /// Read files matching this path or glob pattern (repeatable; `-` is
+    /// standard input). Inputs are read concurrently, each keeping its own
+    /// line order.
+    #[arg(long = "input", value_name = "PATH_OR_GLOB")]
+    pub(crate) input: Vec<String>,
+
+    /// Follow --input files like `tail -F`: keep reading as they grow,
+    /// across rotation (rename-and-create, copytruncate), and pick up new
+    /// files matching the pattern; runs until SIGTERM/SIGINT.
+    #[arg(long, requires = "input")]
+    pub(crate) follow: bool,
+
+    /// Where files found at start-up without a checkpoint entry start.
+    #[arg(long, value_enum, value_name = "WHERE", default_value = "beginning")]
+    pub(crate) read_from: ReadFrom,
+
+    /// Keep per-file positions in this file (saved atomically about every
+    /// second and at shutdown) and resume from them on restart.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) checkpoint: Option<PathBuf>,
+
+    /// Receive lines on a socket (repeatable): tcp://ADDR:PORT (add
+    /// ?framing=octet-counting for RFC 6587 syslog framing), udp://ADDR:PORT,
+    /// unix:///PATH.
+    #[arg(long = "listen", value_name = "URL")]
+    pub(crate) listen: Vec<String>,
+
+    /// Where scrubbed lines go: - (standard output), file:///PATH (append,
+    /// mode 0600), tcp://HOST:PORT or unix:///PATH (reconnects with backoff).
+    #[arg(long, value_name = "URL")]
+    pub(crate) output: Option<String>,
+
+    /// Bytes of scrubbed lines that may wait for a slow or unavailable
+    /// output before the inputs are paused.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    pub(crate) output_buffer: usize,
+
+    /// When the output buffer is full: block (pause the inputs; nothing is
+    /// lost) or drop (drop the newest lines, counted as dropped).
+    #[arg(long, value_enum, value_name = "POLICY", default_value = "block")]
+    pub(crate) when_full: WhenFull,
+
+    /// Append one JSON line per redaction to this file (time, source, line,
+    /// byte span, rule, and a keyed fingerprint when a hash key is set),
+    /// never the value. Created with mode 0600.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) findings: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+}
