@@ -231,6 +231,14 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub(crate) findings: Option<PathBuf>,
 
+    /// Write a JSON summary of the run to this file (mode 0600, replaced
+    /// atomically) at start-up, on SIGUSR1 and at exit: times, version,
+    /// config and rule-set hashes, inputs, lines and bytes, redactions per
+    /// rule and input, failed-closed and dropped lines, errors, reloads.
+    /// Never a secret.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) report: Option<PathBuf>,
+
     #[command(flatten)]
     pub(crate) engine: EngineArgs,
 }

@@ -22,6 +22,7 @@ pub mod framing;
 pub mod pipe;
 pub mod policy;
 pub mod redact;
+pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod service;
@@ -30,3 +31,6 @@ pub mod sink;
 pub mod source;
 pub mod stats;
 pub mod telemetry;
+
+/// The version shown by `--version`, the run report and `logscrub_build_info`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

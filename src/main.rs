@@ -41,10 +41,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logscrub::diag::set_json(cli.log_format == LogFormat::Json);
     let result = match &cli.command {
-        None => run(&cli.run).map(|()| ExitCode::SUCCESS),
+        None => run(&cli.run).map(|()| 0),
         Some(Command::Rules {
             command: RulesCommand::List { engine },
-        }) => rules_list(engine).map(|()| ExitCode::SUCCESS),
+        }) => rules_list(engine).map(|()| 0),
         Some(Command::Rules {
             command: RulesCommand::Test { paths, engine },
         }) => rules_test(paths, engine),
@@ -54,31 +54,12 @@ fn main() -> ExitCode {
             input_format,
             engine,
         }) => scan(paths, *format, input_format.clone(), engine),
-        Some(Command::Explain { line, engine }) => {
-            explain(line.as_deref(), engine).map(|()| ExitCode::SUCCESS)
-        }
+        Some(Command::Explain { line, engine }) => explain(line.as_deref(), engine).map(|()| 0),
     };
-    match result {
-        Ok(code) => code,
+    let (code, error) = match result {
+        Ok(code) => (code, None),
+        Err(err) if is_broken_pipe(&err) => (0, None),
         Err(err) => {
-            // A closed stdout (`| head`) is a normal way to stop.
-            if let Some(PipeError::Write(e)) = err.downcast_ref::<PipeError>() {
-                if e.kind() == io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
-            }
-            if let Some(e) = err.downcast_ref::<io::Error>() {
-                if e.kind() == io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
-            }
-            if let Some(logscrub::service::ServiceError::Pipe(PipeError::Write(e))) =
-                err.downcast_ref::<logscrub::service::ServiceError>()
-            {
-                if e.kind() == io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
-            }
             if let Some(e) = err.downcast_ref::<PipeError>() {
                 let (stage, kind) = match e {
                     PipeError::Read { .. } => ("receiving", "read_failed"),
@@ -87,10 +68,34 @@ fn main() -> ExitCode {
                 };
                 logscrub::telemetry::count_error(stage, kind);
             }
-            logscrub::diag::emit("error", &error_chain(&err));
-            ExitCode::from(2)
+            let message = error_chain(&err);
+            logscrub::diag::emit("error", &message);
+            (2, Some(message))
         }
+    };
+    // The run report's final write (a no-op without --report).
+    if let Err(e) = logscrub::report::finish(logscrub::report::Exit { code, error }) {
+        logscrub::diag::emit("error", &e.to_string());
+        return ExitCode::from(2);
     }
+    ExitCode::from(code)
+}
+
+/// A closed stdout (`| head`) is a normal way to stop.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    let broken = |e: &io::Error| e.kind() == io::ErrorKind::BrokenPipe;
+    if let Some(PipeError::Write(e)) = err.downcast_ref::<PipeError>() {
+        return broken(e);
+    }
+    if let Some(e) = err.downcast_ref::<io::Error>() {
+        return broken(e);
+    }
+    if let Some(logscrub::service::ServiceError::Pipe(PipeError::Write(e))) =
+        err.downcast_ref::<logscrub::service::ServiceError>()
+    {
+        return broken(e);
+    }
+    false
 }
 
 /// The error and its causes, each cause once (many messages already
@@ -117,10 +122,20 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         .context("installing the SIGTERM handler")?;
     let readiness = logscrub::telemetry::Readiness::default();
     readiness.set_output_ok(true);
+    if let Some(path) = &args.report {
+        // Before the metrics recorder, which then copies its counters.
+        logscrub::report::start(
+            path.clone(),
+            report_io(args),
+            logscrub::report::Identity::of(&engine.scanner, overrides.config.as_deref()),
+        )?;
+    }
     if let Some(addr) = args.metrics_addr {
         let bound = logscrub::telemetry::serve(addr, readiness.clone())
             .with_context(|| format!("serving metrics on {addr}"))?;
         logscrub::diag::emit("info", &format!("metrics on http://{bound}/metrics"));
+    } else if args.report.is_some() {
+        logscrub::report::install_recorder(metrics::NoopRecorder)?;
     }
     logscrub::telemetry::set_rules_active(engine.scanner.rules().len());
 
@@ -134,6 +149,10 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         Box::new(move || match config::build(&reload_overrides) {
             Ok(engine) => {
                 logscrub::telemetry::count_reload(true);
+                logscrub::report::set_identity(logscrub::report::Identity::of(
+                    &engine.scanner,
+                    reload_overrides.config.as_deref(),
+                ));
                 logscrub::telemetry::set_rules_active(engine.scanner.rules().len());
                 logscrub::diag::emit(
                     "info",
@@ -243,6 +262,24 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The inputs and the output as given, for the run report.
+fn report_io(args: &RunArgs) -> logscrub::report::Io {
+    let mut inputs: Vec<String> = args
+        .inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .chain(args.input.iter().cloned())
+        .chain(args.listen.iter().cloned())
+        .collect();
+    if inputs.is_empty() {
+        inputs.push("-".into());
+    }
+    logscrub::report::Io {
+        inputs,
+        output: args.output.clone().unwrap_or_else(|| "-".into()),
+    }
+}
+
 /// Whether the run needs the service (sources and sinks beyond plain files
 /// read one after another into standard output).
 fn uses_service(args: &RunArgs) -> bool {
@@ -331,12 +368,44 @@ impl<W: Write> Write for LastByte<W> {
     }
 }
 
+/// `--stats`: one `key=value` line and one line per rule, or, with
+/// `--log-format json`, one JSON object with the same numbers.
 fn print_stats(stats: &Stats, reloader: &Reloader) {
     use std::sync::atomic::Ordering;
+    let (reloads_ok, reloads_failed) = (
+        reloader.succeeded.load(Ordering::Relaxed),
+        reloader.failed.load(Ordering::Relaxed),
+    );
+    let by_rule: std::collections::BTreeMap<&str, u64> = stats
+        .by_rule
+        .iter()
+        .filter(|(_, t)| t.redactions > 0)
+        .map(|(id, t)| (id.as_str(), t.redactions))
+        .collect();
+    if logscrub::diag::is_json() {
+        logscrub::diag::emit_json(
+            "info",
+            "run statistics",
+            serde_json::json!({
+                "lines": stats.lines,
+                "bytes_in": stats.bytes_in,
+                "bytes_out": stats.bytes_out,
+                "failed_closed": stats.failed_closed,
+                "dropped": stats.dropped,
+                "malformed": stats.malformed,
+                "redactions": stats.total_redactions(),
+                "reloads_ok": reloads_ok,
+                "reloads_failed": reloads_failed,
+                "dropped_output_full": stats.dropped_output_full,
+                "redactions_by_rule": by_rule,
+            }),
+        );
+        return;
+    }
     let mut err = io::stderr().lock();
     let _ = writeln!(
         err,
-        "lines={} bytes_in={} bytes_out={} failed_closed={} dropped={} malformed={} redactions={} reloads_ok={} reloads_failed={} dropped_output_full={}",
+        "lines={} bytes_in={} bytes_out={} failed_closed={} dropped={} malformed={} redactions={} reloads_ok={reloads_ok} reloads_failed={reloads_failed} dropped_output_full={}",
         stats.lines,
         stats.bytes_in,
         stats.bytes_out,
@@ -344,14 +413,10 @@ fn print_stats(stats: &Stats, reloader: &Reloader) {
         stats.dropped,
         stats.malformed,
         stats.total_redactions(),
-        reloader.succeeded.load(Ordering::Relaxed),
-        reloader.failed.load(Ordering::Relaxed),
         stats.dropped_output_full,
     );
-    for (id, totals) in &stats.by_rule {
-        if totals.redactions > 0 {
-            let _ = writeln!(err, "  {id:<24} {}", totals.redactions);
-        }
+    for (id, n) in by_rule {
+        let _ = writeln!(err, "  {id:<24} {n}");
     }
 }
 
@@ -379,7 +444,7 @@ fn rules_list(engine: &EngineArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<ExitCode> {
+fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<u8> {
     let mut o = overrides(engine, None, None);
     o.patterns.extend(paths.iter().cloned());
     // Examples are written for labels: the active rules, default policy.
@@ -410,11 +475,7 @@ fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<ExitCode
         }
     }
     writeln!(out, "{passed} passed, {failed} failed")?;
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if failed == 0 { 0 } else { 1 })
 }
 
 fn scan(
@@ -422,7 +483,7 @@ fn scan(
     report: ReportFormat,
     input_format: Option<String>,
     engine: &EngineArgs,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<u8> {
     let mut o = overrides(engine, None, input_format);
     // Detection only: actions do not matter; a hash key adds fingerprints.
     o.actions.clear();
@@ -484,11 +545,7 @@ fn scan(
             &format!("{found} finding(s) in {} input(s)", inputs.len()),
         );
     }
-    Ok(if found > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if found > 0 { 1 } else { 0 })
 }
 
 fn explain(line: Option<&str>, engine: &EngineArgs) -> anyhow::Result<()> {

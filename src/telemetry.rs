@@ -51,13 +51,16 @@ impl Readiness {
 /// Installs the Prometheus recorder and serves the endpoints on `addr`.
 /// Returns the bound address (useful with port 0).
 pub fn serve(addr: SocketAddr, readiness: Readiness) -> io::Result<SocketAddr> {
-    let handle = PrometheusBuilder::new()
+    let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full("logscrub_scan_duration_seconds".into()),
             &[0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0],
         )
-        .and_then(|b| b.install_recorder())
-        .map_err(io::Error::other)?;
+        .map_err(io::Error::other)?
+        .build_recorder();
+    let handle = recorder.handle();
+    // Through the run report, which keeps a copy of the counters.
+    crate::report::install_recorder(recorder).map_err(io::Error::other)?;
     describe();
     gauge!("logscrub_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     let listener = TcpListener::bind(addr)?;
