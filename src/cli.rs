@@ -51,22 +51,16 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
-    /// Detect only: report where secrets are (input, line, byte span, rule,
-    /// keyed fingerprint with a hash key), never the secret itself. Exit 1
-    /// when anything is found, 0 when clean, 2 on error: a CI gate for log
-    /// samples and fixtures.
-    Scan {
-        /// Files to scan; standard input when none (or `-`).
-        paths: Vec<PathBuf>,
-        /// Report format.
-        #[arg(long, value_enum, default_value = "table")]
-        format: ReportFormat,
-        /// How lines are read: auto, raw, json, docker, cri, logfmt.
-        #[arg(long, value_name = "FORMAT")]
-        input_format: Option<String>,
-        #[command(flatten)]
-        engine: EngineArgs,
-    },
+    /// Detect only: report where secrets are (input, line, column, rule,
+    /// keyed fingerprint with a hash key), never the secret itself: a CI
+    /// gate for log samples and fixtures. Lines are read and scanned exactly
+    /// as the pipe does (same --format, --max-line-bytes and rules).
+    ///
+    /// Exit status: 0 nothing found (or only findings in the --baseline),
+    /// 1 findings not in the baseline, 2 an input, the baseline or the
+    /// report could not be read or written, 64 usage or configuration
+    /// error.
+    Scan(ScanArgs),
     /// Show every candidate in a line (argument, or each line of standard
     /// input) with its rule, span and validator verdict, and the output.
     Explain {
@@ -96,12 +90,63 @@ pub(crate) enum WhenFull {
 }
 
 /// How `scan` reports.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ReportFormat {
     /// `source:line:start-end  rule  [fingerprint]`
     Table,
     /// One JSON object per finding.
     Json,
+    /// SARIF 2.1.0, for code-scanning UIs.
+    Sarif,
+}
+
+/// Options of `scan`.
+#[derive(Args, Debug)]
+pub(crate) struct ScanArgs {
+    /// Files and directories to scan (directories recursively, in name
+    /// order); standard input when none (or `-`).
+    pub(crate) paths: Vec<PathBuf>,
+
+    /// Skip files and directories under a scanned directory whose path
+    /// matches this glob (repeatable; `*` also matches `/`), e.g.
+    /// `--exclude '*.gz' --exclude '**/vendor'`.
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) exclude: Vec<String>,
+
+    /// How lines are read: auto, raw, json, docker, cri, logfmt (as for the
+    /// pipe) [default: auto, or the config file's].
+    #[arg(long, value_name = "FORMAT", alias = "input-format")]
+    pub(crate) format: Option<String>,
+
+    /// Lines longer than this many bytes are not scanned and are reported
+    /// as `line_too_long` findings [default: 1048576, or the config
+    /// file's].
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) max_line_bytes: Option<usize>,
+
+    /// Report format.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "table")]
+    pub(crate) report_format: ReportFormat,
+
+    /// Write the report to this file (atomically, mode 0600) instead of
+    /// standard output.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) report_path: Option<PathBuf>,
+
+    /// Accepted findings, one identity per line (as written by
+    /// --write-baseline): they are reported as such but do not fail the
+    /// scan.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) baseline: Option<PathBuf>,
+
+    /// Write every finding's identity to this file as a baseline (keyed
+    /// fingerprints when a hash key is set, else places), and exit 0
+    /// unless an input could not be read.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) write_baseline: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
 }
 
 #[derive(Subcommand, Debug)]

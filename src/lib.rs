@@ -14,6 +14,7 @@
 //! ```
 
 pub mod checkpoint;
+pub mod ci;
 pub mod config;
 pub mod diag;
 pub mod findings;

@@ -12,7 +12,8 @@ use clap::Parser;
 
 mod cli;
 use cli::{
-    Cli, Command, EngineArgs, LogFormat, ReadFrom, ReportFormat, RulesCommand, RunArgs, WhenFull,
+    Cli, Command, EngineArgs, LogFormat, ReadFrom, ReportFormat, RulesCommand, RunArgs, ScanArgs,
+    WhenFull,
 };
 
 use logscrub::config::{self, Overrides};
@@ -38,7 +39,19 @@ fn overrides(
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print and exit 0; usage errors exit 64
+        // (EX_USAGE), distinct from read errors (2).
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                logscrub::ci::exit::USAGE
+            } else {
+                0
+            });
+        }
+    };
     logscrub::diag::set_json(cli.log_format == LogFormat::Json);
     let result = match &cli.command {
         None => run(&cli.run).map(|()| 0),
@@ -48,12 +61,7 @@ fn main() -> ExitCode {
         Some(Command::Rules {
             command: RulesCommand::Test { paths, engine },
         }) => rules_test(paths, engine),
-        Some(Command::Scan {
-            paths,
-            format,
-            input_format,
-            engine,
-        }) => scan(paths, *format, input_format.clone(), engine),
+        Some(Command::Scan(args)) => scan(args),
         Some(Command::Explain { line, engine }) => explain(line.as_deref(), engine).map(|()| 0),
     };
     let (code, error) = match result {
@@ -478,74 +486,109 @@ fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<u8> {
     Ok(if failed == 0 { 0 } else { 1 })
 }
 
-fn scan(
-    paths: &[PathBuf],
-    report: ReportFormat,
-    input_format: Option<String>,
-    engine: &EngineArgs,
-) -> anyhow::Result<u8> {
-    let mut o = overrides(engine, None, input_format);
+/// `logscrub scan`: see [`logscrub::ci`]. Returns the exit code.
+fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
+    use logscrub::ci::{self, exit, Baseline};
+    let usage = |message: String| {
+        logscrub::diag::emit("error", &message);
+        Ok(exit::USAGE)
+    };
+    let mut o = overrides(&args.engine, args.max_line_bytes, args.format.clone());
     // Detection only: actions do not matter; a hash key adds fingerprints.
     o.actions.clear();
     o.fingerprints = true;
-    let engine = config::build(&o).context("configuration")?;
-    let inputs: Vec<PathBuf> = if paths.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        paths.to_vec()
+    let engine = match config::build(&o) {
+        Ok(engine) => engine,
+        Err(e) => return usage(format!("configuration: {e}")),
     };
-    let mut out = io::stdout().lock();
-    let mut found = 0u64;
-    for input in &inputs {
-        let (name, reader): (String, Box<dyn io::Read>) = if input.as_os_str() == "-" {
-            ("standard input".into(), Box::new(io::stdin()))
-        } else {
-            let name = input.display().to_string();
-            let file = std::fs::File::open(input).map_err(|source| PipeError::Read {
-                input: name.clone(),
-                source,
-            })?;
-            (name, Box::new(file))
-        };
-        let mut lines = logscrub::framing::LineReader::new(reader, engine.max_line_bytes)
-            .hold_cri_partials(matches!(
-                engine.format,
-                logscrub::format::Format::Auto | logscrub::format::Format::Cri
-            ));
-        let mut redactor = logscrub::redact::Redactor::new(Arc::clone(&engine.scanner));
-        redactor.set_max_line_bytes(engine.max_line_bytes);
-        redactor.set_format(engine.format);
-        redactor.set_record_findings(true);
-        let mut sink = Vec::new();
-        loop {
-            let batch = lines.next_batch().map_err(|source| PipeError::Read {
-                input: name.clone(),
-                source,
-            })?;
-            sink.clear();
-            match batch {
-                None => break,
-                Some(logscrub::framing::Batch::Lines(l)) => redactor.scrub_lines(l, &mut sink),
-                Some(logscrub::framing::Batch::OverLong { terminated, .. }) => {
-                    redactor.fail_closed(terminated, &mut sink)
-                }
+    let mut exclude = Vec::new();
+    for pattern in &args.exclude {
+        match glob::Pattern::new(pattern) {
+            Ok(p) => exclude.push(p),
+            Err(e) => return usage(format!("--exclude {pattern}: {e}")),
+        }
+    }
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => match Baseline::load(path) {
+            Ok(b) => Some(b),
+            Err(e @ ci::baseline::BaselineError::Parse { .. }) => return usage(e.to_string()),
+            Err(e) => {
+                logscrub::diag::emit("error", &e.to_string());
+                return Ok(exit::READ_ERROR);
             }
-            for record in redactor.take_records() {
-                found += 1;
-                match report {
-                    ReportFormat::Table => logscrub::findings::write_row(&mut out, &name, &record)?,
-                    ReportFormat::Json => logscrub::findings::write_json(&mut out, &name, &record)?,
+        },
+    };
+    let options = ci::ScanOptions {
+        paths: args.paths.clone(),
+        exclude,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let outcome = ci::scan(&engine, &options, baseline.as_ref());
+    for e in &outcome.read_errors {
+        logscrub::diag::emit("error", &format!("reading {}: {}", e.input, e.message));
+    }
+    let mut code = outcome.exit_code();
+    if let Some(path) = &args.write_baseline {
+        let written = Baseline::from_keys(outcome.findings.iter().map(|f| f.key.clone()));
+        if let Err(e) = written.write(path) {
+            logscrub::diag::emit("error", &e.to_string());
+            return Ok(exit::READ_ERROR);
+        }
+        logscrub::diag::emit(
+            "info",
+            &format!(
+                "baseline of {} finding(s) written to {}",
+                written.len(),
+                path.display()
+            ),
+        );
+        if code == exit::FINDINGS {
+            code = exit::CLEAN;
+        }
+    }
+    let mut report = Vec::new();
+    match args.report_format {
+        ReportFormat::Table | ReportFormat::Json => {
+            for f in outcome.findings.iter().filter(|f| !f.baselined) {
+                if args.report_format == ReportFormat::Table {
+                    logscrub::findings::write_row(&mut report, &f.source, &f.record)?;
+                } else {
+                    logscrub::findings::write_json(&mut report, &f.source, &f.record)?;
                 }
             }
         }
+        ReportFormat::Sarif => {
+            let log = ci::sarif::render(&outcome, &engine.scanner, baseline.is_some(), code);
+            serde_json::to_writer_pretty(&mut report, &log)?;
+            report.push(b'\n');
+        }
     }
-    if let ReportFormat::Table = report {
-        logscrub::diag::emit(
-            "info",
-            &format!("{found} finding(s) in {} input(s)", inputs.len()),
-        );
+    match &args.report_path {
+        Some(path) => {
+            if let Err(e) = logscrub::report::write_private_atomically(path, &report) {
+                logscrub::diag::emit("error", &format!("report {}: {e}", path.display()));
+                return Ok(exit::READ_ERROR);
+            }
+        }
+        None => io::stdout().lock().write_all(&report)?,
     }
-    Ok(if found > 0 { 1 } else { 0 })
+    let accepted = outcome.findings.len() - outcome.new_findings();
+    logscrub::diag::emit(
+        "info",
+        &format!(
+            "{} finding(s){} in {} input(s), {} line(s)",
+            outcome.new_findings(),
+            if accepted > 0 {
+                format!(" and {accepted} accepted in the baseline")
+            } else {
+                String::new()
+            },
+            outcome.inputs,
+            outcome.lines
+        ),
+    );
+    Ok(code)
 }
 
 fn explain(line: Option<&str>, engine: &EngineArgs) -> anyhow::Result<()> {

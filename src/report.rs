@@ -519,7 +519,7 @@ impl Reporter {
 
 /// Replaces `path` with `data`: a temporary file (mode 0600) in the same
 /// directory, fsync, rename, fsync of the directory.
-fn write_private_atomically(path: &Path, data: &[u8]) -> io::Result<()> {
+pub fn write_private_atomically(path: &Path, data: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
