@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(
     name = "logscrub",
-    version,
+    version = logscrub::VERSION,
     about,
     long_about,
     args_conflicts_with_subcommands = true
@@ -61,6 +61,21 @@ pub(crate) enum Command {
     /// report could not be read or written, 64 usage or configuration
     /// error.
     Scan(ScanArgs),
+    /// Print a shell completion script for SHELL on standard output, e.g.
+    /// `logscrub completions bash > /etc/bash_completion.d/logscrub`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on standard output, e.g. `logscrub man >
+    /// /usr/local/share/man/man1/logscrub.1`; with --out-dir, write one
+    /// page per command there (logscrub.1, logscrub-scan.1, ...).
+    Man {
+        /// Write logscrub.1 and a page per subcommand into this directory.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// Show every candidate in a line (argument, or each line of standard
     /// input) with its rule, span and validator verdict, and the output.
     Explain {

@@ -33,5 +33,15 @@ pub mod source;
 pub mod stats;
 pub mod telemetry;
 
-/// The version shown by `--version`, the run report and `logscrub_build_info`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The version shown by `--version` and in the run report: the package
+/// version and the git revision it was built from (see `build.rs`), e.g.
+/// `0.1.0 (rev 9a10875c1d2e)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (rev ",
+    env!("LOGSCRUB_GIT_REVISION"),
+    ")"
+);
+
+/// The git revision the binary was built from, or `unknown`.
+pub const GIT_REVISION: &str = env!("LOGSCRUB_GIT_REVISION");

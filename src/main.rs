@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::Parser;
 
 mod cli;
+mod packaging;
 use cli::{
     Cli, Command, EngineArgs, LogFormat, ReadFrom, ReportFormat, RulesCommand, RunArgs, ScanArgs,
     WhenFull,
@@ -62,6 +63,27 @@ fn main() -> ExitCode {
             command: RulesCommand::Test { paths, engine },
         }) => rules_test(paths, engine),
         Some(Command::Scan(args)) => scan(args),
+        Some(Command::Completions { shell }) => {
+            let mut out = io::stdout().lock();
+            packaging::completions(*shell, &mut out);
+            out.flush().map(|()| 0).map_err(anyhow::Error::from)
+        }
+        Some(Command::Man { out_dir: None }) => {
+            let mut out = io::stdout().lock();
+            packaging::man(&mut out)
+                .and_then(|()| out.flush())
+                .map(|()| 0)
+                .map_err(anyhow::Error::from)
+        }
+        Some(Command::Man { out_dir: Some(dir) }) => packaging::man_pages(dir)
+            .map(|pages| {
+                logscrub::diag::emit(
+                    "info",
+                    &format!("{} man pages written to {}", pages.len(), dir.display()),
+                );
+                0
+            })
+            .with_context(|| format!("writing man pages to {}", dir.display())),
         Some(Command::Explain { line, engine }) => explain(line.as_deref(), engine).map(|()| 0),
     };
     let (code, error) = match result {
