@@ -327,6 +327,7 @@ fn read_in_order(
                     pattern: glob::Pattern::escape(&path.to_string_lossy()),
                     follow: false,
                     start_at_end: false,
+                    selection: Default::default(),
                 };
                 file::run(
                     file_options,

@@ -46,7 +46,7 @@ fn scan_reports_where_not_what() {
 
 #[test]
 fn scan_json_with_fingerprints() {
-    let out = run(&["scan", "--format", "json"], LOG.as_bytes(), true);
+    let out = run(&["scan", "--report-format", "json"], LOG.as_bytes(), true);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     no_secret(&text);
@@ -65,7 +65,7 @@ fn scan_json_with_fingerprints() {
     assert!(records[1].get("fingerprint").is_none());
     // The same card gives the same fingerprint in another line and format.
     let again = run(
-        &["scan", "--format", "json"],
+        &["scan", "--report-format", "json"],
         b"{\"pan\": \"4111 1111 1111 1111\"}\n",
         true,
     );
