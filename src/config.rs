@@ -9,6 +9,8 @@
 //!
 //! See `examples/logscrub.toml` for the whole format, commented.
 
+pub mod io;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -105,16 +107,16 @@ pub struct ConfigFile {
     /// rule whose label and action apply, or "off" to remove a default.
     #[serde(default)]
     pub sensitive_keys: BTreeMap<String, String>,
-    /// `[input]`, `[output]`, `[metrics]`: see [`crate::io_config`] (read
+    /// `[input]`, `[output]`, `[metrics]`: see [`crate::config::io`] (read
     /// at start-up; the command line wins).
     #[serde(default)]
-    pub input: crate::io_config::InputConfig,
+    pub input: crate::config::io::InputConfig,
     /// `[output]`.
     #[serde(default)]
-    pub output: crate::io_config::OutputConfig,
+    pub output: crate::config::io::OutputConfig,
     /// `[metrics]`.
     #[serde(default)]
-    pub metrics: crate::io_config::MetricsConfig,
+    pub metrics: crate::config::io::MetricsConfig,
 }
 
 /// `[mask]`

@@ -23,7 +23,6 @@ pub mod env_flags;
 pub mod findings;
 pub mod format;
 pub mod framing;
-pub mod io_config;
 pub mod pipe;
 pub mod policy;
 pub mod redact;

@@ -165,7 +165,11 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         logscrub::report::start(
             path.clone(),
             report_io(args),
-            logscrub::report::Identity::of(&engine.scanner, overrides.config.as_deref()),
+            logscrub::report::Identity::of(
+                engine.scanner.catalog_sha256(),
+                engine.scanner.rules().len(),
+                overrides.config.as_deref(),
+            ),
         )?;
     }
     if let Some(addr) = args.metrics_addr {
@@ -188,7 +192,8 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             Ok(engine) => {
                 logscrub::telemetry::count_reload(true);
                 logscrub::report::set_identity(logscrub::report::Identity::of(
-                    &engine.scanner,
+                    engine.scanner.catalog_sha256(),
+                    engine.scanner.rules().len(),
                     reload_overrides.config.as_deref(),
                 ));
                 logscrub::telemetry::set_rules_active(engine.scanner.rules().len());
@@ -316,7 +321,7 @@ fn with_config_io(args: &RunArgs, matches: &ArgMatches) -> anyhow::Result<RunArg
     if let Some(path) = &args.engine.config {
         let file = config::read_config(path).context("configuration")?;
         let io =
-            logscrub::io_config::RunIo::from_file(&file.input, &file.output, &file.metrics, path)
+            logscrub::config::io::RunIo::from_file(&file.input, &file.output, &file.metrics, path)
                 .context("configuration")?;
         let unset = |id: &str| {
             matches

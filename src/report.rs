@@ -40,8 +40,6 @@ use metrics::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::scan::Scanner;
-
 /// The version of the report's JSON layout.
 pub const REPORT_VERSION: u32 = 1;
 
@@ -72,48 +70,27 @@ pub struct Identity {
     pub config_file: Option<String>,
     /// SHA-256 of the config file's bytes (hex), if any.
     pub config_sha256: Option<String>,
-    /// SHA-256 of the active catalog and its policy (see [`catalog_sha256`]).
+    /// SHA-256 of the active catalog and its policy (see [`crate::scan::Scanner::catalog_sha256`]).
     pub catalog_sha256: String,
     /// Active rules.
     pub rules: usize,
 }
 
 impl Identity {
-    /// The identity of `scanner` with the config file `config` (read again
-    /// to hash it; unreadable means no hash, which the report shows).
-    pub fn of(scanner: &Scanner, config: Option<&Path>) -> Identity {
+    /// The identity of the active rules (their `catalog_sha256`, see
+    /// [`crate::scan::Scanner::catalog_sha256`], and how many) with the
+    /// config file `config` (read again to hash it; unreadable means no
+    /// hash, which the report shows).
+    pub fn of(catalog_sha256: String, rules: usize, config: Option<&Path>) -> Identity {
         Identity {
             config_file: config.map(|p| p.display().to_string()),
             config_sha256: config
                 .and_then(|p| std::fs::read(p).ok())
                 .map(|b| hex(&Sha256::digest(b))),
-            catalog_sha256: catalog_sha256(scanner),
-            rules: scanner.rules().len(),
+            catalog_sha256,
+            rules,
         }
     }
-}
-
-/// SHA-256 (hex) over the active rules in order: id, family, regex,
-/// validator, action and label of each. Two runs with the same hash redact
-/// the same way; any change of a rule or of its action changes it.
-pub fn catalog_sha256(scanner: &Scanner) -> String {
-    let mut h = Sha256::new();
-    for (i, rule) in scanner.rules().iter().enumerate() {
-        let policy = scanner.policy().rule(i);
-        for field in [
-            rule.id.as_bytes(),
-            rule.family.as_bytes(),
-            rule.regex.as_bytes(),
-            format!("{:?}", rule.validator).as_bytes(),
-            policy.action.as_str().as_bytes(),
-            &policy.label,
-        ] {
-            // Length-prefixed, so fields cannot run into each other.
-            h.update((field.len() as u64).to_le_bytes());
-            h.update(field);
-        }
-    }
-    hex(&h.finalize())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -570,7 +547,10 @@ mod tests {
                 inputs: vec!["app.log".into()],
                 output: "-".into(),
             },
-            identity: Mutex::new(Identity::of(&Scanner::builtin(), None)),
+            identity: Mutex::new({
+                let s = crate::scan::Scanner::builtin();
+                Identity::of(s.catalog_sha256(), s.rules().len(), None)
+            }),
             ledger: Arc::default(),
             written: Mutex::new(None),
         }
@@ -720,19 +700,19 @@ mod tests {
     fn the_catalog_hash_follows_the_rules_and_the_policy() {
         let builtin = crate::config::build(&Default::default()).unwrap().scanner;
         let again = crate::config::build(&Default::default()).unwrap().scanner;
-        assert_eq!(catalog_sha256(&builtin), catalog_sha256(&again));
+        assert_eq!(builtin.catalog_sha256(), again.catalog_sha256());
         let o = crate::config::Overrides {
             actions: vec!["pan=mask".into()],
             ..Default::default()
         };
         let masked = crate::config::build(&o).unwrap();
-        assert_ne!(catalog_sha256(&builtin), catalog_sha256(&masked.scanner));
+        assert_ne!(builtin.catalog_sha256(), masked.scanner.catalog_sha256());
         let o = crate::config::Overrides {
             disable: vec!["email".into()],
             ..Default::default()
         };
         let fewer = crate::config::build(&o).unwrap();
-        assert_ne!(catalog_sha256(&builtin), catalog_sha256(&fewer.scanner));
+        assert_ne!(builtin.catalog_sha256(), fewer.scanner.catalog_sha256());
     }
 
     #[test]

@@ -24,7 +24,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
     // (layer, its modules, layers it may use)
     (
         "face",
-        &["config"],
+        &["config", "env_flags", "ci", "cli", "packaging"],
         &[
             "face",
             "flow",
@@ -58,7 +58,14 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
     ("rules", &["rules"], &["rules"]),
     (
         "telemetry",
-        &["telemetry", "stats", "diag", "findings"],
+        &[
+            "telemetry",
+            "stats",
+            "diag",
+            "findings",
+            "report",
+            "workload",
+        ],
         &["telemetry"],
     ),
 ];
@@ -187,6 +194,8 @@ fn targets(code: &str) -> BTreeSet<String> {
             }
         }
     }
+    // Items of the crate root (`crate::VERSION`) are not modules.
+    found.retain(|name| name.starts_with(|c: char| c.is_ascii_lowercase()));
     found
 }
 

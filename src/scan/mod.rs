@@ -179,6 +179,31 @@ impl Scanner {
         }
     }
 
+    /// SHA-256 (hex) over the active rules in order: id, family, regex,
+    /// validator, action and label of each. Two runs with the same hash
+    /// redact the same way; any change of a rule or of its action changes
+    /// it (the run report's rule-set identity).
+    pub fn catalog_sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let policy = self.policy.rule(i);
+            for field in [
+                rule.id.as_bytes(),
+                rule.family.as_bytes(),
+                rule.regex.as_bytes(),
+                format!("{:?}", rule.validator).as_bytes(),
+                policy.action.as_str().as_bytes(),
+                &policy.label,
+            ] {
+                // Length-prefixed, so fields cannot run into each other.
+                h.update((field.len() as u64).to_le_bytes());
+                h.update(field);
+            }
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The redaction policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
