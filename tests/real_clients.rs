@@ -31,7 +31,10 @@ use std::time::{Duration, Instant};
 const CARD: &str = "4111111111111111";
 
 fn bin() -> String {
-    std::env::var("LOGSCRUB_BIN").ok().filter(|b| !b.is_empty()).unwrap_or_else(|| env!("CARGO_BIN_EXE_logscrub").to_string())
+    std::env::var("LOGSCRUB_BIN")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_logscrub").to_string())
 }
 
 /// Fails clearly when a client the test drives is not installed.
@@ -270,7 +273,10 @@ fn wait_until_open(pid: u32, path: &Path) {
         if open {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "never opened {path:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never opened {path:?}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -337,13 +343,7 @@ fn write_lines(path: &Path, w: u32, total: u64, how: Writer, rate: u64) {
 
 /// Runs Debian's logrotate on `log` every `every` until `done`; returns
 /// how many rotations it made.
-fn rotate_until(
-    dir: &Path,
-    log: &Path,
-    mode: &str,
-    every: Duration,
-    done: &AtomicBool,
-) -> u32 {
+fn rotate_until(dir: &Path, log: &Path, mode: &str, every: Duration, done: &AtomicBool) -> u32 {
     let logrotate = require("logrotate");
     let conf = dir.join("logrotate.conf");
     std::fs::write(
@@ -392,7 +392,9 @@ fn logrotate_run(name: &str, mode: &str, how: Writer, total: u64) -> (Account, u
     let done = Arc::new(AtomicBool::new(false));
     let rotator = {
         let (dir, log, mode, done) = (dir.clone(), log.clone(), mode.to_string(), done.clone());
-        std::thread::spawn(move || rotate_until(&dir, &log, &mode, Duration::from_millis(60), &done))
+        std::thread::spawn(move || {
+            rotate_until(&dir, &log, &mode, Duration::from_millis(60), &done)
+        })
     };
     let started = Instant::now();
     write_lines(&log, 1, total, how, 3 << 20);
@@ -426,7 +428,14 @@ fn logrotate_run(name: &str, mode: &str, how: Writer, total: u64) -> (Account, u
 fn assert_clean(a: &Account, rotations: u32) {
     assert!(rotations >= 10, "only {rotations} rotations");
     assert_eq!(
-        (a.raw_cards, a.lost, a.merged, a.split, a.duplicated, a.reordered),
+        (
+            a.raw_cards,
+            a.lost,
+            a.merged,
+            a.split,
+            a.duplicated,
+            a.reordered
+        ),
         (0, 0, 0, 0, 0, 0),
         "{a:?}"
     );
@@ -458,8 +467,12 @@ fn logrotate_create_with_line_writer() {
 
 #[test]
 fn logrotate_copytruncate_with_block_writer() {
-    let (a, rotations) =
-        logrotate_run("copytruncate-blocks", "copytruncate", Writer::Blocks, 100_000);
+    let (a, rotations) = logrotate_run(
+        "copytruncate-blocks",
+        "copytruncate",
+        Writer::Blocks,
+        100_000,
+    );
     assert_copytruncate(&a, rotations, 100_000);
 }
 
@@ -538,7 +551,11 @@ fn kill_loop(name: &str, how: Writer, kills: u32) -> (Account, u64) {
             .arg(&conf)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     let seed = 0x5eed_u64 + u64::from(kills);
     let mut random = Lcg(seed);
@@ -598,7 +615,11 @@ fn kill_loop(name: &str, how: Writer, kills: u32) -> (Account, u64) {
 /// flight); a line cut by the kill in the output file is ended on the next
 /// open (at most one piece per kill).
 fn assert_kill_loop(a: &Account, kills: u32, lines_per_second: u64) {
-    assert_eq!((a.raw_cards, a.lost, a.reordered, a.merged), (0, 0, 0, 0), "{a:?}");
+    assert_eq!(
+        (a.raw_cards, a.lost, a.reordered, a.merged),
+        (0, 0, 0, 0),
+        "{a:?}"
+    );
     assert!(a.split <= u64::from(kills), "{a:?}");
     eprintln!(
         "duplicates per kill: {} (the writer makes {lines_per_second} lines/s)",
@@ -646,7 +667,10 @@ fn collector_dies(name: &str, stall: Duration, receiver_buffer: Option<&str>) ->
     if let Some(b) = receiver_buffer {
         url.push_str(&format!("?receiver_buffer={b}"));
     }
-    let mut child = spawn_logscrub(&["--input", input.to_str().unwrap(), "--output", &url], &dir);
+    let mut child = spawn_logscrub(
+        &["--input", input.to_str().unwrap(), "--output", &url],
+        &dir,
+    );
     // The first collector: reads 8 MiB quickly (its receive buffer grows
     // by autotuning), then stops reading, then dies.
     let (mut conn, _) = listener.accept().unwrap();
@@ -710,7 +734,10 @@ fn a_collector_that_stalls_and_dies_loses_nothing() {
             .unwrap_or(8 << 20)
     };
     let window = max_of("tcp_wmem") + max_of("tcp_rmem");
-    eprintln!("duplicates: {} lines; replay window at most {window} bytes", a.duplicated);
+    eprintln!(
+        "duplicates: {} lines; replay window at most {window} bytes",
+        a.duplicated
+    );
     assert!(a.duplicated * 60 <= window, "{a:?}");
 }
 
@@ -766,7 +793,10 @@ fn connections_closing_mid_line_never_merge() {
                 break;
             }
             // (The listener may not be up yet.)
-            assert!(Instant::now() < deadline, "socat could not connect to {address}");
+            assert!(
+                Instant::now() < deadline,
+                "socat could not connect to {address}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -777,7 +807,14 @@ fn connections_closing_mid_line_never_merge() {
     let a = account(&out.finish(), &writers);
     eprintln!("{connections} socat connections (TCP and Unix) ending mid-line: {got} lines, {a:?}");
     assert_eq!(
-        (a.lost, a.duplicated, a.reordered, a.merged, a.split, a.raw_cards),
+        (
+            a.lost,
+            a.duplicated,
+            a.reordered,
+            a.merged,
+            a.split,
+            a.raw_cards
+        ),
         (0, 0, 0, 0, 0, 0),
         "{a:?}"
     );

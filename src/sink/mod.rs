@@ -88,16 +88,19 @@ impl ReceiverBuffer {
             Some((i, _)) => value.split_at(i),
             None => (value, ""),
         };
-        let shift = match unit {
-            "" => 0,
-            "k" | "K" | "KiB" => 10,
-            "M" | "MiB" => 20,
-            "G" | "GiB" => 30,
-            _ => return Err(format!("--output {url}: receiver_buffer `{value}`: expected bytes, e.g. 8388608 or 8M")),
-        };
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("--output {url}: receiver_buffer `{value}`: expected bytes, e.g. 8388608 or 8M"))?;
+        let shift =
+            match unit {
+                "" => 0,
+                "k" | "K" | "KiB" => 10,
+                "M" | "MiB" => 20,
+                "G" | "GiB" => 30,
+                _ => return Err(format!(
+                    "--output {url}: receiver_buffer `{value}`: expected bytes, e.g. 8388608 or 8M"
+                )),
+            };
+        let n: u64 = digits.parse().map_err(|_| {
+            format!("--output {url}: receiver_buffer `{value}`: expected bytes, e.g. 8388608 or 8M")
+        })?;
         n.checked_shl(shift)
             .filter(|v| *v <= 1 << 40)
             .map(|v| ReceiverBuffer(Some(v)))
@@ -440,7 +443,8 @@ impl Sink {
 async fn open_file(path: &Path) -> io::Result<tokio::fs::File> {
     let mut options = tokio::fs::OpenOptions::new();
     options.create(true).append(true).read(true).mode(0o600);
-    let context = |e: io::Error| io::Error::new(e.kind(), format!("opening {}: {e}", path.display()));
+    let context =
+        |e: io::Error| io::Error::new(e.kind(), format!("opening {}: {e}", path.display()));
     let mut file = options.open(path).await.map_err(context)?;
     if ends_mid_line(&file).await.map_err(context)? {
         crate::telemetry::count_error("sending", "output_ended_mid_line");
@@ -606,12 +610,20 @@ mod tests {
             replay.push(&[b'x'; 100], 500);
         }
         // The newest 1500 bytes at least, and not a batch more.
-        assert!(replay.bytes >= 1500 && replay.bytes < 1600, "{}", replay.bytes);
+        assert!(
+            replay.bytes >= 1500 && replay.bytes < 1600,
+            "{}",
+            replay.bytes
+        );
         // Autotuning grows the send buffer: the window grows with it.
         for _ in 0..100 {
             replay.push(&[b'x'; 100], 4000);
         }
-        assert!(replay.bytes >= 5000 && replay.bytes < 5100, "{}", replay.bytes);
+        assert!(
+            replay.bytes >= 5000 && replay.bytes < 5100,
+            "{}",
+            replay.bytes
+        );
         // Nothing is forgotten by age.
         std::thread::sleep(Duration::from_millis(20));
         replay.push(b"y", 4000);
@@ -638,7 +650,10 @@ mod tests {
         );
         assert_eq!(
             SinkSpec::parse("unix:///run/c.sock?receiver_buffer=4096"),
-            Ok(SinkSpec::Unix("/run/c.sock".into(), ReceiverBuffer(Some(4096))))
+            Ok(SinkSpec::Unix(
+                "/run/c.sock".into(),
+                ReceiverBuffer(Some(4096))
+            ))
         );
         for bad in [
             "tcp://c:1?receiver_buffer=lots",

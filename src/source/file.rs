@@ -664,8 +664,7 @@ impl FileSource {
             .waits_for
             .and_then(|id| self.tracked.iter().position(|t| t.id == id));
         let fresh = self.tracked[i].read_pos == 0 && self.tracked[i].feed.pending() == 0;
-        let Some(p) = predecessor.filter(|&p| fresh && self.tracked[p].feed.ends_mid_line())
-        else {
+        let Some(p) = predecessor.filter(|&p| fresh && self.tracked[p].feed.ends_mid_line()) else {
             self.tracked[i].carry_checked = true;
             return Some(true);
         };
@@ -1131,7 +1130,8 @@ impl FileSource {
                 if Some(key) == live || meta.len() < position.offset || self.is_tracked(key) {
                     continue;
                 }
-                if let Ok(mut t) = Tracked::open(candidate, position.offset, self.framing, &self.label)
+                if let Ok(mut t) =
+                    Tracked::open(candidate, position.offset, self.framing, &self.label)
                 {
                     t.path = path.clone();
                     generations.push(t);
@@ -1145,9 +1145,8 @@ impl FileSource {
             }
             // Without a known file left, the save time (less the save
             // interval) bounds what the checkpoint saw.
-            let since = newest_known.or_else(|| {
-                saved_at.and_then(|t| t.checked_sub(Duration::from_secs(2)))
-            });
+            let since = newest_known
+                .or_else(|| saved_at.and_then(|t| t.checked_sub(Duration::from_secs(2))));
             let Some(since) = since else {
                 continue;
             };
@@ -1339,7 +1338,9 @@ fn compressed_siblings(path: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
             let compressed = [".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4"]
                 .iter()
                 .any(|ext| rest.ends_with(ext));
-            if !compressed || !(rest.starts_with('.') || rest.starts_with('-') || rest.starts_with('_')) {
+            if !compressed
+                || !(rest.starts_with('.') || rest.starts_with('-') || rest.starts_with('_'))
+            {
                 return None;
             }
             let candidate = dir.join(&name);

@@ -162,7 +162,9 @@ impl Feed {
     /// Whether a partial line carried over from the previous generation
     /// is still waiting for its continuation.
     pub fn holds_carry(&self) -> bool {
-        self.synthetic.first().is_some_and(|&(at, _, carried)| carried && at == 0)
+        self.synthetic
+            .first()
+            .is_some_and(|&(at, _, carried)| carried && at == 0)
             && self.framer.consumed() == 0
             && self.framer.pending() > 0
     }
