@@ -88,16 +88,17 @@ impl ReceiverBuffer {
             Some((i, _)) => value.split_at(i),
             None => (value, ""),
         };
-        let shift =
-            match unit {
-                "" => 0,
-                "k" | "K" | "KiB" => 10,
-                "M" | "MiB" => 20,
-                "G" | "GiB" => 30,
-                _ => return Err(format!(
+        let shift = match unit {
+            "" => 0,
+            "k" | "K" | "KiB" => 10,
+            "M" | "MiB" => 20,
+            "G" | "GiB" => 30,
+            _ => {
+                return Err(format!(
                     "--output {url}: receiver_buffer `{value}`: expected bytes, e.g. 8388608 or 8M"
-                )),
-            };
+                ))
+            }
+        };
         let n: u64 = digits.parse().map_err(|_| {
             format!("--output {url}: receiver_buffer `{value}`: expected bytes, e.g. 8388608 or 8M")
         })?;
@@ -628,6 +629,35 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         replay.push(b"y", 4000);
         assert!(replay.bytes >= 5000);
+    }
+
+    #[test]
+    fn a_file_ending_mid_line_is_terminated_on_open() {
+        let dir = std::env::temp_dir().join(format!("logscrub-sink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for (before, after) in [
+            (
+                &b"line one\ncut in the mid"[..],
+                &b"line one\ncut in the mid\nnext\n"[..],
+            ),
+            (b"whole\n", b"whole\nnext\n"),
+            (b"", b"next\n"),
+        ] {
+            let path = dir.join("out.log");
+            std::fs::write(&path, before).unwrap();
+            runtime.block_on(async {
+                let spec = SinkSpec::File(path.clone());
+                let mut sink = Sink::open(&spec, Default::default()).await.unwrap();
+                sink.write(b"next\n").await.unwrap();
+                sink.close().await.unwrap();
+            });
+            assert_eq!(std::fs::read(&path).unwrap(), after);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

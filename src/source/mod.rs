@@ -305,8 +305,12 @@ pub fn prescrub_seam(scanner: &Arc<crate::scan::Scanner>, lines: &mut Vec<u8>, s
     }
     let start = memchr::memrchr(b'\n', &lines[..seam]).map_or(0, |i| i + 1);
     let end = memchr::memchr(b'\n', &lines[seam..]).map_or(lines.len(), |i| seam + i + 1);
-    let mut joined = crate::redact::scrub_with(scanner, &lines[start..seam]);
-    joined.extend_from_slice(&crate::redact::scrub_with(scanner, &lines[seam..end]));
+    // (The line limit is the main pass's business.)
+    let mut redactor = crate::redact::Redactor::new(Arc::clone(scanner));
+    redactor.set_max_line_bytes(usize::MAX);
+    let mut joined = Vec::with_capacity(end - start + 64);
+    redactor.scrub_lines(&lines[start..seam], &mut joined);
+    redactor.scrub_lines(&lines[seam..end], &mut joined);
     lines.splice(start..end, joined);
 }
 
