@@ -676,15 +676,18 @@ impl FileSource {
             .waits_for
             .and_then(|id| self.tracked.iter().position(|t| t.id == id));
         let fresh = self.tracked[i].read_pos == 0 && self.tracked[i].feed.pending() == 0;
-        let Some(p) = predecessor.filter(|&p| fresh && self.tracked[p].feed.ends_mid_line()) else {
+        let Some(p) = predecessor.filter(|_| fresh) else {
             self.tracked[i].carry_checked = true;
             return Some(true);
         };
         let has_bytes = self.tracked[i].file.metadata().is_ok_and(|m| m.len() > 0);
         if !has_bytes {
-            return Some(false);
+            // Nothing to read here yet; a partial line there waits.
+            return Some(!self.tracked[p].feed.ends_mid_line());
         }
-        // The writer moved on to this file: the predecessor is complete.
+        // The writer moved on to this file: what it wrote to the
+        // predecessor before (lines still landing there after the rename
+        // included) comes first, and its partial last line is complete.
         loop {
             match self.tracked[p].read_some(tx, self.options.follow) {
                 Ok((true, true)) => continue,
