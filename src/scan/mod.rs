@@ -81,10 +81,12 @@ pub struct Scratch {
 }
 
 /// The most findings one line may have. Findings are kept in memory until
-/// the line is written, so their number bounds the scan's memory (about
-/// 48 bytes each plus the secrets' text) whatever the line holds; a line
-/// with more is failed closed (replaced whole, counted).
-pub const MAX_FINDINGS_PER_LINE: usize = 4096;
+/// the line is written, so their number bounds the scan's memory (48 bytes
+/// each, at most 3 MiB, plus the secrets' text, at most the line) whatever
+/// the line holds; a line with more is failed closed (replaced whole,
+/// counted). A line of the default 1 MiB limit full of card numbers has
+/// fewer (about 62,000) and is scanned.
+pub const MAX_FINDINGS_PER_LINE: usize = 65_536;
 
 /// An explanation of one candidate, for `explain` and tests.
 #[derive(Clone, Debug)]

@@ -644,6 +644,35 @@ mod tests {
     }
 
     #[test]
+    fn a_file_ending_mid_line_is_terminated_on_open() {
+        let dir = std::env::temp_dir().join(format!("logscrub-sink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for (before, after) in [
+            (
+                &b"line one\ncut in the mid"[..],
+                &b"line one\ncut in the mid\nnext\n"[..],
+            ),
+            (b"whole\n", b"whole\nnext\n"),
+            (b"", b"next\n"),
+        ] {
+            let path = dir.join("out.log");
+            std::fs::write(&path, before).unwrap();
+            runtime.block_on(async {
+                let spec = SinkSpec::File(path.clone());
+                let mut sink = Sink::open(&spec, Default::default()).await.unwrap();
+                sink.write(b"next\n").await.unwrap();
+                sink.close().await.unwrap();
+            });
+            assert_eq!(std::fs::read(&path).unwrap(), after);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn output_urls() {
         assert_eq!(SinkSpec::parse("-"), Ok(SinkSpec::Stdout));
         assert_eq!(

@@ -16,14 +16,26 @@
 //!   created and rotated away before they were noticed (siblings modified
 //!   after the old file was opened) are read too.
 //! - **copytruncate**: a file that shrinks (or whose first bytes change)
-//!   was copied and truncated. The bytes written between the last read and
-//!   the copy are read from the copy (a sibling with the same fingerprint),
-//!   then reading starts over at offset 0. Bytes written between the copy
-//!   and the truncation are lost by copytruncate itself.
+//!   was copied and truncated. The copy is the sibling with the same
+//!   fingerprint (by content, never by length: a copy shorter than what was
+//!   read holds nothing new and is not read again); the bytes written
+//!   between the last read and the copy are read from it, then reading
+//!   starts over at offset 0. Bytes written between the copy and the
+//!   truncation and not read in time are lost by copytruncate itself;
+//!   counted when the file was seen longer than the copy and the reads.
+//! - **Partial lines**: a generation (rotated file, copied content) that
+//!   ends inside a line hands that partial line to the next generation,
+//!   whose first bytes continue it; without a continuation within
+//!   [`PARTIAL_HOLD`] it goes out alone, terminated. A line is never
+//!   scanned in two halves.
 //! - **New files** matching the pattern are picked up from their start.
 //! - **Checkpoints**: a file is resumed at its recorded offset when its
 //!   device, inode and fingerprint match; with a checkpoint, shutdown keeps
-//!   a partial last line for the next run instead of emitting it.
+//!   a partial last line for the next run instead of emitting it. On
+//!   restart, every generation written since the checkpoint (rotated away
+//!   since, or created and rotated away after the last save) is read in
+//!   order before the file at the path; compressed ones are skipped with a
+//!   counted warning.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -666,15 +678,18 @@ impl FileSource {
             .waits_for
             .and_then(|id| self.tracked.iter().position(|t| t.id == id));
         let fresh = self.tracked[i].read_pos == 0 && self.tracked[i].feed.pending() == 0;
-        let Some(p) = predecessor.filter(|&p| fresh && self.tracked[p].feed.ends_mid_line()) else {
+        let Some(p) = predecessor.filter(|_| fresh) else {
             self.tracked[i].carry_checked = true;
             return Some(true);
         };
         let has_bytes = self.tracked[i].file.metadata().is_ok_and(|m| m.len() > 0);
         if !has_bytes {
-            return Some(false);
+            // Nothing to read here yet; a partial line there waits.
+            return Some(!self.tracked[p].feed.ends_mid_line());
         }
-        // The writer moved on to this file: the predecessor is complete.
+        // The writer moved on to this file: what it wrote to the
+        // predecessor before (lines still landing there after the rename
+        // included) comes first, and its partial last line is complete.
         loop {
             match self.tracked[p].read_some(tx, self.options.follow) {
                 Ok((true, true)) => continue,
