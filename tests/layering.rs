@@ -5,10 +5,10 @@
 //! sideways across the layers:
 //!
 //! ```text
-//! Face (config) → Flow (pipe, service, shutdown)
+//! Face (config, io_config, env_flags) → Flow (pipe, service, shutdown)
 //!   → IO (source, sink, checkpoint) and Core (scan, redact, policy)
 //!   → Formats (format, framing) → Rules (rules)
-//! Telemetry (telemetry, stats, diag, findings) beside, usable by all
+//! Telemetry (telemetry, stats, diag, findings, workload) beside, usable by all
 //! ```
 //!
 //! Rules are data and import nothing from the engine; IO never decides
@@ -24,7 +24,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
     // (layer, its modules, layers it may use)
     (
         "face",
-        &["config"],
+        &["config", "io_config", "env_flags"],
         &[
             "face",
             "flow",
@@ -58,7 +58,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
     ("rules", &["rules"], &["rules"]),
     (
         "telemetry",
-        &["telemetry", "stats", "diag", "findings"],
+        &["telemetry", "stats", "diag", "findings", "workload"],
         &["telemetry"],
     ),
 ];

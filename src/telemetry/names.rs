@@ -84,11 +84,14 @@ pub const ERROR_KINDS: &[(&str, &str)] = &[
     ("receiving", "accept_failed"),
     ("receiving", "connection_failed"),
     ("receiving", "receive_failed"),
+    ("receiving", "compressed_generation_skipped"),
+    ("receiving", "copytruncate_lost"),
     ("processing", "config_invalid"),
     ("sending", "write_failed"),
     ("sending", "findings_write_failed"),
     ("sending", "output_unavailable"),
     ("sending", "checkpoint_failed"),
+    ("sending", "output_ended_mid_line"),
 ];
 
 /// Every `reason` of [`LINES_DROPPED`].
