@@ -31,15 +31,18 @@ WORKDIR /src
 # Dependencies first, so that a source change does not download them again.
 # Cargo.toml names benches/scrub.rs as a [[bench]], so cargo needs benches/
 # to read the manifest; the pattern files are embedded with include_str!.
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY benches ./benches
 COPY src ./src
 COPY patterns ./patterns
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo fetch --locked
+# There is no .git in the context: the revision for `--version` comes from
+# the REVISION build argument (build.rs reads LOGSCRUB_GIT_REVISION).
+ARG REVISION=unknown
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --offline \
+    LOGSCRUB_GIT_REVISION="${REVISION}" cargo build --release --locked --offline \
  && install -D -m 0755 target/release/logscrub /out/logscrub \
  && strip --strip-debug /out/logscrub
 

@@ -48,6 +48,20 @@ pub enum ConfigError {
     /// A pattern file is wrong.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// The policy cannot be built (hash key, allowlist).
+    #[error(transparent)]
+    Policy(crate::policy::PolicyError),
+    /// An allowlist of the config file is wrong.
+    #[error("{file}: [{section}]: {source}")]
+    Allowlist {
+        /// The config file.
+        file: String,
+        /// The table, e.g. `allowlist.rules.pan`.
+        section: String,
+        /// What is wrong.
+        #[source]
+        source: crate::policy::PolicyError,
+    },
     /// A value is wrong; the message names where.
     #[error("{0}")]
     Invalid(String),
@@ -375,7 +389,11 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         })?;
     }
 
-    let bad_allow = |e: String| ConfigError::Invalid(format!("{config_name}: [allowlist]: {e}"));
+    let bad_allow = |source| ConfigError::Allowlist {
+        file: config_name.to_string(),
+        section: "allowlist".into(),
+        source,
+    };
     policy.set_global_allowlist(
         Allowlist::new(&config.allowlist.values, &config.allowlist.regexes).map_err(bad_allow)?,
     );
@@ -384,8 +402,12 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
             return Err(unknown("[allowlist.rules]", id));
         }
         if let Some(i) = rules.iter().position(|r| r.id == *id) {
-            let list = Allowlist::new(&allow.values, &allow.regexes).map_err(|e| {
-                ConfigError::Invalid(format!("{config_name}: [allowlist.rules.{id}]: {e}"))
+            let list = Allowlist::new(&allow.values, &allow.regexes).map_err(|source| {
+                ConfigError::Allowlist {
+                    file: config_name.to_string(),
+                    section: format!("allowlist.rules.{id}"),
+                    source,
+                }
             })?;
             policy.set_allowlist(i, list);
         }
@@ -417,14 +439,14 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
                 })?,
         };
         let id = config.hash.key_id.as_deref().unwrap_or("k1");
-        let key = HashKey::new(id, &secret).map_err(ConfigError::Invalid)?;
+        let key = HashKey::new(id, &secret).map_err(ConfigError::Policy)?;
         let length = config
             .hash
             .length
             .unwrap_or(crate::policy::hash::DEFAULT_TOKEN_CHARS);
         policy.set_hasher(Some(Hasher::new(key, length)));
     }
-    policy.check().map_err(ConfigError::Invalid)?;
+    policy.check().map_err(ConfigError::Policy)?;
 
     let overlong = match config.overlong.as_deref() {
         None | Some("replace") => OverlongPolicy::Replace,

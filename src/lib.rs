@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
+pub mod ci;
 pub mod config;
 pub mod diag;
 pub mod env_flags;
@@ -26,6 +27,7 @@ pub mod io_config;
 pub mod pipe;
 pub mod policy;
 pub mod redact;
+pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod service;
@@ -35,3 +37,16 @@ pub mod source;
 pub mod stats;
 pub mod telemetry;
 pub mod workload;
+
+/// The version shown by `--version` and in the run report: the package
+/// version and the git revision it was built from (see `build.rs`), e.g.
+/// `0.1.0 (rev 9a10875c1d2e)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (rev ",
+    env!("LOGSCRUB_GIT_REVISION"),
+    ")"
+);
+
+/// The git revision the binary was built from, or `unknown`.
+pub const GIT_REVISION: &str = env!("LOGSCRUB_GIT_REVISION");

@@ -10,255 +10,19 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
+
+mod cli;
+mod packaging;
+use cli::{
+    Cli, Command, EngineArgs, LogFormat, ReadFrom, ReportFormat, RulesCommand, RunArgs, ScanArgs,
+    WhenFull,
+};
 
 use logscrub::config::{self, Overrides};
 use logscrub::pipe::{self, PipeError, PipeOptions, Reloader};
 use logscrub::scan::Scanner;
 use logscrub::stats::Stats;
-
-/// Scrub card numbers, secrets and personal data from log lines.
-///
-/// Reads the inputs in order (standard input when none is given, or `-`)
-/// and writes every line to standard output with each detected secret
-/// replaced as configured (by default a label such as [CARD_REDACTED]).
-/// Exactly one output line per input line, unless a `drop` action is
-/// configured; every other byte passes unchanged.
-#[derive(Parser, Debug)]
-#[command(
-    name = "logscrub",
-    version,
-    about,
-    long_about,
-    args_conflicts_with_subcommands = true
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-
-    #[command(flatten)]
-    run: RunArgs,
-
-    /// Diagnostics on standard error as `text` or `json` lines.
-    #[arg(long, value_name = "FORMAT", default_value = "text", global = true)]
-    log_format: LogFormat,
-}
-
-/// How diagnostics are written.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum LogFormat {
-    /// `logscrub: message`
-    Text,
-    /// `{"time":…,"level":…,"message":…}`
-    Json,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Rule tooling.
-    Rules {
-        #[command(subcommand)]
-        command: RulesCommand,
-    },
-    /// Detect only: report where secrets are (input, line, byte span, rule,
-    /// keyed fingerprint with a hash key), never the secret itself. Exit 1
-    /// when anything is found, 0 when clean, 2 on error: a CI gate for log
-    /// samples and fixtures.
-    Scan {
-        /// Files to scan; standard input when none (or `-`).
-        paths: Vec<PathBuf>,
-        /// Report format.
-        #[arg(long, value_enum, default_value = "table")]
-        format: ReportFormat,
-        /// How lines are read: auto, raw, json, docker, cri, logfmt.
-        #[arg(long, value_name = "FORMAT")]
-        input_format: Option<String>,
-        #[command(flatten)]
-        engine: EngineArgs,
-    },
-    /// Show every candidate in a line (argument, or each line of standard
-    /// input) with its rule, span and validator verdict, and the output.
-    Explain {
-        /// The line to explain; standard input when absent.
-        line: Option<String>,
-        #[command(flatten)]
-        engine: EngineArgs,
-    },
-}
-
-/// Where files start without a checkpoint.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum ReadFrom {
-    /// From their first byte.
-    Beginning,
-    /// From their current end (only new lines).
-    End,
-}
-
-/// What a full output buffer does.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum WhenFull {
-    /// Pause the inputs until there is room.
-    Block,
-    /// Drop the newest lines and count them.
-    Drop,
-}
-
-/// How `scan` reports.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum ReportFormat {
-    /// `source:line:start-end  rule  [fingerprint]`
-    Table,
-    /// One JSON object per finding.
-    Json,
-}
-
-#[derive(Subcommand, Debug)]
-enum RulesCommand {
-    /// Every active rule: id, family, action, label and where it came from.
-    List {
-        #[command(flatten)]
-        engine: EngineArgs,
-    },
-    /// Run the `examples` and `survives` lines of every rule (built-in and
-    /// user rules); exit 1 on any failure.
-    Test {
-        /// Extra pattern files or directories to load and test.
-        paths: Vec<PathBuf>,
-        #[command(flatten)]
-        engine: EngineArgs,
-    },
-}
-
-/// Options that choose the rules and the policy.
-#[derive(Args, Debug, Clone)]
-struct EngineArgs {
-    /// TOML config file (see examples/logscrub.toml).
-    #[arg(long, value_name = "PATH", env = "LOGSCRUB_CONFIG")]
-    config: Option<PathBuf>,
-
-    /// Extra pattern file or directory of `*.toml` pattern files
-    /// (repeatable).
-    #[arg(long, value_name = "PATH")]
-    patterns: Vec<PathBuf>,
-
-    /// Action for a rule or family: label, mask, hash or drop (repeatable),
-    /// e.g. `--action pan=mask --action email=hash`.
-    #[arg(long, value_name = "RULE=ACTION")]
-    action: Vec<String>,
-
-    /// Turn off a rule or family (repeatable).
-    #[arg(long, value_name = "RULE")]
-    disable: Vec<String>,
-
-    /// File holding the HMAC key for the hash action (else the
-    /// LOGSCRUB_HASH_KEY environment variable).
-    #[arg(long, value_name = "PATH")]
-    hash_key_file: Option<PathBuf>,
-}
-
-#[derive(Args, Debug, Clone)]
-struct RunArgs {
-    /// Input files, read one after another; `-` is standard input.
-    #[arg(value_name = "INPUT")]
-    inputs: Vec<PathBuf>,
-
-    /// Lines longer than this many bytes are replaced by
-    /// [LINE_TOO_LONG_REDACTED] (never passed raw) and counted
-    /// [default: 1048576, or the config file's max_line_bytes].
-    #[arg(long, value_name = "BYTES")]
-    max_line_bytes: Option<usize>,
-
-    /// How lines are read: auto (per line: JSON, CRI, logfmt or raw), raw,
-    /// json, docker, cri, logfmt [default: auto, or the config file's].
-    #[arg(long, value_name = "FORMAT")]
-    format: Option<String>,
-
-    /// Scrubbing threads [default: the number of available cores].
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
-
-    /// Print line, byte and per-rule counts to standard error at the end.
-    #[arg(long)]
-    stats: bool,
-
-    /// Serve Prometheus metrics on http://ADDR:PORT/metrics, with /healthz
-    /// and /readyz for probes (off by default; e.g. 0.0.0.0:9090).
-    #[arg(long, value_name = "ADDR:PORT")]
-    metrics_addr: Option<std::net::SocketAddr>,
-
-    /// How long the redaction series of a Kubernetes workload
-    /// (namespace/pod/container labels) are kept after its logs are gone,
-    /// so Prometheus scrapes their last value.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
-    workload_series_ttl: std::time::Duration,
-
-    /// On SIGTERM/SIGINT, how long to drain (scrub and write what was
-    /// read) before giving up with status 1; a second signal exits at once.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    shutdown_timeout: u64,
-
-    /// Read files matching this path or glob pattern (repeatable; `-` is
-    /// standard input). Inputs are read concurrently, each keeping its own
-    /// line order.
-    #[arg(long = "input", value_name = "PATH_OR_GLOB")]
-    input: Vec<String>,
-
-    /// Do not read files whose path matches this glob (repeatable), e.g.
-    /// `/var/log/containers/logscrub-*` for logscrub's own log.
-    #[arg(long, value_name = "GLOB")]
-    exclude: Vec<String>,
-
-    /// Do not open files (found by --input) last modified longer ago than
-    /// this, e.g. `24h`; a file written to again later is picked up.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    ignore_older: Option<std::time::Duration>,
-
-    /// Follow --input files like `tail -F`: keep reading as they grow,
-    /// across rotation (rename-and-create, copytruncate), and pick up new
-    /// files matching the pattern; runs until SIGTERM/SIGINT.
-    #[arg(long)]
-    follow: bool,
-
-    /// Where files found at start-up without a checkpoint entry start.
-    #[arg(long, value_enum, value_name = "WHERE", default_value = "beginning")]
-    read_from: ReadFrom,
-
-    /// Keep per-file positions in this file (saved atomically about every
-    /// second and at shutdown) and resume from them on restart.
-    #[arg(long, value_name = "PATH")]
-    checkpoint: Option<PathBuf>,
-
-    /// Receive lines on a socket (repeatable): tcp://ADDR:PORT (add
-    /// ?framing=octet-counting for RFC 6587 syslog framing), udp://ADDR:PORT,
-    /// unix:///PATH.
-    #[arg(long = "listen", value_name = "URL")]
-    listen: Vec<String>,
-
-    /// Where scrubbed lines go: - (standard output), file:///PATH (append,
-    /// mode 0600), tcp://HOST:PORT or unix:///PATH (reconnects with backoff).
-    #[arg(long, value_name = "URL")]
-    output: Option<String>,
-
-    /// Bytes of scrubbed lines that may wait for a slow or unavailable
-    /// output before the inputs are paused.
-    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
-    output_buffer: usize,
-
-    /// When the output buffer is full: block (pause the inputs; nothing is
-    /// lost) or drop (drop the newest lines, counted as dropped).
-    #[arg(long, value_enum, value_name = "POLICY", default_value = "block")]
-    when_full: WhenFull,
-
-    /// Append one JSON line per redaction to this file (time, source, line,
-    /// byte span, rule, and a keyed fingerprint when a hash key is set),
-    /// never the value. Created with mode 0600.
-    #[arg(long, value_name = "PATH")]
-    findings: Option<PathBuf>,
-
-    #[command(flatten)]
-    engine: EngineArgs,
-}
 
 fn overrides(
     engine: &EngineArgs,
@@ -279,50 +43,61 @@ fn overrides(
 
 fn main() -> ExitCode {
     // Every run flag can also come from LOGSCRUB_… (see env_flags).
-    let matches = logscrub::env_flags::with_env(Cli::command()).get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let parsed = logscrub::env_flags::with_env(Cli::command())
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
+        // --help and --version print and exit 0; usage errors exit 64
+        // (EX_USAGE), distinct from read errors (2).
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                logscrub::ci::exit::USAGE
+            } else {
+                0
+            });
+        }
+    };
     logscrub::diag::set_json(cli.log_format == LogFormat::Json);
     let result = match &cli.command {
         None => with_config_io(&cli.run, &matches)
             .and_then(|args| run(&args))
-            .map(|()| ExitCode::SUCCESS),
+            .map(|()| 0),
         Some(Command::Rules {
             command: RulesCommand::List { engine },
-        }) => rules_list(engine).map(|()| ExitCode::SUCCESS),
+        }) => rules_list(engine).map(|()| 0),
         Some(Command::Rules {
             command: RulesCommand::Test { paths, engine },
         }) => rules_test(paths, engine),
-        Some(Command::Scan {
-            paths,
-            format,
-            input_format,
-            engine,
-        }) => scan(paths, *format, input_format.clone(), engine),
-        Some(Command::Explain { line, engine }) => {
-            explain(line.as_deref(), engine).map(|()| ExitCode::SUCCESS)
+        Some(Command::Scan(args)) => scan(args),
+        Some(Command::Completions { shell }) => {
+            let mut out = io::stdout().lock();
+            packaging::completions(*shell, &mut out);
+            out.flush().map(|()| 0).map_err(anyhow::Error::from)
         }
+        Some(Command::Man { out_dir: None }) => {
+            let mut out = io::stdout().lock();
+            packaging::man(&mut out)
+                .and_then(|()| out.flush())
+                .map(|()| 0)
+                .map_err(anyhow::Error::from)
+        }
+        Some(Command::Man { out_dir: Some(dir) }) => packaging::man_pages(dir)
+            .map(|pages| {
+                logscrub::diag::emit(
+                    "info",
+                    &format!("{} man pages written to {}", pages.len(), dir.display()),
+                );
+                0
+            })
+            .with_context(|| format!("writing man pages to {}", dir.display())),
+        Some(Command::Explain { line, engine }) => explain(line.as_deref(), engine).map(|()| 0),
     };
-    match result {
-        Ok(code) => code,
+    let (code, error) = match result {
+        Ok(code) => (code, None),
+        Err(err) if is_broken_pipe(&err) => (0, None),
         Err(err) => {
-            // A closed stdout (`| head`) is a normal way to stop.
-            if let Some(PipeError::Write(e)) = err.downcast_ref::<PipeError>() {
-                if e.kind() == io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
-            }
-            if let Some(e) = err.downcast_ref::<io::Error>() {
-                if e.kind() == io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
-            }
-            if let Some(logscrub::service::ServiceError::Pipe(PipeError::Write(e))) =
-                err.downcast_ref::<logscrub::service::ServiceError>()
-            {
-                if e.kind() == io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
-            }
             if let Some(e) = err.downcast_ref::<PipeError>() {
                 let (stage, kind) = match e {
                     PipeError::Read { .. } => ("receiving", "read_failed"),
@@ -331,10 +106,34 @@ fn main() -> ExitCode {
                 };
                 logscrub::telemetry::count_error(stage, kind);
             }
-            logscrub::diag::emit("error", &error_chain(&err));
-            ExitCode::from(2)
+            let message = error_chain(&err);
+            logscrub::diag::emit("error", &message);
+            (2, Some(message))
         }
+    };
+    // The run report's final write (a no-op without --report).
+    if let Err(e) = logscrub::report::finish(logscrub::report::Exit { code, error }) {
+        logscrub::diag::emit("error", &e.to_string());
+        return ExitCode::from(2);
     }
+    ExitCode::from(code)
+}
+
+/// A closed stdout (`| head`) is a normal way to stop.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    let broken = |e: &io::Error| e.kind() == io::ErrorKind::BrokenPipe;
+    if let Some(PipeError::Write(e)) = err.downcast_ref::<PipeError>() {
+        return broken(e);
+    }
+    if let Some(e) = err.downcast_ref::<io::Error>() {
+        return broken(e);
+    }
+    if let Some(logscrub::service::ServiceError::Pipe(PipeError::Write(e))) =
+        err.downcast_ref::<logscrub::service::ServiceError>()
+    {
+        return broken(e);
+    }
+    false
 }
 
 /// The error and its causes, each cause once (many messages already
@@ -361,10 +160,20 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         .context("installing the SIGTERM handler")?;
     let readiness = logscrub::telemetry::Readiness::default();
     readiness.set_output_ok(true);
+    if let Some(path) = &args.report {
+        // Before the metrics recorder, which then copies its counters.
+        logscrub::report::start(
+            path.clone(),
+            report_io(args),
+            logscrub::report::Identity::of(&engine.scanner, overrides.config.as_deref()),
+        )?;
+    }
     if let Some(addr) = args.metrics_addr {
         let bound = logscrub::telemetry::serve(addr, readiness.clone(), args.workload_series_ttl)
             .with_context(|| format!("serving metrics on {addr}"))?;
         logscrub::diag::emit("info", &format!("metrics on http://{bound}/metrics"));
+    } else if args.report.is_some() {
+        logscrub::report::install_recorder(metrics::NoopRecorder)?;
     }
     logscrub::telemetry::set_rules_active(engine.scanner.rules().len());
 
@@ -378,6 +187,10 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         Box::new(move || match config::build(&reload_overrides) {
             Ok(engine) => {
                 logscrub::telemetry::count_reload(true);
+                logscrub::report::set_identity(logscrub::report::Identity::of(
+                    &engine.scanner,
+                    reload_overrides.config.as_deref(),
+                ));
                 logscrub::telemetry::set_rules_active(engine.scanner.rules().len());
                 logscrub::diag::emit(
                     "info",
@@ -395,7 +208,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
                     "warn",
                     &format!("reload failed, keeping the previous configuration: {e}"),
                 );
-                Err(e.to_string())
+                Err(e.into())
             }
         }),
     ));
@@ -475,6 +288,24 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         print_stats(&stats, &reloader);
     }
     Ok(())
+}
+
+/// The inputs and the output as given, for the run report.
+fn report_io(args: &RunArgs) -> logscrub::report::Io {
+    let mut inputs: Vec<String> = args
+        .inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .chain(args.input.iter().cloned())
+        .chain(args.listen.iter().cloned())
+        .collect();
+    if inputs.is_empty() {
+        inputs.push("-".into());
+    }
+    logscrub::report::Io {
+        inputs,
+        output: args.output.clone().unwrap_or_else(|| "-".into()),
+    }
 }
 
 /// `args` completed from the config file's `[input]`, `[output]` and
@@ -645,12 +476,44 @@ impl<W: Write> Write for LastByte<W> {
     }
 }
 
+/// `--stats`: one `key=value` line and one line per rule, or, with
+/// `--log-format json`, one JSON object with the same numbers.
 fn print_stats(stats: &Stats, reloader: &Reloader) {
     use std::sync::atomic::Ordering;
+    let (reloads_ok, reloads_failed) = (
+        reloader.succeeded.load(Ordering::Relaxed),
+        reloader.failed.load(Ordering::Relaxed),
+    );
+    let by_rule: std::collections::BTreeMap<&str, u64> = stats
+        .by_rule
+        .iter()
+        .filter(|(_, t)| t.redactions > 0)
+        .map(|(id, t)| (id.as_str(), t.redactions))
+        .collect();
+    if logscrub::diag::is_json() {
+        logscrub::diag::emit_json(
+            "info",
+            "run statistics",
+            serde_json::json!({
+                "lines": stats.lines,
+                "bytes_in": stats.bytes_in,
+                "bytes_out": stats.bytes_out,
+                "failed_closed": stats.failed_closed,
+                "dropped": stats.dropped,
+                "malformed": stats.malformed,
+                "redactions": stats.total_redactions(),
+                "reloads_ok": reloads_ok,
+                "reloads_failed": reloads_failed,
+                "dropped_output_full": stats.dropped_output_full,
+                "redactions_by_rule": by_rule,
+            }),
+        );
+        return;
+    }
     let mut err = io::stderr().lock();
     let _ = writeln!(
         err,
-        "lines={} bytes_in={} bytes_out={} failed_closed={} dropped={} malformed={} redactions={} reloads_ok={} reloads_failed={} dropped_output_full={}",
+        "lines={} bytes_in={} bytes_out={} failed_closed={} dropped={} malformed={} redactions={} reloads_ok={reloads_ok} reloads_failed={reloads_failed} dropped_output_full={}",
         stats.lines,
         stats.bytes_in,
         stats.bytes_out,
@@ -658,14 +521,10 @@ fn print_stats(stats: &Stats, reloader: &Reloader) {
         stats.dropped,
         stats.malformed,
         stats.total_redactions(),
-        reloader.succeeded.load(Ordering::Relaxed),
-        reloader.failed.load(Ordering::Relaxed),
         stats.dropped_output_full,
     );
-    for (id, totals) in &stats.by_rule {
-        if totals.redactions > 0 {
-            let _ = writeln!(err, "  {id:<24} {}", totals.redactions);
-        }
+    for (id, n) in by_rule {
+        let _ = writeln!(err, "  {id:<24} {n}");
     }
 }
 
@@ -693,7 +552,7 @@ fn rules_list(engine: &EngineArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<ExitCode> {
+fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<u8> {
     let mut o = overrides(engine, None, None);
     o.patterns.extend(paths.iter().cloned());
     // Examples are written for labels: the active rules, default policy.
@@ -708,7 +567,7 @@ fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<ExitCode
             .map(|e| (e.input.as_str(), e.output.as_str()))
             .chain(rule.survives.iter().map(|s| (s.as_str(), s.as_str())));
         for (input, expected) in cases {
-            let got = logscrub::redact::scrub_with(&scanner, input.as_bytes());
+            let got = pipe::scrub_text(&scanner, &PipeOptions::default(), input.as_bytes())?;
             if got == expected.as_bytes() {
                 passed += 1;
             } else {
@@ -724,85 +583,112 @@ fn rules_test(paths: &[PathBuf], engine: &EngineArgs) -> anyhow::Result<ExitCode
         }
     }
     writeln!(out, "{passed} passed, {failed} failed")?;
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if failed == 0 { 0 } else { 1 })
 }
 
-fn scan(
-    paths: &[PathBuf],
-    report: ReportFormat,
-    input_format: Option<String>,
-    engine: &EngineArgs,
-) -> anyhow::Result<ExitCode> {
-    let mut o = overrides(engine, None, input_format);
+/// `logscrub scan`: see [`logscrub::ci`]. Returns the exit code.
+fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
+    use logscrub::ci::{self, exit, Baseline};
+    let usage = |message: String| {
+        logscrub::diag::emit("error", &message);
+        Ok(exit::USAGE)
+    };
+    let mut o = overrides(&args.engine, args.max_line_bytes, args.format.clone());
     // Detection only: actions do not matter; a hash key adds fingerprints.
     o.actions.clear();
     o.fingerprints = true;
-    let engine = config::build(&o).context("configuration")?;
-    let inputs: Vec<PathBuf> = if paths.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        paths.to_vec()
+    let engine = match config::build(&o) {
+        Ok(engine) => engine,
+        Err(e) => return usage(format!("configuration: {e}")),
     };
-    let mut out = io::stdout().lock();
-    let mut found = 0u64;
-    for input in &inputs {
-        let (name, reader): (String, Box<dyn io::Read>) = if input.as_os_str() == "-" {
-            ("standard input".into(), Box::new(io::stdin()))
-        } else {
-            let name = input.display().to_string();
-            let file = std::fs::File::open(input).map_err(|source| PipeError::Read {
-                input: name.clone(),
-                source,
-            })?;
-            (name, Box::new(file))
-        };
-        let mut lines = logscrub::framing::LineReader::new(reader, engine.max_line_bytes)
-            .hold_cri_partials(matches!(
-                engine.format,
-                logscrub::format::Format::Auto | logscrub::format::Format::Cri
-            ));
-        let mut redactor = logscrub::redact::Redactor::new(Arc::clone(&engine.scanner));
-        redactor.set_max_line_bytes(engine.max_line_bytes);
-        redactor.set_format(engine.format);
-        redactor.set_record_findings(true);
-        let mut sink = Vec::new();
-        loop {
-            let batch = lines.next_batch().map_err(|source| PipeError::Read {
-                input: name.clone(),
-                source,
-            })?;
-            sink.clear();
-            match batch {
-                None => break,
-                Some(logscrub::framing::Batch::Lines(l)) => redactor.scrub_lines(l, &mut sink),
-                Some(logscrub::framing::Batch::OverLong { terminated, .. }) => {
-                    redactor.fail_closed(terminated, &mut sink)
-                }
+    let mut exclude = Vec::new();
+    for pattern in &args.exclude {
+        match glob::Pattern::new(pattern) {
+            Ok(p) => exclude.push(p),
+            Err(e) => return usage(format!("--exclude {pattern}: {e}")),
+        }
+    }
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => match Baseline::load(path) {
+            Ok(b) => Some(b),
+            Err(e @ ci::baseline::BaselineError::Parse { .. }) => return usage(e.to_string()),
+            Err(e) => {
+                logscrub::diag::emit("error", &e.to_string());
+                return Ok(exit::READ_ERROR);
             }
-            for record in redactor.take_records() {
-                found += 1;
-                match report {
-                    ReportFormat::Table => logscrub::findings::write_row(&mut out, &name, &record)?,
-                    ReportFormat::Json => logscrub::findings::write_json(&mut out, &name, &record)?,
+        },
+    };
+    let options = ci::ScanOptions {
+        paths: args.paths.clone(),
+        exclude,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let outcome = ci::scan(&engine, &options, baseline.as_ref());
+    for e in &outcome.read_errors {
+        logscrub::diag::emit("error", &format!("reading {}: {}", e.input, e.message));
+    }
+    let mut code = outcome.exit_code();
+    if let Some(path) = &args.write_baseline {
+        let written = Baseline::from_keys(outcome.findings.iter().map(|f| f.key.clone()));
+        if let Err(e) = written.write(path) {
+            logscrub::diag::emit("error", &e.to_string());
+            return Ok(exit::READ_ERROR);
+        }
+        logscrub::diag::emit(
+            "info",
+            &format!(
+                "baseline of {} finding(s) written to {}",
+                written.len(),
+                path.display()
+            ),
+        );
+        if code == exit::FINDINGS {
+            code = exit::CLEAN;
+        }
+    }
+    let mut report = Vec::new();
+    match args.report_format {
+        ReportFormat::Table | ReportFormat::Json => {
+            for f in outcome.findings.iter().filter(|f| !f.baselined) {
+                if args.report_format == ReportFormat::Table {
+                    logscrub::findings::write_row(&mut report, &f.source, &f.record)?;
+                } else {
+                    logscrub::findings::write_json(&mut report, &f.source, &f.record)?;
                 }
             }
         }
+        ReportFormat::Sarif => {
+            let log = ci::sarif::render(&outcome, &engine.scanner, baseline.is_some(), code);
+            serde_json::to_writer_pretty(&mut report, &log)?;
+            report.push(b'\n');
+        }
     }
-    if let ReportFormat::Table = report {
-        logscrub::diag::emit(
-            "info",
-            &format!("{found} finding(s) in {} input(s)", inputs.len()),
-        );
+    match &args.report_path {
+        Some(path) => {
+            if let Err(e) = logscrub::report::write_private_atomically(path, &report) {
+                logscrub::diag::emit("error", &format!("report {}: {e}", path.display()));
+                return Ok(exit::READ_ERROR);
+            }
+        }
+        None => io::stdout().lock().write_all(&report)?,
     }
-    Ok(if found > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let accepted = outcome.findings.len() - outcome.new_findings();
+    logscrub::diag::emit(
+        "info",
+        &format!(
+            "{} finding(s){} in {} input(s), {} line(s)",
+            outcome.new_findings(),
+            if accepted > 0 {
+                format!(" and {accepted} accepted in the baseline")
+            } else {
+                String::new()
+            },
+            outcome.inputs,
+            outcome.lines
+        ),
+    );
+    Ok(code)
 }
 
 fn explain(line: Option<&str>, engine: &EngineArgs) -> anyhow::Result<()> {
@@ -814,6 +700,12 @@ fn explain(line: Option<&str>, engine: &EngineArgs) -> anyhow::Result<()> {
     };
     let mut out = io::stdout().lock();
     let mut scratch = scanner.scratch();
+    let options = PipeOptions {
+        max_line_bytes: engine.max_line_bytes,
+        overlong: engine.overlong,
+        format: engine.format,
+        ..PipeOptions::default()
+    };
     for line in &lines {
         let mut candidates = Vec::new();
         scanner.scan_line_with(line.as_bytes(), &mut scratch, &mut |c| candidates.push(c));
@@ -833,7 +725,8 @@ fn explain(line: Option<&str>, engine: &EngineArgs) -> anyhow::Result<()> {
                 rule.id, c.view, c.span.start, c.span.end
             )?;
         }
-        let scrubbed = logscrub::redact::scrub_with(scanner, line.as_bytes());
+        // What a run with this configuration writes: its format and limits.
+        let scrubbed = pipe::scrub_text(scanner, &options, line.as_bytes())?;
         writeln!(out, "output: {}", String::from_utf8_lossy(&scrubbed))?;
     }
     Ok(())

@@ -19,7 +19,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use crate::framing::{Batch, LineReader, OwnedBatch};
-use crate::redact::{block_state_after, OverlongPolicy, Redactor, ScrubOptions};
+use crate::redact::{OverlongPolicy, Redactor, ScrubOptions, StreamCursor};
 use crate::scan::Scanner;
 use crate::stats::Stats;
 
@@ -89,7 +89,10 @@ impl PipeOptions {
 }
 
 /// The function that builds a new configuration on reload.
-pub type Rebuild = dyn Fn() -> Result<Arc<Scanner>, String> + Send + Sync;
+/// Its error is the caller's own (the configuration's); the reloader
+/// counts it and keeps the running configuration.
+pub type Rebuild =
+    dyn Fn() -> Result<Arc<Scanner>, Box<dyn std::error::Error + Send + Sync>> + Send + Sync;
 
 /// Live reload: when `requested` is set (by a SIGHUP handler), the next
 /// batch boundary rebuilds the configuration and switches to it. A batch is
@@ -159,10 +162,8 @@ fn run_sequential<R: Read, W: Write>(
     options: &PipeOptions,
     stats: &mut Stats,
 ) -> Result<(), PipeError> {
-    let mut reader = LineReader::new(input, options.max_line_bytes).hold_cri_partials(matches!(
-        options.format,
-        crate::format::Format::Auto | crate::format::Format::Cri
-    ));
+    let mut reader = LineReader::new(input, options.max_line_bytes)
+        .hold_cri_partials(options.scrub().holds_cri_partials());
     let mut redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
     let mut out = Vec::with_capacity(crate::framing::READ_CHUNK + 4096);
     let result = loop {
@@ -201,6 +202,27 @@ fn run_sequential<R: Read, W: Write>(
     stats.drain_from(&mut redactor.take_stats());
     output.flush().map_err(PipeError::Write)?;
     result
+}
+
+/// Scrubs `text` on the calling thread exactly as a run with `options`
+/// would: the same framing (line limit, CRI partial runs), redactor and
+/// options. For the tools that show what a run does to a line (`explain`,
+/// `rules test`); no reload, no findings, counts dropped.
+pub fn scrub_text(
+    scanner: &Arc<Scanner>,
+    options: &PipeOptions,
+    text: &[u8],
+) -> Result<Vec<u8>, PipeError> {
+    let options = PipeOptions {
+        threads: 1,
+        reload: None,
+        findings: None,
+        ..options.clone()
+    };
+    let mut out = Vec::with_capacity(text.len());
+    let mut stats = Stats::default();
+    run_sequential("text", text, &mut out, scanner, &options, &mut stats)?;
+    Ok(out)
 }
 
 /// Writes finding records to the `--findings` side channel, if any.
@@ -290,10 +312,7 @@ fn run_parallel<R: Read + Send + 'static, W: Write>(
     }
     let reader = BatchReader {
         max_line_bytes: options.max_line_bytes,
-        hold_cri_partials: matches!(
-            options.format,
-            crate::format::Format::Auto | crate::format::Format::Cri
-        ),
+        hold_cri_partials: options.scrub().holds_cri_partials(),
         scanner: Arc::clone(scanner),
         reload: options.reload.clone(),
         count_lines: options.findings.is_some(),
@@ -338,9 +357,7 @@ impl BatchReader {
         let mut reader =
             LineReader::new(input, self.max_line_bytes).hold_cri_partials(self.hold_cri_partials);
         let mut seq = 0u64;
-        let mut lines_before = 0u64;
-        let mut block_lines_left = 0u32;
-        let mut follows_blocks = self.scanner.block_rule().is_some();
+        let mut cursor = StreamCursor::default();
         loop {
             let kind = match reader.next_batch() {
                 Ok(None) => {
@@ -363,37 +380,21 @@ impl BatchReader {
             };
             if let Some(next) = self.reload.as_ref().and_then(|r| r.poll()) {
                 self.scanner = next;
-                follows_blocks = self.scanner.block_rule().is_some();
-                if !follows_blocks {
-                    block_lines_left = 0;
-                }
             }
-            let start_state = block_lines_left;
-            if follows_blocks {
-                if let OwnedBatch::Lines(lines) = &kind {
-                    block_lines_left =
-                        block_state_after(lines, block_lines_left, self.max_line_bytes);
-                }
-            }
+            let lines = match &kind {
+                OwnedBatch::Lines(lines) => Some(lines.as_slice()),
+                OwnedBatch::OverLong { .. } => None,
+            };
+            let start = cursor.advance(lines, &self.scanner, self.count_lines, self.max_line_bytes);
             if token_tx.send(()).is_err() {
                 return;
             }
-            let first_line = lines_before;
-            // Line numbers only serve finding records: no count without.
-            lines_before += match &kind {
-                _ if !self.count_lines => 0,
-                OwnedBatch::Lines(lines) => {
-                    memchr::memchr_iter(b'\n', lines).count() as u64
-                        + u64::from(lines.last().is_some_and(|&b| b != b'\n'))
-                }
-                OwnedBatch::OverLong { .. } => 1,
-            };
             let job = Job {
                 seq,
                 kind,
-                block_lines_left: start_state,
+                block_lines_left: start.block_lines_left,
                 scanner: Arc::clone(&self.scanner),
-                first_line,
+                first_line: start.lines,
             };
             if job_tx.send(job).is_err() {
                 return;

@@ -58,6 +58,15 @@ pub struct ScrubOptions {
     pub record_findings: bool,
 }
 
+impl ScrubOptions {
+    /// Whether the framer must keep a run of CRI partial lines in one
+    /// batch: the redactor joins them only within a batch (formats `auto`
+    /// and `cri`).
+    pub fn holds_cri_partials(&self) -> bool {
+        matches!(self.format, Format::Auto | Format::Cri)
+    }
+}
+
 impl Default for ScrubOptions {
     fn default() -> ScrubOptions {
         ScrubOptions {
@@ -479,6 +488,13 @@ impl Redactor {
 
         self.scanner
             .scan_gated_line(content, scan_raw, &mut self.scratch);
+        if self.scratch.overflowed {
+            // More findings than memory is allowed for: fail closed.
+            self.scratch.stats.lines -= 1;
+            self.line_no -= 1;
+            self.fail_closed(line.last() == Some(&b'\n'), out);
+            return;
+        }
         if self.block_rule.is_some() {
             let (left, body) = block_step(content, self.block_lines_left);
             self.block_lines_left = left;
@@ -693,6 +709,54 @@ pub fn prescrub_seam(scanner: &Arc<Scanner>, lines: &mut Vec<u8>, seam: usize) {
     lines.splice(start..end, joined);
 }
 
+/// Where a stream stands between two of its batches: lines before the next
+/// one, and the private-key block state at its start. The one place that
+/// sees a stream's batches in order (the pipe's reader, the service's
+/// dispatcher) advances it, so each batch can then be scrubbed alone, on
+/// any thread, by [`Redactor::set_line_number`] and
+/// [`Redactor::set_block_state`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamCursor {
+    /// Lines before the next batch (counted only when asked for).
+    pub lines: u64,
+    /// Private-key body lines still to redact at the next batch's start.
+    pub block_lines_left: u32,
+}
+
+impl StreamCursor {
+    /// The cursor at the start of the next batch, moved past it. `lines`
+    /// holds the batch's whole lines (`None`: one over-long line, which
+    /// leaves the block state as it is). The block state is followed only
+    /// while `scanner` has a private-key rule; lines are counted only when
+    /// `count_lines` (finding records need them; counting costs a pass).
+    pub fn advance(
+        &mut self,
+        lines: Option<&[u8]>,
+        scanner: &Scanner,
+        count_lines: bool,
+        max_line_bytes: usize,
+    ) -> StreamCursor {
+        if scanner.block_rule().is_none() {
+            self.block_lines_left = 0;
+        }
+        let start = *self;
+        match lines {
+            Some(lines) => {
+                if scanner.block_rule().is_some() {
+                    self.block_lines_left =
+                        block_state_after(lines, self.block_lines_left, max_line_bytes);
+                }
+                if count_lines {
+                    self.lines += memchr::memchr_iter(b'\n', lines).count() as u64
+                        + u64::from(lines.last().is_some_and(|&b| b != b'\n'));
+                }
+            }
+            None => self.lines += u64::from(count_lines),
+        }
+        start
+    }
+}
+
 /// Scrubs `text` with the built-in rules: a convenience for tests and tools.
 pub fn scrub_with(scanner: &Arc<Scanner>, text: &[u8]) -> Vec<u8> {
     let mut redactor = Redactor::new(Arc::clone(scanner));
@@ -758,6 +822,39 @@ mod tests {
         let lines: Vec<u64> = r.take_records().iter().map(|f| f.line).collect();
         assert_eq!(lines.last(), Some(&4));
         assert_eq!(r.take_stats().lines, 4);
+    }
+
+    #[test]
+    fn a_line_with_too_many_findings_fails_closed_within_memory() {
+        use crate::scan::MAX_FINDINGS_PER_LINE;
+        let scanner = Arc::new(Scanner::builtin());
+        let mut redactor = Redactor::new(Arc::clone(&scanner));
+        redactor.set_max_line_bytes(64 << 20);
+        for (cards, fails) in [
+            (MAX_FINDINGS_PER_LINE - 1, false),
+            (MAX_FINDINGS_PER_LINE, true),
+            (MAX_FINDINGS_PER_LINE * 20, true),
+        ] {
+            let mut line = b"x ".to_vec();
+            for _ in 0..cards {
+                line.extend_from_slice(b"4111111111111111 ");
+            }
+            line.push(b'\n');
+            let mut out = Vec::new();
+            redactor.scrub_lines(&line, &mut out);
+            let stats = redactor.take_stats();
+            assert!(!out.windows(16).any(|w| w == b"4111111111111111"));
+            assert_eq!(stats.lines, 1);
+            if fails {
+                assert_eq!(out, [OVERLONG_MARKER, b"\n"].concat());
+                assert_eq!(stats.failed_closed, 1);
+            } else {
+                assert_eq!(stats.failed_closed, 0);
+                assert!(out.starts_with(b"x [CARD_REDACTED] "), "{:?}", &out[..40]);
+            }
+            // The findings kept never pass the cap (memory).
+            assert!(redactor.scratch.findings.capacity() <= 2 * MAX_FINDINGS_PER_LINE);
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::checkpoint::{CheckpointError, Checkpoints, Position};
 use crate::findings::FindingRecord;
 use crate::framing::OwnedBatch;
 use crate::pipe::{PipeError, PipeOptions};
-use crate::redact::{block_state_after, Redactor};
+use crate::redact::{Redactor, StreamCursor};
 use crate::scan::Scanner;
 use crate::sink::{Sink, SinkSpec};
 use crate::source::{
@@ -82,9 +82,27 @@ pub enum ServiceError {
     /// The checkpoint file.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    /// A listener could not be bound, or the runtime not started.
-    #[error("{0}")]
-    Setup(String),
+    /// The I/O runtime could not be started.
+    #[error("starting the I/O runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// A listener could not be bound.
+    #[error("--listen {listen}: {source}")]
+    Bind {
+        /// The source as given.
+        listen: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A task of the pipeline failed (a bug: the process aborts on panic).
+    #[error("{task} task failed: {source}")]
+    Task {
+        /// Which task.
+        task: &'static str,
+        /// The cause.
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 /// A scrubbed chunk.
@@ -126,7 +144,7 @@ pub fn run(
         .thread_name("logscrub-io")
         .enable_all()
         .build()
-        .map_err(|e| ServiceError::Setup(format!("starting the I/O runtime: {e}")))?;
+        .map_err(ServiceError::Runtime)?;
     runtime.block_on(serve(options, scanner, stop, readiness, stats))
 }
 
@@ -144,10 +162,7 @@ async fn serve(
     };
     let framing = FramingOptions {
         max_line_bytes: options.pipe.max_line_bytes,
-        hold_cri_partials: matches!(
-            options.pipe.format,
-            crate::format::Format::Auto | crate::format::Format::Cri
-        ),
+        hold_cri_partials: options.pipe.scrub().holds_cri_partials(),
     };
     let cancel = CancellationToken::new();
     {
@@ -198,9 +213,13 @@ async fn serve(
                 });
             }
             SourceSpec::Tcp { .. } | SourceSpec::Udp(_) | SourceSpec::Unix(_) => {
-                let listener = socket::Listener::bind(spec)
-                    .await
-                    .map_err(|e| ServiceError::Setup(format!("--listen {}: {e}", spec.label())))?;
+                let listener =
+                    socket::Listener::bind(spec)
+                        .await
+                        .map_err(|source| ServiceError::Bind {
+                            listen: spec.label(),
+                            source,
+                        })?;
                 crate::diag::emit("info", &format!("listening on {}", listener.local_addr()));
                 let (tx, cancel) = (chunk_tx.clone(), cancel.clone());
                 let label: Arc<str> = spec.label().into();
@@ -253,9 +272,12 @@ async fn serve(
     )
     .await;
     drop(out_tx);
-    let sink_result = sink_task
-        .await
-        .unwrap_or_else(|e| Err(ServiceError::Setup(format!("output task: {e}"))));
+    let sink_result = sink_task.await.unwrap_or_else(|source| {
+        Err(ServiceError::Task {
+            task: "output",
+            source,
+        })
+    });
     if sink_result.is_err() || written.is_err() {
         // The output is gone: stop reading.
         cancel.cancel();
@@ -337,7 +359,7 @@ async fn dispatch(
     threads: usize,
 ) {
     let slots = Arc::new(Semaphore::new(threads));
-    let mut blocks = BlockStates::default();
+    let mut cursors = Cursors::default();
     let pool: Arc<Mutex<Vec<Redactor>>> = Arc::new(Mutex::new(Vec::new()));
     while let Some(chunk) = chunks.recv().await {
         if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
@@ -346,7 +368,6 @@ async fn dispatch(
         let Chunk {
             stream,
             payload,
-            first_line,
             ack,
             seam,
         } = chunk;
@@ -363,15 +384,17 @@ async fn dispatch(
             return;
         };
         let (pool, scanner, options) = (Arc::clone(&pool), Arc::clone(&scanner), options.clone());
-        let block = if scanner.block_rule().is_some() {
-            let lines = match &payload {
-                OwnedBatch::Lines(lines) => Some(lines.as_slice()),
-                OwnedBatch::OverLong { .. } => None,
-            };
-            blocks.advance(&stream, lines, options.max_line_bytes)
-        } else {
-            0
+        let lines = match &payload {
+            OwnedBatch::Lines(lines) => Some(lines.as_slice()),
+            OwnedBatch::OverLong { .. } => None,
         };
+        let start = cursors.advance(
+            &stream,
+            lines,
+            &scanner,
+            options.findings.is_some(),
+            options.max_line_bytes,
+        );
         let handle = tokio::task::spawn_blocking(move || {
             let mut redactor = pool
                 .lock()
@@ -387,8 +410,8 @@ async fn dispatch(
                 &mut redactor,
                 &scanner,
                 &payload,
-                block,
-                first_line,
+                start.block_lines_left,
+                start.lines,
                 &mut output,
             );
             let scrubbed = Scrubbed {
@@ -416,41 +439,39 @@ async fn dispatch(
     }
 }
 
-/// The private-key block state of each stream at the end of its last
-/// chunk. The dispatcher sees a stream's chunks in order, so it computes
-/// each chunk's starting state before the chunks are scrubbed concurrently.
-/// Entries are keyed by the stream's address; the `Weak` keeps that address
-/// from being reused while the entry exists, and entries of streams that are
-/// gone are swept as the map grows.
+/// Where each stream stands ([`StreamCursor`]) after its last chunk. The
+/// dispatcher sees a stream's chunks in order, so it gives each chunk its
+/// first line number and starting private-key block state before the
+/// chunks are scrubbed concurrently. Entries are keyed by the stream's
+/// address; the `Weak` keeps that address from being reused while the entry
+/// exists, and entries of streams that are gone are swept as the map grows.
 #[derive(Default)]
-struct BlockStates {
-    states: HashMap<usize, (Weak<Stream>, u32)>,
+struct Cursors {
+    cursors: HashMap<usize, (Weak<Stream>, StreamCursor)>,
     sweep_at: usize,
 }
 
-impl BlockStates {
-    /// The state at the start of a chunk of `stream`, advancing it past
-    /// `lines` (`None`: an over-long line, which leaves it as it is).
+impl Cursors {
+    /// The cursor at the start of a chunk of `stream`, moved past it
+    /// (`lines`: `None` for an over-long line).
     fn advance(
         &mut self,
         stream: &Arc<Stream>,
         lines: Option<&[u8]>,
+        scanner: &Scanner,
+        count_lines: bool,
         max_line_bytes: usize,
-    ) -> u32 {
-        if self.states.len() >= self.sweep_at {
-            self.states.retain(|_, (s, _)| s.strong_count() > 0);
-            self.sweep_at = (2 * self.states.len()).max(64);
+    ) -> StreamCursor {
+        if self.cursors.len() >= self.sweep_at {
+            self.cursors.retain(|_, (s, _)| s.strong_count() > 0);
+            self.sweep_at = (2 * self.cursors.len()).max(64);
         }
         let key = Arc::as_ptr(stream) as usize;
-        let entry = self
-            .states
+        let (_, cursor) = self
+            .cursors
             .entry(key)
-            .or_insert_with(|| (Arc::downgrade(stream), 0));
-        let start = entry.1;
-        if let Some(lines) = lines {
-            entry.1 = block_state_after(lines, start, max_line_bytes);
-        }
-        start
+            .or_insert_with(|| (Arc::downgrade(stream), StreamCursor::default()));
+        cursor.advance(lines, scanner, count_lines, max_line_bytes)
     }
 }
 
@@ -490,7 +511,12 @@ async fn write_in_order(
                 ack,
             } => match handle.await {
                 Ok(s) => (s, stream, ack),
-                Err(e) => return Err(ServiceError::Setup(format!("scrubbing task failed: {e}"))),
+                Err(source) => {
+                    return Err(ServiceError::Task {
+                        task: "scrubbing",
+                        source,
+                    })
+                }
             },
         };
         let Scrubbed {
@@ -654,28 +680,38 @@ mod tests {
     }
 
     #[test]
-    fn block_states_are_kept_per_stream_and_swept() {
-        let mut blocks = BlockStates::default();
+    fn cursors_are_kept_per_stream_and_swept() {
+        let scanner = Scanner::builtin();
+        let mut cursors = Cursors::default();
+        let advance = |c: &mut Cursors, s: &Arc<Stream>, lines: Option<&[u8]>| {
+            c.advance(s, lines, &scanner, true, 1000)
+        };
         let (a, b) = (stream("a"), stream("b"));
         let begin = b"-----BEGIN RSA PRIVATE KEY-----\n".as_slice();
-        assert_eq!(blocks.advance(&a, Some(begin), 1000), 0);
-        // Another stream is not inside a's block.
-        assert_eq!(blocks.advance(&b, Some(b"plain\n"), 1000), 0);
-        let inside = blocks.advance(&a, None, 1000);
-        assert!(inside > 0);
-        assert_eq!(blocks.advance(&a, Some(b"QUJD\n"), 1000), inside);
         assert_eq!(
-            blocks.advance(&a, Some(b"-----END RSA PRIVATE KEY-----\n"), 1000),
-            inside - 1
+            advance(&mut cursors, &a, Some(begin)),
+            StreamCursor::default()
         );
-        assert_eq!(blocks.advance(&a, Some(b"after\n"), 1000), 0);
+        // Another stream is not inside a's block, and counts its own lines.
+        let b0 = advance(&mut cursors, &b, Some(b"plain\n"));
+        assert_eq!((b0.lines, b0.block_lines_left), (0, 0));
+        let inside = advance(&mut cursors, &a, None);
+        assert_eq!(inside.lines, 1);
+        assert!(inside.block_lines_left > 0);
+        let next = advance(&mut cursors, &a, Some(b"QUJD\nQUJD\n"));
+        assert_eq!(next, StreamCursor { lines: 2, ..inside });
+        let end = advance(&mut cursors, &a, Some(b"-----END RSA PRIVATE KEY-----\n"));
+        assert_eq!(end.block_lines_left, inside.block_lines_left - 2);
+        let after = advance(&mut cursors, &a, Some(b"after"));
+        assert_eq!((after.lines, after.block_lines_left), (5, 0));
+        assert_eq!(advance(&mut cursors, &b, None).lines, 1);
         // Streams that are gone do not pile up.
         drop((a, b));
         for i in 0..1000 {
             let s = stream(&i.to_string());
-            blocks.advance(&s, Some(begin), 1000);
+            advance(&mut cursors, &s, Some(begin));
         }
-        assert!(blocks.states.len() <= 128, "{}", blocks.states.len());
+        assert!(cursors.cursors.len() <= 128, "{}", cursors.cursors.len());
     }
 
     #[test]

@@ -30,10 +30,12 @@ pub fn install(timeout: Duration) -> io::Result<Arc<AtomicBool>> {
             std::thread::sleep(POLL_INTERVAL);
             if watched.load(Ordering::SeqCst) {
                 std::thread::sleep(timeout);
-                crate::diag::emit(
-                    "error",
-                    "shutdown timeout reached before the output was drained",
-                );
+                let message = "shutdown timeout reached before the output was drained";
+                crate::diag::emit("error", message);
+                let _ = crate::report::finish(crate::report::Exit {
+                    code: 1,
+                    error: Some(message.into()),
+                });
                 std::process::exit(1);
             }
         })?;

@@ -66,13 +66,16 @@ pub fn serve(
     readiness: Readiness,
     workload_ttl: Duration,
 ) -> io::Result<SocketAddr> {
-    let handle = PrometheusBuilder::new()
+    let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full(names::SCAN_DURATION.into()),
             &[0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0],
         )
-        .and_then(|b| b.install_recorder())
-        .map_err(io::Error::other)?;
+        .map_err(io::Error::other)?
+        .build_recorder();
+    let handle = recorder.handle();
+    // Through the run report, which keeps a copy of the counters.
+    crate::report::install_recorder(recorder).map_err(io::Error::other)?;
     describe();
     zero_counters();
     workloads::enable(workload_ttl);

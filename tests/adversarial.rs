@@ -19,7 +19,6 @@
 //! tests found (quadratic rescans); they are fixed and kept as regressions.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
@@ -30,7 +29,8 @@ use logscrub::redact::scrub_with;
 use logscrub::rules::validate::{card_network_valid, luhn_valid};
 use logscrub::scan::Scanner;
 
-const BIN: &str = env!("CARGO_BIN_EXE_logscrub");
+mod common;
+use common::{leaks, temp_dir, TempDir, BIN};
 const MIB: usize = 1 << 20;
 const CARD: &str = "4111111111111111";
 const CARD_LABEL: &[u8] = b"[CARD_REDACTED]";
@@ -121,13 +121,8 @@ fn run_bin(args: &[&str], input: Vec<u8>, limit: Duration) -> (Vec<u8>, Duration
 }
 
 /// A fresh directory for one test's files, under Cargo's temporary dir.
-fn test_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("adversarial")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create test dir");
-    dir
+fn test_dir(name: &str) -> TempDir {
+    temp_dir(&format!("adversarial-{name}"))
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*).
@@ -160,44 +155,6 @@ fn count(hay: &[u8], byte: u8) -> usize {
 
 fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
-}
-
-/// The digit strings of the digit groups of `out`: digits separated by up
-/// to 3 bytes that are not ASCII letters or digits (the eval scorer's leak
-/// rule, bytewise).
-fn digit_groups(out: &[u8]) -> Vec<Vec<u8>> {
-    let mut groups = Vec::new();
-    let mut i = 0;
-    while i < out.len() {
-        if !out[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let mut digits = vec![out[i]];
-        i += 1;
-        loop {
-            let seps = out[i..]
-                .iter()
-                .take(3)
-                .take_while(|b| !b.is_ascii_alphanumeric())
-                .count();
-            match out.get(i + seps) {
-                Some(&d) if d.is_ascii_digit() => {
-                    digits.push(d);
-                    i += seps + 1;
-                }
-                _ => break,
-            }
-        }
-        groups.push(digits);
-    }
-    groups
-}
-
-fn leaks(out: &[u8], card_digits: &str) -> bool {
-    digit_groups(out)
-        .iter()
-        .any(|g| contains(g, card_digits.as_bytes()))
 }
 
 /// True when the digit-group sizes are a layout cards are printed in: one

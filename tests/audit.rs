@@ -2,10 +2,10 @@
 //! table and JSON reports) and the `--findings` side channel. Neither ever
 //! shows a secret.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_logscrub");
+mod common;
+use common::{command, run_command, temp_dir};
 const KEY: &str = "0123456789abcdef-audit-key";
 const SECRETS: [&str; 4] = [
     "4111111111111111",
@@ -15,25 +15,11 @@ const SECRETS: [&str; 4] = [
 ];
 
 fn run(args: &[&str], input: &[u8], key: bool) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("LOGSCRUB_HASH_KEY")
-        .env_remove("LOGSCRUB_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = command(args);
     if key {
         cmd.env("LOGSCRUB_HASH_KEY", KEY);
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
+    run_command(cmd, input)
 }
 
 fn no_secret(text: &str) {
@@ -60,7 +46,7 @@ fn scan_reports_where_not_what() {
 
 #[test]
 fn scan_json_with_fingerprints() {
-    let out = run(&["scan", "--format", "json"], LOG.as_bytes(), true);
+    let out = run(&["scan", "--report-format", "json"], LOG.as_bytes(), true);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     no_secret(&text);
@@ -79,7 +65,7 @@ fn scan_json_with_fingerprints() {
     assert!(records[1].get("fingerprint").is_none());
     // The same card gives the same fingerprint in another line and format.
     let again = run(
-        &["scan", "--format", "json"],
+        &["scan", "--report-format", "json"],
         b"{\"pan\": \"4111 1111 1111 1111\"}\n",
         true,
     );
@@ -100,8 +86,7 @@ fn scan_exit_codes() {
 
 #[test]
 fn findings_side_channel_in_order_with_line_numbers() {
-    let dir = std::env::temp_dir().join(format!("logscrub-audit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("audit");
     // Many batches: a card every 1000th line of about 1 MB.
     let mut input = String::new();
     for i in 1..=20_000 {

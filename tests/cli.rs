@@ -7,13 +7,13 @@
 //! can never deadlock the test) and asserts on the exact bytes it writes.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Child;
 use std::thread;
 
 use logscrub::framing::READ_CHUNK;
 
-const BIN: &str = env!("CARGO_BIN_EXE_logscrub");
+mod common;
+use common::{command, run, temp_dir, TempDir};
 const CARD: &[u8] = b"4111111111111111";
 const CARD_LABEL: &[u8] = b"[CARD_REDACTED]";
 const MARKER: &[u8] = b"[LINE_TOO_LONG_REDACTED]";
@@ -30,33 +30,13 @@ fn with_mode<'a>(mode: &[&'a str], args: &[&'a str]) -> Vec<&'a str> {
 
 /// Spawns the binary with `args`, all three standard streams piped.
 fn spawn(args: &[&str]) -> Child {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn logscrub")
-}
-
-/// Runs the binary with `args`, writing `input` to its stdin from a thread.
-fn run(args: &[&str], input: Vec<u8>) -> Output {
-    let mut child = spawn(args);
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = thread::spawn(move || {
-        // The child may legitimately stop reading early (an error exit);
-        // a failed write then is not this test's concern.
-        let _ = stdin.write_all(&input);
-    });
-    let output = child.wait_with_output().expect("wait for logscrub");
-    writer.join().unwrap();
-    output
+    command(args).spawn().expect("spawn logscrub")
 }
 
 /// Runs the binary and asserts a clean exit with empty stderr; returns
 /// stdout.
 fn scrub(args: &[&str], input: &[u8]) -> Vec<u8> {
-    let out = run(args, input.to_vec());
+    let out = run(args, input);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -138,11 +118,8 @@ fn assert_same_output(got: &[u8], want: &[u8], what: &str) {
 }
 
 /// A fresh, empty directory for one test's files.
-fn test_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn test_dir(name: &str) -> TempDir {
+    temp_dir(&format!("cli-{name}"))
 }
 
 /// Parses the first stderr line of `--stats` into (key, value) pairs.

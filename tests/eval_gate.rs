@@ -41,11 +41,9 @@
 //! `surrogateescape` gives one lone surrogate per byte).
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
-use std::process::{Command, Stdio};
-use std::thread;
 
-const BIN: &str = env!("CARGO_BIN_EXE_logscrub");
+mod common;
+use common::{digit_groups, run, BIN};
 const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/eval_public.jsonl");
 
 /// The scenario groups of the eval set; each must reach `MIN_GROUP_RECALL`.
@@ -81,26 +79,13 @@ const WINDOW: usize = 16;
 /// (so a full stdout pipe cannot deadlock us). Returns stdout and stderr;
 /// panics unless the process exits successfully.
 fn run_scrubber(args: &[&str], input: Vec<u8>) -> (Vec<u8>, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let writer = thread::spawn(move || stdin.write_all(&input));
-    let output = child.wait_with_output().expect("waiting for logscrub");
+    let output = run(args, input);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
         "{BIN} {args:?} exited with {}; stderr:\n{stderr}",
         output.status
     );
-    writer
-        .join()
-        .expect("stdin writer thread panicked")
-        .expect("writing stdin of logscrub");
     (output.stdout, stderr)
 }
 
@@ -485,43 +470,6 @@ fn views(s: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// Python's `[\W_]`: neither a letter nor a digit (Unicode-wide).
-fn is_separator(c: char) -> bool {
-    !c.is_alphanumeric()
-}
-
-/// The digit strings of the digit groups of `v`: matches of
-/// `[0-9](?:[\W_]{0,3}[0-9])*` with everything but the digits dropped.
-fn digit_groups(v: &str) -> Vec<String> {
-    let chars: Vec<char> = v.chars().collect();
-    let mut groups = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let mut digits = String::from(chars[i]);
-        i += 1;
-        loop {
-            let seps = chars[i..]
-                .iter()
-                .take(3)
-                .take_while(|&&c| is_separator(c))
-                .count();
-            match chars.get(i + seps) {
-                Some(c) if c.is_ascii_digit() => {
-                    digits.push(*c);
-                    i += seps + 1;
-                }
-                _ => break,
-            }
-        }
-        groups.push(digits);
-    }
-    groups
 }
 
 /// The maximal runs of ASCII digits of `v`.

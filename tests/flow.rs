@@ -189,3 +189,43 @@ fn a_reload_keeps_recording_findings() {
         );
     }
 }
+
+#[test]
+fn explain_shows_what_a_run_writes() {
+    let dir = temp_dir("flow-explain");
+    let lines = [
+        "a long line with card 4111 1111 1111 1111",
+        r#"{"password": "hunter2hunter2", "msg": "card 4111111111111111"}"#,
+        "user=bob token=ghp_abcdefghijklmnopqrstuvwxyz0123456789 ssn 123-45-6789",
+        "2024-01-01T00:00:00.000000000Z stdout F paid 5555 5555 5555 4444",
+    ];
+    let configs = [
+        "",
+        "max_line_bytes = 20\n",
+        "format = \"raw\"\n",
+        "format = \"json\"\n",
+        "max_line_bytes = 40\noverlong = \"drop\"\n",
+    ];
+    for (n, config) in configs.iter().enumerate() {
+        let path = dir.join(format!("config-{n}.toml"));
+        std::fs::write(&path, config).unwrap();
+        let path = path.display().to_string();
+        for line in lines {
+            let ran = run(&["--config", &path], format!("{line}\n"));
+            assert!(ran.status.success(), "{config:?}");
+            let explained = run(&["explain", "--config", &path, line], b"");
+            assert!(explained.status.success(), "{config:?}");
+            let text = String::from_utf8(explained.stdout).unwrap();
+            let shown = text
+                .lines()
+                .find_map(|l| l.strip_prefix("output: "))
+                .unwrap_or_else(|| panic!("no output line: {text}"));
+            let written = String::from_utf8(ran.stdout).unwrap();
+            assert_eq!(
+                format!("{shown}\n").trim_start_matches('\n'),
+                written,
+                "config {config:?}, line {line:?}"
+            );
+        }
+    }
+}

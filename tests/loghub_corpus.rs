@@ -19,12 +19,10 @@
 //! exception list to make a failure go away: a line outside it that changes
 //! is a scrubber bug.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::thread;
 
-const BIN: &str = env!("CARGO_BIN_EXE_logscrub");
+mod common;
+use common::run;
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/loghub");
 
 /// Every log of the corpus.
@@ -87,25 +85,13 @@ const MAX_SHOWN: usize = 20;
 /// Runs the real binary over `input` (written from a thread, so a full
 /// stdout pipe cannot deadlock us) and returns its stdout.
 fn scrub(input: Vec<u8>) -> Vec<u8> {
-    let mut child = Command::new(BIN)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let writer = thread::spawn(move || stdin.write_all(&input));
-    let output = child.wait_with_output().expect("waiting for logscrub");
+    let output = run(&[], input);
     assert!(
         output.status.success(),
         "logscrub exited with {}; stderr:\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    writer
-        .join()
-        .expect("stdin writer thread panicked")
-        .expect("writing stdin of logscrub");
     output.stdout
 }
 

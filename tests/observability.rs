@@ -8,7 +8,8 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_logscrub");
+mod common;
+use common::BIN;
 const SECRETS: [&str; 3] = [
     "4111111111111111",
     "alice@example.com",

@@ -39,6 +39,9 @@ use std::io::Cursor;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
+mod common;
+use common::{digit_groups, leaks};
+
 use logscrub::pipe::PipeOptions;
 use logscrub::redact::{scrub_with, Redactor};
 use logscrub::rules::validate::{card_network_valid, luhn_valid};
@@ -280,46 +283,6 @@ fn format_card(digits: &str, layout: Layout) -> String {
     }
 }
 
-/// The digit strings of the digit groups of `text`: maximal runs of ASCII
-/// digits where consecutive digits may be separated by up to 3 characters
-/// that are neither letters nor digits (the eval scorer's leak rule).
-fn digit_groups(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut groups = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let mut digits = String::from(chars[i]);
-        i += 1;
-        loop {
-            let seps = chars[i..]
-                .iter()
-                .take(3)
-                .take_while(|c| !c.is_alphanumeric())
-                .count();
-            match chars.get(i + seps) {
-                Some(c) if c.is_ascii_digit() => {
-                    digits.push(*c);
-                    i += seps + 1;
-                }
-                _ => break,
-            }
-        }
-        groups.push(digits);
-    }
-    groups
-}
-
-/// True when `digits` survive in `out` in any separator form.
-fn leaks_digits(out: &[u8], digits: &str) -> bool {
-    digit_groups(&String::from_utf8_lossy(out))
-        .iter()
-        .any(|g| g.contains(digits))
-}
-
 /// The bytes that may stand right before and after an inserted card.
 const BEFORE: &[u8] = b" =:\"('[{,;|<\t";
 const AFTER: &[u8] = b" =:\")'],;|>}!\t";
@@ -423,13 +386,10 @@ fn generated_cards_are_valid_for_their_network() {
         "x 4111-1111-1111-1111",
         "4111 - 1111 . 1111 / 1111",
     ] {
-        assert!(leaks_digits(out.as_bytes(), "4111111111111111"), "{out}");
+        assert!(leaks(out.as_bytes(), "4111111111111111"), "{out}");
     }
-    assert!(!leaks_digits(
-        b"x [CARD_REDACTED] 1111 y",
-        "4111111111111111"
-    ));
-    assert!(!leaks_digits(b"4111 1111 x 1111 1111", "4111111111111111"));
+    assert!(!leaks(b"x [CARD_REDACTED] 1111 y", "4111111111111111"));
+    assert!(!leaks(b"4111 1111 x 1111 1111", "4111111111111111"));
 }
 
 proptest! {
@@ -469,7 +429,7 @@ proptest! {
             .collect();
         prop_assert_eq!(out_lines.len(), lines.len(), "line count changed:\n{}", show(&out));
         prop_assert!(
-            !leaks_digits(out_lines[card_at], &card.digits),
+            !leaks(out_lines[card_at], &card.digits),
             "{:?} card {} leaked:\n  in:  {}\n  out: {}",
             card.network, text, show(&planted), show(out_lines[card_at])
         );
@@ -1162,11 +1122,7 @@ fn cri_run_completed_by_an_unterminated_last_line() {
     let text = b"2024-04-13T16:22:02.416120330Z stdout P card 4111 1111\n\
                  2024-04-13T16:22:02.416120330Z stdout F  1111 1111";
     let whole = scrub_whole(text, logscrub::framing::DEFAULT_MAX_LINE_BYTES);
-    assert!(
-        !leaks_digits(&whole, "4111111111111111"),
-        "{}",
-        show(&whole)
-    );
+    assert!(!leaks(&whole, "4111111111111111"), "{}", show(&whole));
     for threads in [1, 2] {
         let piped = scrub_piped(text, threads, logscrub::framing::DEFAULT_MAX_LINE_BYTES);
         // The halves of the card sit on two lines: look for them as text.

@@ -642,3 +642,181 @@ fn kill_loop_with_block_writer() {
     let (a, per_second) = kill_loop("kill-blocks", Writer::Blocks, 8);
     assert_kill_loop(&a, 8, per_second);
 }
+
+/// Lines of `w` up to `total`, as bytes.
+fn lines(w: u32, total: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    for seq in 0..total {
+        out.extend_from_slice(line(w, seq).as_bytes());
+    }
+    out
+}
+
+/// A collector reads a while, stops reading (its kernel and logscrub's
+/// fill up), and dies with that data unread; a new one takes its place.
+/// Everything must arrive at one of them. Returns the account and how many
+/// bytes the first collector had read.
+fn collector_dies(name: &str, stall: Duration, receiver_buffer: Option<&str>) -> (Account, usize) {
+    let dir = temp_dir(name);
+    let total = 400_000u64;
+    let input = dir.join("in.log");
+    std::fs::write(&input, lines(1, total)).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut url = format!("tcp://127.0.0.1:{port}");
+    if let Some(b) = receiver_buffer {
+        url.push_str(&format!("?receiver_buffer={b}"));
+    }
+    let mut child = spawn_logscrub(
+        &["--input", input.to_str().unwrap(), "--output", &url],
+        &dir,
+    );
+    // The first collector: reads 8 MiB quickly (its receive buffer grows
+    // by autotuning), then stops reading, then dies.
+    let (mut conn, _) = listener.accept().unwrap();
+    let mut first = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    while first.len() < 8 << 20 {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "logscrub closed early");
+        first.extend_from_slice(&buf[..n]);
+    }
+    std::thread::sleep(stall);
+    // Dies: the unread bytes in its kernel are gone (RST).
+    drop(conn);
+    // A new collector takes every connection until logscrub is done.
+    let mut second = Vec::new();
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        match listener.accept() {
+            Ok((mut conn, _)) => {
+                conn.set_nonblocking(false).unwrap();
+                // Reads to logscrub's end, then closes: all was read.
+                conn.read_to_end(&mut second).unwrap();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    // A line the first collector had half read when it died came again.
+    let cut = first.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut all = first[..cut].to_vec();
+    all.extend_from_slice(&second);
+    let a = account(&all, &[(1, total)]);
+    eprintln!(
+        "{name}: collector read {} MiB, stopped reading for {stall:?}, died; {a:?}",
+        first.len() >> 20
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    (a, first.len())
+}
+
+#[test]
+fn a_collector_that_stalls_and_dies_loses_nothing() {
+    let (a, _) = collector_dies("collector-stall", Duration::from_secs(3), None);
+    assert_eq!(
+        (a.lost, a.reordered, a.merged, a.split, a.raw_cards),
+        (0, 0, 0, 0, 0),
+        "{a:?}"
+    );
+    // Duplicates: at most the replay window (the largest send buffer plus
+    // the largest receive buffer of TCP autotuning here), in lines of at
+    // least 60 bytes.
+    let max_of = |knob: &str| -> u64 {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/{knob}"))
+            .ok()
+            .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+            .unwrap_or(8 << 20)
+    };
+    let window = max_of("tcp_wmem") + max_of("tcp_rmem");
+    eprintln!(
+        "duplicates: {} lines; replay window at most {window} bytes",
+        a.duplicated
+    );
+    assert!(a.duplicated * 60 <= window, "{a:?}");
+}
+
+/// `socat` connections that end without a final newline, over TCP and a
+/// Unix socket: every line comes out whole, scanned, terminated.
+#[test]
+fn connections_closing_mid_line_never_merge() {
+    let socat = require("socat");
+    let dir = temp_dir("midline");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let sock = dir.join("in.sock");
+    let mut child = spawn_logscrub(
+        &[
+            "--listen",
+            &format!("tcp://127.0.0.1:{port}"),
+            "--listen",
+            &format!("unix://{}", sock.display()),
+        ],
+        &dir,
+    );
+    let out = Collected::start(child.stdout.take().unwrap());
+    let mut expected = 0u64;
+    let connections = 40u64;
+    for c in 0..connections {
+        let address = if c % 2 == 0 {
+            format!("TCP:127.0.0.1:{port}")
+        } else {
+            format!("UNIX-CONNECT:{}", sock.display())
+        };
+        // Each connection (its own writer): whole lines, then one without
+        // its newline.
+        let w = 10 + c as u32;
+        let mut data = Vec::new();
+        for i in 0..3 {
+            data.extend_from_slice(line(w, i).as_bytes());
+        }
+        let last = line(w, 3);
+        data.extend_from_slice(last.trim_end().as_bytes());
+        expected += 4;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut client = Command::new(&socat)
+                .args(["-u", "STDIN", &address])
+                .stdin(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            client.stdin.take().unwrap().write_all(&data).unwrap();
+            if client.wait().unwrap().success() {
+                break;
+            }
+            // (The listener may not be up yet.)
+            assert!(
+                Instant::now() < deadline,
+                "socat could not connect to {address}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let got = out.settle(expected, Duration::from_secs(5), Duration::from_secs(30));
+    kill(child.id(), "TERM");
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).success());
+    let writers: Vec<(u32, u64)> = (0..connections).map(|c| (10 + c as u32, 4)).collect();
+    let a = account(&out.finish(), &writers);
+    eprintln!("{connections} socat connections (TCP and Unix) ending mid-line: {got} lines, {a:?}");
+    assert_eq!(
+        (
+            a.lost,
+            a.duplicated,
+            a.reordered,
+            a.merged,
+            a.split,
+            a.raw_cards
+        ),
+        (0, 0, 0, 0, 0, 0),
+        "{a:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

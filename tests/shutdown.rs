@@ -7,7 +7,8 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_logscrub");
+mod common;
+use common::BIN;
 
 fn sigterm_keeps_every_line_read(threads: &str) {
     let mut child = Command::new(BIN)

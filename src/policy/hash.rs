@@ -38,21 +38,16 @@ impl std::fmt::Debug for HashKey {
 impl HashKey {
     /// A key; fails when the secret is shorter than 16 bytes or the id is
     /// not made of letters, digits, `-` and `_`.
-    pub fn new(id: &str, secret: &[u8]) -> Result<HashKey, String> {
+    pub fn new(id: &str, secret: &[u8]) -> Result<HashKey, super::PolicyError> {
         if secret.len() < 16 {
-            return Err(format!(
-                "the hash key must be at least 16 bytes long (it has {})",
-                secret.len()
-            ));
+            return Err(super::PolicyError::ShortHashKey { len: secret.len() });
         }
         if id.is_empty()
             || !id
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            return Err(format!(
-                "invalid hash key id {id:?}: use letters, digits, '-' and '_'"
-            ));
+            return Err(super::PolicyError::HashKeyId { id: id.to_string() });
         }
         Ok(HashKey {
             id: id.to_string(),

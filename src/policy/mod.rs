@@ -15,6 +15,38 @@ pub use crate::rules::MaskStyle;
 pub use hash::{HashKey, Hasher};
 pub use mask::PanMask;
 
+/// A policy that cannot be built or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// An allowlist regex does not compile.
+    #[error("allowlist regex {regex:?}: {source}")]
+    AllowlistRegex {
+        /// The regex as written.
+        regex: String,
+        /// The compiler's error.
+        #[source]
+        source: Box<regex_automata::meta::BuildError>,
+    },
+    /// Some rules hash, and no key is configured.
+    #[error("the hash action needs a key ({rules} rule(s) hash): set LOGSCRUB_HASH_KEY or --hash-key-file")]
+    MissingHashKey {
+        /// How many rules hash.
+        rules: usize,
+    },
+    /// The hash key is too short.
+    #[error("the hash key must be at least 16 bytes long (it has {len})")]
+    ShortHashKey {
+        /// Its length.
+        len: usize,
+    },
+    /// The hash key id has characters outside letters, digits, `-`, `_`.
+    #[error("invalid hash key id {id:?}: use letters, digits, '-' and '_'")]
+    HashKeyId {
+        /// The id as given.
+        id: String,
+    },
+}
+
 /// What replaces a finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -79,14 +111,17 @@ pub struct Allowlist {
 impl Allowlist {
     /// An allowlist of `values` and `regexes` (each must match the whole
     /// value). Fails on a regex that does not compile.
-    pub fn new(values: &[String], regexes: &[String]) -> Result<Allowlist, String> {
+    pub fn new(values: &[String], regexes: &[String]) -> Result<Allowlist, PolicyError> {
         let mut compiled = Vec::with_capacity(regexes.len());
         for re in regexes {
             let anchored = format!("^(?:{re})$");
             let r = Regex::builder()
                 .syntax(crate::rules::syntax_config())
                 .build(&anchored)
-                .map_err(|e| format!("allowlist regex {re:?}: {e}"))?;
+                .map_err(|e| PolicyError::AllowlistRegex {
+                    regex: re.clone(),
+                    source: Box::new(e),
+                })?;
             compiled.push(r);
         }
         Ok(Allowlist {
@@ -173,15 +208,12 @@ impl Policy {
     }
 
     /// True when the policy can be applied: hashing needs a key.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), PolicyError> {
         if self.needs_key() && self.hasher.is_none() {
-            let rules: Vec<usize> = (0..self.rules.len())
+            let rules = (0..self.rules.len())
                 .filter(|&i| self.rules[i].action == Action::Hash)
-                .collect();
-            return Err(format!(
-                "the hash action needs a key ({} rule(s) hash): set LOGSCRUB_HASH_KEY or --hash-key-file",
-                rules.len()
-            ));
+                .count();
+            return Err(PolicyError::MissingHashKey { rules });
         }
         Ok(())
     }

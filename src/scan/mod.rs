@@ -75,7 +75,16 @@ pub struct Scratch {
     gate: Option<GateScratch>,
     /// The start offsets of the lines the gate flagged in the last batch.
     pub flagged: Vec<usize>,
+    /// The last line had more than [`MAX_FINDINGS_PER_LINE`] findings:
+    /// scanning stopped there, and the line must fail closed.
+    pub overflowed: bool,
 }
+
+/// The most findings one line may have. Findings are kept in memory until
+/// the line is written, so their number bounds the scan's memory (about
+/// 48 bytes each plus the secrets' text) whatever the line holds; a line
+/// with more is failed closed (replaced whole, counted).
+pub const MAX_FINDINGS_PER_LINE: usize = 4096;
 
 /// An explanation of one candidate, for `explain` and tests.
 #[derive(Clone, Debug)]
@@ -228,6 +237,7 @@ impl Scanner {
             stats: Stats::new(self.rules.len()),
             gate: self.gate.as_ref().map(Gate::scratch),
             flagged: Vec::new(),
+            overflowed: false,
         }
     }
 
@@ -262,6 +272,7 @@ impl Scanner {
         explain: &mut dyn FnMut(Candidate),
     ) {
         scratch.findings.clear();
+        scratch.overflowed = false;
         scratch.texts.clear();
         let Scratch {
             cache,
@@ -342,6 +353,13 @@ impl Scanner {
                 f.span.start = s - 1;
             }
         }
+        if findings.len() >= MAX_FINDINGS_PER_LINE {
+            // Not counted as redactions: the whole line fails closed.
+            findings.clear();
+            texts.clear();
+            scratch.overflowed = true;
+            return;
+        }
         merge_findings(findings);
         // Counted after merging, so a secret seen in several views counts once.
         for f in findings.iter() {
@@ -363,6 +381,10 @@ impl Scanner {
     ) {
         let mut at = 0;
         while at < hay.len() {
+            if findings.len() >= MAX_FINDINGS_PER_LINE {
+                // (Checked by the caller through `Scratch::overflowed`.)
+                break;
+            }
             let input = Input::new(hay).range(at..);
             let Some(m) = self.combined.search_with(cache, &input) else {
                 break;

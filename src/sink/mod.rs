@@ -5,11 +5,16 @@
 //! batch: while a socket destination is down it reconnects with capped
 //! exponential backoff (100 ms doubling to 10 s) and the batch waits, so the
 //! bounded buffer in front of it fills and backpressure reaches the inputs.
-//! A batch cut short by a connection failure is sent again whole on the new
-//! connection (at-least-once: the lines of that batch may arrive twice, none
-//! is lost). A destination that closes its end gracefully (half-close, then
-//! reading to our end) loses nothing; one that crashes can lose what its
-//! kernel had accepted but it had not read — raw TCP has no acknowledgements.
+//! After a connection fails, the last bytes written — as many as this
+//! socket's send buffer (asked of the kernel) plus an allowance for the
+//! destination's receive buffer (`?receiver_buffer=`; for TCP by default
+//! the largest autotuned receive buffer of this machine, `tcp_rmem`) — are sent again, in order, on the new connection, before anything
+//! new (at-least-once: those lines may arrive twice). Raw TCP has no
+//! acknowledgements, so this covers a destination that crashes, is killed or
+//! stalls and dies with data unread, as long as what its kernel held fits
+//! the allowance; it cannot cover a destination that read lines and lost
+//! them itself (its own buffers, a crash before it stored them), nor a
+//! receive buffer larger than the allowance.
 //! An outage is logged once when it starts and once when it ends, and
 //! counted.
 //!
@@ -35,6 +40,9 @@ const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// At exit, how long a socket destination has to confirm it read
+/// everything (by closing its end) or to be replaced.
+const CLOSE_WAIT: Duration = Duration::from_secs(8);
 
 /// An output given on the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,31 +52,105 @@ pub enum SinkSpec {
     /// A file, appended to.
     File(PathBuf),
     /// A TCP destination `host:port`.
-    Tcp(String),
+    Tcp(String, ReceiverBuffer),
     /// A Unix stream socket.
-    Unix(PathBuf),
+    Unix(PathBuf, ReceiverBuffer),
+}
+
+/// How many bytes the destination's kernel may hold that its process has
+/// not read (`?receiver_buffer=BYTES` on the output URL; `k`, `M`, `G`
+/// suffixes are powers of 1024). They are part of what is sent again after
+/// a connection fails; `None` is the default for the socket kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReceiverBuffer(pub Option<u64>);
+
+/// The receiver allowance of a TCP destination by default: the largest
+/// receive buffer TCP autotuning may grow to on this machine
+/// (`net.ipv4.tcp_rmem`, third field; 6 MiB, Linux's default, when it
+/// cannot be read) — a collector on a node set up like this one. Set
+/// `receiver_buffer` when the collector's differs.
+fn tcp_receiver_buffer() -> u64 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_rmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(6 << 20)
+}
+
+impl ReceiverBuffer {
+    fn parse(query: Option<&str>) -> Result<ReceiverBuffer, String> {
+        let Some(query) = query else {
+            return Ok(ReceiverBuffer(None));
+        };
+        let value = query
+            .strip_prefix("receiver_buffer=")
+            .ok_or_else(|| format!("unknown option `{query}` (known: receiver_buffer=BYTES)"))?;
+        let (digits, unit) = match value.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+            Some((i, _)) => value.split_at(i),
+            None => (value, ""),
+        };
+        let shift = match unit {
+            "" => 0,
+            "k" | "K" | "KiB" => 10,
+            "M" | "MiB" => 20,
+            "G" | "GiB" => 30,
+            _ => {
+                return Err(format!(
+                    "receiver_buffer `{value}`: expected bytes, e.g. 8388608 or 8M"
+                ))
+            }
+        };
+        let n: u64 = digits.parse().map_err(|_| {
+            format!("receiver_buffer `{value}`: expected bytes, e.g. 8388608 or 8M")
+        })?;
+        n.checked_shl(shift)
+            .filter(|v| *v <= 1 << 40)
+            .map(|v| ReceiverBuffer(Some(v)))
+            .ok_or_else(|| format!("receiver_buffer `{value}` is too large"))
+    }
+}
+
+/// An `--output` URL that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--output {url}: {reason}")]
+pub struct OutputError {
+    /// The URL as given.
+    pub url: String,
+    /// What is wrong with it.
+    pub reason: String,
 }
 
 impl SinkSpec {
     /// Parses an `--output` value: `-`, `file:///PATH`, `tcp://HOST:PORT`,
     /// `unix:///PATH`.
-    pub fn parse(url: &str) -> Result<SinkSpec, String> {
+    pub fn parse(url: &str) -> Result<SinkSpec, OutputError> {
+        let bad = |reason: String| OutputError {
+            url: url.to_string(),
+            reason,
+        };
         if url == "-" || url == "stdout" {
             return Ok(SinkSpec::Stdout);
         }
         let (scheme, target) = url.split_once("://").ok_or_else(|| {
-            format!("--output {url}: expected -, file:///PATH, tcp://HOST:PORT or unix:///PATH")
+            bad("expected -, file:///PATH, tcp://HOST:PORT or unix:///PATH".into())
         })?;
+        let (target, query) = match target.split_once('?') {
+            Some((t, q)) if scheme != "file" => (t, Some(q)),
+            _ => (target, None),
+        };
         if target.is_empty() {
-            return Err(format!("--output {url}: no address"));
+            return Err(bad("no address".into()));
         }
         match scheme {
             "file" => Ok(SinkSpec::File(PathBuf::from(target))),
-            "tcp" => Ok(SinkSpec::Tcp(target.to_string())),
-            "unix" => Ok(SinkSpec::Unix(PathBuf::from(target))),
-            other => Err(format!(
-                "--output {url}: unknown scheme `{other}` (file, tcp, unix)"
+            "tcp" => Ok(SinkSpec::Tcp(
+                target.to_string(),
+                ReceiverBuffer::parse(query).map_err(bad)?,
             )),
+            "unix" => Ok(SinkSpec::Unix(
+                PathBuf::from(target),
+                ReceiverBuffer::parse(query).map_err(bad)?,
+            )),
+            other => Err(bad(format!("unknown scheme `{other}` (file, tcp, unix)"))),
         }
     }
 
@@ -77,8 +159,8 @@ impl SinkSpec {
         match self {
             SinkSpec::Stdout => "standard output".into(),
             SinkSpec::File(p) => format!("file://{}", p.display()),
-            SinkSpec::Tcp(a) => format!("tcp://{a}"),
-            SinkSpec::Unix(p) => format!("unix://{}", p.display()),
+            SinkSpec::Tcp(a, _) => format!("tcp://{a}"),
+            SinkSpec::Unix(p, _) => format!("unix://{}", p.display()),
         }
     }
 }
@@ -86,9 +168,13 @@ impl SinkSpec {
 /// A connection to a socket destination.
 struct Connection {
     writer: Box<dyn AsyncWrite + Unpin + Send>,
+    /// The socket (a duplicate descriptor), to query its send buffer.
+    socket: std::os::fd::OwnedFd,
     /// Set when the peer closed its end (or the connection failed).
     peer_closed: Arc<AtomicBool>,
-    reader: tokio::task::JoinHandle<()>,
+    /// Reads the destination's end: true when it closed cleanly (end of
+    /// stream), false when the connection failed (reset).
+    reader: tokio::task::JoinHandle<bool>,
 }
 
 impl Drop for Connection {
@@ -110,43 +196,69 @@ enum Target {
     },
 }
 
-/// What was written to a socket in the last moments. Raw TCP has no
-/// acknowledgements: bytes a dying connection accepted (a peer that closed
-/// without reading them, a connection the listener never accepted) are
-/// lost silently. So after a connection fails, the recent batches are sent
-/// again on the next one — at-least-once: up to [`REPLAY_AGE`] or
-/// [`REPLAY_BYTES`] of lines may arrive twice, none is lost.
+/// What was written to a socket and may not have reached the destination
+/// process. Raw TCP has no acknowledgements: bytes a dying connection
+/// accepted (a peer that crashed or closed without reading them, a
+/// connection the listener never accepted) are lost silently. Those bytes
+/// sit in two kernel buffers — this socket's send buffer (sent but not
+/// acknowledged, or not sent) and the destination's receive buffer
+/// (acknowledged, not read) — so the last `send buffer + receiver
+/// allowance` bytes written are kept and sent again, in order, on the next
+/// connection: at-least-once, up to that many bytes of lines may arrive
+/// twice. The send buffer is asked of the socket (`SO_SNDBUF`, which grows
+/// with autotuning) at every write; the receiver's is not visible from
+/// here, so it is an allowance ([`ReceiverBuffer`]).
 #[derive(Default)]
 struct Replay {
-    batches: std::collections::VecDeque<(Instant, Vec<u8>)>,
+    batches: std::collections::VecDeque<Vec<u8>>,
     bytes: usize,
+    /// The receiver allowance.
+    receiver: usize,
+    /// The largest send buffer the connections reported.
+    send_buffer: usize,
 }
 
-/// How long written batches are kept for sending again.
-const REPLAY_AGE: Duration = Duration::from_secs(2);
-/// At most this many bytes are kept for sending again.
-const REPLAY_BYTES: usize = 4 << 20;
-
 impl Replay {
-    /// Records a batch written on a working connection; batches older than
-    /// [`REPLAY_AGE`] are forgotten (the connection outlived them). Nothing
-    /// is forgotten by age while there is no connection.
-    fn push(&mut self, data: &[u8]) {
-        self.batches.push_back((Instant::now(), data.to_vec()));
-        self.bytes += data.len();
-        self.expire();
+    fn new(spec: &SinkSpec) -> Replay {
+        let receiver = match spec {
+            SinkSpec::Tcp(_, ReceiverBuffer(b)) => b.unwrap_or_else(tcp_receiver_buffer),
+            // A Unix stream socket's queued bytes count against the
+            // sender's send buffer.
+            SinkSpec::Unix(_, ReceiverBuffer(b)) => b.unwrap_or(0),
+            _ => 0,
+        };
+        Replay {
+            receiver: usize::try_from(receiver).unwrap_or(usize::MAX),
+            ..Replay::default()
+        }
     }
 
-    fn expire(&mut self) {
-        while let Some((at, b)) = self.batches.front() {
-            if self.bytes > REPLAY_BYTES || at.elapsed() > REPLAY_AGE {
-                self.bytes -= b.len();
-                self.batches.pop_front();
-            } else {
-                break;
+    /// How many bytes are kept.
+    fn window(&self) -> usize {
+        self.send_buffer.saturating_add(self.receiver)
+    }
+
+    /// Records a batch written on a working connection whose send buffer
+    /// is `send_buffer` bytes now; the oldest batches beyond the window are
+    /// forgotten (never by age: a stalled receiver holds old bytes too).
+    fn push(&mut self, data: &[u8], send_buffer: usize) {
+        self.send_buffer = self.send_buffer.max(send_buffer);
+        self.batches.push_back(data.to_vec());
+        self.bytes += data.len();
+        while self.bytes - self.batches.front().map_or(0, Vec::len) >= self.window() {
+            match self.batches.pop_front() {
+                Some(b) => self.bytes -= b.len(),
+                None => break,
             }
         }
     }
+}
+
+/// The send buffer of a socket (`SO_SNDBUF`), 0 if it cannot be asked.
+fn send_buffer_of(socket: &std::os::fd::OwnedFd) -> usize {
+    socket2::SockRef::from(socket)
+        .send_buffer_size()
+        .unwrap_or(0)
 }
 
 /// The output.
@@ -168,10 +280,10 @@ impl Sink {
                 path: path.clone(),
                 file: Some(open_file(path).await?),
             },
-            SinkSpec::Tcp(_) | SinkSpec::Unix(_) => Target::Socket {
+            SinkSpec::Tcp(..) | SinkSpec::Unix(..) => Target::Socket {
                 spec: spec.clone(),
                 connection: None,
-                replay: Replay::default(),
+                replay: Replay::new(spec),
             },
         };
         readiness.set_output_ok(true);
@@ -241,17 +353,69 @@ impl Sink {
         }
     }
 
-    /// Flushes and closes (a socket is shut down for writing).
+    /// Flushes and closes. A socket is shut down for writing, and then the
+    /// destination must close its end (it read everything) within
+    /// [`CLOSE_WAIT`]; a destination that dies instead (connection reset)
+    /// is connected to again and sent the replay window, as after any
+    /// failure, so lines still in the kernels' buffers are not lost at exit.
     pub async fn close(&mut self) -> io::Result<()> {
         self.sync().await?;
-        if let Target::Socket {
-            connection: Some(c),
-            ..
+        let Target::Socket {
+            spec,
+            connection,
+            replay,
         } = &mut self.target
-        {
-            let _ = c.writer.shutdown().await;
+        else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + CLOSE_WAIT;
+        let mut backoff = BACKOFF_START;
+        loop {
+            let clean = match connection.as_mut() {
+                None => false,
+                Some(c) => {
+                    let _ = c.writer.shutdown().await;
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match tokio::time::timeout(left, &mut c.reader).await {
+                        Ok(Ok(clean)) => clean,
+                        Ok(Err(_)) => false,
+                        Err(_) => {
+                            crate::diag::emit(
+                                "warn",
+                                &format!(
+                                    "output {}: the destination did not close its end within {} s after ours; lines it had not read may be lost",
+                                    self.name,
+                                    CLOSE_WAIT.as_secs()
+                                ),
+                            );
+                            return Ok(());
+                        }
+                    }
+                }
+            };
+            if clean {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                crate::telemetry::count_error("sending", "output_unconfirmed");
+                crate::diag::emit(
+                    "error",
+                    &format!(
+                        "output {}: the connection failed at exit and no new one took the last lines within {} s; up to the replay window may be lost",
+                        self.name,
+                        CLOSE_WAIT.as_secs()
+                    ),
+                );
+                return Ok(());
+            }
+            // The destination died with lines unread: send them again.
+            *connection = None;
+            if let Err(e) = write_socket(spec, connection, replay, &[]).await {
+                crate::diag::emit("warn", &format!("output {}: {e}; retrying", self.name));
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
         }
-        Ok(())
     }
 
     fn failed(&mut self, e: &io::Error, retry_in: Duration) {
@@ -364,27 +528,31 @@ async fn connect(spec: &SinkSpec) -> io::Result<Connection> {
     let peer_closed = Arc::new(AtomicBool::new(false));
     let connecting = async {
         match spec {
-            SinkSpec::Tcp(addr) => {
+            SinkSpec::Tcp(addr, _) => {
                 let stream = tokio::net::TcpStream::connect(addr.as_str()).await?;
                 stream.set_nodelay(true)?;
+                let socket = std::os::fd::AsFd::as_fd(&stream).try_clone_to_owned()?;
                 let (read, write) = stream.into_split();
                 Ok::<_, io::Error>((
                     Box::new(read) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
                     Box::new(write) as Box<dyn AsyncWrite + Unpin + Send>,
+                    socket,
                 ))
             }
-            SinkSpec::Unix(path) => {
+            SinkSpec::Unix(path, _) => {
                 let stream = tokio::net::UnixStream::connect(path).await?;
+                let socket = std::os::fd::AsFd::as_fd(&stream).try_clone_to_owned()?;
                 let (read, write) = stream.into_split();
                 Ok((
                     Box::new(read) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
                     Box::new(write) as Box<dyn AsyncWrite + Unpin + Send>,
+                    socket,
                 ))
             }
             _ => Err(io::Error::other("not a socket")),
         }
     };
-    let (mut read, writer) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+    let (mut read, writer, socket) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connection timed out"))??;
     let flag = Arc::clone(&peer_closed);
@@ -392,15 +560,19 @@ async fn connect(spec: &SinkSpec) -> io::Result<Connection> {
     // it closes its end.
     let reader = tokio::spawn(async move {
         let mut buf = [0u8; 512];
-        while let Ok(n) = read.read(&mut buf).await {
-            if n == 0 {
-                break;
+        let clean = loop {
+            match read.read(&mut buf).await {
+                Ok(0) => break true,
+                Ok(_) => {}
+                Err(_) => break false,
             }
-        }
+        };
         flag.store(true, Ordering::SeqCst);
+        clean
     });
     Ok(Connection {
         writer,
+        socket,
         peer_closed,
         reader,
     })
@@ -422,7 +594,7 @@ async fn write_socket(
     }
     if connection.is_none() {
         let mut c = connect(spec).await?;
-        for (_, batch) in &replay.batches {
+        for batch in &replay.batches {
             c.writer.write_all(batch).await?;
         }
         *connection = Some(c);
@@ -434,7 +606,7 @@ async fn write_socket(
     }
     .await;
     match &result {
-        Ok(()) => replay.push(data),
+        Ok(()) => replay.push(data, send_buffer_of(&c.socket)),
         Err(_) => *connection = None,
     }
     result
@@ -445,6 +617,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_replay_window_is_send_buffer_plus_receiver_allowance() {
+        let mut replay = Replay::new(&SinkSpec::Tcp("x:1".into(), ReceiverBuffer(Some(1000))));
+        for _ in 0..100 {
+            replay.push(&[b'x'; 100], 500);
+        }
+        // The newest 1500 bytes at least, and not a batch more.
+        assert!(
+            replay.bytes >= 1500 && replay.bytes < 1600,
+            "{}",
+            replay.bytes
+        );
+        // Autotuning grows the send buffer: the window grows with it.
+        for _ in 0..100 {
+            replay.push(&[b'x'; 100], 4000);
+        }
+        assert!(
+            replay.bytes >= 5000 && replay.bytes < 5100,
+            "{}",
+            replay.bytes
+        );
+        // Nothing is forgotten by age.
+        std::thread::sleep(Duration::from_millis(20));
+        replay.push(b"y", 4000);
+        assert!(replay.bytes >= 5000);
+    }
+
+    #[test]
     fn output_urls() {
         assert_eq!(SinkSpec::parse("-"), Ok(SinkSpec::Stdout));
         assert_eq!(
@@ -453,8 +652,29 @@ mod tests {
         );
         assert_eq!(
             SinkSpec::parse("tcp://collector:5170"),
-            Ok(SinkSpec::Tcp("collector:5170".into()))
+            Ok(SinkSpec::Tcp("collector:5170".into(), ReceiverBuffer(None)))
         );
+        assert_eq!(
+            SinkSpec::parse("tcp://collector:5170?receiver_buffer=16M"),
+            Ok(SinkSpec::Tcp(
+                "collector:5170".into(),
+                ReceiverBuffer(Some(16 << 20))
+            ))
+        );
+        assert_eq!(
+            SinkSpec::parse("unix:///run/c.sock?receiver_buffer=4096"),
+            Ok(SinkSpec::Unix(
+                "/run/c.sock".into(),
+                ReceiverBuffer(Some(4096))
+            ))
+        );
+        for bad in [
+            "tcp://c:1?receiver_buffer=lots",
+            "tcp://c:1?receiver_buffer=8T",
+            "tcp://c:1?other=1",
+        ] {
+            assert!(SinkSpec::parse(bad).is_err(), "{bad}");
+        }
         assert!(SinkSpec::parse("udp://x:1").is_err());
         assert!(SinkSpec::parse("/tmp/x").is_err());
     }

@@ -51,8 +51,6 @@ pub struct Chunk {
     pub stream: Arc<Stream>,
     /// The lines (or an over-long line that was skipped).
     pub(crate) payload: OwnedBatch,
-    /// Lines of the stream before it.
-    pub first_line: u64,
     /// The position to checkpoint once it is written.
     pub ack: Option<Ack>,
     /// Where, in the payload, a partial line carried over from the
@@ -66,7 +64,6 @@ impl Chunk {
         Chunk {
             stream,
             payload: OwnedBatch::Lines(Vec::new()),
-            first_line: 0,
             ack: Some(ack),
             seam: None,
         }
@@ -90,7 +87,6 @@ pub struct Feed {
     stream: Arc<Stream>,
     framer: Framer,
     options: FramingOptions,
-    lines: u64,
     /// Stream offset of the framer's first byte (where reading started).
     offset_base: u64,
     /// Bytes the framer holds that are not this file's: a partial line
@@ -110,7 +106,6 @@ impl Feed {
             framer: Framer::new(options.max_line_bytes)
                 .hold_cri_partials(options.hold_cri_partials),
             options,
-            lines: 0,
             offset_base,
             synthetic: Vec::new(),
             synthetic_done: 0,
@@ -206,7 +201,6 @@ impl Feed {
 
     /// Drops what is pending and continues the stream with bytes that
     /// start at `offset_base` (a file that was truncated and starts over).
-    /// The line count carries on.
     pub fn restart_at(&mut self, offset_base: u64) {
         self.framer = Framer::new(self.options.max_line_bytes)
             .hold_cri_partials(self.options.hold_cri_partials);
@@ -228,12 +222,9 @@ impl Feed {
     /// line (it gets the over-long-line policy). Call only when no lines
     /// are pending.
     pub fn overlong_chunk(&mut self, bytes: u64, terminated: bool) -> Chunk {
-        let first_line = self.lines;
-        self.lines += 1;
         Chunk {
             stream: Arc::clone(&self.stream),
             payload: OwnedBatch::OverLong { terminated, bytes },
-            first_line,
             ack: None,
             seam: None,
         }
@@ -256,22 +247,23 @@ impl Feed {
             _ => None,
         };
         self.settle_synthetic();
-        let first_line = self.lines;
-        match &payload {
-            OwnedBatch::Lines(lines) => {
-                self.lines += memchr::memchr_iter(b'\n', lines).count() as u64
-                    + u64::from(lines.last().is_some_and(|&b| b != b'\n'));
-            }
-            OwnedBatch::OverLong { .. } => self.lines += 1,
-        }
         Some(Chunk {
             stream: Arc::clone(&self.stream),
             payload,
-            first_line,
             ack: None,
             seam,
         })
     }
+}
+
+/// A `--listen` URL that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--listen {url}: {reason}")]
+pub struct ListenError {
+    /// The URL as given.
+    pub url: String,
+    /// What is wrong with it.
+    pub reason: String,
 }
 
 /// A source given on the command line.
@@ -308,10 +300,14 @@ pub enum OrderedInput {
 
 impl SourceSpec {
     /// Parses a `--listen` URL.
-    pub fn parse_listen(url: &str) -> Result<SourceSpec, String> {
+    pub fn parse_listen(url: &str) -> Result<SourceSpec, ListenError> {
+        let bad = |reason: String| ListenError {
+            url: url.to_string(),
+            reason,
+        };
         let (scheme, rest) = url
             .split_once("://")
-            .ok_or_else(|| format!("--listen {url}: expected tcp://, udp:// or unix://"))?;
+            .ok_or_else(|| bad("expected tcp://, udp:// or unix://".into()))?;
         let (target, query) = match rest.split_once('?') {
             Some((t, q)) => (t, Some(q)),
             None => (rest, None),
@@ -320,13 +316,13 @@ impl SourceSpec {
             None | Some("framing=newline") => false,
             Some("framing=octet-counting") if scheme == "tcp" || scheme == "unix" => true,
             Some(q) => {
-                return Err(format!(
-                    "--listen {url}: unknown option `{q}` (known: framing=newline, framing=octet-counting for tcp)"
-                ))
+                return Err(bad(format!(
+                    "unknown option `{q}` (known: framing=newline, framing=octet-counting for tcp)"
+                )))
             }
         };
         if target.is_empty() {
-            return Err(format!("--listen {url}: no address"));
+            return Err(bad("no address".into()));
         }
         match scheme {
             "tcp" => Ok(SourceSpec::Tcp {
@@ -335,12 +331,8 @@ impl SourceSpec {
             }),
             "udp" => Ok(SourceSpec::Udp(target.to_string())),
             "unix" if !octet_counting => Ok(SourceSpec::Unix(PathBuf::from(target))),
-            "unix" => Err(format!(
-                "--listen {url}: octet-counting framing is for tcp:// only"
-            )),
-            other => Err(format!(
-                "--listen {url}: unknown scheme `{other}` (tcp, udp, unix)"
-            )),
+            "unix" => Err(bad("octet-counting framing is for tcp:// only".into())),
+            other => Err(bad(format!("unknown scheme `{other}` (tcp, udp, unix)"))),
         }
     }
 
@@ -464,7 +456,7 @@ mod tests {
     }
 
     #[test]
-    fn feed_counts_lines_and_offsets() {
+    fn feed_cuts_chunks_and_counts_offsets() {
         let stream = Arc::new(Stream {
             name: "t".into(),
             label: "t".into(),
@@ -476,12 +468,13 @@ mod tests {
         let mut feed = Feed::new(stream, options, 1000);
         feed.framer().push(b"a\nbb\nccc");
         let chunk = feed.next_chunk().unwrap();
-        assert_eq!(chunk.first_line, 0);
         assert!(matches!(&chunk.payload, OwnedBatch::Lines(l) if l == b"a\nbb\n"));
         assert_eq!(feed.consumed_offset(), 1005);
         assert!(feed.next_chunk().is_none());
         assert_eq!(feed.pending(), 3);
         feed.framer().push(b"\n");
-        assert_eq!(feed.next_chunk().unwrap().first_line, 2);
+        let chunk = feed.next_chunk().unwrap();
+        assert!(matches!(&chunk.payload, OwnedBatch::Lines(l) if l == b"ccc\n"));
+        assert_eq!(feed.consumed_offset(), 1009);
     }
 }

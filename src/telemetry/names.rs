@@ -92,6 +92,7 @@ pub const ERROR_KINDS: &[(&str, &str)] = &[
     ("sending", "output_unavailable"),
     ("sending", "checkpoint_failed"),
     ("sending", "output_ended_mid_line"),
+    ("sending", "output_unconfirmed"),
 ];
 
 /// Every `reason` of [`LINES_DROPPED`].

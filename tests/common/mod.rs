@@ -1,11 +1,14 @@
-//! Shared helpers for the end-to-end I/O tests: numbered test lines, a
+//! Shared helpers of the integration tests, one copy each: the binary and
+//! its runners (hermetic: no `LOGSCRUB_*` variable of the caller's
+//! environment leaks in), temporary directories that clean themselves up,
+//! the eval scorer's digit-group leak rule, numbered test lines with a
 //! checker that counts lines lost, duplicated and reordered per stream, and
 //! process helpers.
 
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -132,11 +135,135 @@ fn parse(line: &[u8]) -> Option<(u32, u64)> {
 }
 
 /// A fresh temporary directory.
-pub fn temp_dir(name: &str) -> PathBuf {
+pub fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("logscrub-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
+}
+
+/// A test's own directory, removed when the test passes (kept when it
+/// fails, for its logs).
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// The binary with `args`, its three standard streams piped, and no
+/// `LOGSCRUB_*` variable inherited (each flag has one).
+pub fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("LOGSCRUB_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// Runs `cmd` (stdin piped) with `input` on its standard input, to its
+/// exit. The input is written from a thread, since the child writes its
+/// output at the same time and both pipes are bounded. A child may exit
+/// without reading all of it (a usage error, an output that went away):
+/// it is judged by its status and output, so a broken pipe on its input is
+/// not an error of the run.
+pub fn run_command(mut cmd: Command, input: impl AsRef<[u8]>) -> std::process::Output {
+    let mut child = cmd.spawn().expect("spawn logscrub");
+    let mut stdin = child.stdin.take().expect("stdin piped");
+    let input = input.as_ref().to_vec();
+    let writer = std::thread::spawn(move || match stdin.write_all(&input) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e),
+        _ => Ok(()),
+    });
+    let output = child.wait_with_output().expect("wait for logscrub");
+    writer
+        .join()
+        .expect("stdin writer")
+        .expect("writing logscrub's input");
+    output
+}
+
+/// Runs the binary with `args` and `input` (see [`run_command`]).
+pub fn run(args: &[&str], input: impl AsRef<[u8]>) -> std::process::Output {
+    run_command(command(args), input)
+}
+
+/// The digit strings of the digit groups of `text`: maximal runs of ASCII
+/// digits where consecutive digits may be separated by up to 3 characters
+/// that are neither letters nor digits (Python's `[\W_]`, Unicode-wide) —
+/// the eval scorer's leak rule, `[0-9](?:[\W_]{0,3}[0-9])*`.
+pub fn digit_groups(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut groups = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let mut digits = String::from(chars[i]);
+        i += 1;
+        loop {
+            let seps = chars[i..]
+                .iter()
+                .take(3)
+                .take_while(|c| !c.is_alphanumeric())
+                .count();
+            match chars.get(i + seps) {
+                Some(c) if c.is_ascii_digit() => {
+                    digits.push(*c);
+                    i += seps + 1;
+                }
+                _ => break,
+            }
+        }
+        groups.push(digits);
+    }
+    groups
+}
+
+/// True when `digits` survive in `out` in any separator form (invalid
+/// UTF-8 counts as a separator).
+pub fn leaks(out: &[u8], digits: &str) -> bool {
+    digit_groups(&String::from_utf8_lossy(out))
+        .iter()
+        .any(|g| g.contains(digits))
 }
 
 /// The child's standard output, collected on a thread, with a running
