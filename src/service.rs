@@ -327,6 +327,9 @@ fn read_in_order(
                     pattern: glob::Pattern::escape(&path.to_string_lossy()),
                     follow: false,
                     start_at_end: false,
+                    // A file named on the command line is read as asked:
+                    // --exclude and --ignore-older select among --input
+                    // matches only.
                     selection: Default::default(),
                 };
                 file::run(

@@ -535,17 +535,25 @@ fn environment_and_config_file_set_run_flags() {
     assert!(err.contains("logscrub.toml: input.ignore_older"), "{err}");
     let help = Command::new(BIN).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    for flag in [
-        "input",
-        "exclude",
-        "ignore-older",
-        "follow",
-        "output",
-        "metrics-addr",
-        "listen",
-    ] {
-        let var = format!("[env: LOGSCRUB_{}=]", flag.to_uppercase().replace('-', "_"));
-        assert!(help.contains(&var), "{var} not in --help");
+    // Every long flag of a run, whatever it is, names its variable.
+    let lines: Vec<&str> = help.lines().collect();
+    let mut flags = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let Some(flag) = line
+            .strip_prefix("      --")
+            .and_then(|f| f.split([' ', '<', '=']).next())
+        else {
+            continue;
+        };
+        flags += 1;
+        let var = format!("[env: LOGSCRUB_{}=", flag.to_uppercase().replace('-', "_"));
+        let block: String = lines[i + 1..]
+            .iter()
+            .take_while(|l| !l.starts_with("      --") && !l.starts_with("  -"))
+            .copied()
+            .collect();
+        assert!(block.contains(&var), "--{flag}: no {var}] in --help");
     }
+    assert!(flags >= 24, "{flags} flags in --help");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,10 +5,10 @@
 //! sideways across the layers:
 //!
 //! ```text
-//! Face (config) → Flow (pipe, service, shutdown)
+//! Face (config, io_config, env_flags) → Flow (pipe, service, shutdown)
 //!   → IO (source, sink, checkpoint) and Core (scan, redact, policy)
 //!   → Formats (format, framing) → Rules (rules)
-//! Telemetry (telemetry, stats, diag, findings) beside, usable by all
+//! Telemetry (telemetry, stats, diag, findings, workload) beside, usable by all
 //! ```
 //!
 //! Rules are data and import nothing from the engine; IO never decides

@@ -37,7 +37,18 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+/// A value of `[input]`, `[output]` or `[metrics]` that is not valid; the
+/// message names the config file and the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {key}: {detail}")]
+pub struct IoConfigError {
+    /// The config file.
+    pub file: String,
+    /// The key, e.g. `input.ignore_older`.
+    pub key: String,
+    /// What is wrong with its value.
+    pub detail: String,
+}
 
 /// `[input]`, as written.
 #[derive(Debug, Default, Deserialize)]
@@ -130,11 +141,13 @@ impl RunIo {
         output: &OutputConfig,
         metrics: &MetricsConfig,
         path: &Path,
-    ) -> Result<RunIo, ConfigError> {
+    ) -> Result<RunIo, IoConfigError> {
         let base = path.parent().unwrap_or(Path::new(""));
-        let name = path.display();
-        let invalid =
-            |key: &str, msg: String| ConfigError::Invalid(format!("{name}: {key}: {msg}"));
+        let invalid = |key: &str, detail: String| IoConfigError {
+            file: path.display().to_string(),
+            key: key.to_string(),
+            detail,
+        };
         let duration = |key: &str, v: &Option<String>| {
             v.as_deref()
                 .map(|d| {
@@ -220,14 +233,16 @@ fn normalize(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<RunIo, ConfigError> {
-        let file = crate::config::parse_config("/etc/logscrub/logscrub.toml", text)?;
+    fn parse(text: &str) -> Result<RunIo, String> {
+        let file = crate::config::parse_config("/etc/logscrub/logscrub.toml", text)
+            .map_err(|e| e.to_string())?;
         RunIo::from_file(
             &file.input,
             &file.output,
             &file.metrics,
             Path::new("/etc/logscrub/logscrub.toml"),
         )
+        .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -292,13 +307,13 @@ workload_series_ttl = "90s"
             ("[metrics]\naddr = \"localhost\"", "metrics.addr"),
             ("[input]\npaths = [\"[\"]", "input"),
         ] {
-            let e = parse(text).unwrap_err().to_string();
+            let e = parse(text).unwrap_err();
             assert!(
                 e.starts_with("/etc/logscrub/logscrub.toml: ") && e.contains(needle),
                 "{e}"
             );
         }
-        let e = parse("[input]\npath = []").unwrap_err().to_string();
+        let e = parse("[input]\npath = []").unwrap_err();
         assert!(e.contains("path"), "{e}");
     }
 }

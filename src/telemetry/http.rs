@@ -252,6 +252,28 @@ mod tests {
         assert!(exchange(addr, long.as_bytes()).starts_with("HTTP/1.1 400 "));
     }
 
+    /// Beyond MAX_CONNECTIONS at once, a connection is answered 503 at
+    /// once instead of waiting; once they are gone, probes are served.
+    #[test]
+    fn too_many_connections_get_503() {
+        let addr = server();
+        let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+            .map(|_| TcpStream::connect(addr).unwrap())
+            .collect();
+        let r = exchange(addr, b"GET /healthz HTTP/1.1\r\n\r\n");
+        assert!(r.starts_with("HTTP/1.1 503 "), "{r}");
+        drop(idle);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = exchange(addr, b"GET /healthz HTTP/1.1\r\n\r\n");
+            if r.starts_with("HTTP/1.1 200 ") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{r}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Idle clients hold only their own connection, and are cut at the
     /// deadline.
     #[test]
