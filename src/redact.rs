@@ -410,7 +410,7 @@ impl Redactor {
                     // The replacement goes where the secret starts; later
                     // parts of it are removed.
                     out.extend_from_slice(f.quote.mark());
-                    policy.write_replacement(f.rule, &self.scratch.texts[f.text.clone()], out);
+                    write_replacement(policy, f, &self.scratch.texts, out);
                     out.extend_from_slice(f.quote.mark());
                 }
                 copied = f.span.end.min(part.end);
@@ -467,7 +467,7 @@ impl Redactor {
         for f in findings {
             out.extend_from_slice(&content[copied..f.span.start]);
             out.extend_from_slice(f.quote.mark());
-            policy.write_replacement(f.rule, &self.scratch.texts[f.text.clone()], out);
+            write_replacement(policy, f, &self.scratch.texts, out);
             out.extend_from_slice(f.quote.mark());
             copied = f.span.end;
         }
@@ -526,6 +526,7 @@ impl Redactor {
                 span: span.clone(),
                 text,
                 quote: *quote,
+                enc: Default::default(),
             });
             added = true;
         }
@@ -545,6 +546,7 @@ impl Redactor {
             span: body,
             text,
             quote: Quote::None,
+            enc: Default::default(),
         });
         crate::scan::merge_findings(&mut self.scratch.findings);
     }
@@ -620,6 +622,24 @@ pub fn block_state_after(lines: &[u8], mut left: u32, max_line_bytes: usize) -> 
         start = end;
     }
     left
+}
+
+/// Writes the replacement of `f` in the encoding of its raw span (a
+/// finding of a percent-decoded view is written percent-encoded, …).
+fn write_replacement(
+    policy: &crate::policy::Policy,
+    f: &Finding,
+    texts: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let text = &texts[f.text.clone()];
+    if f.enc.is_raw() {
+        policy.write_replacement(f.rule, text, out);
+    } else {
+        let mut plain = Vec::with_capacity(32);
+        policy.write_replacement(f.rule, text, &mut plain);
+        f.enc.encode(&plain, out);
+    }
 }
 
 /// A line without its `\n` or `\r\n` terminator.
