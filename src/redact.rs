@@ -374,7 +374,7 @@ impl Redactor {
         self.scanner.scan_line(&joined, &mut self.scratch);
         // The joined message has no CRI header: read it as JSON, logfmt or
         // raw text.
-        self.add_structure(&joined, Format::Auto);
+        self.add_structure(&joined, Format::Auto, true);
         let policy = self.scanner.policy();
         let dropped = self
             .scratch
@@ -448,7 +448,9 @@ impl Redactor {
         }
 
         if self.format != Format::Raw {
-            self.add_structure(content, self.format);
+            // The field recognizer runs where the gate saw a sensitive name
+            // may be (or on every line when the batch was not gated).
+            self.add_structure(content, self.format, scan_raw);
         }
         if self.records.is_some() {
             self.record(0..content.len(), 0);
@@ -477,13 +479,16 @@ impl Redactor {
 
     /// Adds what the line's structure shows: values of sensitive keys, and
     /// quotes around replacements of bare JSON numbers.
-    fn add_structure(&mut self, content: &[u8], format: Format) {
+    fn add_structure(&mut self, content: &[u8], format: Format, names: bool) {
         let parsed = format::structure(
             content,
             format,
             self.scanner.sensitive_keys(),
             &mut self.structure,
         );
+        if names {
+            format::fields(content, self.scanner.sensitive_keys(), &mut self.structure);
+        }
         if parsed == Parsed::Malformed {
             self.scratch.stats.malformed += 1;
         }

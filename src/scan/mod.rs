@@ -134,14 +134,15 @@ impl Scanner {
             };
             secret_regex.push(entry);
         }
-        let gate = Gate::new(&rules);
+        let sensitive_keys = crate::format::SensitiveKeys::new(
+            crate::format::DEFAULT_SENSITIVE_KEYS.iter().copied(),
+            &rules,
+        );
+        let gate = Gate::with_names(&rules, sensitive_keys.name_patterns());
         Ok(Scanner {
             gate,
             policy: Policy::labels(&rules),
-            sensitive_keys: crate::format::SensitiveKeys::new(
-                crate::format::DEFAULT_SENSITIVE_KEYS.iter().copied(),
-                &rules,
-            ),
+            sensitive_keys,
             rules,
             combined,
             secret_regex,
@@ -188,6 +189,10 @@ impl Scanner {
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Scanner {
         self.sensitive_keys = crate::format::SensitiveKeys::new(entries, &self.rules);
+        if self.gate.is_some() {
+            // The gate flags the lines where a sensitive name may be too.
+            self.gate = Gate::with_names(&self.rules, self.sensitive_keys.name_patterns());
+        }
         self
     }
 
