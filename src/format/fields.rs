@@ -229,7 +229,20 @@ fn ends_bare(b: u8) -> bool {
     b.is_ascii_whitespace()
         || matches!(
             b,
-            b',' | b';' | b'&' | b'|' | b'<' | b'>' | b'"' | b'\'' | b'`' | b')' | b']' | b'}'
+            b',' | b';'
+                | b'&'
+                | b'|'
+                | b'<'
+                | b'>'
+                | b'"'
+                | b'\''
+                | b'`'
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
         )
         || b == b'\\'
 }
@@ -447,6 +460,17 @@ impl Run<'_> {
             }
             _ => {
                 let mut end = bare_end(line, i);
+                // A type name before its fields (`Token{a64f…}`,
+                // `Token { kind: … }`): an object dump; a secret-named
+                // key's object is not a secret (as for `kv_secret`), a
+                // card's or a code's is redacted whole.
+                let after = skip_ws(line, end);
+                if matches!(line.get(after), Some(b'{' | b'(')) {
+                    if shape.secret_value {
+                        return false;
+                    }
+                    end = bracketed(line, after);
+                }
                 if shape.max_digits > 0 && line[i].is_ascii_digit() {
                     end = end.max(digit_run(line, i, shape.max_digits));
                 }
@@ -853,6 +877,7 @@ mod tests {
         one("my card number: 4111 1111 1111 1111 thanks", "pan", "4111 1111 1111 1111");
         one("ssn 123-45-6789 on file", "ssn", "123-45-6789");
         one("Authorization: Bearer abcdefgh", "kv_secret", "abcdefgh");
+        one("cvv: Cvv{846}", "cvv", "Cvv{846}");
     }
 
     #[test]
@@ -869,6 +894,8 @@ mod tests {
             "order_id=4111111111111111",
             "Failed password for invalid user admin",
             "card declined: insufficient funds",
+            "Token: Token { kind: ContainerToken, service: 10.0.0.1:28345 }",
+            "wtoken = AppWindowToken{9f4ef63 token=Token{a64f992 ActivityRecord{de9231d}}}",
         ] {
             assert_eq!(found(line), vec![], "{line}");
         }
