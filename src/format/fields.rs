@@ -187,40 +187,42 @@ fn digit_separator(line: &[u8], i: usize) -> usize {
 }
 
 /// A number starting at `i`: its digits, then further digit groups after
-/// one kind of separator while the digits stay within `max_digits`.
+/// one kind of separator while the digits stay within `max_digits`. A group
+/// that goes on with another separator and digits belongs to the next
+/// number (`6011 1111 1111 1117 0.27`), and one glued to letters to a word.
 fn digit_run(line: &[u8], i: usize, max_digits: usize) -> usize {
-    let mut j = i;
-    let mut digits = 0;
+    let group = |j: usize| line[j..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut end = i + group(i);
+    let mut digits = end - i;
     let mut sep: Option<&[u8]> = None;
     loop {
-        let group = line[j..].iter().take_while(|b| b.is_ascii_digit()).count();
-        if group == 0 || (digits > 0 && digits + group > max_digits) {
-            return j;
-        }
-        // A group glued to letters is not part of the number.
-        if digits > 0 && line.get(j + group).is_some_and(u8::is_ascii_alphabetic) {
-            return j;
-        }
-        digits += group;
-        j += group;
-        let end = j;
-        let len = digit_separator(line, j);
-        if len == 0 || !line.get(j + len).is_some_and(u8::is_ascii_digit) {
+        let len = digit_separator(line, end);
+        if len == 0 {
             return end;
         }
-        let this = &line[j..j + len];
-        match sep {
-            None => sep = Some(this),
-            Some(s) if s == this => {}
-            Some(_) => return end,
-        }
-        j += len;
-        // Continue only into a group that fits.
-        let next = line[j..].iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits + next > max_digits {
+        let this = &line[end..end + len];
+        if sep.is_some_and(|s| s != this) {
             return end;
         }
-        let _ = end;
+        let j = end + len;
+        let g = group(j);
+        if g == 0 || digits + g > max_digits {
+            return end;
+        }
+        let gend = j + g;
+        if line.get(gend).is_some_and(u8::is_ascii_alphabetic) {
+            return end;
+        }
+        let next = digit_separator(line, gend);
+        if next > 0
+            && line.get(gend + next).is_some_and(u8::is_ascii_digit)
+            && &line[gend..gend + next] != this
+        {
+            return end;
+        }
+        sep = Some(this);
+        end = gend;
+        digits += g;
     }
 }
 
@@ -716,6 +718,60 @@ fn bare_end(line: &[u8], i: usize) -> usize {
         .map_or(limit, |p| i + p)
 }
 
+/// Widens the name `s..e` over the words around it, one space apart, while
+/// the longer name is still sensitive: to the right always (`Bank Account`
+/// then ` Number`), to the left only inside a delimited name (a quoted
+/// string, a cell, an element's text), so a tag or type name is never taken
+/// for part of a field's name.
+fn widen(
+    line: &[u8],
+    mut s: usize,
+    mut e: usize,
+    mut rule: usize,
+    keys: &SensitiveKeys,
+    key_buf: &mut Vec<u8>,
+) -> (usize, usize, usize) {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    for _ in 0..3 {
+        if line.get(e) != Some(&b' ') || !line.get(e + 1).is_some_and(|&b| word(b)) {
+            break;
+        }
+        let mut j = e + 1;
+        while j < line.len() && word(line[j]) {
+            j += 1;
+        }
+        match keys.lookup(&line[s..j], key_buf) {
+            Some(r) => {
+                e = j;
+                rule = r;
+            }
+            None => break,
+        }
+    }
+    // Up to three words to the left, when the longer name starts right
+    // after a delimiter (or the line's start) and is still sensitive.
+    let mut w = s;
+    for _ in 0..3 {
+        if w < 2 || line[w - 1] != b' ' || !word(line[w - 2]) {
+            break;
+        }
+        let mut j = w - 1;
+        while j > 0 && word(line[j - 1]) {
+            j -= 1;
+        }
+        w = j;
+        let p = skip_ws_back(line, w);
+        let delimited = p == 0 || matches!(line[p - 1], b'"' | b'\'' | b'|' | b'>' | b'[');
+        if delimited {
+            if keys.lookup(&line[w..e], key_buf).is_some() {
+                s = w;
+            }
+            break;
+        }
+    }
+    (s, e, rule)
+}
+
 /// Finds the values of sensitive names in `line`, whatever its syntax, and
 /// appends them to `out` as (rule, raw span, quote). Does nothing when the
 /// keys have no name filter.
@@ -770,6 +826,10 @@ pub fn find(
         }
         match keys.lookup(&line[s..e], key_buf) {
             Some(rule) => {
+                // A name in words (`Bank Account Number`, `Card Cvv`):
+                // the whole name, when it is still sensitive, so that its
+                // cell, quotes or brackets are seen around it.
+                let (s, e, rule) = widen(line, s, e, rule, keys, key_buf);
                 if !run.cef_label(s, rule) {
                     run.value_after(s, e, rule);
                 }
@@ -876,6 +936,8 @@ mod tests {
         one("the security code is 846.", "cvv", "846");
         one("my card number: 4111 1111 1111 1111 thanks", "pan", "4111 1111 1111 1111");
         one("ssn 123-45-6789 on file", "ssn", "123-45-6789");
+        one("pan 6011 1111 1111 1117 0.2738080", "pan", "6011 1111 1111 1117");
+        one("cvv=123 2024-01-02T03:04:05Z", "cvv", "123");
         one("Authorization: Bearer abcdefgh", "kv_secret", "abcdefgh");
         one("cvv: Cvv{846}", "cvv", "Cvv{846}");
     }

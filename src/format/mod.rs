@@ -666,16 +666,20 @@ fn logfmt_message(msg: &[u8], offset: usize, keys: &SensitiveKeys, scratch: &mut
         findings, key_buf, ..
     } = scratch;
     logfmt::pairs(msg, &mut |p| {
-        let value = &msg[p.value.clone()];
+        let mut value = &msg[p.value.clone()];
+        // A query string read as one logfmt pair: an unquoted value ends
+        // at the next `&` (as the `kv_secret` rule's values do).
+        let mut end = p.value.end;
+        let quoted = p.value.start > 0 && matches!(msg[p.value.start - 1], b'"' | b'\'');
+        if let Some(amp) = memchr::memchr(b'&', value).filter(|_| !quoted) {
+            end = p.value.start + amp;
+            value = &msg[p.value.start..end];
+        }
         if value.is_empty() || already_redacted(value) {
             return;
         }
         if let Some(rule) = keys.lookup(&msg[p.key.clone()], key_buf) {
-            findings.push((
-                rule,
-                offset + p.value.start..offset + p.value.end,
-                Quote::None,
-            ));
+            findings.push((rule, offset + p.value.start..offset + end, Quote::None));
         }
     });
 }

@@ -415,12 +415,15 @@ fn decode_percent(input: &[u8], source: Option<&View>, out: &mut View, plus_is_s
 /// qualify.
 pub fn has_form_plus(bytes: &[u8]) -> bool {
     memchr::memchr_iter(b'+', bytes).any(|i| {
+        // A run of `+` (doubled spaces) counts as one gap.
+        let i = i - bytes[..i].iter().rev().take_while(|&&b| b == b'+').count();
+        let pluses = bytes[i..].iter().take_while(|&&b| b == b'+').count();
         let before = bytes[..i]
             .iter()
             .rev()
             .take_while(|b| b.is_ascii_digit())
             .count();
-        let after = bytes[i + 1..]
+        let after = bytes[i + pluses..]
             .iter()
             .take_while(|b| b.is_ascii_digit())
             .count();
@@ -441,6 +444,7 @@ mod tests {
     #[test]
     fn form_bodies() {
         assert!(has_form_plus(b"GET /pay?card=4111+1111+1111+1111&x=1"));
+        assert!(has_form_plus(b"c=4111++1111++1111++1111"));
         assert!(!has_form_plus(b"time=2023-04-11T05:44:13.239834+00:00"));
         assert!(!has_form_plus(b"sum 1234+5678"));
         let mut v = View::default();
