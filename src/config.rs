@@ -482,7 +482,14 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         .collect();
     for (key, rule) in &config.sensitive_keys {
         if rule == "off" {
-            keys.retain(|k, _| !k.eq_ignore_ascii_case(key));
+            // `client_secret`, `ClientSecret` and `clientsecret` are one key.
+            let norm = |k: &str| -> String {
+                k.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect()
+            };
+            keys.retain(|k, _| norm(k) != norm(key));
         } else if !all.iter().any(|r| r.id == *rule) {
             return Err(ConfigError::Invalid(format!(
                 "{config_name}: [sensitive_keys] {key} = {rule:?}: unknown rule (or \"off\")"

@@ -229,12 +229,16 @@ pub fn card_network_valid(digits: &[u8]) -> bool {
 
 /// Card numbers.
 ///
-/// The automaton hands over a run of digit groups separated by single
-/// spaces or dashes, bounded by non-word bytes. A card is a leading run of
-/// whole groups of 13–19 digits, so the candidate's groups are tried from
-/// the longest such prefix down: `4111111111111111 20:46:52` yields the card
-/// and leaves the time alone, and a card is never cut out of the middle of a
-/// longer number. Grouped cards must use one kind of separator.
+/// The automaton hands over a run of digit groups separated by a separator
+/// (a space, tab, dot or dash, two spaces, ` - `, or the UTF-8 bytes of a
+/// Unicode space, dash or zero-width space), bounded by non-word bytes. A
+/// card is a leading run of whole groups of 13–19 digits, so the
+/// candidate's groups are tried from the longest such prefix down:
+/// `4111111111111111 20:46:52` yields the card and leaves the time alone,
+/// and a card is never cut out of the middle of a longer number. Grouped
+/// cards use one separator throughout (the same bytes between every two
+/// groups): the groups up to the first different separator are the
+/// candidate.
 fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
     // `blk_-<digits>` (HDFS block ids) and other `name_-<digits>` ids.
     if span.start >= 2 && line[span.start - 1] == b'-' && line[span.start - 2] == b'_' {
@@ -250,7 +254,8 @@ fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection>
     // Group ends: (digit count so far, byte offset just past the group).
     let mut ends: [(usize, usize); 24] = [(0, 0); 24];
     let mut n_ends = 0;
-    let mut sep: Option<u8> = None;
+    // The first separator, as a range of `bytes`.
+    let mut sep: Option<Range<usize>> = None;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -263,15 +268,21 @@ fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection>
                 ends[n_ends] = (digits.len, i + 1);
                 n_ends += 1;
             }
+            i += 1;
         } else {
-            // A separator: a card uses one kind throughout.
-            match sep {
-                None => sep = Some(b),
-                Some(s) if s == b => {}
+            // A separator: every byte up to the next digit. A card uses
+            // one separator throughout.
+            let len = bytes[i..]
+                .iter()
+                .position(u8::is_ascii_digit)
+                .unwrap_or(bytes.len() - i);
+            match &sep {
+                None => sep = Some(i..i + len),
+                Some(s) if bytes[s.clone()] == bytes[i..i + len] => {}
                 Some(_) => break,
             }
+            i += len;
         }
-        i += 1;
     }
     let mut rejection = Rejection::Luhn;
     for (k, &(count, end)) in ends[..n_ends].iter().enumerate().rev() {
@@ -543,6 +554,20 @@ mod tests {
         assert_eq!(pan("4111111111111111 20"), Ok("4111111111111111"));
         assert_eq!(pan("3782-822463-10005"), Ok("3782-822463-10005"));
         assert_eq!(pan("4111-1111 1111-1111"), Err(Rejection::Luhn));
+        for sep in [
+            "\u{a0}", "\u{202f}", "\u{2009}", "\u{2007}", "\u{2013}", "\u{2011}", "\u{200b}",
+            "\t", ".", "  ", " - ", "\u{3000}", "\u{2212}",
+        ] {
+            let card = ["4111", "1111", "1111", "1111"].join(sep);
+            assert_eq!(pan(&card), Ok(card.as_str()), "{sep:?}");
+            let amex = ["3782", "822463", "10005"].join(sep);
+            assert_eq!(pan(&amex), Ok(amex.as_str()), "{sep:?}");
+            // One separator kind per number.
+            let mixed = format!("4111{sep}1111-1111{sep}1111");
+            let other = if sep == "-" { " " } else { "-" };
+            let mixed = mixed.replace('-', other);
+            assert!(pan(&mixed).is_err(), "{mixed:?}");
+        }
         assert_eq!(pan("4111111111111112"), Err(Rejection::Luhn));
     }
 

@@ -68,13 +68,19 @@ impl Gate {
     /// The gate for `rules`, or None when their automaton cannot be built
     /// for it (a Unicode word boundary, a size limit).
     pub fn new(rules: &[Rule]) -> Option<Gate> {
-        let mut hirs = Vec::with_capacity(rules.len());
-        for rule in rules {
-            let hir = regex_automata::util::syntax::parse_with(
-                &rule.regex,
-                &crate::rules::syntax_config(),
-            )
-            .ok()?;
+        Gate::with_names(rules, &[])
+    }
+
+    /// The gate for `rules` that also flags the lines where one of `names`
+    /// (the sensitive-name filter's patterns) matches, so that the field
+    /// recognizer needs to look only at flagged lines.
+    pub fn with_names(rules: &[Rule], names: &[String]) -> Option<Gate> {
+        let mut hirs = Vec::with_capacity(rules.len() + names.len());
+        let patterns = rules.iter().map(|r| r.regex.as_str());
+        for pattern in patterns.chain(names.iter().map(String::as_str)) {
+            let hir =
+                regex_automata::util::syntax::parse_with(pattern, &crate::rules::syntax_config())
+                    .ok()?;
             hirs.push(line_anchored(&relaxed(&hir)));
         }
         let nfa = thompson::Compiler::new()

@@ -45,6 +45,9 @@ pub struct Finding {
     pub text: Range<usize>,
     /// Quotes to write around the replacement (a bare JSON value).
     pub quote: crate::format::Quote,
+    /// The encoding of the raw span (the decodings of the view the secret
+    /// was found in): the replacement is written in it.
+    pub enc: views::Encoding,
 }
 
 /// The compiled rule set.
@@ -136,14 +139,15 @@ impl Scanner {
             };
             secret_regex.push(entry);
         }
-        let gate = Gate::new(&rules);
+        let sensitive_keys = crate::format::SensitiveKeys::new(
+            crate::format::DEFAULT_SENSITIVE_KEYS.iter().copied(),
+            &rules,
+        );
+        let gate = Gate::with_names(&rules, sensitive_keys.name_patterns());
         Ok(Scanner {
             gate,
             policy: Policy::labels(&rules),
-            sensitive_keys: crate::format::SensitiveKeys::new(
-                crate::format::DEFAULT_SENSITIVE_KEYS.iter().copied(),
-                &rules,
-            ),
+            sensitive_keys,
             rules,
             combined,
             secret_regex,
@@ -190,6 +194,10 @@ impl Scanner {
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Scanner {
         self.sensitive_keys = crate::format::SensitiveKeys::new(entries, &self.rules);
+        if self.gate.is_some() {
+            // The gate flags the lines where a sensitive name may be too.
+            self.gate = Gate::with_names(&self.rules, self.sensitive_keys.name_patterns());
+        }
         self
     }
 
@@ -300,6 +308,7 @@ impl Scanner {
         // (twice, for JSON inside a JSON string), HTML references once, and
         // percent-decoding (twice for a doubly encoded redirect parameter).
         let (mut json_passes, mut html_done, mut form_done) = (0, false, false);
+        let mut enc = views::Encoding::default();
         let steps = if views::may_need_decoding(line) {
             views.len()
         } else {
@@ -313,15 +322,19 @@ impl Scanner {
             if json_passes < 2 && views::has_json_escape(src) {
                 views::json_unescape(src, source, out);
                 json_passes += 1;
+                enc = enc.then(views::Decoding::Json);
             } else if !html_done && views::has_html_reference(src) {
                 views::html_unescape(src, source, out);
                 html_done = true;
+                enc = enc.then(views::Decoding::Html);
             } else if !form_done && views::has_form_plus(src) {
                 // A form body: `+` for spaces (and `%XX`).
                 views::form_decode(src, source, out);
                 form_done = true;
+                enc = enc.then(views::Decoding::Form);
             } else if views::has_percent_escape(src) {
                 views::percent_decode(src, source, out);
+                enc = enc.then(views::Decoding::Percent);
             } else {
                 break;
             }
@@ -338,6 +351,7 @@ impl Scanner {
             );
             for f in &mut findings[before..] {
                 f.span = out.to_raw(f.span.clone());
+                f.enc = enc;
             }
         }
         // A finding of the raw view may start inside an escape sequence
@@ -463,6 +477,7 @@ impl Scanner {
                         span: found,
                         text,
                         quote: Default::default(),
+                        enc: Default::default(),
                     });
                     at = resume;
                 }
@@ -551,11 +566,16 @@ pub(crate) fn merge_findings(findings: &mut Vec<Finding>) {
     let mut out = 0;
     for i in 0..findings.len() {
         if out > 0 && findings[i].span.start < findings[out - 1].span.end {
-            let (end, quote) = (findings[i].span.end, findings[i].quote);
+            let (end, quote, enc) = (findings[i].span.end, findings[i].quote, findings[i].enc);
             let last = &mut findings[out - 1];
             last.span.end = last.span.end.max(end);
             if last.quote == crate::format::Quote::None {
                 last.quote = quote;
+            }
+            // The same secret seen raw and in a view: write the replacement
+            // in the view's encoding (it escapes only what needs it).
+            if last.enc.is_raw() {
+                last.enc = enc;
             }
         } else {
             findings.swap(out, i);
@@ -610,18 +630,21 @@ mod tests {
                 span: 5..9,
                 text: 0..0,
                 quote: Default::default(),
+                enc: Default::default(),
             },
             Finding {
                 rule: 0,
                 span: 0..6,
                 text: 0..0,
                 quote: Default::default(),
+                enc: Default::default(),
             },
             Finding {
                 rule: 2,
                 span: 12..14,
                 text: 0..0,
                 quote: Default::default(),
+                enc: Default::default(),
             },
         ];
         merge_findings(&mut f);
@@ -633,12 +656,14 @@ mod tests {
                     span: 0..9,
                     text: 0..0,
                     quote: Default::default(),
+                    enc: Default::default(),
                 },
                 Finding {
                     rule: 2,
                     span: 12..14,
                     text: 0..0,
                     quote: Default::default(),
+                    enc: Default::default(),
                 }
             ]
         );
