@@ -195,7 +195,7 @@ impl Scanner {
 
     /// The built-in catalog, compiled.
     pub fn builtin() -> Scanner {
-        match Scanner::new(crate::rules::builtin_rules()) {
+        match Scanner::new(crate::rules::default_rules()) {
             Ok(s) => s,
             Err(e) => panic!("built-in catalog: {e}"),
         }
