@@ -217,6 +217,12 @@ fn default_true() -> bool {
 
 /// Parses one pattern file's text; `file` names it in errors.
 pub fn parse_pattern_file(file: &str, text: &str) -> Result<Vec<Rule>, CatalogError> {
+    parse_checked(file, text, true)
+}
+
+/// Parses a pattern file; `compile` also compiles each rule alone (the
+/// built-in files skip it at start-up: a unit test compiles them).
+fn parse_checked(file: &str, text: &str, compile: bool) -> Result<Vec<Rule>, CatalogError> {
     let parsed: PatternFile = toml::from_str(text).map_err(|e| CatalogError::Parse {
         file: file.to_string(),
         detail: toml_error_detail(text, &e),
@@ -269,6 +275,9 @@ pub fn parse_pattern_file(file: &str, text: &str) -> Result<Vec<Rule>, CatalogEr
             source: file.to_string(),
         };
         check_rule(&rule)?;
+        if compile {
+            compile_check(&rule)?;
+        }
         rules.push(rule);
     }
     Ok(rules)
@@ -326,7 +335,7 @@ pub fn load_pattern_path(path: &Path) -> Result<Vec<Rule>, CatalogError> {
 pub fn builtin_rules() -> Vec<Rule> {
     let mut rules = Vec::new();
     for (name, text) in BUILTIN_FILES {
-        match parse_pattern_file(name, text) {
+        match parse_checked(name, text, false) {
             Ok(r) => rules.extend(r),
             // The built-in files are tested; a failure here is a build bug.
             Err(e) => panic!("built-in {e}"),
@@ -412,7 +421,11 @@ fn check_rule(rule: &Rule) -> Result<(), CatalogError> {
             "the regex can match a newline (lines are scanned one at a time; use [ \\t] instead of \\s)".into(),
         ));
     }
-    // The compile check with the size limit used for the whole catalog.
+    Ok(())
+}
+
+/// Compiles `rule` alone with the size limits used for the whole catalog.
+pub fn compile_check(rule: &Rule) -> Result<(), CatalogError> {
     regex_automata::meta::Regex::builder()
         .syntax(syntax_config())
         .configure(crate::scan::regex_config())
@@ -472,6 +485,13 @@ mod tests {
             "account",
         ] {
             assert!(rules.iter().any(|r| r.id == id), "missing rule {id}");
+        }
+    }
+
+    #[test]
+    fn every_builtin_rule_compiles_alone() {
+        for rule in builtin_rules() {
+            compile_check(&rule).unwrap();
         }
     }
 
