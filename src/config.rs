@@ -281,7 +281,10 @@ fn load(overrides: &Overrides) -> Result<Loaded, ConfigError> {
             .chain(&overrides.disable)
             .any(|d| *d == r.id || *d == r.family);
         let on = config.enable.contains(&r.id);
-        off && !on
+        // Opt-in rules (`enabled = false`) run when `enable` names them
+        // or their family.
+        let opted_in = config.enable.iter().any(|e| *e == r.id || *e == r.family);
+        (off && !on) || (!r.enabled && !opted_in)
     };
     let active: Vec<Rule> = all.iter().filter(|r| !disabled(r)).cloned().collect();
     Ok(Loaded {

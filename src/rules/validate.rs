@@ -77,6 +77,19 @@ pub enum Validator {
     /// secrets (an object dump `Token{…}`, a dotted package or class name,
     /// `null`, `redacted`).
     SecretValue,
+    /// A provider token whose last six characters are the base62 CRC32 of
+    /// the body after its prefix (npm, GitHub).
+    Crc32Base62,
+    /// An IBAN: known country, that country's length, mod-97 check.
+    Iban,
+    /// The value after a credential-like name, for the generic rule:
+    /// rejects UUIDs, digests written with their algorithm (`sha256:…`,
+    /// `sha512-…`), and plain words or identifiers (lowercase letters and
+    /// separators only), on top of the placeholder checks of `SecretValue`.
+    GenericSecret,
+    /// The password of a URL's userinfo: rejects placeholders (`***`,
+    /// `${VAR}`, `<password>`, `%s`) and the empty password.
+    UrlPassword,
 }
 
 impl Validator {
@@ -89,13 +102,27 @@ impl Validator {
             "luhn" => Validator::Luhn,
             "pem_block" => Validator::PemBlock,
             "secret_value" => Validator::SecretValue,
+            "crc32_base62" => Validator::Crc32Base62,
+            "iban" => Validator::Iban,
+            "generic_secret" => Validator::GenericSecret,
+            "url_password" => Validator::UrlPassword,
             _ => return None,
         })
     }
 
     /// Every accepted name, for error messages.
-    pub const NAMES: &'static [&'static str] =
-        &["pan", "ssn", "aba", "luhn", "pem_block", "secret_value"];
+    pub const NAMES: &'static [&'static str] = &[
+        "pan",
+        "ssn",
+        "aba",
+        "luhn",
+        "pem_block",
+        "secret_value",
+        "crc32_base62",
+        "iban",
+        "generic_secret",
+        "url_password",
+    ];
 
     /// Confirms `span` of `line`, returning the span to redact.
     ///
@@ -126,6 +153,22 @@ impl Validator {
             }
             Validator::PemBlock => Ok(span),
             Validator::SecretValue => check_secret_value(line, span),
+            Validator::Crc32Base62 => {
+                if super::checksum::crc32_base62_valid(&line[span.clone()]) {
+                    Ok(span)
+                } else {
+                    Err(Rejection::Checksum)
+                }
+            }
+            Validator::Iban => {
+                if super::checksum::iban_valid(&line[span.clone()]) {
+                    Ok(span)
+                } else {
+                    Err(Rejection::Checksum)
+                }
+            }
+            Validator::GenericSecret => check_generic_secret(line, span),
+            Validator::UrlPassword => check_url_password(line, span),
         }
     }
 }
@@ -454,6 +497,58 @@ fn check_secret_value(line: &[u8], span: Range<usize>) -> Result<Range<usize>, R
         }
     }
     Ok(span)
+}
+
+/// True when `value` is shaped like a UUID (8-4-4-4-12 hex digits).
+fn is_uuid(value: &[u8]) -> bool {
+    value.len() == 36
+        && value.iter().enumerate().all(|(i, &b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// The value after a credential-like name (see [`Validator::GenericSecret`]).
+fn check_generic_secret(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
+    let value = &line[span.clone()];
+    if is_uuid(value) {
+        return Err(Rejection::Context);
+    }
+    let lower = |i: usize| value.get(i).map(u8::to_ascii_lowercase);
+    // `sha256:…`, `sha512-…`, `md5:…`: a digest that names its algorithm.
+    let digest = (lower(0) == Some(b's') && lower(1) == Some(b'h') && lower(2) == Some(b'a'))
+        || (lower(0) == Some(b'm') && lower(1) == Some(b'd') && lower(2) == Some(b'5'));
+    if digest {
+        let sep = value.iter().position(|&b| b == b':' || b == b'-');
+        if sep.is_some_and(|p| p <= 6 && value[3..p].iter().all(u8::is_ascii_digit)) {
+            return Err(Rejection::Context);
+        }
+    }
+    // A word or identifier: lowercase letters and separators only.
+    if value
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || matches!(b, b'_' | b'-' | b'.' | b'/'))
+    {
+        return Err(Rejection::Context);
+    }
+    check_secret_value(line, span)
+}
+
+/// The password of a URL's userinfo (see [`Validator::UrlPassword`]).
+fn check_url_password(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
+    let value = &line[span.clone()];
+    let placeholder = value.is_empty()
+        || value.iter().all(|&b| matches!(b, b'*' | b'x' | b'X' | b'.'))
+        || value.starts_with(b"${")
+        || value.starts_with(b"{{")
+        || value.starts_with(b"<")
+        || value.starts_with(b"%s")
+        || value.starts_with(b"$(");
+    if placeholder {
+        Err(Rejection::Context)
+    } else {
+        Ok(span)
+    }
 }
 
 /// Social security numbers, dashed (`123-45-6789`) or keyed and undashed.
