@@ -283,7 +283,10 @@ fn load(overrides: &Overrides) -> Result<Loaded, ConfigError> {
             .chain(&overrides.disable)
             .any(|d| *d == r.id || *d == r.family);
         let on = config.enable.contains(&r.id);
-        off && !on
+        // Opt-in rules (`enabled = false`) run when `enable` names them
+        // or their family.
+        let opted_in = config.enable.iter().any(|e| *e == r.id || *e == r.family);
+        (off && !on) || (!r.enabled && !opted_in)
     };
     let active: Vec<Rule> = all.iter().filter(|r| !disabled(r)).cloned().collect();
     Ok(Loaded {
@@ -484,7 +487,14 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         .collect();
     for (key, rule) in &config.sensitive_keys {
         if rule == "off" {
-            keys.retain(|k, _| !k.eq_ignore_ascii_case(key));
+            // `client_secret`, `ClientSecret` and `clientsecret` are one key.
+            let norm = |k: &str| -> String {
+                k.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect()
+            };
+            keys.retain(|k, _| norm(k) != norm(key));
         } else if !all.iter().any(|r| r.id == *rule) {
             return Err(ConfigError::Invalid(format!(
                 "{config_name}: [sensitive_keys] {key} = {rule:?}: unknown rule (or \"off\")"

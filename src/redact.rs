@@ -423,7 +423,7 @@ impl Redactor {
         self.scanner.scan_line(&joined, &mut self.scratch);
         // The joined message has no CRI header: read it as JSON, logfmt or
         // raw text.
-        self.add_structure(&joined, Format::Auto);
+        self.add_structure(&joined, Format::Auto, true);
         let policy = self.scanner.policy();
         let dropped = self
             .scratch
@@ -459,7 +459,7 @@ impl Redactor {
                     // The replacement goes where the secret starts; later
                     // parts of it are removed.
                     out.extend_from_slice(f.quote.mark());
-                    policy.write_replacement(f.rule, &self.scratch.texts[f.text.clone()], out);
+                    write_replacement(policy, f, &self.scratch.texts, out);
                     out.extend_from_slice(f.quote.mark());
                 }
                 copied = f.span.end.min(part.end);
@@ -504,7 +504,9 @@ impl Redactor {
         }
 
         if self.options.format != Format::Raw {
-            self.add_structure(content, self.options.format);
+            // The field recognizer runs where the gate saw a sensitive name
+            // may be (or on every line when the batch was not gated).
+            self.add_structure(content, self.options.format, scan_raw);
         }
         if self.records.is_some() {
             self.record(0..content.len(), 0);
@@ -523,7 +525,7 @@ impl Redactor {
         for f in findings {
             out.extend_from_slice(&content[copied..f.span.start]);
             out.extend_from_slice(f.quote.mark());
-            policy.write_replacement(f.rule, &self.scratch.texts[f.text.clone()], out);
+            write_replacement(policy, f, &self.scratch.texts, out);
             out.extend_from_slice(f.quote.mark());
             copied = f.span.end;
         }
@@ -533,13 +535,16 @@ impl Redactor {
 
     /// Adds what the line's structure shows: values of sensitive keys, and
     /// quotes around replacements of bare JSON numbers.
-    fn add_structure(&mut self, content: &[u8], format: Format) {
+    fn add_structure(&mut self, content: &[u8], format: Format, names: bool) {
         let parsed = format::structure(
             content,
             format,
             self.scanner.sensitive_keys(),
             &mut self.structure,
         );
+        if names {
+            format::fields(content, self.scanner.sensitive_keys(), &mut self.structure);
+        }
         if parsed == Parsed::Malformed {
             self.scratch.stats.malformed += 1;
         }
@@ -582,6 +587,7 @@ impl Redactor {
                 span: span.clone(),
                 text,
                 quote: *quote,
+                enc: Default::default(),
             });
             added = true;
         }
@@ -601,6 +607,7 @@ impl Redactor {
             span: body,
             text,
             quote: Quote::None,
+            enc: Default::default(),
         });
         crate::scan::merge_findings(&mut self.scratch.findings);
     }
@@ -676,6 +683,24 @@ pub fn block_state_after(lines: &[u8], mut left: u32, max_line_bytes: usize) -> 
         start = end;
     }
     left
+}
+
+/// Writes the replacement of `f` in the encoding of its raw span (a
+/// finding of a percent-decoded view is written percent-encoded, …).
+fn write_replacement(
+    policy: &crate::policy::Policy,
+    f: &Finding,
+    texts: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let text = &texts[f.text.clone()];
+    if f.enc.is_raw() {
+        policy.write_replacement(f.rule, text, out);
+    } else {
+        let mut plain = Vec::with_capacity(32);
+        policy.write_replacement(f.rule, text, &mut plain);
+        f.enc.encode(&plain, out);
+    }
 }
 
 /// A line without its `\n` or `\r\n` terminator.

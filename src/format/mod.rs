@@ -20,6 +20,7 @@
 //! letters (`span` is not `pan`). A line that is not valid in its format
 //! is scanned as raw text and counted as malformed.
 
+pub mod fields;
 pub mod json;
 pub mod logfmt;
 pub mod views;
@@ -63,31 +64,96 @@ impl Format {
     }
 }
 
-/// The default sensitive keys (normalised: lowercase, no `-`, `_`, `.`) and
-/// the rule whose label and action their values get.
+/// The default sensitive keys and the rule whose label and action their
+/// values get. Words are written apart (`card_number`): the name filter of
+/// [`fields`] looks for the words joined by up to two separator bytes in
+/// any case (`cardNumber`, `Card Number`, `card-number`).
 pub const DEFAULT_SENSITIVE_KEYS: &[(&str, &str)] = &[
     ("password", "kv_secret"),
     ("passwd", "kv_secret"),
+    ("passphrase", "kv_secret"),
     ("secret", "kv_secret"),
-    ("clientsecret", "kv_secret"),
+    ("client_secret", "kv_secret"),
+    ("secret_key", "kv_secret"),
     ("token", "kv_secret"),
-    ("apikey", "kv_secret"),
+    ("api_key", "kv_secret"),
     ("authorization", "kv_secret"),
-    ("privatekey", "kv_secret"),
-    ("cardnumber", "pan"),
+    ("private_key", "kv_secret"),
+    ("cookie", "kv_secret"),
+    ("set_cookie", "kv_secret"),
+    ("card_number", "pan"),
+    ("card_no", "pan"),
+    ("card_num", "pan"),
     ("pan", "pan"),
-    ("ccnumber", "pan"),
-    ("creditcardnumber", "pan"),
+    ("cc_number", "pan"),
+    ("cc_num", "pan"),
+    ("credit_card", "pan"),
+    ("credit_card_number", "pan"),
+    ("primary_account_number", "pan"),
     ("cvv", "cvv"),
     ("cvc", "cvv"),
     ("cvv2", "cvv"),
     ("cvc2", "cvv"),
-    ("securitycode", "cvv"),
+    ("cvn", "cvv"),
+    ("cvn2", "cvv"),
+    ("security_code", "cvv"),
+    ("card_verification_value", "cvv"),
+    ("card_verification_code", "cvv"),
     ("ssn", "ssn"),
-    ("socialsecuritynumber", "ssn"),
-    ("accountnumber", "account"),
-    ("routingnumber", "routing"),
+    ("social_security_number", "ssn"),
+    ("social_security_no", "ssn"),
+    ("account_number", "account"),
+    ("account_no", "account"),
+    ("account_num", "account"),
+    ("acct_number", "account"),
+    ("acct_no", "account"),
+    ("acct_num", "account"),
+    ("bank_account", "account"),
+    ("routing_number", "routing"),
+    ("routing_no", "routing"),
+    ("aba_number", "routing"),
 ];
+
+/// Words that end a key without saying what it is (`card_number`): the
+/// word before them names a container whose fields complete the key
+/// (`Card(number=…)`), so it is looked for too.
+const GENERIC_LAST_WORDS: &[&str] = &["number", "no", "num", "nbr", "code", "value"];
+
+/// The words of a key as written: split at non-alphanumeric bytes and at
+/// a lowercase-to-uppercase step, lowercased.
+fn key_words(key: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut prev = '_';
+    for c in key.chars() {
+        if c.is_ascii_alphanumeric() {
+            if !prev.is_ascii_alphanumeric() || (c.is_ascii_uppercase() && prev.is_ascii_lowercase())
+            {
+                words.push(String::new());
+            }
+            if let Some(w) = words.last_mut() {
+                w.push(c.to_ascii_lowercase());
+            }
+        }
+        prev = c;
+    }
+    words
+}
+
+/// The name filter's pattern for a key: its words, joined by up to two
+/// separator bytes, ASCII case-insensitive.
+fn name_pattern(words: &[String]) -> String {
+    let mut p = String::from("(?i)");
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            p.push_str("[^A-Za-z0-9\\r\\n]{0,2}");
+        }
+        p.push_str(w);
+    }
+    p
+}
+
+/// Ids for name filters, so a cache is never used with another filter.
+static NEXT_FILTER_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
 /// Sensitive keys, resolved to rule indexes of one scanner.
 #[derive(Clone, Debug, Default)]
@@ -101,6 +167,12 @@ pub struct SensitiveKeys {
     /// The last two bytes of every normalised key (sorted), or empty when
     /// some key is a single byte: a finer reject after `last`.
     ends: Vec<[u8; 2]>,
+    /// The name filter: where a sensitive name may be (see [`fields`]).
+    filter: Option<(usize, regex_automata::meta::Regex)>,
+    /// The filter's patterns (the line gate looks for them too).
+    patterns: Vec<String>,
+    /// What each rule with keys asks of its values.
+    shapes: Vec<(usize, fields::ValueShape)>,
 }
 
 impl SensitiveKeys {
@@ -111,8 +183,37 @@ impl SensitiveKeys {
         rules: &[Rule],
     ) -> SensitiveKeys {
         let mut keys: Vec<(Vec<u8>, usize)> = Vec::new();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut shapes: Vec<(usize, fields::ValueShape)> = Vec::new();
         for (key, rule) in entries {
             if let Some(i) = rules.iter().position(|r| r.id == rule) {
+                let words = key_words(key);
+                if !words.is_empty() {
+                    patterns.push(name_pattern(&words));
+                    if words.len() >= 2
+                        && words[0].len() >= 3
+                        && GENERIC_LAST_WORDS.contains(&words[words.len() - 1].as_str())
+                    {
+                        patterns.push(name_pattern(&words[..1]));
+                    }
+                }
+                if !shapes.iter().any(|(r, _)| *r == i) {
+                    let max_digits = match rules[i].id.as_str() {
+                        "pan" => 19,
+                        "cvv" => 4,
+                        "ssn" | "routing" => 9,
+                        "account" => 17,
+                        _ => 0,
+                    };
+                    shapes.push((
+                        i,
+                        fields::ValueShape {
+                            max_digits,
+                            secret_value: rules[i].validator
+                                == Some(crate::rules::Validator::SecretValue),
+                        },
+                    ));
+                }
                 let norm: Vec<u8> = key
                     .bytes()
                     .filter(|b| b.is_ascii_alphanumeric())
@@ -140,7 +241,63 @@ impl SensitiveKeys {
             ends.sort_unstable();
             ends.dedup();
         }
-        SensitiveKeys { keys, last, ends }
+        // Longer names first: at one position the automaton reports the
+        // first pattern that matches, and `security code` must win over
+        // the container word `security`.
+        patterns.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        patterns.dedup();
+        let filter = if patterns.is_empty() {
+            None
+        } else {
+            regex_automata::meta::Regex::builder()
+                .syntax(crate::rules::syntax_config())
+                .configure(crate::scan::regex_config())
+                .build_many(&patterns)
+                .ok()
+                .map(|re| {
+                    let id = NEXT_FILTER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    (id, re)
+                })
+        };
+        SensitiveKeys {
+            keys,
+            last,
+            ends,
+            filter,
+            patterns,
+            shapes,
+        }
+    }
+
+    /// The name filter and its id, when there are keys.
+    pub(crate) fn name_filter(&self) -> Option<(usize, &regex_automata::meta::Regex)> {
+        self.filter.as_ref().map(|(id, re)| (*id, re))
+    }
+
+    /// The name filter's patterns: the line gate flags lines where a name
+    /// may be, so that the field recognizer runs only there.
+    pub fn name_patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// What `rule` asks of its values.
+    pub(crate) fn shape(&self, rule: usize) -> fields::ValueShape {
+        self.shapes
+            .iter()
+            .find(|(r, _)| *r == rule)
+            .map_or(
+                fields::ValueShape {
+                    max_digits: 0,
+                    secret_value: false,
+                },
+                |(_, s)| *s,
+            )
+    }
+
+    /// True when `name` is a cookie header (`Cookie`, `Set-Cookie`): its
+    /// whole value is the secret.
+    pub(crate) fn is_cookie(&self, _rule: usize, name: &[u8]) -> bool {
+        name.len() >= 6 && name[name.len() - 6..].eq_ignore_ascii_case(b"cookie")
     }
 
     /// The rule for a raw key, if it is sensitive.
@@ -230,6 +387,8 @@ pub struct StructureScratch {
     pub scalars: Vec<(Range<usize>, Quote)>,
     key_buf: Vec<u8>,
     view: View,
+    /// The field recognizer's state.
+    fields: fields::FieldScratch,
 }
 
 /// A CRI line's header: `<time> <stdout|stderr> <P|F>[:…] ` and message.
@@ -386,6 +545,12 @@ pub fn structure(
     }
 }
 
+/// Adds the values of sensitive names in any syntax (see [`fields`]) to
+/// the findings of the last [`structure`] call.
+pub fn fields(line: &[u8], keys: &SensitiveKeys, scratch: &mut StructureScratch) {
+    fields::find(line, keys, &mut scratch.fields, &mut scratch.findings);
+}
+
 /// A message: JSON when it looks like JSON, else logfmt pairs when it looks
 /// like logfmt. `offset` maps its bytes to the raw line. Returns false when
 /// it looked like JSON but is not valid JSON. When `must_be_json` is set,
@@ -502,16 +667,20 @@ fn logfmt_message(msg: &[u8], offset: usize, keys: &SensitiveKeys, scratch: &mut
         findings, key_buf, ..
     } = scratch;
     logfmt::pairs(msg, &mut |p| {
-        let value = &msg[p.value.clone()];
+        let mut value = &msg[p.value.clone()];
+        // A query string read as one logfmt pair: an unquoted value ends
+        // at the next `&` (as the `kv_secret` rule's values do).
+        let mut end = p.value.end;
+        let quoted = p.value.start > 0 && matches!(msg[p.value.start - 1], b'"' | b'\'');
+        if let Some(amp) = memchr::memchr(b'&', value).filter(|_| !quoted) {
+            end = p.value.start + amp;
+            value = &msg[p.value.start..end];
+        }
         if value.is_empty() || already_redacted(value) {
             return;
         }
         if let Some(rule) = keys.lookup(&msg[p.key.clone()], key_buf) {
-            findings.push((
-                rule,
-                offset + p.value.start..offset + p.value.end,
-                Quote::None,
-            ));
+            findings.push((rule, offset + p.value.start..offset + end, Quote::None));
         }
     });
 }
@@ -541,7 +710,9 @@ mod tests {
         assert_eq!(id("X-Api-Key").as_deref(), Some("kv_secret"));
         assert_eq!(id("cardNumber").as_deref(), Some("pan"));
         assert_eq!(id("card_cvv").as_deref(), Some("cvv"));
-        assert_eq!(id("primary_account_number").as_deref(), Some("account"));
+        // The primary account number is the card number.
+        assert_eq!(id("primary_account_number").as_deref(), Some("pan"));
+        assert_eq!(id("bank_account_number").as_deref(), Some("account"));
         for not in [
             "span",
             "token_type",

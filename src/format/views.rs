@@ -7,6 +7,12 @@
 //! a span found in a view maps back to whole escape sequences of the raw line:
 //! replacing that raw span never cuts an escape in half, and a JSON string
 //! stays valid JSON.
+//!
+//! A replacement for a span found in a view is written back in that view's
+//! encoding ([`Encoding::encode`]): a mask that keeps a space is written
+//! `%20` in a URL, `+` in a form body, `\u00a0` in a JSON string and
+//! `&#xA0;` in HTML, so the replacement never changes the framing of the
+//! text around it.
 
 use std::ops::Range;
 
@@ -45,6 +51,146 @@ impl View {
         match source {
             None => from as u32..to as u32,
             Some(v) => v.starts[from]..v.ends[to - 1],
+        }
+    }
+}
+
+/// One decoding step from a line (or view) to the next view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoding {
+    /// JSON string escapes (`\"`, `\u00a0`).
+    Json,
+    /// HTML character references (`&nbsp;`, `&#52;`).
+    Html,
+    /// Percent-encoding (`%20`).
+    Percent,
+    /// A form body: `+` for a space, and percent-encoding.
+    Form,
+}
+
+/// The decodings a view is made of, in the order they were applied to the
+/// raw line (at most four, as many as there are views). Empty for the raw
+/// line itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Encoding {
+    steps: [Option<Decoding>; 4],
+}
+
+impl Encoding {
+    /// True for the raw line: nothing to encode.
+    pub fn is_raw(&self) -> bool {
+        self.steps[0].is_none()
+    }
+
+    /// This encoding followed by one more decoding step.
+    pub fn then(mut self, step: Decoding) -> Encoding {
+        if let Some(slot) = self.steps.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(step);
+        }
+        self
+    }
+
+    /// Writes `text` (decoded) so that it reads as `text` once decoded
+    /// again: each step is undone from the innermost out. Only bytes that
+    /// the encoding cannot carry as they are get escaped, so labels, hash
+    /// tokens and masks without such bytes are written unchanged.
+    pub fn encode(&self, text: &[u8], out: &mut Vec<u8>) {
+        if self.is_raw() {
+            out.extend_from_slice(text);
+            return;
+        }
+        let mut cur = text.to_vec();
+        let mut next = Vec::with_capacity(text.len() + 8);
+        for step in self.steps.iter().rev().flatten() {
+            next.clear();
+            match step {
+                Decoding::Json => json_escape(&cur, &mut next),
+                Decoding::Html => html_escape(&cur, &mut next),
+                Decoding::Percent => percent_escape(&cur, false, &mut next),
+                Decoding::Form => percent_escape(&cur, true, &mut next),
+            }
+            std::mem::swap(&mut cur, &mut next);
+        }
+        out.extend_from_slice(&cur);
+    }
+}
+
+/// The characters of `text`: each valid UTF-8 sequence as its code point
+/// and length, any other byte as itself (a code point below 0x100 that is
+/// flagged invalid).
+fn utf8_chars(text: &[u8], mut each: impl FnMut(Result<char, u8>, &[u8])) {
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        let len = match b {
+            0x00..=0x7f => 1,
+            0xc2..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf4 => 4,
+            _ => 0,
+        };
+        let ch = (len > 0 && i + len <= text.len())
+            .then(|| std::str::from_utf8(&text[i..i + len]).ok())
+            .flatten()
+            .and_then(|s| s.chars().next());
+        match ch {
+            Some(c) => {
+                each(Ok(c), &text[i..i + len]);
+                i += len;
+            }
+            None => {
+                each(Err(b), &text[i..i + 1]);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// JSON string escaping: quotes, backslashes, control bytes, and every
+/// non-ASCII character as `\uXXXX` (the text was escaped, so it stays so).
+fn json_escape(text: &[u8], out: &mut Vec<u8>) {
+    utf8_chars(text, |c, raw| match c {
+        Ok('"') => out.extend_from_slice(b"\\\""),
+        Ok('\\') => out.extend_from_slice(b"\\\\"),
+        Ok(c) if (c as u32) < 0x20 || (c as u32) >= 0x7f => {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.extend_from_slice(format!("\\u{u:04x}").as_bytes());
+            }
+        }
+        Ok(_) => out.extend_from_slice(raw),
+        Err(b) => out.push(b),
+    });
+}
+
+/// HTML escaping: markup bytes and non-ASCII characters as references.
+fn html_escape(text: &[u8], out: &mut Vec<u8>) {
+    utf8_chars(text, |c, raw| match c {
+        Ok('&') => out.extend_from_slice(b"&amp;"),
+        Ok('<') => out.extend_from_slice(b"&lt;"),
+        Ok('>') => out.extend_from_slice(b"&gt;"),
+        Ok('"') => out.extend_from_slice(b"&quot;"),
+        Ok('\'') => out.extend_from_slice(b"&#39;"),
+        Ok(c) if (c as u32) >= 0x7f => {
+            out.extend_from_slice(format!("&#x{:X};", c as u32).as_bytes())
+        }
+        Ok(_) => out.extend_from_slice(raw),
+        Err(b) => out.push(b),
+    });
+}
+
+/// Percent-encoding of every byte that cannot stand in a query value as it
+/// is (letters, digits and `-._~*[]:@!$(),/` can); in a form body a space
+/// is a `+`.
+fn percent_escape(text: &[u8], form: bool, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in text {
+        if b.is_ascii_alphanumeric() || b"-._~*[]:@!$(),/".contains(&b) {
+            out.push(b);
+        } else if form && b == b' ' {
+            out.push(b'+');
+        } else {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         }
     }
 }
@@ -161,6 +307,26 @@ const HTML_NAMED: &[(&[u8], char)] = &[
     (b"apos", '\''),
     (b"commat", '@'),
     (b"nbsp", '\u{a0}'),
+    (b"NonBreakingSpace", '\u{a0}'),
+    (b"ensp", '\u{2002}'),
+    (b"emsp", '\u{2003}'),
+    (b"emsp13", '\u{2004}'),
+    (b"emsp14", '\u{2005}'),
+    (b"numsp", '\u{2007}'),
+    (b"puncsp", '\u{2008}'),
+    (b"thinsp", '\u{2009}'),
+    (b"ThinSpace", '\u{2009}'),
+    (b"hairsp", '\u{200a}'),
+    (b"VeryThinSpace", '\u{200a}'),
+    (b"ZeroWidthSpace", '\u{200b}'),
+    (b"NegativeThinSpace", '\u{200b}'),
+    (b"MediumSpace", '\u{205f}'),
+    (b"NoBreak", '\u{2060}'),
+    (b"dash", '\u{2010}'),
+    (b"ndash", '\u{2013}'),
+    (b"mdash", '\u{2014}'),
+    (b"minus", '\u{2212}'),
+    (b"Tab", '\t'),
     (b"sol", '/'),
     (b"equals", '='),
     (b"colon", ':'),
@@ -175,7 +341,7 @@ const HTML_NAMED: &[(&[u8], char)] = &[
 /// Parses a reference at the start of `bytes` (`&#52;`, `&#x34;`, `&amp;`):
 /// the character and the reference's length. Only references ending in `;`.
 fn html_reference(bytes: &[u8]) -> Option<(char, usize)> {
-    let semi = memchr::memchr(b';', &bytes[..bytes.len().min(12)])?;
+    let semi = memchr::memchr(b';', &bytes[..bytes.len().min(24)])?;
     let body = &bytes[1..semi];
     let cp = if let Some(num) = body.strip_prefix(b"#") {
         let (digits, radix) = match num.first() {
@@ -249,12 +415,15 @@ fn decode_percent(input: &[u8], source: Option<&View>, out: &mut View, plus_is_s
 /// qualify.
 pub fn has_form_plus(bytes: &[u8]) -> bool {
     memchr::memchr_iter(b'+', bytes).any(|i| {
+        // A run of `+` (doubled spaces) counts as one gap.
+        let i = i - bytes[..i].iter().rev().take_while(|&&b| b == b'+').count();
+        let pluses = bytes[i..].iter().take_while(|&&b| b == b'+').count();
         let before = bytes[..i]
             .iter()
             .rev()
             .take_while(|b| b.is_ascii_digit())
             .count();
-        let after = bytes[i + 1..]
+        let after = bytes[i + pluses..]
             .iter()
             .take_while(|b| b.is_ascii_digit())
             .count();
@@ -275,6 +444,7 @@ mod tests {
     #[test]
     fn form_bodies() {
         assert!(has_form_plus(b"GET /pay?card=4111+1111+1111+1111&x=1"));
+        assert!(has_form_plus(b"c=4111++1111++1111++1111"));
         assert!(!has_form_plus(b"time=2023-04-11T05:44:13.239834+00:00"));
         assert!(!has_form_plus(b"sum 1234+5678"));
         let mut v = View::default();
@@ -322,6 +492,73 @@ mod tests {
         assert_eq!(v.to_raw(1..2), 1..6);
         assert!(has_html_reference(b"x &#52; y"));
         assert!(!has_html_reference(b"a & b; c"));
+    }
+
+    /// Every encoding, alone and composed: decoding what was encoded gives
+    /// the text back, and the encoded text holds no byte its framing reads.
+    #[test]
+    fn encodings_round_trip() {
+        let texts: [&[u8]; 6] = [
+            b"4111 11** **** 1111",
+            "4111\u{a0}11**\u{a0}****\u{a0}1111".as_bytes(),
+            "3782\u{2009}82****\u{2009}*0005".as_bytes(),
+            b"[CARD:k1:abcdefghijklmnop]",
+            b"a\"b\\c<d>&e'f+g%h=i\tj",
+            b"*****@example.com",
+        ];
+        let steps = [
+            Decoding::Json,
+            Decoding::Html,
+            Decoding::Percent,
+            Decoding::Form,
+        ];
+        let decode = |step: Decoding, input: &[u8]| {
+            let mut v = View::default();
+            match step {
+                Decoding::Json => json_unescape(input, None, &mut v),
+                Decoding::Html => html_unescape(input, None, &mut v),
+                Decoding::Percent => percent_decode(input, None, &mut v),
+                Decoding::Form => form_decode(input, None, &mut v),
+            }
+            v.bytes
+        };
+        for text in texts {
+            for a in steps {
+                for b in steps {
+                    let enc = Encoding::default().then(a).then(b);
+                    let mut out = Vec::new();
+                    enc.encode(text, &mut out);
+                    assert!(out.is_ascii(), "{out:?}");
+                    let inner = decode(a, &out);
+                    assert_eq!(decode(b, &inner), text, "{a:?} {b:?} {out:?}");
+                    // Outside escapes, JSON holds no quote or control byte.
+                    let mut i = 0;
+                    while i < out.len() {
+                        if out[i] == b'\\' {
+                            i += 2;
+                            continue;
+                        }
+                        assert!(a != Decoding::Json || (out[i] != b'"' && out[i] >= 0x20));
+                        i += 1;
+                    }
+                    let bad: &[u8] = match a {
+                        Decoding::Json => b"\n\t",
+                        Decoding::Html => b"<>\"'",
+                        Decoding::Percent => b" &=#?\"'+\n",
+                        Decoding::Form => b" &=#?\"'\n",
+                    };
+                    assert!(!out.iter().any(|c| bad.contains(c)), "{a:?} {out:?}");
+                }
+            }
+        }
+        let mut out = Vec::new();
+        Encoding::default()
+            .then(Decoding::Percent)
+            .encode(b"4111 11** **** 1111", &mut out);
+        assert_eq!(out, b"4111%2011**%20****%201111");
+        out.clear();
+        Encoding::default().encode(b"[CARD_REDACTED]", &mut out);
+        assert_eq!(out, b"[CARD_REDACTED]");
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! The rule catalog: detection rules loaded from TOML pattern files.
 //!
 //! A pattern file holds one family of rules (`cards`, `stripe`, `keys`,
-//! `pii`, `bank`). The built-in files in `patterns/` are embedded into the
+//! `cloud`, `forges`, `ai`, ...). The built-in files in `patterns/` are embedded into the
 //! binary at build time, so `logscrub` works alone with no configuration.
 //!
 //! Every rule is checked when it is loaded: its regex must compile in ASCII
 //! byte mode, must not match the empty string, its validator must exist and
 //! its ids must be unique. Errors name the file, the rule and the reason.
 
+pub mod checksum;
 pub mod limits;
 pub mod mask_style;
 pub mod validate;
@@ -24,6 +25,10 @@ pub use validate::{Rejection, Validator};
 /// the same position, the one loaded first wins.
 pub const BUILTIN_FILES: &[(&str, &str)] = &[
     (
+        "patterns/cloud.toml",
+        include_str!("../../patterns/cloud.toml"),
+    ),
+    (
         "patterns/keys.toml",
         include_str!("../../patterns/keys.toml"),
     ),
@@ -35,10 +40,45 @@ pub const BUILTIN_FILES: &[(&str, &str)] = &[
         "patterns/stripe.toml",
         include_str!("../../patterns/stripe.toml"),
     ),
-    ("patterns/pii.toml", include_str!("../../patterns/pii.toml")),
+    (
+        "patterns/forges.toml",
+        include_str!("../../patterns/forges.toml"),
+    ),
+    (
+        "patterns/ai.toml",
+        include_str!("../../patterns/ai.toml"),
+    ),
+    (
+        "patterns/commerce.toml",
+        include_str!("../../patterns/commerce.toml"),
+    ),
+    (
+        "patterns/messaging.toml",
+        include_str!("../../patterns/messaging.toml"),
+    ),
+    (
+        "patterns/saas.toml",
+        include_str!("../../patterns/saas.toml"),
+    ),
+    (
+        "patterns/urls.toml",
+        include_str!("../../patterns/urls.toml"),
+    ),
+    (
+        "patterns/pii.toml",
+        include_str!("../../patterns/pii.toml"),
+    ),
     (
         "patterns/bank.toml",
         include_str!("../../patterns/bank.toml"),
+    ),
+    (
+        "patterns/personal.toml",
+        include_str!("../../patterns/personal.toml"),
+    ),
+    (
+        "patterns/generic.toml",
+        include_str!("../../patterns/generic.toml"),
     ),
 ];
 
@@ -68,6 +108,14 @@ pub struct Rule {
     pub mask: MaskStyle,
     /// The label is written whatever action is configured (the CVV).
     pub always_label: bool,
+    /// When not empty, the rule runs only on lines holding one of these
+    /// literals (ASCII case-insensitive).
+    pub keywords: Vec<String>,
+    /// The minimum Shannon entropy (bits per byte) of the redacted text.
+    pub entropy: Option<f64>,
+    /// False for an opt-in rule: loaded, listed, but off unless a config
+    /// file's `enable` names it or its family.
+    pub enabled: bool,
 }
 
 /// A rule example: `input` must scrub to `output`.
@@ -159,10 +207,26 @@ struct RuleSpec {
     mask: Option<String>,
     #[serde(default)]
     always_label: bool,
+    #[serde(default)]
+    keywords: Vec<String>,
+    #[serde(default)]
+    entropy: Option<f64>,
+    #[serde(default = "default_true")]
+    enabled: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Parses one pattern file's text; `file` names it in errors.
 pub fn parse_pattern_file(file: &str, text: &str) -> Result<Vec<Rule>, CatalogError> {
+    parse_checked(file, text, true)
+}
+
+/// Parses a pattern file; `compile` also compiles each rule alone (the
+/// built-in files skip it at start-up: a unit test compiles them).
+fn parse_checked(file: &str, text: &str, compile: bool) -> Result<Vec<Rule>, CatalogError> {
     let parsed: PatternFile = toml::from_str(text).map_err(|e| CatalogError::Parse {
         file: file.to_string(),
         detail: toml_error_detail(text, &e),
@@ -199,6 +263,9 @@ pub fn parse_pattern_file(file: &str, text: &str) -> Result<Vec<Rule>, CatalogEr
         let rule = Rule {
             mask,
             always_label: spec.always_label,
+            keywords: spec.keywords,
+            entropy: spec.entropy,
+            enabled: spec.enabled,
             id: spec.id,
             family: parsed.family.clone(),
             description: spec.description,
@@ -210,6 +277,9 @@ pub fn parse_pattern_file(file: &str, text: &str) -> Result<Vec<Rule>, CatalogEr
             source: file.to_string(),
         };
         check_rule(&rule)?;
+        if compile {
+            compile_check(&rule)?;
+        }
         rules.push(rule);
     }
     Ok(rules)
@@ -267,13 +337,18 @@ pub fn load_pattern_path(path: &Path) -> Result<Vec<Rule>, CatalogError> {
 pub fn builtin_rules() -> Vec<Rule> {
     let mut rules = Vec::new();
     for (name, text) in BUILTIN_FILES {
-        match parse_pattern_file(name, text) {
+        match parse_checked(name, text, false) {
             Ok(r) => rules.extend(r),
             // The built-in files are tested; a failure here is a build bug.
             Err(e) => panic!("built-in {e}"),
         }
     }
     rules
+}
+
+/// The embedded rules that are on by default (the opt-in ones left out).
+pub fn default_rules() -> Vec<Rule> {
+    builtin_rules().into_iter().filter(|r| r.enabled).collect()
 }
 
 /// Checks that ids are unique across a rule list.
@@ -319,6 +394,25 @@ fn check_rule(rule: &Rule) -> Result<(), CatalogError> {
             "a label must be non-empty, without digits (it could look like a secret), quotes, backslashes or control characters".into(),
         ));
     }
+    if rule.description.trim().is_empty() {
+        return Err(invalid("a description is required".into()));
+    }
+    if let Some(k) = rule
+        .keywords
+        .iter()
+        .find(|k| k.is_empty() || !k.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+    {
+        return Err(invalid(format!(
+            "keyword {k:?}: keywords are non-empty printable ASCII"
+        )));
+    }
+    if let Some(e) = rule.entropy {
+        if !(0.0..=8.0).contains(&e) {
+            return Err(invalid(format!(
+                "entropy {e}: a minimum in bits per byte, between 0 and 8"
+            )));
+        }
+    }
     let hir = regex_automata::util::syntax::parse_with(&rule.regex, &syntax_config())
         .map_err(|e| invalid(format!("invalid regex: {e}")))?;
     if hir.properties().minimum_len() == Some(0) {
@@ -329,7 +423,11 @@ fn check_rule(rule: &Rule) -> Result<(), CatalogError> {
             "the regex can match a newline (lines are scanned one at a time; use [ \\t] instead of \\s)".into(),
         ));
     }
-    // The compile check with the size limit used for the whole catalog.
+    Ok(())
+}
+
+/// Compiles `rule` alone with the size limits used for the whole catalog.
+pub fn compile_check(rule: &Rule) -> Result<(), CatalogError> {
     regex_automata::meta::Regex::builder()
         .syntax(syntax_config())
         .configure(regex_config())
@@ -389,6 +487,13 @@ mod tests {
             "account",
         ] {
             assert!(rules.iter().any(|r| r.id == id), "missing rule {id}");
+        }
+    }
+
+    #[test]
+    fn every_builtin_rule_compiles_alone() {
+        for rule in builtin_rules() {
+            compile_check(&rule).unwrap();
         }
     }
 

@@ -77,6 +77,19 @@ pub enum Validator {
     /// secrets (an object dump `Token{…}`, a dotted package or class name,
     /// `null`, `redacted`).
     SecretValue,
+    /// A provider token whose last six characters are the base62 CRC32 of
+    /// the body after its prefix (npm, GitHub).
+    Crc32Base62,
+    /// An IBAN: known country, that country's length, mod-97 check.
+    Iban,
+    /// The value after a credential-like name, for the generic rule:
+    /// rejects UUIDs, digests written with their algorithm (`sha256:…`,
+    /// `sha512-…`), and plain words or identifiers (lowercase letters and
+    /// separators only), on top of the placeholder checks of `SecretValue`.
+    GenericSecret,
+    /// The password of a URL's userinfo: rejects placeholders (`***`,
+    /// `${VAR}`, `<password>`, `%s`) and the empty password.
+    UrlPassword,
 }
 
 impl Validator {
@@ -89,13 +102,27 @@ impl Validator {
             "luhn" => Validator::Luhn,
             "pem_block" => Validator::PemBlock,
             "secret_value" => Validator::SecretValue,
+            "crc32_base62" => Validator::Crc32Base62,
+            "iban" => Validator::Iban,
+            "generic_secret" => Validator::GenericSecret,
+            "url_password" => Validator::UrlPassword,
             _ => return None,
         })
     }
 
     /// Every accepted name, for error messages.
-    pub const NAMES: &'static [&'static str] =
-        &["pan", "ssn", "aba", "luhn", "pem_block", "secret_value"];
+    pub const NAMES: &'static [&'static str] = &[
+        "pan",
+        "ssn",
+        "aba",
+        "luhn",
+        "pem_block",
+        "secret_value",
+        "crc32_base62",
+        "iban",
+        "generic_secret",
+        "url_password",
+    ];
 
     /// Confirms `span` of `line`, returning the span to redact.
     ///
@@ -126,6 +153,22 @@ impl Validator {
             }
             Validator::PemBlock => Ok(span),
             Validator::SecretValue => check_secret_value(line, span),
+            Validator::Crc32Base62 => {
+                if super::checksum::crc32_base62_valid(&line[span.clone()]) {
+                    Ok(span)
+                } else {
+                    Err(Rejection::Checksum)
+                }
+            }
+            Validator::Iban => {
+                if super::checksum::iban_valid(&line[span.clone()]) {
+                    Ok(span)
+                } else {
+                    Err(Rejection::Checksum)
+                }
+            }
+            Validator::GenericSecret => check_generic_secret(line, span),
+            Validator::UrlPassword => check_url_password(line, span),
         }
     }
 }
@@ -229,12 +272,16 @@ pub fn card_network_valid(digits: &[u8]) -> bool {
 
 /// Card numbers.
 ///
-/// The automaton hands over a run of digit groups separated by single
-/// spaces or dashes, bounded by non-word bytes. A card is a leading run of
-/// whole groups of 13–19 digits, so the candidate's groups are tried from
-/// the longest such prefix down: `4111111111111111 20:46:52` yields the card
-/// and leaves the time alone, and a card is never cut out of the middle of a
-/// longer number. Grouped cards must use one kind of separator.
+/// The automaton hands over a run of digit groups separated by a separator
+/// (a space, tab, dot or dash, two spaces, ` - `, or the UTF-8 bytes of a
+/// Unicode space, dash or zero-width space), bounded by non-word bytes. A
+/// card is a leading run of whole groups of 13–19 digits, so the
+/// candidate's groups are tried from the longest such prefix down:
+/// `4111111111111111 20:46:52` yields the card and leaves the time alone,
+/// and a card is never cut out of the middle of a longer number. Grouped
+/// cards use one separator throughout (the same bytes between every two
+/// groups): the groups up to the first different separator are the
+/// candidate.
 fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
     // `blk_-<digits>` (HDFS block ids) and other `name_-<digits>` ids.
     if span.start >= 2 && line[span.start - 1] == b'-' && line[span.start - 2] == b'_' {
@@ -250,7 +297,8 @@ fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection>
     // Group ends: (digit count so far, byte offset just past the group).
     let mut ends: [(usize, usize); 24] = [(0, 0); 24];
     let mut n_ends = 0;
-    let mut sep: Option<u8> = None;
+    // The first separator, as a range of `bytes`.
+    let mut sep: Option<Range<usize>> = None;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -263,15 +311,21 @@ fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection>
                 ends[n_ends] = (digits.len, i + 1);
                 n_ends += 1;
             }
+            i += 1;
         } else {
-            // A separator: a card uses one kind throughout.
-            match sep {
-                None => sep = Some(b),
-                Some(s) if s == b => {}
+            // A separator: every byte up to the next digit. A card uses
+            // one separator throughout.
+            let len = bytes[i..]
+                .iter()
+                .position(u8::is_ascii_digit)
+                .unwrap_or(bytes.len() - i);
+            match &sep {
+                None => sep = Some(i..i + len),
+                Some(s) if bytes[s.clone()] == bytes[i..i + len] => {}
                 Some(_) => break,
             }
+            i += len;
         }
-        i += 1;
     }
     let mut rejection = Rejection::Luhn;
     for (k, &(count, end)) in ends[..n_ends].iter().enumerate().rev() {
@@ -445,6 +499,58 @@ fn check_secret_value(line: &[u8], span: Range<usize>) -> Result<Range<usize>, R
     Ok(span)
 }
 
+/// True when `value` is shaped like a UUID (8-4-4-4-12 hex digits).
+fn is_uuid(value: &[u8]) -> bool {
+    value.len() == 36
+        && value.iter().enumerate().all(|(i, &b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// The value after a credential-like name (see [`Validator::GenericSecret`]).
+fn check_generic_secret(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
+    let value = &line[span.clone()];
+    if is_uuid(value) {
+        return Err(Rejection::Context);
+    }
+    let lower = |i: usize| value.get(i).map(u8::to_ascii_lowercase);
+    // `sha256:…`, `sha512-…`, `md5:…`: a digest that names its algorithm.
+    let digest = (lower(0) == Some(b's') && lower(1) == Some(b'h') && lower(2) == Some(b'a'))
+        || (lower(0) == Some(b'm') && lower(1) == Some(b'd') && lower(2) == Some(b'5'));
+    if digest {
+        let sep = value.iter().position(|&b| b == b':' || b == b'-');
+        if sep.is_some_and(|p| p <= 6 && value[3..p].iter().all(u8::is_ascii_digit)) {
+            return Err(Rejection::Context);
+        }
+    }
+    // A word or identifier: lowercase letters and separators only.
+    if value
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || matches!(b, b'_' | b'-' | b'.' | b'/'))
+    {
+        return Err(Rejection::Context);
+    }
+    check_secret_value(line, span)
+}
+
+/// The password of a URL's userinfo (see [`Validator::UrlPassword`]).
+fn check_url_password(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
+    let value = &line[span.clone()];
+    let placeholder = value.is_empty()
+        || value.iter().all(|&b| matches!(b, b'*' | b'x' | b'X' | b'.'))
+        || value.starts_with(b"${")
+        || value.starts_with(b"{{")
+        || value.starts_with(b"<")
+        || value.starts_with(b"%s")
+        || value.starts_with(b"$(");
+    if placeholder {
+        Err(Rejection::Context)
+    } else {
+        Ok(span)
+    }
+}
+
 /// Social security numbers, dashed (`123-45-6789`) or keyed and undashed.
 fn check_ssn(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
     let mut d = [0u32; 9];
@@ -543,6 +649,20 @@ mod tests {
         assert_eq!(pan("4111111111111111 20"), Ok("4111111111111111"));
         assert_eq!(pan("3782-822463-10005"), Ok("3782-822463-10005"));
         assert_eq!(pan("4111-1111 1111-1111"), Err(Rejection::Luhn));
+        for sep in [
+            "\u{a0}", "\u{202f}", "\u{2009}", "\u{2007}", "\u{2013}", "\u{2011}", "\u{200b}",
+            "\t", ".", "  ", " - ", "\u{3000}", "\u{2212}",
+        ] {
+            let card = ["4111", "1111", "1111", "1111"].join(sep);
+            assert_eq!(pan(&card), Ok(card.as_str()), "{sep:?}");
+            let amex = ["3782", "822463", "10005"].join(sep);
+            assert_eq!(pan(&amex), Ok(amex.as_str()), "{sep:?}");
+            // One separator kind per number.
+            let mixed = format!("4111{sep}1111-1111{sep}1111");
+            let other = if sep == "-" { " " } else { "-" };
+            let mixed = mixed.replace('-', other);
+            assert!(pan(&mixed).is_err(), "{mixed:?}");
+        }
         assert_eq!(pan("4111111111111112"), Err(Rejection::Luhn));
     }
 

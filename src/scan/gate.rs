@@ -68,14 +68,47 @@ impl Gate {
     /// The gate for `rules`, or None when their automaton cannot be built
     /// for it (a Unicode word boundary, a size limit).
     pub fn new(rules: &[Rule]) -> Option<Gate> {
-        let mut hirs = Vec::with_capacity(rules.len());
-        for rule in rules {
-            let hir = regex_automata::util::syntax::parse_with(
-                &rule.regex,
-                &crate::rules::syntax_config(),
-            )
-            .ok()?;
+        Gate::build(rules, &[], &[])
+    }
+
+    /// The gate for `rules` that also flags the lines where one of `names`
+    /// (the sensitive-name filter's patterns) matches, so that the field
+    /// recognizer needs to look only at flagged lines.
+    pub fn with_names(rules: &[Rule], names: &[String]) -> Option<Gate> {
+        Gate::build(rules, names, &[])
+    }
+
+    /// The gate for `rules` that also flags every line holding one of
+    /// `literals` (bytes, and whether they are matched case-sensitively):
+    /// the literal index's rules (see `scan::literal`) are found in the
+    /// same pass. The literals form one pattern, an alternation the
+    /// compiler turns into a trie, so they add one start state, not one per
+    /// literal.
+    pub fn with_literals(rules: &[Rule], literals: &[(bool, &[u8])]) -> Option<Gate> {
+        Gate::build(rules, &[], literals)
+    }
+
+    /// The gate for `rules`, the sensitive-name patterns `names` and the
+    /// literal index's `literals`, in one automaton.
+    pub fn build(rules: &[Rule], names: &[String], literals: &[(bool, &[u8])]) -> Option<Gate> {
+        let mut hirs = Vec::with_capacity(rules.len() + names.len() + 1);
+        let patterns = rules.iter().map(|r| r.regex.as_str());
+        for pattern in patterns.chain(names.iter().map(String::as_str)) {
+            let hir =
+                regex_automata::util::syntax::parse_with(pattern, &crate::rules::syntax_config())
+                    .ok()?;
             hirs.push(line_anchored(&relaxed(&hir)));
+        }
+        if !literals.is_empty() {
+            hirs.push(Hir::alternation(
+                literals
+                    .iter()
+                    .map(|&(case_sensitive, bytes)| literal_hir(case_sensitive, bytes))
+                    .collect(),
+            ));
+        }
+        if hirs.is_empty() {
+            return None;
         }
         let nfa = thompson::Compiler::new()
             .configure(
@@ -305,6 +338,32 @@ impl Walk<'_> {
 /// The start of the line holding offset `at`.
 fn line_start(batch: &[u8], at: usize) -> usize {
     memchr::memrchr(b'\n', &batch[..at.min(batch.len())]).map_or(0, |i| i + 1)
+}
+
+/// A literal as a pattern: its bytes, or each ASCII letter as a class of
+/// both cases when the literal is matched ignoring case.
+fn literal_hir(case_sensitive: bool, bytes: &[u8]) -> Hir {
+    if case_sensitive {
+        return Hir::literal(bytes.to_vec());
+    }
+    Hir::concat(
+        bytes
+            .iter()
+            .map(|&b| {
+                if b.is_ascii_alphabetic() {
+                    let (u, l) = (b.to_ascii_uppercase(), b.to_ascii_lowercase());
+                    Hir::class(regex_syntax::hir::Class::Bytes(
+                        regex_syntax::hir::ClassBytes::new([
+                            regex_syntax::hir::ClassBytesRange::new(u, u),
+                            regex_syntax::hir::ClassBytesRange::new(l, l),
+                        ]),
+                    ))
+                } else {
+                    Hir::literal(vec![b])
+                }
+            })
+            .collect(),
+    )
 }
 
 /// The start of the line after the one holding offset `at`.

@@ -1,5 +1,10 @@
 //! The scanner: every enabled rule compiled into one multi-pattern automaton,
-//! run once over each line (and once over each decoded view of it).
+//! run once over each line (and once over each decoded view of it), except
+//! the rules that begin with a distinctive literal or carry `keywords`: one
+//! Aho-Corasick search ([`literal`]) finds which of those can match a line,
+//! and only those run there, each with its own regex. Candidates of both
+//! kinds are taken in the order one automaton of all rules would report
+//! them: leftmost first, the rule loaded first on a tie.
 //!
 //! Each match carries its rule's pattern id. The candidate is narrowed to the
 //! rule's `secret` group, if it has one, and handed to the rule's validator.
@@ -12,6 +17,7 @@
 //! decoded views, findings, counters) lives in a [`Scratch`], one per thread.
 
 pub mod gate;
+pub mod literal;
 /// The decoded views live with the formats, which read them too.
 pub use crate::format::views;
 
@@ -28,6 +34,7 @@ pub use crate::rules::regex_config;
 use crate::rules::{check_unique_ids, CatalogError, Rejection, Rule, Validator};
 use crate::stats::Stats;
 use gate::{Gate, GateScratch};
+use literal::Literals;
 use views::View;
 
 // Every rejection reason has its counter slot.
@@ -45,25 +52,69 @@ pub struct Finding {
     pub text: Range<usize>,
     /// Quotes to write around the replacement (a bare JSON value).
     pub quote: crate::format::Quote,
+    /// The encoding of the raw span (the decodings of the view the secret
+    /// was found in): the replacement is written in it.
+    pub enc: views::Encoding,
 }
 
 /// The compiled rule set.
 pub struct Scanner {
     rules: Vec<Rule>,
+    /// The rules not in the literal index, as one automaton.
     combined: Regex,
-    /// For rules with a `secret` group: the rule alone, to read the group.
+    /// The rule index of each pattern of `combined`.
+    combined_rules: Vec<usize>,
+    /// For automaton rules with a `secret` group: the rule alone, to read
+    /// the group.
     secret_regex: Vec<Option<(Regex, usize)>>,
+    /// For indexed rules: the rule alone, and its `secret` group if any,
+    /// compiled the first time the rule's literal occurs.
+    single: Vec<std::sync::OnceLock<Option<(Regex, Option<usize>)>>>,
+    /// The literal index.
+    literals: Literals,
     pem_end: memchr::memmem::Finder<'static>,
     policy: Policy,
     sensitive_keys: crate::format::SensitiveKeys,
-    /// Flags the lines of a batch the automaton must see (None: all).
+    /// Flags the lines of a batch the automaton must see.
     gate: Option<Gate>,
+    /// Lines are gated (the gate was built and is not switched off).
+    gated: bool,
+}
+
+/// The next candidate of one indexed rule in the view being scanned.
+#[derive(Clone, Debug)]
+enum Next {
+    /// Not searched yet (or from before the current position).
+    Stale,
+    /// No further match.
+    Done,
+    /// Match start, end, and the secret span.
+    At(usize, usize, Range<usize>),
+}
+
+/// The parts of a [`Scratch`] a view scan uses (the views themselves are
+/// borrowed apart).
+struct Work<'a> {
+    cache: &'a mut meta::Cache,
+    secret_caches: &'a mut [Option<(meta::Cache, Captures)>],
+    single_caches: &'a mut [Option<(meta::Cache, Captures)>],
+    active: &'a mut Vec<usize>,
+    pending: &'a mut Vec<Next>,
+    findings: &'a mut Vec<Finding>,
+    texts: &'a mut Vec<u8>,
+    stats: &'a mut Stats,
 }
 
 /// Per-thread mutable state for [`Scanner::scan_line`].
 pub struct Scratch {
     cache: meta::Cache,
     secret_caches: Vec<Option<(meta::Cache, Captures)>>,
+    /// Caches of the indexed rules' own regexes, made on first use.
+    single_caches: Vec<Option<(meta::Cache, Captures)>>,
+    /// The indexed rules active in the view being scanned.
+    active: Vec<usize>,
+    /// Per active rule: its next candidate.
+    pending: Vec<Next>,
     views: [View; 4],
     /// The findings of the last scanned line, sorted, non-overlapping.
     pub findings: Vec<Finding>,
@@ -101,7 +152,14 @@ impl Scanner {
     /// Compiles `rules` (in priority order) into one automaton.
     pub fn new(rules: Vec<Rule>) -> Result<Scanner, CatalogError> {
         check_unique_ids(&rules)?;
-        let patterns: Vec<&str> = rules.iter().map(|r| r.regex.as_str()).collect();
+        let literals = Literals::new(&rules);
+        let combined_rules: Vec<usize> = (0..rules.len())
+            .filter(|&i| !literals.is_indexed(i))
+            .collect();
+        let patterns: Vec<&str> = combined_rules
+            .iter()
+            .map(|&i| rules[i].regex.as_str())
+            .collect();
         let combined = Regex::builder()
             .syntax(crate::rules::syntax_config())
             .configure(regex_config())
@@ -109,7 +167,8 @@ impl Scanner {
             .map_err(|e| {
                 let rule = e
                     .pattern()
-                    .and_then(|p| rules.get(p.as_usize()))
+                    .and_then(|p| combined_rules.get(p.as_usize()))
+                    .and_then(|&i| rules.get(i))
                     .or(rules.first());
                 CatalogError::Regex {
                     file: rule.map(|r| r.source.clone()).unwrap_or_default(),
@@ -117,38 +176,44 @@ impl Scanner {
                     source: Box::new(e),
                 }
             })?;
-        let mut secret_regex = Vec::with_capacity(rules.len());
-        for (pid, rule) in rules.iter().enumerate() {
+        let build_one = |rule: &Rule| {
+            Regex::builder()
+                .syntax(crate::rules::syntax_config())
+                .configure(regex_config())
+                .build(&rule.regex)
+                .map_err(|e| CatalogError::Regex {
+                    file: rule.source.clone(),
+                    rule: rule.id.clone(),
+                    source: Box::new(e),
+                })
+        };
+        let mut secret_regex: Vec<Option<(Regex, usize)>> =
+            (0..rules.len()).map(|_| None).collect();
+        for (pid, &i) in combined_rules.iter().enumerate() {
             let pid = regex_automata::PatternID::must(pid);
-            let group = combined.group_info().to_index(pid, "secret");
-            let entry = match group {
-                None => None,
-                Some(index) => {
-                    let re = Regex::builder()
-                        .syntax(crate::rules::syntax_config())
-                        .configure(regex_config())
-                        .build(&rule.regex)
-                        .map_err(|e| CatalogError::Regex {
-                            file: rule.source.clone(),
-                            rule: rule.id.clone(),
-                            source: Box::new(e),
-                        })?;
-                    Some((re, index))
-                }
-            };
-            secret_regex.push(entry);
+            if let Some(index) = combined.group_info().to_index(pid, "secret") {
+                secret_regex[i] = Some((build_one(&rules[i])?, index));
+            }
         }
-        let gate = Gate::new(&rules);
+        let sensitive_keys = crate::format::SensitiveKeys::new(
+            crate::format::DEFAULT_SENSITIVE_KEYS.iter().copied(),
+            &rules,
+        );
+        let single = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
+        let rest: Vec<Rule> = combined_rules.iter().map(|&i| rules[i].clone()).collect();
+        let gate = Gate::with_names(&rest, sensitive_keys.name_patterns());
+        let gated = gate.is_some();
         Ok(Scanner {
             gate,
+            gated,
             policy: Policy::labels(&rules),
-            sensitive_keys: crate::format::SensitiveKeys::new(
-                crate::format::DEFAULT_SENSITIVE_KEYS.iter().copied(),
-                &rules,
-            ),
+            sensitive_keys,
             rules,
             combined,
+            combined_rules,
             secret_regex,
+            single,
+            literals,
             pem_end: memchr::memmem::Finder::new(b"-----END").into_owned(),
         })
     }
@@ -163,22 +228,40 @@ impl Scanner {
     /// automaton (for differential tests and benchmarks).
     pub fn without_gate(mut self) -> Scanner {
         self.gate = None;
+        self.gated = false;
         self
     }
 
     /// True when this scanner has a line gate.
     pub fn has_gate(&self) -> bool {
-        self.gate.is_some()
+        self.gated
+    }
+
+    /// The number of rules found through the literal index rather than
+    /// the automaton.
+    pub fn indexed_rules(&self) -> usize {
+        self.literals.indexed_count()
+    }
+
+    /// The literal index (for reports: `examples/literal_hits.rs`).
+    pub fn literals(&self) -> &Literals {
+        &self.literals
     }
 
     /// Flags the lines of `batch` (whole lines) where the automaton could
-    /// match, leaving their start offsets in `scratch.flagged`. Returns
-    /// false when the batch is not gated: then every line must be scanned.
+    /// match or an indexed rule's literal occurs, leaving their start
+    /// offsets in `scratch.flagged`. Returns false when the batch is not
+    /// gated: then every line must be scanned.
     pub fn flag_lines(&self, batch: &[u8], scratch: &mut Scratch) -> bool {
-        match (&self.gate, &mut scratch.gate) {
+        let gated = match (&self.gate, &mut scratch.gate) {
             (Some(gate), Some(gs)) => gate.flag_lines(batch, gs, &mut scratch.flagged),
             _ => false,
+        };
+        if gated && self.literals.flag_lines(batch, &mut scratch.flagged) > 0 {
+            scratch.flagged.sort_unstable();
+            scratch.flagged.dedup();
         }
+        gated
     }
 
     /// SHA-256 (hex) over the active rules in order: id, family, regex,
@@ -217,6 +300,15 @@ impl Scanner {
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Scanner {
         self.sensitive_keys = crate::format::SensitiveKeys::new(entries, &self.rules);
+        if self.gate.is_some() {
+            // The gate flags the lines where a sensitive name may be too.
+            let rest: Vec<Rule> = self
+                .combined_rules
+                .iter()
+                .map(|&i| self.rules[i].clone())
+                .collect();
+            self.gate = Gate::with_names(&rest, self.sensitive_keys.name_patterns());
+        }
         self
     }
 
@@ -227,7 +319,7 @@ impl Scanner {
 
     /// The built-in catalog, compiled.
     pub fn builtin() -> Scanner {
-        match Scanner::new(crate::rules::builtin_rules()) {
+        match Scanner::new(crate::rules::default_rules()) {
             Ok(s) => s,
             Err(e) => panic!("built-in catalog: {e}"),
         }
@@ -258,6 +350,9 @@ impl Scanner {
                         .map(|(re, _)| (re.create_cache(), re.create_captures()))
                 })
                 .collect(),
+            single_caches: self.rules.iter().map(|_| None).collect(),
+            active: Vec::new(),
+            pending: Vec::new(),
             views: Default::default(),
             findings: Vec::new(),
             texts: Vec::new(),
@@ -304,29 +399,34 @@ impl Scanner {
         let Scratch {
             cache,
             secret_caches,
+            single_caches,
+            active,
+            pending,
             views,
             findings,
             texts,
             stats,
             ..
         } = scratch;
+        let mut work = Work {
+            cache,
+            secret_caches,
+            single_caches,
+            active,
+            pending,
+            findings,
+            texts,
+            stats,
+        };
         if raw {
-            self.scan_view(
-                line,
-                "raw",
-                cache,
-                secret_caches,
-                findings,
-                texts,
-                stats,
-                explain,
-            );
+            self.scan_view(line, "raw", &mut work, explain);
         }
 
         // Decoded views, each decoded from the one before: JSON escapes
         // (twice, for JSON inside a JSON string), HTML references once, and
         // percent-decoding (twice for a doubly encoded redirect parameter).
         let (mut json_passes, mut html_done, mut form_done) = (0, false, false);
+        let mut enc = views::Encoding::default();
         let steps = if views::may_need_decoding(line) {
             views.len()
         } else {
@@ -340,33 +440,32 @@ impl Scanner {
             if json_passes < 2 && views::has_json_escape(src) {
                 views::json_unescape(src, source, out);
                 json_passes += 1;
+                enc = enc.then(views::Decoding::Json);
             } else if !html_done && views::has_html_reference(src) {
                 views::html_unescape(src, source, out);
                 html_done = true;
+                enc = enc.then(views::Decoding::Html);
             } else if !form_done && views::has_form_plus(src) {
                 // A form body: `+` for spaces (and `%XX`).
                 views::form_decode(src, source, out);
                 form_done = true;
+                enc = enc.then(views::Decoding::Form);
             } else if views::has_percent_escape(src) {
                 views::percent_decode(src, source, out);
+                enc = enc.then(views::Decoding::Percent);
             } else {
                 break;
             }
-            let before = findings.len();
-            self.scan_view(
-                &out.bytes,
-                "decoded",
-                cache,
-                secret_caches,
-                findings,
-                texts,
-                stats,
-                explain,
-            );
-            for f in &mut findings[before..] {
+            let before = work.findings.len();
+            self.scan_view(&out.bytes, "decoded", &mut work, explain);
+            for f in &mut work.findings[before..] {
                 f.span = out.to_raw(f.span.clone());
+                f.enc = enc;
             }
         }
+        let Work {
+            findings, stats, ..
+        } = work;
         // A finding of the raw view may start inside an escape sequence
         // (`\u003calice@…`, `%3Calice@…`): widen it to the whole sequence,
         // so a replacement never leaves half an escape behind.
@@ -394,48 +493,120 @@ impl Scanner {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The next candidate at or after `at`: the automaton's, or an active
+    /// indexed rule's, whichever starts first (the rule loaded first on a
+    /// tie), as (rule, start, end, secret span).
+    fn next_candidate(
+        &self,
+        hay: &[u8],
+        at: usize,
+        w: &mut Work,
+    ) -> Option<(usize, usize, usize, Range<usize>)> {
+        let input = Input::new(hay).range(at..);
+        let mut best = self.combined.search_with(w.cache, &input).map(|m| {
+            let rule = self.combined_rules[m.pattern().as_usize()];
+            (rule, m.start(), m.end(), m.range())
+        });
+        for (k, &rule) in w.active.iter().enumerate() {
+            if matches!(w.pending[k], Next::Stale)
+                || matches!(w.pending[k], Next::At(start, ..) if start < at)
+            {
+                let Some((re, group)) = self.single(rule) else {
+                    w.pending[k] = Next::Done;
+                    continue;
+                };
+                let (gcache, caps) = w.single_caches[rule]
+                    .get_or_insert_with(|| (re.create_cache(), re.create_captures()));
+                re.search_captures_with(gcache, &input, caps);
+                w.pending[k] = match caps.get_match() {
+                    None => Next::Done,
+                    Some(m) => {
+                        let span = group
+                            .and_then(|g| caps.get_group(g))
+                            .map_or(m.range(), |g| g.range());
+                        Next::At(m.start(), m.end(), span)
+                    }
+                };
+            }
+            if let Next::At(start, end, span) = &w.pending[k] {
+                let better = match &best {
+                    None => true,
+                    Some((b_rule, b_start, ..)) => (*start, rule) < (*b_start, *b_rule),
+                };
+                if better {
+                    best = Some((rule, *start, *end, span.clone()));
+                }
+            }
+        }
+        let (rule, start, end, mut span) = best?;
+        if let (Some((re, group)), Some((gcache, caps))) =
+            (&self.secret_regex[rule], w.secret_caches[rule].as_mut())
+        {
+            let sub = Input::new(hay).range(start..end).anchored(Anchored::Yes);
+            re.search_captures_with(gcache, &sub, caps);
+            // When the group did not take part (another branch of an
+            // alternation matched), the whole match is the secret.
+            if let Some(g) = caps.get_group(*group) {
+                span = g.range();
+            }
+        }
+        Some((rule, start, end, span))
+    }
+
+    /// The regex of indexed rule `i` alone, and its `secret` group; None
+    /// for a rule of the automaton. Rules that fail to compile alone were
+    /// refused when loaded (built-in ones are compiled by a unit test).
+    fn single(&self, i: usize) -> Option<&(Regex, Option<usize>)> {
+        if !self.literals.is_indexed(i) {
+            return None;
+        }
+        self.single[i]
+            .get_or_init(|| {
+                let re = Regex::builder()
+                    .syntax(crate::rules::syntax_config())
+                    .configure(regex_config())
+                    .build(&self.rules[i].regex)
+                    .ok()?;
+                let group = re
+                    .group_info()
+                    .to_index(regex_automata::PatternID::ZERO, "secret");
+                Some((re, group))
+            })
+            .as_ref()
+    }
+
+    /// True when rule `i` has a `secret` group.
+    fn has_secret_group(&self, i: usize) -> bool {
+        self.secret_regex[i].is_some()
+            || self
+                .single(i)
+                .is_some_and(|(_, group)| group.is_some())
+    }
+
     fn scan_view(
         &self,
         hay: &[u8],
         view_name: &'static str,
-        cache: &mut meta::Cache,
-        secret_caches: &mut [Option<(meta::Cache, Captures)>],
-        findings: &mut Vec<Finding>,
-        texts: &mut Vec<u8>,
-        stats: &mut Stats,
+        w: &mut Work,
         explain: &mut dyn FnMut(Candidate),
     ) {
+        self.literals.active(hay, w.active);
+        w.pending.clear();
+        w.pending.resize(w.active.len(), Next::Stale);
         let mut at = 0;
         while at < hay.len() {
-            if findings.len() >= MAX_FINDINGS_PER_LINE {
+            if w.findings.len() >= MAX_FINDINGS_PER_LINE {
                 // (Checked by the caller through `Scratch::overflowed`.)
                 break;
             }
-            let input = Input::new(hay).range(at..);
-            let Some(m) = self.combined.search_with(cache, &input) else {
+            let Some((pid, m_start, m_end, span)) = self.next_candidate(hay, at, w) else {
                 break;
             };
-            let pid = m.pattern().as_usize();
             let rule = &self.rules[pid];
-            if inside_hash_token(hay, m.start()) {
+            if inside_hash_token(hay, m_start) {
                 // Inside a hash token this scanner wrote (`[SECRET:k1:…]`).
-                at = m.start() + 1;
+                at = m_start + 1;
                 continue;
-            }
-            let mut span = m.range();
-            if let (Some((re, group)), Some((gcache, caps))) =
-                (&self.secret_regex[pid], secret_caches[pid].as_mut())
-            {
-                let sub = Input::new(hay)
-                    .range(m.start()..m.end())
-                    .anchored(Anchored::Yes);
-                re.search_captures_with(gcache, &sub, caps);
-                // When the group did not take part (another branch of an
-                // alternation matched), the whole match is the secret.
-                if let Some(g) = caps.get_group(*group) {
-                    span = g.range();
-                }
             }
             let mut verdict = match rule.validator {
                 Some(Validator::PemBlock) => {
@@ -444,17 +615,29 @@ impl Scanner {
                     // survives), else to the end of the line (fail closed).
                     // A marker that ends the line opens a multi-line block,
                     // which the redactor follows.
-                    let rest = &hay[m.end()..];
+                    let rest = &hay[m_end..];
                     let end = self
                         .pem_end
                         .find(rest)
                         .or_else(|| memchr::memchr(b'"', rest))
-                        .map_or(hay.len(), |p| m.end() + p);
-                    Ok(m.end()..end)
+                        .map_or(hay.len(), |p| m_end + p);
+                    Ok(m_end..end)
                 }
                 Some(v) => v.check(hay, span.clone()),
                 None => Ok(span.clone()),
             };
+            if let Ok(found) = &verdict {
+                if !rule.keywords.is_empty()
+                    && !self.literals.is_indexed(pid)
+                    && !contains_keyword(hay, &rule.keywords)
+                {
+                    verdict = Err(Rejection::Context);
+                } else if rule.entropy.is_some_and(|min| {
+                    crate::rules::checksum::shannon_entropy(&hay[found.clone()]) < min
+                }) {
+                    verdict = Err(Rejection::Context);
+                }
+            }
             if let Ok(found) = &verdict {
                 if !found.is_empty() && self.policy.allows(pid, &hay[found.clone()]) {
                     verdict = Err(Rejection::Allowlist);
@@ -468,8 +651,8 @@ impl Scanner {
             });
             match verdict {
                 Ok(found) if !found.is_empty() && !self.is_label(&hay[found.clone()]) => {
-                    let pid = if self.secret_regex[pid].is_some() {
-                        self.more_specific_rule(hay, found.clone(), pid, cache)
+                    let pid = if self.has_secret_group(pid) {
+                        self.more_specific_rule(hay, found.clone(), pid, w)
                     } else {
                         pid
                     };
@@ -478,25 +661,26 @@ impl Scanner {
                     // CVV rule takes the first group, the card rule must
                     // still see the card); else after the secret. Findings
                     // that overlap are merged.
-                    let resume = if found.start > m.start() && found.end <= m.end() {
+                    let resume = if found.start > m_start && found.end <= m_end {
                         found.start
                     } else {
-                        found.end.max(m.start() + 1)
+                        found.end.max(m_start + 1)
                     };
-                    let text = texts.len()..texts.len() + found.len();
-                    texts.extend_from_slice(&hay[found.clone()]);
-                    findings.push(Finding {
+                    let text = w.texts.len()..w.texts.len() + found.len();
+                    w.texts.extend_from_slice(&hay[found.clone()]);
+                    w.findings.push(Finding {
                         rule: pid,
                         span: found,
                         text,
                         quote: Default::default(),
+                        enc: Default::default(),
                     });
                     at = resume;
                 }
-                Ok(_) => at = m.start() + 1,
+                Ok(_) => at = m_start + 1,
                 Err(reason) => {
-                    stats.reject(pid, reason.slot());
-                    at = m.start() + 1;
+                    w.stats.reject(pid, reason.slot());
+                    at = m_start + 1;
                 }
             }
         }
@@ -504,24 +688,32 @@ impl Scanner {
 
     /// For a keyed value (`token=ghp_…`), the rule that recognises the value
     /// itself, when one does, so that it gets that rule's label.
-    fn more_specific_rule(
-        &self,
-        hay: &[u8],
-        value: Range<usize>,
-        pid: usize,
-        cache: &mut meta::Cache,
-    ) -> usize {
+    fn more_specific_rule(&self, hay: &[u8], value: Range<usize>, pid: usize, w: &mut Work) -> usize {
         let input = Input::new(hay).range(value.clone()).anchored(Anchored::Yes);
-        match self.combined.search_with(cache, &input) {
-            Some(m)
-                if m.pattern().as_usize() != pid
-                    && self.secret_regex[m.pattern().as_usize()].is_none() =>
-            {
-                let other = m.pattern().as_usize();
+        let mut best = self
+            .combined
+            .search_with(w.cache, &input)
+            .map(|m| (self.combined_rules[m.pattern().as_usize()], m.range()));
+        for &rule in w.active.iter() {
+            if best.as_ref().is_some_and(|(b, _)| *b < rule) {
+                break;
+            }
+            let Some((re, _)) = self.single(rule) else {
+                continue;
+            };
+            let (gcache, _) = w.single_caches[rule]
+                .get_or_insert_with(|| (re.create_cache(), re.create_captures()));
+            if let Some(m) = re.search_with(gcache, &input) {
+                best = Some((rule, m.range()));
+                break;
+            }
+        }
+        match best {
+            Some((other, range)) if other != pid && !self.has_secret_group(other) => {
                 match self.rules[other].validator {
                     None => other,
                     Some(Validator::PemBlock) => pid,
-                    Some(v) if v.check(hay, m.range()).is_ok() => other,
+                    Some(v) if v.check(hay, range).is_ok() => other,
                     Some(_) => pid,
                 }
             }
@@ -539,6 +731,14 @@ impl Scanner {
                     .iter()
                     .any(|r| text.starts_with(r.label.as_bytes())))
     }
+}
+
+/// True when one of `keywords` occurs in `hay` (ASCII case-insensitive).
+fn contains_keyword(hay: &[u8], keywords: &[String]) -> bool {
+    keywords.iter().any(|k| {
+        let k = k.as_bytes();
+        !k.is_empty() && hay.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k))
+    })
 }
 
 /// True when `pos` is inside the name of a hash token (`[STRIPE_SECRET_KEY:…`).
@@ -578,11 +778,16 @@ pub(crate) fn merge_findings(findings: &mut Vec<Finding>) {
     let mut out = 0;
     for i in 0..findings.len() {
         if out > 0 && findings[i].span.start < findings[out - 1].span.end {
-            let (end, quote) = (findings[i].span.end, findings[i].quote);
+            let (end, quote, enc) = (findings[i].span.end, findings[i].quote, findings[i].enc);
             let last = &mut findings[out - 1];
             last.span.end = last.span.end.max(end);
             if last.quote == crate::format::Quote::None {
                 last.quote = quote;
+            }
+            // The same secret seen raw and in a view: write the replacement
+            // in the view's encoding (it escapes only what needs it).
+            if last.enc.is_raw() {
+                last.enc = enc;
             }
         } else {
             findings.swap(out, i);
@@ -637,18 +842,21 @@ mod tests {
                 span: 5..9,
                 text: 0..0,
                 quote: Default::default(),
+                enc: Default::default(),
             },
             Finding {
                 rule: 0,
                 span: 0..6,
                 text: 0..0,
                 quote: Default::default(),
+                enc: Default::default(),
             },
             Finding {
                 rule: 2,
                 span: 12..14,
                 text: 0..0,
                 quote: Default::default(),
+                enc: Default::default(),
             },
         ];
         merge_findings(&mut f);
@@ -660,12 +868,14 @@ mod tests {
                     span: 0..9,
                     text: 0..0,
                     quote: Default::default(),
+                    enc: Default::default(),
                 },
                 Finding {
                     rule: 2,
                     span: 12..14,
                     text: 0..0,
                     quote: Default::default(),
+                    enc: Default::default(),
                 }
             ]
         );

@@ -1,0 +1,346 @@
+//! The literal index: one Aho-Corasick search finds the rules that can run
+//! on a line, for the rules that begin with a literal or carry `keywords`,
+//! so that their cost does not grow with their number.
+//!
+//! Two kinds of rule are indexed:
+//!
+//! - *prefix rules*: every match of the regex begins with one of a few
+//!   literals of at least [`MIN_LITERAL`] bytes (`ghp_`, `glpat-`, `SG.`),
+//!   as the regex syntax's prefix extractor proves; the literals are
+//!   matched case-sensitively, exactly as the regex would; where the regex
+//!   ignores case (`(?i)password`), the literals are taken with their case
+//!   folded and matched ignoring ASCII case (a superset: still sound);
+//! - *keyword rules*: rules with a `keywords` field run only on lines that
+//!   hold one of their keywords (ASCII case-insensitive).
+//!
+//! Every other rule stays in the scanner's automaton and its line gate.
+//!
+//! Guarantees: [`Literals::active`] lists every indexed rule whose literal
+//! or keyword occurs in the text, so a prefix rule that matches the text is
+//! listed, and a keyword rule is listed exactly when one of its keywords
+//! occurs. The line gate flags every line holding one of
+//! [`Literals::patterns`], in its single pass over a batch, so no line on
+//! which `active` would list a rule goes unscanned. The automaton here
+//! (case-insensitive, overlapping) runs on flagged lines only; a
+//! case-sensitive literal's hits are confirmed byte for byte.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
+
+use crate::rules::Rule;
+
+/// The shortest literal that indexes a rule: shorter ones (`pi_`, `SK`)
+/// are frequent in logs and would flag too many lines; such rules stay in
+/// the automaton, whose gate sees the whole pattern.
+pub const MIN_LITERAL: usize = 4;
+
+/// The most literals one rule may contribute.
+const MAX_LITERALS_PER_RULE: usize = 64;
+
+/// One pattern of the automaton.
+#[derive(Debug)]
+struct Pattern {
+    /// Matched case-sensitively (a prefix literal) or not (a keyword).
+    case_sensitive: bool,
+    /// The literal, for the case-sensitive confirmation.
+    bytes: Vec<u8>,
+    /// The rules (indexes into the scanner's rules) it activates.
+    rules: Vec<usize>,
+}
+
+/// The literal index of a rule list.
+#[derive(Debug)]
+pub struct Literals {
+    ac: Option<AhoCorasick>,
+    patterns: Vec<Pattern>,
+    /// Per rule: true when the rule is indexed here (not in the automaton).
+    indexed: Vec<bool>,
+}
+
+/// `hir` with each one-letter case class (`[Pp]`, what `(?i)p` becomes in
+/// ASCII mode) replaced by the lowercase letter; `folded` tells whether
+/// any was. A literal of the result matches, ignoring case, whatever a
+/// literal of `hir` matches.
+fn fold_case(hir: &Hir, folded: &mut bool) -> Hir {
+    match hir.kind() {
+        HirKind::Class(Class::Bytes(c)) => {
+            if let [u, l] = c.ranges() {
+                let (upper, lower) = (u.start(), l.start());
+                if u.end() == upper
+                    && l.end() == lower
+                    && upper.is_ascii_uppercase()
+                    && lower == upper.to_ascii_lowercase()
+                {
+                    *folded = true;
+                    return Hir::literal(vec![lower]);
+                }
+            }
+            hir.clone()
+        }
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(|h| fold_case(h, folded)).collect()),
+        HirKind::Alternation(subs) => {
+            Hir::alternation(subs.iter().map(|h| fold_case(h, folded)).collect())
+        }
+        HirKind::Capture(c) => Hir::capture(Capture {
+            index: c.index,
+            name: c.name.clone(),
+            sub: Box::new(fold_case(&c.sub, folded)),
+        }),
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            min: r.min,
+            max: r.max,
+            greedy: r.greedy,
+            sub: Box::new(fold_case(&r.sub, folded)),
+        }),
+        _ => hir.clone(),
+    }
+}
+
+/// The prefix literals that begin every match of `regex`, when there are
+/// few enough of them and each is long enough to be worth searching for,
+/// and whether they are matched case-sensitively (false: the regex ignores
+/// case there, and the literals are lowercase).
+pub fn prefix_literals(regex: &str) -> Option<(bool, Vec<Vec<u8>>)> {
+    let hir = regex_automata::util::syntax::parse_with(regex, &crate::rules::syntax_config()).ok()?;
+    let mut folded = false;
+    let hir = fold_case(&hir, &mut folded);
+    // Every match starts with one of the extracted literals (exact or
+    // not): a finite sequence is a sound set of prefixes.
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let literals = seq.literals()?;
+    let mut out: Vec<Vec<u8>> = literals
+        .iter()
+        .map(|l| {
+            if folded {
+                l.as_bytes().to_ascii_lowercase()
+            } else {
+                l.as_bytes().to_vec()
+            }
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    if out.is_empty()
+        || out.len() > MAX_LITERALS_PER_RULE
+        || out.iter().any(|l| l.len() < MIN_LITERAL)
+    {
+        return None;
+    }
+    Some((!folded, out))
+}
+
+impl Literals {
+    /// Indexes the rules that have keywords or usable prefix literals.
+    pub fn new(rules: &[Rule]) -> Literals {
+        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut by_key: std::collections::HashMap<(bool, Vec<u8>), usize> =
+            std::collections::HashMap::new();
+        let mut indexed = vec![false; rules.len()];
+        for (i, rule) in rules.iter().enumerate() {
+            let entries: Vec<(bool, Vec<u8>)> = if !rule.keywords.is_empty() {
+                rule.keywords
+                    .iter()
+                    .map(|k| (false, k.to_ascii_lowercase().into_bytes()))
+                    .collect()
+            } else if let Some((case_sensitive, lits)) = prefix_literals(&rule.regex) {
+                lits.into_iter().map(|l| (case_sensitive, l)).collect()
+            } else {
+                continue;
+            };
+            indexed[i] = true;
+            for key in entries {
+                let slot = *by_key.entry(key.clone()).or_insert_with(|| {
+                    patterns.push(Pattern {
+                        case_sensitive: key.0,
+                        bytes: key.1.clone(),
+                        rules: Vec::new(),
+                    });
+                    patterns.len() - 1
+                });
+                if patterns[slot].rules.last() != Some(&i) {
+                    patterns[slot].rules.push(i);
+                }
+            }
+        }
+        let ac = if patterns.is_empty() {
+            None
+        } else {
+            let built = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(patterns.iter().map(|p| &p.bytes));
+            match built {
+                Ok(ac) => Some(ac),
+                // Too large for a DFA: nothing is indexed, every rule stays
+                // in the automaton.
+                Err(_) => {
+                    return Literals {
+                        ac: None,
+                        patterns: Vec::new(),
+                        indexed: vec![false; rules.len()],
+                    }
+                }
+            }
+        };
+        Literals {
+            ac,
+            patterns,
+            indexed,
+        }
+    }
+
+    /// True when rule `i` is indexed here rather than in the automaton.
+    pub fn is_indexed(&self, i: usize) -> bool {
+        self.indexed.get(i).copied().unwrap_or(false)
+    }
+
+    /// The number of indexed rules.
+    pub fn indexed_count(&self) -> usize {
+        self.indexed.iter().filter(|&&x| x).count()
+    }
+
+    /// The literal (or keyword) of each pattern, for reports.
+    pub fn pattern_bytes(&self, pattern: usize) -> &[u8] {
+        &self.patterns[pattern].bytes
+    }
+
+    /// The patterns that occur in `hay` (each occurrence), for reports.
+    pub fn hits(&self, hay: &[u8], mut each: impl FnMut(usize)) {
+        self.each_hit(hay, 0, |p, _| {
+            each(p);
+            true
+        });
+    }
+
+    /// Calls `hit` with each confirmed pattern occurrence in `hay[from..]`
+    /// until it returns false.
+    fn each_hit(&self, hay: &[u8], from: usize, mut hit: impl FnMut(usize, usize) -> bool) {
+        let Some(ac) = &self.ac else { return };
+        let mut state = aho_corasick::automaton::OverlappingState::start();
+        let input = Input::new(hay).span(from..hay.len());
+        loop {
+            ac.find_overlapping(input.clone(), &mut state);
+            let Some(m) = state.get_match() else { return };
+            let p = &self.patterns[m.pattern().as_usize()];
+            if p.case_sensitive && hay[m.range()] != p.bytes[..] {
+                continue;
+            }
+            if !hit(m.pattern().as_usize(), m.start()) {
+                return;
+            }
+        }
+    }
+
+    /// Appends to `out` the indexed rules whose literal or keyword occurs in
+    /// `hay`, sorted and unique.
+    pub fn active(&self, hay: &[u8], out: &mut Vec<usize>) {
+        out.clear();
+        self.each_hit(hay, 0, |p, _| {
+            out.extend_from_slice(&self.patterns[p].rules);
+            true
+        });
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// Appends to `flagged` the start offsets of the lines of `batch` (whole
+    /// lines, `\n`-terminated but perhaps the last) that hold a literal or
+    /// keyword of an indexed rule. Returns the number of lines flagged.
+    pub fn flag_lines(&self, batch: &[u8], flagged: &mut Vec<usize>) -> usize {
+        let mut count = 0;
+        let mut from = 0;
+        while from < batch.len() {
+            let mut found = None;
+            self.each_hit(batch, from, |_, start| {
+                found = Some(start);
+                false
+            });
+            let Some(start) = found else { break };
+            let line = memchr::memrchr(b'\n', &batch[..start]).map_or(0, |p| p + 1);
+            flagged.push(line);
+            count += 1;
+            from = memchr::memchr(b'\n', &batch[start..]).map_or(batch.len(), |p| start + p + 1);
+        }
+        count
+    }
+
+    /// Every literal and keyword, with whether it is matched
+    /// case-sensitively: what the line gate must also flag.
+    pub fn patterns(&self) -> Vec<(bool, &[u8])> {
+        self.patterns
+            .iter()
+            .map(|p| (p.case_sensitive, p.bytes.as_slice()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(id: &str, regex: &str, keywords: &[&str]) -> Rule {
+        let text = format!(
+            "family = \"t\"\n[[rule]]\nid = \"{id}\"\ndescription = \"d\"\nregex = '''{regex}'''\nlabel = \"[X]\"\nkeywords = [{}]\n",
+            keywords
+                .iter()
+                .map(|k| format!("{k:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        crate::rules::parse_pattern_file("t.toml", &text)
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn prefixes_are_extracted_and_short_ones_refused() {
+        assert_eq!(
+            prefix_literals(r"\bglpat-[A-Za-z0-9_-]{20,}"),
+            Some((true, vec![b"glpat-".to_vec()]))
+        );
+        assert_eq!(
+            prefix_literals(r"\bdo[por]_v1_[a-f0-9]{64}"),
+            Some((
+                true,
+                vec![b"doo_v1_".to_vec(), b"dop_v1_".to_vec(), b"dor_v1_".to_vec()]
+            ))
+        );
+        // Case-insensitive words: folded, matched ignoring case.
+        assert_eq!(
+            prefix_literals(r"(?i)\b(?:password|passwd)[=:]"),
+            Some((false, vec![b"passwd".to_vec(), b"password".to_vec()]))
+        );
+        // Too short, no literal, or unbounded alternatives.
+        assert_eq!(prefix_literals(r"\bSK[0-9a-f]{32}"), None);
+        assert_eq!(prefix_literals(r"\bpi_[A-Za-z0-9]{14,}"), None);
+        assert_eq!(prefix_literals(r"\b[2-6](?:[ -]?[0-9]){12,18}\b"), None);
+        assert_eq!(prefix_literals(r"(?:^|[^a-z])x+"), None);
+    }
+
+    #[test]
+    fn active_rules_and_flagged_lines() {
+        let rules = vec![
+            rule("a", r"\bglpat-[A-Za-z0-9_-]{20,}", &[]),
+            rule("b", r"\b[0-9]{9}\b", &[]),
+            rule("c", r"(?i)mykey=(?P<secret>[a-z]{8})", &["mykey"]),
+        ];
+        let lit = Literals::new(&rules);
+        assert!(lit.is_indexed(0) && !lit.is_indexed(1) && lit.is_indexed(2));
+        let mut out = Vec::new();
+        lit.active(b"x glpat-abc MYKEY=abcdefgh", &mut out);
+        assert_eq!(out, vec![0, 2]);
+        // Case-sensitive prefixes are confirmed byte for byte.
+        lit.active(b"x GLPAT-abc", &mut out);
+        assert!(out.is_empty());
+        assert_eq!(lit.patterns().len(), 2);
+        // The gate with these literals flags the lines that hold them.
+        let gate = crate::scan::gate::Gate::with_literals(&rules[1..2], &lit.patterns()).unwrap();
+        let mut scratch = gate.scratch();
+        let batch = b"one\nGLPAT- no\nyes glpat-\nMyKey\nlast glpat-\nid 123456789\n";
+        let mut flagged = Vec::new();
+        assert!(gate.flag_lines(batch, &mut scratch, &mut flagged));
+        assert_eq!(flagged, vec![14, 25, 31, 43]);
+    }
+}

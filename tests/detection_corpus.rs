@@ -1,0 +1,860 @@
+//! A generated detection corpus: secrets under sensitive names in every
+//! field syntax, card numbers with every separator and encoding, and
+//! look-alike decoys that must survive, run through the real binary in one
+//! process.
+//!
+//! The corpus is generated, not hand-picked: a deterministic generator
+//! (seeded, so a failure reproduces) walks syntax × key spelling × value
+//! shape for the fields (issue #16 section 1), and network layout ×
+//! separator × encoding for the cards (section 2), placing decoys
+//! (`cvc_check: pass`, `token_type`, masked cards, Luhn-failing ids, order
+//! ids, timestamps, UUIDs, hashes, IPs, versions) beside the secrets and on
+//! lines of their own.
+//!
+//! Gate (as the eval gate): **zero card leaks, ≥ 99.5 % of secrets removed,
+//! ≤ 0.1 % of keep tokens damaged**; and scrubbing the output again changes
+//! nothing.
+//!
+//! A secret leaks when it survives in the output line or in one of its
+//! decoded views (percent, form `+`, JSON `\uXXXX`, HTML references, each
+//! applied up to twice): digit secrets when their digits occur in one digit
+//! group of a view (digits apart by at most 3 characters that are not
+//! letters or digits), a CVV when its digits survive as a whole digit run,
+//! other secrets when their text survives. A keep token is damaged when it
+//! no longer occurs verbatim in its output line.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_logscrub");
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn digits(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| char::from(b'0' + self.below(10) as u8))
+            .collect()
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+fn luhn_ok(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let mut v = u32::from(b - b'0');
+            if i % 2 == 1 {
+                v *= 2;
+                if v > 9 {
+                    v -= 9;
+                }
+            }
+            v
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// A Luhn-valid card number with a real network prefix and length.
+fn card(rng: &mut Rng, prefix: &str, len: usize) -> String {
+    let mut d = prefix.to_string();
+    d.push_str(&rng.digits(len - prefix.len() - 1));
+    for check in 0..10 {
+        let c = format!("{d}{check}");
+        if luhn_ok(&c) {
+            return c;
+        }
+    }
+    unreachable!()
+}
+
+/// Card layouts the networks print: (prefix, length, group sizes).
+const NETWORKS: &[(&str, usize, &[usize])] = &[
+    ("4", 16, &[4, 4, 4, 4]),
+    ("51", 16, &[4, 4, 4, 4]),
+    ("2221", 16, &[4, 4, 4, 4]),
+    ("6011", 16, &[4, 4, 4, 4]),
+    ("37", 15, &[4, 6, 5]),
+    ("36", 14, &[4, 6, 4]),
+    ("4", 19, &[4, 4, 4, 4, 3]),
+    ("62", 19, &[4, 4, 4, 4, 3]),
+    ("3530", 16, &[4, 4, 4, 4]),
+];
+
+fn grouped(digits: &str, groups: &[usize], sep: &str) -> String {
+    let mut out = String::new();
+    let mut at = 0;
+    for (i, g) in groups.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(&digits[at..at + g]);
+        at += g;
+    }
+    out
+}
+
+/// Separators between card digit groups (section 2), as characters.
+const SEPARATORS: &[&str] = &[
+    " ", "-", "\u{a0}", "\u{202f}", "\u{2009}", "\u{2007}", "\u{2002}", "\u{2003}", "\u{2013}",
+    "\u{2011}", "\u{2010}", "\u{200b}", "\t", ".", "  ", " - ", "\u{3000}", "\u{2212}",
+];
+
+/// The encodings a card can be printed in: the line template and how the
+/// card (already grouped with its separator) is written.
+#[derive(Clone, Copy, Debug)]
+enum CardEncoding {
+    Plain,
+    JsonEscape,
+    HtmlNamed,
+    HtmlDecimal,
+    HtmlHex,
+    Percent,
+    Form,
+}
+
+const CARD_ENCODINGS: &[CardEncoding] = &[
+    CardEncoding::Plain,
+    CardEncoding::JsonEscape,
+    CardEncoding::HtmlNamed,
+    CardEncoding::HtmlDecimal,
+    CardEncoding::HtmlHex,
+    CardEncoding::Percent,
+    CardEncoding::Form,
+];
+
+fn html_name(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{a0}' => "&nbsp;",
+        '\u{2009}' => "&thinsp;",
+        '\u{2002}' => "&ensp;",
+        '\u{2003}' => "&emsp;",
+        '\u{2007}' => "&numsp;",
+        '\u{2013}' => "&ndash;",
+        '\u{200b}' => "&ZeroWidthSpace;",
+        '\u{2212}' => "&minus;",
+        _ => return None,
+    })
+}
+
+/// Writes `text` in `enc`; None when the encoding does not apply (a form
+/// body only turns spaces into `+`).
+fn encode(text: &str, enc: CardEncoding) -> Option<String> {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            out.push(c);
+            continue;
+        }
+        match enc {
+            CardEncoding::Plain => out.push(c),
+            CardEncoding::JsonEscape => {
+                if (c as u32) < 0x7f && c != '\t' {
+                    out.push(c)
+                } else {
+                    out.push_str(&format!("\\u{:04x}", c as u32))
+                }
+            }
+            CardEncoding::HtmlNamed => match html_name(c) {
+                Some(n) => out.push_str(n),
+                None if c.is_ascii() && c != '\t' => out.push(c),
+                None => return None,
+            },
+            CardEncoding::HtmlDecimal => out.push_str(&format!("&#{};", c as u32)),
+            CardEncoding::HtmlHex => out.push_str(&format!("&#x{:X};", c as u32)),
+            CardEncoding::Percent => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+            CardEncoding::Form => {
+                if c == ' ' {
+                    out.push('+')
+                } else {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+/// One generated line with what must go and what must stay.
+struct Case {
+    line: String,
+    /// (kind, value): kinds `pan`, `cvv`, `digits` (ssn, account,
+    /// routing), `text` (passwords, keys, cookies).
+    secrets: Vec<(&'static str, String)>,
+    keep: Vec<String>,
+}
+
+/// Decoys: look-alikes that must survive.
+fn decoys(rng: &mut Rng) -> Vec<(String, String)> {
+    let bad_luhn = loop {
+        let d = format!("4{}", rng.digits(15));
+        if !luhn_ok(&d) {
+            break d;
+        }
+    };
+    let uuid = format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        rng.next() as u32,
+        rng.next() as u16,
+        rng.next() as u16 & 0xfff,
+        rng.next() as u16 & 0xfff,
+        rng.next() & 0xffff_ffff_ffff
+    );
+    let hash: String = (0..4).map(|_| format!("{:016x}", rng.next())).collect();
+    let ts = format!(
+        "2024-0{}-1{}T{:02}:{:02}:{:02}.{:03}Z",
+        1 + rng.below(9),
+        rng.below(10),
+        rng.below(24),
+        rng.below(60),
+        rng.below(60),
+        rng.below(1000)
+    );
+    let order = format!("ORD-{}", rng.digits(10));
+    let epoch = format!("17{}", rng.digits(11));
+    let ip = format!(
+        "{}.{}.{}.{}",
+        10 + rng.below(200),
+        rng.below(256),
+        rng.below(256),
+        1 + rng.below(254)
+    );
+    let version = format!("v{}.{}.{}", rng.below(10), rng.below(100), rng.digits(4));
+    vec![
+        ("order_id".into(), bad_luhn),
+        ("request_id".into(), uuid),
+        ("sha256".into(), hash),
+        ("ts".into(), ts),
+        ("order_ref".into(), order),
+        ("created_ms".into(), epoch),
+        ("client_ip".into(), ip),
+        ("build".into(), version),
+        ("masked_card".into(), "411111******1111".into()),
+        ("last4".into(), "************4242".into()),
+        ("cvc_check".into(), "pass".into()),
+        ("token_type".into(), "Bearer".into()),
+    ]
+}
+
+/// The kinds of named secrets, with key spellings (as words) and values.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Pan,
+    Cvv,
+    Ssn,
+    Account,
+    Routing,
+    Password,
+}
+
+const KINDS: &[Kind] = &[
+    Kind::Pan,
+    Kind::Cvv,
+    Kind::Ssn,
+    Kind::Account,
+    Kind::Routing,
+    Kind::Password,
+];
+
+fn key_words(kind: Kind) -> &'static [&'static [&'static str]] {
+    match kind {
+        Kind::Pan => &[
+            &["card", "number"],
+            &["credit", "card", "number"],
+            &["pan"],
+            &["cc", "number"],
+            &["card", "no"],
+        ],
+        Kind::Cvv => &[
+            &["cvv"],
+            &["cvv2"],
+            &["cvc"],
+            &["security", "code"],
+            &["card", "verification", "value"],
+            &["card", "cvv"],
+        ],
+        Kind::Ssn => &[&["ssn"], &["social", "security", "number"], &["customer", "ssn"]],
+        Kind::Account => &[
+            &["account", "number"],
+            &["bank", "account"],
+            &["acct", "no"],
+            &["bank", "account", "number"],
+        ],
+        Kind::Routing => &[&["routing", "number"], &["aba", "number"], &["routing", "no"]],
+        Kind::Password => &[
+            &["password"],
+            &["db", "password"],
+            &["client", "secret"],
+            &["api", "key"],
+        ],
+    }
+}
+
+fn cap(w: &str) -> String {
+    let mut c = w.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Key spellings: snake, camel, Pascal, kebab, UPPER, dotted, Title Case.
+fn spell(words: &[&str], style: usize) -> String {
+    match style {
+        0 => words.join("_"),
+        1 => {
+            let mut s = words[0].to_string();
+            for w in &words[1..] {
+                s.push_str(&cap(w));
+            }
+            s
+        }
+        2 => words.iter().map(|w| cap(w)).collect(),
+        3 => words.join("-"),
+        4 => words.join("_").to_ascii_uppercase(),
+        5 => words.join("."),
+        _ => words.iter().map(|w| cap(w)).collect::<Vec<_>>().join(" "),
+    }
+}
+
+fn aba(rng: &mut Rng) -> String {
+    loop {
+        let d = rng.digits(9);
+        let v: Vec<u32> = d.bytes().map(|b| u32::from(b - b'0')).collect();
+        let sum = 3 * (v[0] + v[3] + v[6]) + 7 * (v[1] + v[4] + v[7]) + (v[2] + v[5] + v[8]);
+        if sum != 0 && sum % 10 == 0 {
+            return d;
+        }
+    }
+}
+
+/// A value of `kind`, and its kind for the leak check.
+fn value(rng: &mut Rng, kind: Kind, shape: usize) -> (&'static str, String) {
+    match kind {
+        Kind::Pan => {
+            let &(prefix, len, groups) = rng.pick(NETWORKS);
+            let c = card(rng, prefix, len);
+            let sep = [" ", "-", ""][shape % 3];
+            ("pan", grouped(&c, groups, sep))
+        }
+        Kind::Cvv => ("cvv", rng.digits(3 + shape % 2).replacen('0', "7", 1)),
+        Kind::Ssn => {
+            let s = format!(
+                "{}{}{}",
+                100 + rng.below(500),
+                10 + rng.below(89),
+                1000 + rng.below(8999)
+            );
+            let v = if shape % 2 == 0 {
+                format!("{}-{}-{}", &s[..3], &s[3..5], &s[5..])
+            } else {
+                s
+            };
+            ("digits", v)
+        }
+        Kind::Account => ("digits", format!("{}{}", 1 + rng.below(9), rng.digits(7 + shape % 9))),
+        Kind::Routing => ("digits", aba(rng)),
+        Kind::Password => {
+            const ALPHABET: &[u8] =
+                b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!_-.";
+            let n = 12 + rng.below(10);
+            let mut s: String = (0..n)
+                .map(|_| char::from(ALPHABET[rng.below(ALPHABET.len())]))
+                .collect();
+            s.insert(0, 'Q');
+            s.push('7');
+            ("text", s)
+        }
+    }
+}
+
+/// Field syntaxes (section 1): a template with `{k}` the name and `{v}`
+/// the value, `{o}` an order id decoy, `{t}` a timestamp decoy; and
+/// whether the name may hold spaces.
+const SYNTAXES: &[(&str, &str, bool)] = &[
+    ("json", r#"{"ts":"{t}","{k}":"{v}","order_id":"{o}"}"#, true),
+    ("logfmt", "ts={t} level=info {k}={v} order_id={o}", false),
+    ("logfmt_quoted", r#"ts={t} {k}="{v}" order_id={o}"#, false),
+    ("xml_element", "<Payment><{k}>{v}</{k}><OrderId>{o}</OrderId></Payment>", false),
+    ("soap", r#"<soapenv:Body><ns2:{k} xsi:type="xs:string">{v}</ns2:{k}><ns2:ts>{t}</ns2:ts></soapenv:Body>"#, false),
+    ("xml_attribute", r#"<payment {k}="{v}" order_id="{o}"/>"#, false),
+    ("yaml", "  {k}: {v}", true),
+    ("yaml_quoted", "  {k}: \"{v}\"  # at {t}", true),
+    ("ini", "{k} = {v}", true),
+    ("properties", "payment.{k}={v}", false),
+    ("http_header", "{k}: {v}", false),
+    ("query", "GET /pay?{k}={v}&order_id={o} HTTP/1.1", false),
+    ("form", "body: {k}={v}&order_id={o}&ts={t}", false),
+    ("go", "payment: &{Order:{o} {k}:{v} At:{t}}", false),
+    ("python_dict", "{'order_id': '{o}', '{k}': '{v}'}", true),
+    ("python_obj", "Payment(order_id='{o}', {k}='{v}')", false),
+    ("java", "Payment{orderId={o}, {k}='{v}', ts={t}}", false),
+    ("kotlin", "Payment(orderId={o}, {k}={v})", false),
+    ("ruby_hash", r#"{:order_id=>"{o}", :{k}=>"{v}"}"#, false),
+    ("ruby_new_hash", r#"{order_id: "{o}", {k}: "{v}"}"#, false),
+    ("ruby_inspect", r##"#<Payment order_id="{o}" {k}="{v}">"##, false),
+    ("php_print_r", "    [{k}] => {v}", true),
+    ("php_array", "array ( 'order_id' => '{o}', '{k}' => '{v}', )", true),
+    ("php_var_dump", r#"  ["{k}"]=> string(16) "{v}""#, true),
+    ("dotnet", "Payment { OrderId = {o}, {k} = {v} }", false),
+    ("js", "{ orderId: '{o}', {k}: '{v}' }", false),
+    ("sql_set", "UPDATE payments SET {k} = '{v}' WHERE order_id = '{o}'", false),
+    ("sql_where", "SELECT * FROM payments WHERE {k} = '{v}' AND ts > '{t}'", false),
+    ("sql_insert", "INSERT INTO payments (order_id, {k}, ts) VALUES ('{o}', '{v}', '{t}')", false),
+    ("binds", r#"binds=[["order_id", "{o}"], ["{k}", "{v}"]]"#, true),
+    ("cef", "CEF:0|Acme|Pay|1.0|100|charge|5|cs1Label={k} cs1={v} suser=bob", true),
+    ("markdown", "| {k} | {v} |", true),
+    ("html_cells", "<tr><td>{k}</td><td>{v}</td></tr>", true),
+    ("prose", "customer wrote: the {k} is {v} thanks", true),
+    ("prose_colon", "ticket 42: my {k}: {v}", true),
+];
+
+fn fill(template: &str, k: &str, v: &str, o: &str, t: &str) -> String {
+    template
+        .replace("{k}", k)
+        .replace("{v}", v)
+        .replace("{o}", o)
+        .replace("{t}", t)
+}
+
+fn generate() -> Vec<Case> {
+    let mut rng = Rng(0x5eed_0016);
+    let mut cases = Vec::new();
+    // Section 1: syntax × kind × key spelling × value shape.
+    for &(name, template, spaces) in SYNTAXES {
+        for &kind in KINDS {
+            for (wi, words) in key_words(kind).iter().enumerate() {
+                for shape in 0..2 {
+                    let mut style = (wi + shape * 3 + name.len()) % 7;
+                    if style == 6 && !spaces {
+                        style = wi % 6;
+                    }
+                    if name.starts_with("prose") {
+                        style = 6;
+                        if kind == Kind::Password {
+                            continue;
+                        }
+                    }
+                    let k = spell(words, style);
+                    let (vk, mut v) = value(&mut rng, kind, shape);
+                    if name == "json" || name == "query" || name == "form" || name == "go" {
+                        // Separators that the syntax would end the value at.
+                        v = v.replace(' ', "-");
+                    }
+                    if name == "query" || name == "form" {
+                        v = v.replace('!', "_");
+                    }
+                    if matches!(name, "go" | "kotlin" | "dotnet" | "php_print_r" | "logfmt" | "properties")
+                        && vk == "pan"
+                    {
+                        v = v.replace(' ', "");
+                    }
+                    let decoys = decoys(&mut rng);
+                    let o = decoys[0].1.clone();
+                    let t = decoys[3].1.clone();
+                    let line = fill(template, &k, &v, &o, &t);
+                    let mut keep = Vec::new();
+                    if template.contains("{o}") {
+                        keep.push(o);
+                    }
+                    if template.contains("{t}") {
+                        keep.push(t);
+                    }
+                    cases.push(Case {
+                        line,
+                        secrets: vec![(vk, v)],
+                        keep,
+                    });
+                }
+            }
+        }
+    }
+    // Cookies: the session values are credentials.
+    for i in 0..20 {
+        let (_, tok) = value(&mut rng, Kind::Password, i);
+        let tok = tok.replace(['!', '.'], "x");
+        let line = match i % 3 {
+            0 => format!("Cookie: theme=dark; session_id={tok}"),
+            1 => format!("Set-Cookie: sid={tok}; Path=/; HttpOnly"),
+            _ => format!("cookie: _app_session={tok}"),
+        };
+        cases.push(Case {
+            line,
+            secrets: vec![("text", tok)],
+            keep: vec![],
+        });
+    }
+    // Section 2: network layout × separator × encoding.
+    for &(prefix, len, groups) in NETWORKS {
+        for sep in SEPARATORS {
+            for &enc in CARD_ENCODINGS {
+                let c = card(&mut rng, prefix, len);
+                let printed = grouped(&c, groups, sep);
+                let Some(encoded) = encode(&printed, enc) else {
+                    continue;
+                };
+                let d = decoys(&mut rng);
+                let line = match enc {
+                    CardEncoding::Plain => format!("{} charge card {encoded} ok ip={}", d[3].1, d[6].1),
+                    CardEncoding::JsonEscape => {
+                        format!(r#"{{"ts":"{}","msg":"card {encoded} declined","id":"{}"}}"#, d[3].1, d[1].1)
+                    }
+                    CardEncoding::HtmlNamed | CardEncoding::HtmlDecimal | CardEncoding::HtmlHex => {
+                        format!("<td class=\"pan\">{encoded}</td><td>{}</td>", d[2].1)
+                    }
+                    CardEncoding::Percent => {
+                        format!("GET /p?c={encoded}&order_id={} HTTP/1.1", d[0].1)
+                    }
+                    CardEncoding::Form => format!("POST body: c={encoded}&ts={}", d[3].1),
+                };
+                let keep = match enc {
+                    CardEncoding::Plain => vec![d[3].1.clone(), d[6].1.clone()],
+                    CardEncoding::JsonEscape => vec![d[3].1.clone(), d[1].1.clone()],
+                    CardEncoding::Percent => vec![d[0].1.clone()],
+                    CardEncoding::Form => vec![d[3].1.clone()],
+                    _ => vec![d[2].1.clone()],
+                };
+                cases.push(Case {
+                    line,
+                    secrets: vec![("pan", c)],
+                    keep,
+                });
+            }
+        }
+    }
+    // Decoy-only lines, in a few syntaxes each.
+    for i in 0..400 {
+        let d = decoys(&mut rng);
+        let (k, v) = &d[i % d.len()];
+        let (k2, v2) = &d[(i * 7 + 3) % d.len()];
+        let line = match i % 6 {
+            0 => format!("{k}={v} {k2}={v2}"),
+            1 => format!(r#"{{"{k}":"{v}","{k2}":"{v2}"}}"#),
+            2 => format!("<{k}>{v}</{k}> <{k2}>{v2}</{k2}>"),
+            3 => format!("{k}: {v}"),
+            4 => format!("Payment({k}={v}, {k2}='{v2}')"),
+            _ => format!("INSERT INTO t ({k}, {k2}) VALUES ('{v}', '{v2}')"),
+        };
+        let mut keep = vec![v.clone(), v2.clone()];
+        keep.retain(|k| line.contains(k.as_str()));
+        keep.dedup();
+        cases.push(Case {
+            line,
+            secrets: vec![],
+            keep,
+        });
+    }
+    cases
+}
+
+/// Decodes percent, form `+`, JSON `\uXXXX` and simple escapes, and HTML
+/// references (numeric and the names the generator uses).
+fn decode_views(line: &str) -> Vec<String> {
+    fn percent(s: &str, form: bool) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' && i + 3 <= b.len() {
+                let hex = |c: u8| (c as char).to_digit(16);
+                if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(if form && b[i] == b'+' { b' ' } else { b[i] });
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    fn json(s: &str) -> String {
+        let mut out = String::new();
+        let mut chars = s.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == '\\' {
+                if s[i + 1..].starts_with('u') {
+                    if let Some(Ok(v)) = s.get(i + 2..i + 6).map(|h| u32::from_str_radix(h, 16)) {
+                        if let Some(ch) = char::from_u32(v) {
+                            out.push(ch);
+                            for _ in 0..5 {
+                                chars.next();
+                            }
+                            continue;
+                        }
+                    }
+                }
+                if let Some(&(_, n)) = chars.peek() {
+                    let r = match n {
+                        'n' => Some('\n'),
+                        't' => Some('\t'),
+                        '"' | '\\' | '/' => Some(n),
+                        _ => None,
+                    };
+                    if let Some(r) = r {
+                        out.push(r);
+                        chars.next();
+                        continue;
+                    }
+                }
+            }
+            out.push(c);
+        }
+        out
+    }
+    fn html(s: &str) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(p) = rest.find('&') {
+            out.push_str(&rest[..p]);
+            rest = &rest[p..];
+            let semi = rest[..rest.len().min(24)].find(';');
+            let decoded = semi.and_then(|q| {
+                let body = &rest[1..q];
+                let ch = if let Some(h) = body.strip_prefix("#x").or(body.strip_prefix("#X")) {
+                    u32::from_str_radix(h, 16).ok().and_then(char::from_u32)
+                } else if let Some(d) = body.strip_prefix('#') {
+                    d.parse().ok().and_then(char::from_u32)
+                } else {
+                    [
+                        ("nbsp", '\u{a0}'),
+                        ("thinsp", '\u{2009}'),
+                        ("ensp", '\u{2002}'),
+                        ("emsp", '\u{2003}'),
+                        ("numsp", '\u{2007}'),
+                        ("ndash", '\u{2013}'),
+                        ("ZeroWidthSpace", '\u{200b}'),
+                        ("minus", '\u{2212}'),
+                        ("amp", '&'),
+                        ("lt", '<'),
+                        ("gt", '>'),
+                        ("quot", '"'),
+                    ]
+                    .iter()
+                    .find(|(n, _)| *n == body)
+                    .map(|(_, c)| *c)
+                };
+                ch.map(|c| (c, q + 1))
+            });
+            match decoded {
+                Some((c, len)) => {
+                    out.push(c);
+                    rest = &rest[len..];
+                }
+                None => {
+                    out.push('&');
+                    rest = &rest[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+    let mut views = vec![line.to_string()];
+    for _ in 0..2 {
+        let mut next = Vec::new();
+        for v in &views {
+            for d in [percent(v, false), percent(v, true), json(v), html(v)] {
+                if !views.contains(&d) && !next.contains(&d) {
+                    next.push(d);
+                }
+            }
+        }
+        views.extend(next);
+    }
+    views
+}
+
+/// The digit strings of a view's digit groups: digits apart by at most 3
+/// characters that are neither letters nor digits.
+fn digit_groups(view: &str) -> Vec<String> {
+    let mut groups = Vec::new();
+    let mut cur = String::new();
+    let mut gap = 0;
+    for c in view.chars() {
+        if c.is_ascii_digit() {
+            cur.push(c);
+            gap = 0;
+        } else if c.is_alphanumeric() {
+            if !cur.is_empty() {
+                groups.push(std::mem::take(&mut cur));
+            }
+            gap = 0;
+        } else {
+            gap += 1;
+            if gap > 3 && !cur.is_empty() {
+                groups.push(std::mem::take(&mut cur));
+            }
+        }
+    }
+    if !cur.is_empty() {
+        groups.push(cur);
+    }
+    groups
+}
+
+fn digit_runs(view: &str) -> Vec<&str> {
+    view.split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn leaked(kind: &str, secret: &str, out: &str) -> bool {
+    let views = decode_views(out);
+    let digits: String = secret.chars().filter(char::is_ascii_digit).collect();
+    views.iter().any(|v| match kind {
+        "pan" | "digits" => digit_groups(v).iter().any(|g| g.contains(&digits)),
+        "cvv" => digit_runs(v).contains(&digits.as_str()),
+        _ => v.contains(secret),
+    })
+}
+
+fn run(input: &[u8], args: &[&str]) -> Vec<u8> {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run logscrub");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("writer").expect("write");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+#[test]
+fn generated_corpus_meets_the_gate() {
+    let cases = generate();
+    assert!(cases.len() > 3000, "{}", cases.len());
+    let input: String = cases.iter().map(|c| format!("{}\n", c.line)).collect();
+    let output = run(input.as_bytes(), &[]);
+    let output = String::from_utf8(output).expect("utf-8 out");
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines.len(), cases.len());
+    let (mut secrets, mut leaks, mut card_leaks, mut keeps, mut damaged) = (0, 0, 0, 0, 0);
+    let mut report = String::new();
+    for (case, out) in cases.iter().zip(&lines) {
+        for (kind, secret) in &case.secrets {
+            secrets += 1;
+            if leaked(kind, secret, out) {
+                leaks += 1;
+                if *kind == "pan" {
+                    card_leaks += 1;
+                }
+                if report.len() < 6000 {
+                    report.push_str(&format!("LEAK {kind} {secret:?}\n  in:  {:?}\n  out: {out:?}\n", case.line));
+                }
+            }
+        }
+        for k in &case.keep {
+            keeps += 1;
+            if !out.contains(k.as_str()) {
+                damaged += 1;
+                if report.len() < 6000 {
+                    report.push_str(&format!("DAMAGED {k:?}\n  in:  {:?}\n  out: {out:?}\n", case.line));
+                }
+            }
+        }
+    }
+    let recall = 1.0 - leaks as f64 / secrets as f64;
+    let fp_rate = damaged as f64 / keeps as f64;
+    eprintln!(
+        "detection corpus: {} lines, {secrets} secrets, {leaks} leaked ({card_leaks} cards), recall {recall:.4}; {keeps} keep tokens, {damaged} damaged ({fp_rate:.4})",
+        cases.len()
+    );
+    assert!(
+        card_leaks == 0 && recall >= 0.995 && fp_rate <= 0.001,
+        "gate failed: {card_leaks} card leaks, recall {recall:.4}, fp {fp_rate:.4}\n{report}"
+    );
+    // Idempotence: the output scrubbed again is unchanged.
+    let again = run(output.as_bytes(), &[]);
+    assert!(again == output.as_bytes(), "scrubbing the output again changed it");
+}
+
+/// Masking keeps the encoding: every action × every view. A card found in
+/// a decoded view is replaced in that view's encoding, so the line keeps
+/// its framing (no space in a URL, valid JSON), and nothing leaks.
+#[test]
+fn every_action_in_every_view() {
+    let key = std::env::temp_dir().join(format!("detection-corpus-key-{}", std::process::id()));
+    std::fs::write(&key, "0123456789abcdef0123456789abcdef").expect("key");
+    let key_arg = key.to_str().expect("path");
+    let card = "4111 1111 1111 1111";
+    let lines = [
+        ("percent", "GET /p?card=4111%201111%201111%201111&x=1 HTTP/1.1"),
+        ("percent-nbsp", "GET /p?card=4111%C2%A01111%C2%A01111%C2%A01111&x=1 HTTP/1.1"),
+        ("form", "body card=4111+1111+1111+1111&x=1"),
+        ("json", r#"{"msg":"card 4111\u00a01111\u00a01111\u00a01111 ok"}"#),
+        ("html", "<td>4111&nbsp;1111&nbsp;1111&nbsp;1111</td>"),
+        ("html-numeric", "<td>4111&#8201;1111&#8201;1111&#8201;1111</td>"),
+        ("raw", "card 4111 1111 1111 1111 ok"),
+    ];
+    for action in ["label", "mask", "hash", "drop"] {
+        let input: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
+        let act = format!("pan={action}");
+        let out = run(
+            input.as_bytes(),
+            &["--action", &act, "--hash-key-file", key_arg],
+        );
+        let out = String::from_utf8(out).expect("utf-8");
+        if action == "drop" {
+            assert_eq!(out, "", "drop keeps no line");
+            continue;
+        }
+        let outs: Vec<&str> = out.lines().collect();
+        assert_eq!(outs.len(), lines.len());
+        for ((view, line), got) in lines.iter().zip(&outs) {
+            assert!(!leaked("pan", card, got), "{action} {view}: {got}");
+            match *view {
+                "percent" | "percent-nbsp" | "form" => {
+                    assert!(!got.contains(' ') || got.matches(' ').count() == line.matches(' ').count(),
+                        "{action} {view}: a space in the URL: {got}");
+                    assert!(got.contains("&x=1"), "{action} {view}: {got}");
+                }
+                "json" => {
+                    let v: serde_json::Value = serde_json::from_str(got).expect("valid JSON");
+                    assert!(v["msg"].as_str().is_some_and(|m| m.starts_with("card ")));
+                    assert!(got.is_ascii(), "{action} {view}: escaped stays escaped: {got}");
+                }
+                "html" | "html-numeric" => {
+                    assert!(got.starts_with("<td>") && got.ends_with("</td>"), "{got}");
+                    assert!(got.is_ascii(), "{action} {view}: {got}");
+                }
+                _ => {}
+            }
+            if action == "mask" {
+                // The mask keeps the first 6 and last 4 digits, in the
+                // view's encoding.
+                let decoded = decode_views(got);
+                assert!(
+                    decoded.iter().any(|d| d.contains("11**") && d.contains("1111")),
+                    "{action} {view}: {got}"
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&key);
+}
