@@ -113,8 +113,12 @@ enum ReportFormat {
 
 #[derive(Subcommand, Debug)]
 enum RulesCommand {
-    /// Every active rule: id, family, action, label and where it came from.
+    /// Every active rule: id, family, action, label and where it came from;
+    /// `--format markdown`: the reference of every loaded rule (docs/rules.md).
     List {
+        /// text (the active rules) or markdown (the rule reference).
+        #[arg(long, default_value = "text", value_parser = ["text", "markdown"])]
+        format: String,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -265,8 +269,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         None => run(&cli.run).map(|()| ExitCode::SUCCESS),
         Some(Command::Rules {
-            command: RulesCommand::List { engine },
-        }) => rules_list(engine).map(|()| ExitCode::SUCCESS),
+            command: RulesCommand::List { format, engine },
+        }) => rules_list(format, engine).map(|()| ExitCode::SUCCESS),
         Some(Command::Rules {
             command: RulesCommand::Test { paths, engine },
         }) => rules_test(paths, engine),
@@ -577,7 +581,17 @@ fn print_stats(stats: &Stats, reloader: &Reloader) {
     }
 }
 
-fn rules_list(engine: &EngineArgs) -> anyhow::Result<()> {
+fn rules_list(format: &str, engine: &EngineArgs) -> anyhow::Result<()> {
+    if format == "markdown" {
+        // Every rule loaded (opt-in ones too), not only the active ones.
+        let mut rules = logscrub::rules::builtin_rules();
+        for path in &overrides(engine, None, None).patterns {
+            rules.extend(logscrub::rules::load_pattern_path(path)?);
+        }
+        let doc = logscrub::rules::doc::reference_markdown(&rules);
+        io::stdout().lock().write_all(doc.as_bytes())?;
+        return Ok(());
+    }
     let engine = config::build(&overrides(engine, None, None)).context("configuration")?;
     let scanner = &engine.scanner;
     let mut out = io::stdout().lock();

@@ -90,6 +90,22 @@ impl Validator {
         })
     }
 
+    /// The name a pattern file uses for this validator.
+    pub fn name(self) -> &'static str {
+        match self {
+            Validator::Pan => "pan",
+            Validator::Ssn => "ssn",
+            Validator::Aba => "aba",
+            Validator::Luhn => "luhn",
+            Validator::PemBlock => "pem_block",
+            Validator::SecretValue => "secret_value",
+            Validator::Crc32Base62 => "crc32_base62",
+            Validator::Iban => "iban",
+            Validator::GenericSecret => "generic_secret",
+            Validator::UrlPassword => "url_password",
+        }
+    }
+
     /// Every accepted name, for error messages.
     pub const NAMES: &'static [&'static str] = &[
         "pan",
@@ -507,7 +523,9 @@ fn check_generic_secret(line: &[u8], span: Range<usize>) -> Result<Range<usize>,
 fn check_url_password(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
     let value = &line[span.clone()];
     let placeholder = value.is_empty()
-        || value.iter().all(|&b| matches!(b, b'*' | b'x' | b'X' | b'.'))
+        || value
+            .iter()
+            .all(|&b| matches!(b, b'*' | b'x' | b'X' | b'.'))
         || value.starts_with(b"${")
         || value.starts_with(b"{{")
         || value.starts_with(b"<")

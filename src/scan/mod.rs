@@ -517,10 +517,7 @@ impl Scanner {
 
     /// True when rule `i` has a `secret` group.
     fn has_secret_group(&self, i: usize) -> bool {
-        self.secret_regex[i].is_some()
-            || self
-                .single(i)
-                .is_some_and(|(_, group)| group.is_some())
+        self.secret_regex[i].is_some() || self.single(i).is_some_and(|(_, group)| group.is_some())
     }
 
     fn scan_view(
@@ -623,7 +620,13 @@ impl Scanner {
 
     /// For a keyed value (`token=ghp_…`), the rule that recognises the value
     /// itself, when one does, so that it gets that rule's label.
-    fn more_specific_rule(&self, hay: &[u8], value: Range<usize>, pid: usize, w: &mut Work) -> usize {
+    fn more_specific_rule(
+        &self,
+        hay: &[u8],
+        value: Range<usize>,
+        pid: usize,
+        w: &mut Work,
+    ) -> usize {
         let input = Input::new(hay).range(value.clone()).anchored(Anchored::Yes);
         let mut best = self
             .combined
