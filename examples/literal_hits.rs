@@ -55,7 +55,7 @@ fn main() {
         .collect();
     println!("in the automaton: {}", rest.join(" "));
     let mut top: Vec<_> = counts.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|b| std::cmp::Reverse(b.1));
     for (p, n) in top.into_iter().take(15) {
         println!(
             "{n:>8} lines  {:?}",

@@ -166,8 +166,12 @@ pub(crate) struct ScanArgs {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum RulesCommand {
-    /// Every active rule: id, family, action, label and where it came from.
+    /// Every active rule: id, family, action, label and where it came from;
+    /// `--format markdown`: the reference of every loaded rule (docs/rules.md).
     List {
+        /// text (the active rules) or markdown (the rule reference).
+        #[arg(long, default_value = "text", value_parser = ["text", "markdown"])]
+        format: String,
         #[command(flatten)]
         engine: EngineArgs,
     },

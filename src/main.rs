@@ -65,8 +65,8 @@ fn main() -> ExitCode {
             .and_then(|args| run(&args))
             .map(|()| 0),
         Some(Command::Rules {
-            command: RulesCommand::List { engine },
-        }) => rules_list(engine).map(|()| 0),
+            command: RulesCommand::List { format, engine },
+        }) => rules_list(format, engine).map(|()| 0),
         Some(Command::Rules {
             command: RulesCommand::Test { paths, engine },
         }) => rules_test(paths, engine),
@@ -533,7 +533,17 @@ fn print_stats(stats: &Stats, reloader: &Reloader) {
     }
 }
 
-fn rules_list(engine: &EngineArgs) -> anyhow::Result<()> {
+fn rules_list(format: &str, engine: &EngineArgs) -> anyhow::Result<()> {
+    if format == "markdown" {
+        // Every rule loaded (opt-in ones too), not only the active ones.
+        let mut rules = logscrub::rules::builtin_rules();
+        for path in &overrides(engine, None, None).patterns {
+            rules.extend(logscrub::rules::load_pattern_path(path)?);
+        }
+        let doc = logscrub::rules::doc::reference_markdown(&rules);
+        io::stdout().lock().write_all(doc.as_bytes())?;
+        return Ok(());
+    }
     let engine = config::build(&overrides(engine, None, None)).context("configuration")?;
     let scanner = &engine.scanner;
     let mut out = io::stdout().lock();

@@ -687,12 +687,7 @@ pub fn block_state_after(lines: &[u8], mut left: u32, max_line_bytes: usize) -> 
 
 /// Writes the replacement of `f` in the encoding of its raw span (a
 /// finding of a percent-decoded view is written percent-encoded, …).
-fn write_replacement(
-    policy: &crate::policy::Policy,
-    f: &Finding,
-    texts: &[u8],
-    out: &mut Vec<u8>,
-) {
+fn write_replacement(policy: &crate::policy::Policy, f: &Finding, texts: &[u8], out: &mut Vec<u8>) {
     let text = &texts[f.text.clone()];
     if f.enc.is_raw() {
         policy.write_replacement(f.rule, text, out);

@@ -39,6 +39,20 @@ fn rule_sets() -> &'static [Vec<Rule>] {
 }
 
 fn scanners(rules: &[Rule]) -> (Arc<Scanner>, Arc<Scanner>) {
+    // The shared rule sets' scanners are compiled once.
+    static BUILT: OnceLock<Vec<(Arc<Scanner>, Arc<Scanner>)>> = OnceLock::new();
+    if let Some(i) = rule_sets()
+        .iter()
+        .position(|set| std::ptr::eq(set.as_slice(), rules))
+    {
+        let built =
+            BUILT.get_or_init(|| rule_sets().iter().map(|set| build_scanners(set)).collect());
+        return (Arc::clone(&built[i].0), Arc::clone(&built[i].1));
+    }
+    build_scanners(rules)
+}
+
+fn build_scanners(rules: &[Rule]) -> (Arc<Scanner>, Arc<Scanner>) {
     let gated = Scanner::new(rules.to_vec()).expect("rules compile");
     assert!(gated.has_gate(), "the rules are gated");
     let plain = Scanner::new(rules.to_vec())
@@ -174,8 +188,8 @@ fn anchors_are_per_line() {
     let rules = logscrub::rules::parse_pattern_file(
         "test.toml",
         "family = \"t\"\n\
-         [[rule]]\nid = \"starts\"\ndescription = \"d\"\nregex = '^abc'\nlabel = \"[X]\"\n\
-         [[rule]]\nid = \"ends\"\ndescription = \"d\"\nregex = 'xyz\\z'\nlabel = \"[Y]\"\n",
+         [[rule]]\nid = \"starts\"\ndescription = \"d\"\nregex = '^[a-z]bc'\nlabel = \"[X]\"\n\
+         [[rule]]\nid = \"ends\"\ndescription = \"d\"\nregex = '[a-z]yz\\z'\nlabel = \"[Y]\"\n",
     )
     .expect("test rules");
     let text = b"abc first\nnot abc\n  xyz\nthe end xyz\r\nabc\nlast xyz";

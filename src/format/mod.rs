@@ -126,7 +126,8 @@ fn key_words(key: &str) -> Vec<String> {
     let mut prev = '_';
     for c in key.chars() {
         if c.is_ascii_alphanumeric() {
-            if !prev.is_ascii_alphanumeric() || (c.is_ascii_uppercase() && prev.is_ascii_lowercase())
+            if !prev.is_ascii_alphanumeric()
+                || (c.is_ascii_uppercase() && prev.is_ascii_lowercase())
             {
                 words.push(String::new());
             }
@@ -282,16 +283,13 @@ impl SensitiveKeys {
 
     /// What `rule` asks of its values.
     pub(crate) fn shape(&self, rule: usize) -> fields::ValueShape {
-        self.shapes
-            .iter()
-            .find(|(r, _)| *r == rule)
-            .map_or(
-                fields::ValueShape {
-                    max_digits: 0,
-                    secret_value: false,
-                },
-                |(_, s)| *s,
-            )
+        self.shapes.iter().find(|(r, _)| *r == rule).map_or(
+            fields::ValueShape {
+                max_digits: 0,
+                secret_value: false,
+            },
+            |(_, s)| *s,
+        )
     }
 
     /// True when `name` is a cookie header (`Cookie`, `Set-Cookie`): its

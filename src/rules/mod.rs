@@ -9,6 +9,7 @@
 //! its ids must be unique. Errors name the file, the rule and the reason.
 
 pub mod checksum;
+pub mod doc;
 pub mod limits;
 pub mod mask_style;
 pub mod validate;
@@ -44,10 +45,7 @@ pub const BUILTIN_FILES: &[(&str, &str)] = &[
         "patterns/forges.toml",
         include_str!("../../patterns/forges.toml"),
     ),
-    (
-        "patterns/ai.toml",
-        include_str!("../../patterns/ai.toml"),
-    ),
+    ("patterns/ai.toml", include_str!("../../patterns/ai.toml")),
     (
         "patterns/commerce.toml",
         include_str!("../../patterns/commerce.toml"),
@@ -64,10 +62,7 @@ pub const BUILTIN_FILES: &[(&str, &str)] = &[
         "patterns/urls.toml",
         include_str!("../../patterns/urls.toml"),
     ),
-    (
-        "patterns/pii.toml",
-        include_str!("../../patterns/pii.toml"),
-    ),
+    ("patterns/pii.toml", include_str!("../../patterns/pii.toml")),
     (
         "patterns/bank.toml",
         include_str!("../../patterns/bank.toml"),

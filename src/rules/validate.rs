@@ -88,7 +88,8 @@ pub enum Validator {
     /// separators only), on top of the placeholder checks of `SecretValue`.
     GenericSecret,
     /// The password of a URL's userinfo: rejects placeholders (`***`,
-    /// `${VAR}`, `<password>`, `%s`) and the empty password.
+    /// `${VAR}`, `<password>`, `%s`), masked values (`ghp_****`) and the
+    /// empty password.
     UrlPassword,
 }
 
@@ -108,6 +109,22 @@ impl Validator {
             "url_password" => Validator::UrlPassword,
             _ => return None,
         })
+    }
+
+    /// The name a pattern file uses for this validator.
+    pub fn name(self) -> &'static str {
+        match self {
+            Validator::Pan => "pan",
+            Validator::Ssn => "ssn",
+            Validator::Aba => "aba",
+            Validator::Luhn => "luhn",
+            Validator::PemBlock => "pem_block",
+            Validator::SecretValue => "secret_value",
+            Validator::Crc32Base62 => "crc32_base62",
+            Validator::Iban => "iban",
+            Validator::GenericSecret => "generic_secret",
+            Validator::UrlPassword => "url_password",
+        }
     }
 
     /// Every accepted name, for error messages.
@@ -538,12 +555,16 @@ fn check_generic_secret(line: &[u8], span: Range<usize>) -> Result<Range<usize>,
 fn check_url_password(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
     let value = &line[span.clone()];
     let placeholder = value.is_empty()
-        || value.iter().all(|&b| matches!(b, b'*' | b'x' | b'X' | b'.'))
+        || value
+            .iter()
+            .all(|&b| matches!(b, b'*' | b'x' | b'X' | b'.'))
         || value.starts_with(b"${")
         || value.starts_with(b"{{")
         || value.starts_with(b"<")
         || value.starts_with(b"%s")
-        || value.starts_with(b"$(");
+        || value.starts_with(b"$(")
+        // Already masked (`ghp_****`): scrubbing again changes nothing.
+        || memchr::memmem::find(value, b"****").is_some();
     if placeholder {
         Err(Rejection::Context)
     } else {
@@ -650,8 +671,8 @@ mod tests {
         assert_eq!(pan("3782-822463-10005"), Ok("3782-822463-10005"));
         assert_eq!(pan("4111-1111 1111-1111"), Err(Rejection::Luhn));
         for sep in [
-            "\u{a0}", "\u{202f}", "\u{2009}", "\u{2007}", "\u{2013}", "\u{2011}", "\u{200b}",
-            "\t", ".", "  ", " - ", "\u{3000}", "\u{2212}",
+            "\u{a0}", "\u{202f}", "\u{2009}", "\u{2007}", "\u{2013}", "\u{2011}", "\u{200b}", "\t",
+            ".", "  ", " - ", "\u{3000}", "\u{2212}",
         ] {
             let card = ["4111", "1111", "1111", "1111"].join(sep);
             assert_eq!(pan(&card), Ok(card.as_str()), "{sep:?}");

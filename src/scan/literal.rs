@@ -102,7 +102,8 @@ fn fold_case(hir: &Hir, folded: &mut bool) -> Hir {
 /// and whether they are matched case-sensitively (false: the regex ignores
 /// case there, and the literals are lowercase).
 pub fn prefix_literals(regex: &str) -> Option<(bool, Vec<Vec<u8>>)> {
-    let hir = regex_automata::util::syntax::parse_with(regex, &crate::rules::syntax_config()).ok()?;
+    let hir =
+        regex_automata::util::syntax::parse_with(regex, &crate::rules::syntax_config()).ok()?;
     let mut folded = false;
     let hir = fold_case(&hir, &mut folded);
     // Every match starts with one of the extracted literals (exact or
@@ -304,13 +305,25 @@ mod tests {
             prefix_literals(r"\bdo[por]_v1_[a-f0-9]{64}"),
             Some((
                 true,
-                vec![b"doo_v1_".to_vec(), b"dop_v1_".to_vec(), b"dor_v1_".to_vec()]
+                vec![
+                    b"doo_v1_".to_vec(),
+                    b"dop_v1_".to_vec(),
+                    b"dor_v1_".to_vec()
+                ]
             ))
         );
         // Case-insensitive words: folded, matched ignoring case.
         assert_eq!(
             prefix_literals(r"(?i)\b(?:password|passwd)[=:]"),
-            Some((false, vec![b"passwd".to_vec(), b"password".to_vec()]))
+            Some((
+                false,
+                vec![
+                    b"passwd:".to_vec(),
+                    b"passwd=".to_vec(),
+                    b"password:".to_vec(),
+                    b"password=".to_vec()
+                ]
+            ))
         );
         // Too short, no literal, or unbounded alternatives.
         assert_eq!(prefix_literals(r"\bSK[0-9a-f]{32}"), None);

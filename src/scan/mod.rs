@@ -57,6 +57,9 @@ pub struct Finding {
     pub enc: views::Encoding,
 }
 
+/// One indexed rule's own regex and the index of its `secret` group.
+type SingleRegex = (Regex, Option<usize>);
+
 /// The compiled rule set.
 pub struct Scanner {
     rules: Vec<Rule>,
@@ -69,7 +72,7 @@ pub struct Scanner {
     secret_regex: Vec<Option<(Regex, usize)>>,
     /// For indexed rules: the rule alone, and its `secret` group if any,
     /// compiled the first time the rule's literal occurs.
-    single: Vec<std::sync::OnceLock<Option<(Regex, Option<usize>)>>>,
+    single: Vec<std::sync::OnceLock<Option<SingleRegex>>>,
     /// The literal index.
     literals: Literals,
     pem_end: memchr::memmem::Finder<'static>,
@@ -556,7 +559,7 @@ impl Scanner {
     /// The regex of indexed rule `i` alone, and its `secret` group; None
     /// for a rule of the automaton. Rules that fail to compile alone were
     /// refused when loaded (built-in ones are compiled by a unit test).
-    fn single(&self, i: usize) -> Option<&(Regex, Option<usize>)> {
+    fn single(&self, i: usize) -> Option<&SingleRegex> {
         if !self.literals.is_indexed(i) {
             return None;
         }
@@ -577,10 +580,7 @@ impl Scanner {
 
     /// True when rule `i` has a `secret` group.
     fn has_secret_group(&self, i: usize) -> bool {
-        self.secret_regex[i].is_some()
-            || self
-                .single(i)
-                .is_some_and(|(_, group)| group.is_some())
+        self.secret_regex[i].is_some() || self.single(i).is_some_and(|(_, group)| group.is_some())
     }
 
     fn scan_view(
@@ -627,14 +627,16 @@ impl Scanner {
                 None => Ok(span.clone()),
             };
             if let Ok(found) = &verdict {
-                if !rule.keywords.is_empty()
+                // A keyword rule outside the literal index (it could not be
+                // built) checks its keywords here; the entropy floor applies
+                // to the text to redact.
+                let no_keyword = !rule.keywords.is_empty()
                     && !self.literals.is_indexed(pid)
-                    && !contains_keyword(hay, &rule.keywords)
-                {
-                    verdict = Err(Rejection::Context);
-                } else if rule.entropy.is_some_and(|min| {
+                    && !contains_keyword(hay, &rule.keywords);
+                let low_entropy = rule.entropy.is_some_and(|min| {
                     crate::rules::checksum::shannon_entropy(&hay[found.clone()]) < min
-                }) {
+                });
+                if no_keyword || low_entropy {
                     verdict = Err(Rejection::Context);
                 }
             }
@@ -688,7 +690,13 @@ impl Scanner {
 
     /// For a keyed value (`token=ghp_…`), the rule that recognises the value
     /// itself, when one does, so that it gets that rule's label.
-    fn more_specific_rule(&self, hay: &[u8], value: Range<usize>, pid: usize, w: &mut Work) -> usize {
+    fn more_specific_rule(
+        &self,
+        hay: &[u8],
+        value: Range<usize>,
+        pid: usize,
+        w: &mut Work,
+    ) -> usize {
         let input = Input::new(hay).range(value.clone()).anchored(Anchored::Yes);
         let mut best = self
             .combined
