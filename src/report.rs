@@ -670,7 +670,10 @@ mod tests {
         assert_eq!(v["redactions"]["by_workload"]["shop/web-1/app"]["pan"], 4);
         assert_eq!(v["errors"]["by_reason"]["sending/output_unavailable"], 1);
         assert_eq!(v["reloads"]["succeeded"], 2);
-        assert_eq!(v["config"]["rules"], Scanner::builtin().rules().len());
+        assert_eq!(
+            v["config"]["rules"],
+            crate::scan::Scanner::builtin().rules().len()
+        );
         assert!(v["ended"].is_null());
 
         r.write(Some(Exit {
