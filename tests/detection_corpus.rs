@@ -293,14 +293,22 @@ fn key_words(kind: Kind) -> &'static [&'static [&'static str]] {
             &["card", "verification", "value"],
             &["card", "cvv"],
         ],
-        Kind::Ssn => &[&["ssn"], &["social", "security", "number"], &["customer", "ssn"]],
+        Kind::Ssn => &[
+            &["ssn"],
+            &["social", "security", "number"],
+            &["customer", "ssn"],
+        ],
         Kind::Account => &[
             &["account", "number"],
             &["bank", "account"],
             &["acct", "no"],
             &["bank", "account", "number"],
         ],
-        Kind::Routing => &[&["routing", "number"], &["aba", "number"], &["routing", "no"]],
+        Kind::Routing => &[
+            &["routing", "number"],
+            &["aba", "number"],
+            &["routing", "no"],
+        ],
         Kind::Password => &[
             &["password"],
             &["db", "password"],
@@ -371,7 +379,10 @@ fn value(rng: &mut Rng, kind: Kind, shape: usize) -> (&'static str, String) {
             };
             ("digits", v)
         }
-        Kind::Account => ("digits", format!("{}{}", 1 + rng.below(9), rng.digits(7 + shape % 9))),
+        Kind::Account => (
+            "digits",
+            format!("{}{}", 1 + rng.below(9), rng.digits(7 + shape % 9)),
+        ),
         Kind::Routing => ("digits", aba(rng)),
         Kind::Password => {
             const ALPHABET: &[u8] =
@@ -394,9 +405,21 @@ const SYNTAXES: &[(&str, &str, bool)] = &[
     ("json", r#"{"ts":"{t}","{k}":"{v}","order_id":"{o}"}"#, true),
     ("logfmt", "ts={t} level=info {k}={v} order_id={o}", false),
     ("logfmt_quoted", r#"ts={t} {k}="{v}" order_id={o}"#, false),
-    ("xml_element", "<Payment><{k}>{v}</{k}><OrderId>{o}</OrderId></Payment>", false),
-    ("soap", r#"<soapenv:Body><ns2:{k} xsi:type="xs:string">{v}</ns2:{k}><ns2:ts>{t}</ns2:ts></soapenv:Body>"#, false),
-    ("xml_attribute", r#"<payment {k}="{v}" order_id="{o}"/>"#, false),
+    (
+        "xml_element",
+        "<Payment><{k}>{v}</{k}><OrderId>{o}</OrderId></Payment>",
+        false,
+    ),
+    (
+        "soap",
+        r#"<soapenv:Body><ns2:{k} xsi:type="xs:string">{v}</ns2:{k}><ns2:ts>{t}</ns2:ts></soapenv:Body>"#,
+        false,
+    ),
+    (
+        "xml_attribute",
+        r#"<payment {k}="{v}" order_id="{o}"/>"#,
+        false,
+    ),
     ("yaml", "  {k}: {v}", true),
     ("yaml_quoted", "  {k}: \"{v}\"  # at {t}", true),
     ("ini", "{k} = {v}", true),
@@ -411,17 +434,45 @@ const SYNTAXES: &[(&str, &str, bool)] = &[
     ("kotlin", "Payment(orderId={o}, {k}={v})", false),
     ("ruby_hash", r#"{:order_id=>"{o}", :{k}=>"{v}"}"#, false),
     ("ruby_new_hash", r#"{order_id: "{o}", {k}: "{v}"}"#, false),
-    ("ruby_inspect", r##"#<Payment order_id="{o}" {k}="{v}">"##, false),
+    (
+        "ruby_inspect",
+        r##"#<Payment order_id="{o}" {k}="{v}">"##,
+        false,
+    ),
     ("php_print_r", "    [{k}] => {v}", true),
-    ("php_array", "array ( 'order_id' => '{o}', '{k}' => '{v}', )", true),
+    (
+        "php_array",
+        "array ( 'order_id' => '{o}', '{k}' => '{v}', )",
+        true,
+    ),
     ("php_var_dump", r#"  ["{k}"]=> string(16) "{v}""#, true),
     ("dotnet", "Payment { OrderId = {o}, {k} = {v} }", false),
     ("js", "{ orderId: '{o}', {k}: '{v}' }", false),
-    ("sql_set", "UPDATE payments SET {k} = '{v}' WHERE order_id = '{o}'", false),
-    ("sql_where", "SELECT * FROM payments WHERE {k} = '{v}' AND ts > '{t}'", false),
-    ("sql_insert", "INSERT INTO payments (order_id, {k}, ts) VALUES ('{o}', '{v}', '{t}')", false),
-    ("binds", r#"binds=[["order_id", "{o}"], ["{k}", "{v}"]]"#, true),
-    ("cef", "CEF:0|Acme|Pay|1.0|100|charge|5|cs1Label={k} cs1={v} suser=bob", true),
+    (
+        "sql_set",
+        "UPDATE payments SET {k} = '{v}' WHERE order_id = '{o}'",
+        false,
+    ),
+    (
+        "sql_where",
+        "SELECT * FROM payments WHERE {k} = '{v}' AND ts > '{t}'",
+        false,
+    ),
+    (
+        "sql_insert",
+        "INSERT INTO payments (order_id, {k}, ts) VALUES ('{o}', '{v}', '{t}')",
+        false,
+    ),
+    (
+        "binds",
+        r#"binds=[["order_id", "{o}"], ["{k}", "{v}"]]"#,
+        true,
+    ),
+    (
+        "cef",
+        "CEF:0|Acme|Pay|1.0|100|charge|5|cs1Label={k} cs1={v} suser=bob",
+        true,
+    ),
     ("markdown", "| {k} | {v} |", true),
     ("html_cells", "<tr><td>{k}</td><td>{v}</td></tr>", true),
     ("prose", "customer wrote: the {k} is {v} thanks", true),
@@ -463,8 +514,10 @@ fn generate() -> Vec<Case> {
                     if name == "query" || name == "form" {
                         v = v.replace('!', "_");
                     }
-                    if matches!(name, "go" | "kotlin" | "dotnet" | "php_print_r" | "logfmt" | "properties")
-                        && vk == "pan"
+                    if matches!(
+                        name,
+                        "go" | "kotlin" | "dotnet" | "php_print_r" | "logfmt" | "properties"
+                    ) && vk == "pan"
                     {
                         v = v.replace(' ', "");
                     }
@@ -514,9 +567,14 @@ fn generate() -> Vec<Case> {
                 };
                 let d = decoys(&mut rng);
                 let line = match enc {
-                    CardEncoding::Plain => format!("{} charge card {encoded} ok ip={}", d[3].1, d[6].1),
+                    CardEncoding::Plain => {
+                        format!("{} charge card {encoded} ok ip={}", d[3].1, d[6].1)
+                    }
                     CardEncoding::JsonEscape => {
-                        format!(r#"{{"ts":"{}","msg":"card {encoded} declined","id":"{}"}}"#, d[3].1, d[1].1)
+                        format!(
+                            r#"{{"ts":"{}","msg":"card {encoded} declined","id":"{}"}}"#,
+                            d[3].1, d[1].1
+                        )
                     }
                     CardEncoding::HtmlNamed | CardEncoding::HtmlDecimal | CardEncoding::HtmlHex => {
                         format!("<td class=\"pan\">{encoded}</td><td>{}</td>", d[2].1)
@@ -741,7 +799,11 @@ fn run(input: &[u8], args: &[&str]) -> Vec<u8> {
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().expect("wait");
     writer.join().expect("writer").expect("write");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -765,7 +827,10 @@ fn generated_corpus_meets_the_gate() {
                     card_leaks += 1;
                 }
                 if report.len() < 6000 {
-                    report.push_str(&format!("LEAK {kind} {secret:?}\n  in:  {:?}\n  out: {out:?}\n", case.line));
+                    report.push_str(&format!(
+                        "LEAK {kind} {secret:?}\n  in:  {:?}\n  out: {out:?}\n",
+                        case.line
+                    ));
                 }
             }
         }
@@ -774,7 +839,10 @@ fn generated_corpus_meets_the_gate() {
             if !out.contains(k.as_str()) {
                 damaged += 1;
                 if report.len() < 6000 {
-                    report.push_str(&format!("DAMAGED {k:?}\n  in:  {:?}\n  out: {out:?}\n", case.line));
+                    report.push_str(&format!(
+                        "DAMAGED {k:?}\n  in:  {:?}\n  out: {out:?}\n",
+                        case.line
+                    ));
                 }
             }
         }
@@ -791,7 +859,10 @@ fn generated_corpus_meets_the_gate() {
     );
     // Idempotence: the output scrubbed again is unchanged.
     let again = run(output.as_bytes(), &[]);
-    assert!(again == output.as_bytes(), "scrubbing the output again changed it");
+    assert!(
+        again == output.as_bytes(),
+        "scrubbing the output again changed it"
+    );
 }
 
 /// Masking keeps the encoding: every action × every view. A card found in
@@ -804,12 +875,24 @@ fn every_action_in_every_view() {
     let key_arg = key.to_str().expect("path");
     let card = "4111 1111 1111 1111";
     let lines = [
-        ("percent", "GET /p?card=4111%201111%201111%201111&x=1 HTTP/1.1"),
-        ("percent-nbsp", "GET /p?card=4111%C2%A01111%C2%A01111%C2%A01111&x=1 HTTP/1.1"),
+        (
+            "percent",
+            "GET /p?card=4111%201111%201111%201111&x=1 HTTP/1.1",
+        ),
+        (
+            "percent-nbsp",
+            "GET /p?card=4111%C2%A01111%C2%A01111%C2%A01111&x=1 HTTP/1.1",
+        ),
         ("form", "body card=4111+1111+1111+1111&x=1"),
-        ("json", r#"{"msg":"card 4111\u00a01111\u00a01111\u00a01111 ok"}"#),
+        (
+            "json",
+            r#"{"msg":"card 4111\u00a01111\u00a01111\u00a01111 ok"}"#,
+        ),
         ("html", "<td>4111&nbsp;1111&nbsp;1111&nbsp;1111</td>"),
-        ("html-numeric", "<td>4111&#8201;1111&#8201;1111&#8201;1111</td>"),
+        (
+            "html-numeric",
+            "<td>4111&#8201;1111&#8201;1111&#8201;1111</td>",
+        ),
         ("raw", "card 4111 1111 1111 1111 ok"),
     ];
     for action in ["label", "mask", "hash", "drop"] {
@@ -830,14 +913,19 @@ fn every_action_in_every_view() {
             assert!(!leaked("pan", card, got), "{action} {view}: {got}");
             match *view {
                 "percent" | "percent-nbsp" | "form" => {
-                    assert!(!got.contains(' ') || got.matches(' ').count() == line.matches(' ').count(),
-                        "{action} {view}: a space in the URL: {got}");
+                    assert!(
+                        !got.contains(' ') || got.matches(' ').count() == line.matches(' ').count(),
+                        "{action} {view}: a space in the URL: {got}"
+                    );
                     assert!(got.contains("&x=1"), "{action} {view}: {got}");
                 }
                 "json" => {
                     let v: serde_json::Value = serde_json::from_str(got).expect("valid JSON");
                     assert!(v["msg"].as_str().is_some_and(|m| m.starts_with("card ")));
-                    assert!(got.is_ascii(), "{action} {view}: escaped stays escaped: {got}");
+                    assert!(
+                        got.is_ascii(),
+                        "{action} {view}: escaped stays escaped: {got}"
+                    );
                 }
                 "html" | "html-numeric" => {
                     assert!(got.starts_with("<td>") && got.ends_with("</td>"), "{got}");
@@ -850,7 +938,9 @@ fn every_action_in_every_view() {
                 // view's encoding.
                 let decoded = decode_views(got);
                 assert!(
-                    decoded.iter().any(|d| d.contains("11**") && d.contains("1111")),
+                    decoded
+                        .iter()
+                        .any(|d| d.contains("11**") && d.contains("1111")),
                     "{action} {view}: {got}"
                 );
             }

@@ -3,7 +3,7 @@
 //! whatever the line looks like.
 //!
 //! The search is driven by the names: a name filter (one automaton of every
-//! sensitive key, its words joined by up to two separator bytes, ASCII
+//! sensitive key, its words joined by one of ` ._-` or nothing, ASCII
 //! case-insensitive) finds where a name may be; the name is widened to its
 //! whole identifier and confirmed by [`SensitiveKeys::lookup`] (word-split,
 //! so `cvc_check` is not `cvc`). Only then is the syntax around it read:
@@ -252,10 +252,12 @@ fn ends_bare(b: u8) -> bool {
 /// Values that stand for a value without being one: bind placeholders and
 /// format directives.
 fn placeholder(value: &[u8]) -> bool {
-    matches!(value, b"?" | b"{}" | b"%s" | b"%d" | b"%v" | b"''" | b"\"\"")
-        || (value.len() >= 2
-            && matches!(value[0], b'$' | b':' | b'@' | b'#')
-            && value[1..].iter().all(|&b| is_ident(b)))
+    matches!(
+        value,
+        b"?" | b"{}" | b"%s" | b"%d" | b"%v" | b"''" | b"\"\""
+    ) || (value.len() >= 2
+        && matches!(value[0], b'$' | b':' | b'@' | b'#')
+        && value[1..].iter().all(|&b| is_ident(b)))
         || (value.first() == Some(&b'{')
             && value.last() == Some(&b'}')
             && value[1..value.len() - 1].iter().all(|&b| is_ident(b)))
@@ -495,7 +497,8 @@ impl Run<'_> {
         const CDATA: &[u8] = b"<![CDATA[";
         if line[start..].starts_with(CDATA) {
             start += CDATA.len();
-            let end = memchr::memmem::find(&line[start..], b"]]>").map_or(line.len(), |p| start + p);
+            let end =
+                memchr::memmem::find(&line[start..], b"]]>").map_or(line.len(), |p| start + p);
             return self.push(rule, start..end, false);
         }
         let end = memchr::memchr(b'<', &line[start..]).map_or(line.len(), |p| start + p);
@@ -682,10 +685,13 @@ impl Run<'_> {
 /// True when the `>` at `gt` closes a `<th>` tag (a header cell: the next
 /// cell is another header, not a value).
 fn header_cell(line: &[u8], gt: usize) -> bool {
-    let lt = memchr::memrchr(b'<', &line[gt.saturating_sub(64)..gt]).map(|p| gt.saturating_sub(64) + p);
+    let lt =
+        memchr::memrchr(b'<', &line[gt.saturating_sub(64)..gt]).map(|p| gt.saturating_sub(64) + p);
     lt.is_some_and(|lt| {
         let tag = &line[lt + 1..gt];
-        tag.len() >= 2 && tag[..2].eq_ignore_ascii_case(b"th") && tag.get(2).is_none_or(|b| !b.is_ascii_alphanumeric())
+        tag.len() >= 2
+            && tag[..2].eq_ignore_ascii_case(b"th")
+            && tag.get(2).is_none_or(|b| !b.is_ascii_alphanumeric())
     })
 }
 
@@ -702,7 +708,13 @@ fn prose_verb(rest: &[u8]) -> Option<usize> {
 /// An HTTP authorization scheme word at the start of `rest`, followed by a
 /// space: its length.
 fn auth_scheme(rest: &[u8]) -> Option<usize> {
-    for scheme in [&b"bearer "[..], b"basic ", b"digest ", b"token ", b"negotiate "] {
+    for scheme in [
+        &b"bearer "[..],
+        b"basic ",
+        b"digest ",
+        b"token ",
+        b"negotiate ",
+    ] {
         if rest.len() > scheme.len() && rest[..scheme.len()].eq_ignore_ascii_case(scheme) {
             return Some(scheme.len() - 1);
         }
@@ -808,15 +820,24 @@ pub fn find(
             break;
         };
         at = m.end().max(m.start() + 1);
+        // The match takes the bytes around the name that show where it
+        // starts and ends: step inside them, then widen to the identifier.
         let mut s = m.start();
+        while s < m.end() && !line[s].is_ascii_alphanumeric() {
+            s += 1;
+        }
         while s > 0 && is_ident(line[s - 1]) {
             s -= 1;
         }
         let mut e = m.end();
+        while e > s && !line[e - 1].is_ascii_alphanumeric() {
+            e -= 1;
+        }
+        at = at.min(e.max(m.start() + 1));
         while e < line.len() && is_ident(line[e]) {
             e += 1;
         }
-        while e > m.end() && matches!(line[e - 1], b'.' | b'-') {
+        while e > s + 1 && matches!(line[e - 1], b'.' | b'-') {
             e -= 1;
         }
         at = at.max(e);
@@ -934,9 +955,17 @@ mod tests {
         one("| cvv | 846 |", "cvv", "846");
         one("<tr><td>CVV</td><td>846</td></tr>", "cvv", "846");
         one("the security code is 846.", "cvv", "846");
-        one("my card number: 4111 1111 1111 1111 thanks", "pan", "4111 1111 1111 1111");
+        one(
+            "my card number: 4111 1111 1111 1111 thanks",
+            "pan",
+            "4111 1111 1111 1111",
+        );
         one("ssn 123-45-6789 on file", "ssn", "123-45-6789");
-        one("pan 6011 1111 1111 1117 0.2738080", "pan", "6011 1111 1111 1117");
+        one(
+            "pan 6011 1111 1111 1117 0.2738080",
+            "pan",
+            "6011 1111 1111 1117",
+        );
         one("cvv=123 2024-01-02T03:04:05Z", "cvv", "123");
         one("Authorization: Bearer abcdefgh", "kv_secret", "abcdefgh");
         one("cvv: Cvv{846}", "cvv", "Cvv{846}");

@@ -82,6 +82,8 @@ pub struct Scratch {
     gate: Option<GateScratch>,
     /// The start offsets of the lines the gate flagged in the last batch.
     pub flagged: Vec<usize>,
+    /// The start offsets of the lines where a sensitive name may be.
+    pub named: Vec<usize>,
 }
 
 /// An explanation of one candidate, for `explain` and tests.
@@ -138,7 +140,7 @@ impl Scanner {
             crate::format::DEFAULT_SENSITIVE_KEYS.iter().copied(),
             &rules,
         );
-        let gate = Gate::with_names(&rules, sensitive_keys.name_patterns());
+        let gate = Gate::new(&rules);
         Ok(Scanner {
             gate,
             policy: Policy::labels(&rules),
@@ -161,6 +163,14 @@ impl Scanner {
     pub fn without_gate(mut self) -> Scanner {
         self.gate = None;
         self
+    }
+
+    /// Flags the lines of `batch` where a sensitive name may be (the field
+    /// recognizer finds nothing elsewhere), leaving their start offsets in
+    /// `scratch.named`. Returns false when the batch is not flagged: then
+    /// every line must be given to the recognizer.
+    pub fn flag_names(&self, batch: &[u8], scratch: &mut Scratch) -> bool {
+        self.sensitive_keys.flag_lines(batch, &mut scratch.named)
     }
 
     /// True when this scanner has a line gate.
@@ -189,10 +199,6 @@ impl Scanner {
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Scanner {
         self.sensitive_keys = crate::format::SensitiveKeys::new(entries, &self.rules);
-        if self.gate.is_some() {
-            // The gate flags the lines where a sensitive name may be too.
-            self.gate = Gate::with_names(&self.rules, self.sensitive_keys.name_patterns());
-        }
         self
     }
 
@@ -240,6 +246,7 @@ impl Scanner {
             stats: Stats::new(self.rules.len()),
             gate: self.gate.as_ref().map(Gate::scratch),
             flagged: Vec::new(),
+            named: Vec::new(),
         }
     }
 
@@ -585,6 +592,19 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn builtin_scanner_is_gated_with_names() {
+        let scanner = Scanner::builtin();
+        assert!(scanner.has_gate());
+        let mut scratch = scanner.scratch();
+        let batch = b"a span\nx cardNumber=1\ncvv2: 1\nb passwords\nc PASSWORD=x\n";
+        assert!(scanner.flag_names(batch, &mut scratch));
+        assert_eq!(scratch.named, vec![7, 22, 42]);
+        let scanner = scanner.with_sensitive_keys([("session_id", "kv_secret")]);
+        assert!(scanner.flag_names(b"a\nx SessionId=1\nb session\n", &mut scratch));
+        assert_eq!(scratch.named, vec![2]);
     }
 
     #[test]
