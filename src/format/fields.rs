@@ -722,12 +722,32 @@ fn auth_scheme(rest: &[u8]) -> Option<usize> {
     None
 }
 
+/// The end of a bare value starting at `i`: a byte that ends bare values,
+/// or a byte of invalid UTF-8 (passed through, never taken as a secret's).
 fn bare_end(line: &[u8], i: usize) -> usize {
     let limit = line.len().min(i + MAX_VALUE);
-    line[i..limit]
-        .iter()
-        .position(|&b| ends_bare(b))
-        .map_or(limit, |p| i + p)
+    let mut j = i;
+    while j < limit {
+        let b = line[j];
+        if b < 0x80 {
+            if ends_bare(b) {
+                return j;
+            }
+            j += 1;
+            continue;
+        }
+        let len = match b {
+            0xc2..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf4 => 4,
+            _ => return j,
+        };
+        match line.get(j..j + len).map(std::str::from_utf8) {
+            Some(Ok(_)) => j += len,
+            _ => return j,
+        }
+    }
+    limit
 }
 
 /// Widens the name `s..e` over the words around it, one space apart, while
@@ -969,6 +989,7 @@ mod tests {
         one("cvv=123 2024-01-02T03:04:05Z", "cvv", "123");
         one("Authorization: Bearer abcdefgh", "kv_secret", "abcdefgh");
         one("cvv: Cvv{846}", "cvv", "Cvv{846}");
+        one("é cvv=123\u{ff}", "cvv", "123\u{ff}");
     }
 
     #[test]
