@@ -297,6 +297,13 @@ impl Run<'_> {
         if text.is_empty() || already_redacted(text) || placeholder(text) {
             return false;
         }
+        // Part of a masked value (`411111******1111`): already redacted.
+        let masked = |b: &u8| matches!(b, b'*' | b'#');
+        if line.get(value.end).is_some_and(masked)
+            || value.start.checked_sub(1).is_some_and(|p| masked(&line[p]))
+        {
+            return false;
+        }
         let shape = self.keys.shape(rule);
         // A table cell or an element's text is a value of a digit rule only
         // when it holds digits (a header row's next cell is a name).
@@ -865,6 +872,17 @@ pub fn find(
             // Inside a value already taken.
             continue;
         }
+        // The name of a label or hash token this tool wrote
+        // (`[API_KEY:k1:…]`, `[SECRET_REDACTED]`).
+        if s > 0
+            && line[s - 1] == b'['
+            && line[s..e]
+                .iter()
+                .all(|&b| b.is_ascii_uppercase() || b == b'_')
+            && matches!(line.get(e), Some(b':' | b']'))
+        {
+            continue;
+        }
         match keys.lookup(&line[s..e], key_buf) {
             Some(rule) => {
                 // A name in words (`Bank Account Number`, `Card Cvv`):
@@ -999,6 +1017,8 @@ mod tests {
             "token_type=Bearer expires_in=3600",
             "cvv: true requires_cvc=false",
             "card_number: ****4242",
+            "received card number 658293*********8810 from client",
+            "GOOGLE_API_KEY=[API_KEY:k1:nakaolgpigbmgide] x",
             "card number is required",
             "<tr><th>card number</th><th>cvv</th><th>exp</th></tr>",
             "| card number | cvv | exp |",
