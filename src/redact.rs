@@ -309,6 +309,10 @@ impl Redactor {
         };
         let flagged = std::mem::take(&mut self.scratch.flagged);
         let mut next_flagged = 0;
+        // Lines where a sensitive name may be, for the field recognizer.
+        let named_ok = gated && self.scanner.flag_names(input, &mut self.scratch);
+        let named = std::mem::take(&mut self.scratch.named);
+        let mut next_named = 0;
         let mut lines = 0usize;
         let mut start = 0;
         while start < input.len() {
@@ -319,7 +323,13 @@ impl Redactor {
                 }
                 flagged.get(next_flagged) == Some(&start)
             };
-            self.scrub_gated_line(&input[start..end], scan_raw, out);
+            let names = !named_ok || {
+                while named.get(next_named).is_some_and(|&f| f < start) {
+                    next_named += 1;
+                }
+                named.get(next_named) == Some(&start)
+            };
+            self.scrub_gated_line(&input[start..end], scan_raw, names, out);
             lines += 1;
             start = end;
         }
@@ -327,6 +337,7 @@ impl Redactor {
             self.gate_rest = GATE_REST_BATCHES;
         }
         self.scratch.flagged = flagged;
+        self.scratch.named = named;
         self.finish(out);
     }
 
@@ -339,12 +350,13 @@ impl Redactor {
     /// or stream, when they pass the line limit together, or by
     /// [`Redactor::finish`].
     pub fn scrub_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
-        self.scrub_gated_line(line, true, out)
+        self.scrub_gated_line(line, true, true, out)
     }
 
     /// As [`Redactor::scrub_line`]; when `scan_raw` is false the line gate
-    /// found that the automaton cannot match the line's raw bytes.
-    fn scrub_gated_line(&mut self, line: &[u8], scan_raw: bool, out: &mut Vec<u8>) {
+    /// found that the automaton cannot match the line's raw bytes; when
+    /// `names` is false the name gate found no sensitive name in it.
+    fn scrub_gated_line(&mut self, line: &[u8], scan_raw: bool, names: bool, out: &mut Vec<u8>) {
         if matches!(self.options.format, Format::Auto | Format::Cri) {
             let content = line_content(line);
             let cri = if content.len() <= self.options.max_line_bytes {
@@ -376,7 +388,7 @@ impl Redactor {
                 _ => self.finish(out),
             }
         }
-        self.scrub_one(line, scan_raw, out);
+        self.scrub_one(line, scan_raw, names, out);
     }
 
     /// Writes the CRI partial lines still held, each scrubbed alone. Call it
@@ -387,7 +399,7 @@ impl Redactor {
         }
         let held = std::mem::take(&mut self.partials);
         for (line, _) in &held.lines {
-            self.scrub_one(&held.bytes[line.clone()], true, out);
+            self.scrub_one(&held.bytes[line.clone()], true, true, out);
         }
         self.partials = held;
         self.partials.clear();
@@ -474,7 +486,7 @@ impl Redactor {
     }
 
     /// Scrubs one line on its own.
-    fn scrub_one(&mut self, line: &[u8], scan_raw: bool, out: &mut Vec<u8>) {
+    fn scrub_one(&mut self, line: &[u8], scan_raw: bool, names: bool, out: &mut Vec<u8>) {
         let content = line_content(line);
         if content.len() > self.options.max_line_bytes {
             self.scratch.stats.bytes_in += line.len() as u64;
@@ -504,9 +516,9 @@ impl Redactor {
         }
 
         if self.options.format != Format::Raw {
-            // The field recognizer runs where the gate saw a sensitive name
-            // may be (or on every line when the batch was not gated).
-            self.add_structure(content, self.options.format, scan_raw);
+            // The field recognizer runs where the name gate saw a sensitive
+            // name may be (or on every line when the batch was not gated).
+            self.add_structure(content, self.options.format, names);
         }
         if self.records.is_some() {
             self.record(0..content.len(), 0);

@@ -3,7 +3,7 @@
 //! whatever the line looks like.
 //!
 //! The search is driven by the names: a name filter (one automaton of every
-//! sensitive key, its words joined by up to two separator bytes, ASCII
+//! sensitive key, its words joined by one of ` ._-` or nothing, ASCII
 //! case-insensitive) finds where a name may be; the name is widened to its
 //! whole identifier and confirmed by [`SensitiveKeys::lookup`] (word-split,
 //! so `cvc_check` is not `cvc`). Only then is the syntax around it read:
@@ -295,6 +295,13 @@ impl Run<'_> {
         }
         let text = &line[value.clone()];
         if text.is_empty() || already_redacted(text) || placeholder(text) {
+            return false;
+        }
+        // Part of a masked value (`411111******1111`): already redacted.
+        let masked = |b: &u8| matches!(b, b'*' | b'#');
+        if line.get(value.end).is_some_and(masked)
+            || value.start.checked_sub(1).is_some_and(|p| masked(&line[p]))
+        {
             return false;
         }
         let shape = self.keys.shape(rule);
@@ -722,12 +729,32 @@ fn auth_scheme(rest: &[u8]) -> Option<usize> {
     None
 }
 
+/// The end of a bare value starting at `i`: a byte that ends bare values,
+/// or a byte of invalid UTF-8 (passed through, never taken as a secret's).
 fn bare_end(line: &[u8], i: usize) -> usize {
     let limit = line.len().min(i + MAX_VALUE);
-    line[i..limit]
-        .iter()
-        .position(|&b| ends_bare(b))
-        .map_or(limit, |p| i + p)
+    let mut j = i;
+    while j < limit {
+        let b = line[j];
+        if b < 0x80 {
+            if ends_bare(b) {
+                return j;
+            }
+            j += 1;
+            continue;
+        }
+        let len = match b {
+            0xc2..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf4 => 4,
+            _ => return j,
+        };
+        match line.get(j..j + len).map(std::str::from_utf8) {
+            Some(Ok(_)) => j += len,
+            _ => return j,
+        }
+    }
+    limit
 }
 
 /// Widens the name `s..e` over the words around it, one space apart, while
@@ -820,20 +847,40 @@ pub fn find(
             break;
         };
         at = m.end().max(m.start() + 1);
+        // The match takes the bytes around the name that show where it
+        // starts and ends: step inside them, then widen to the identifier.
         let mut s = m.start();
+        while s < m.end() && !line[s].is_ascii_alphanumeric() {
+            s += 1;
+        }
         while s > 0 && is_ident(line[s - 1]) {
             s -= 1;
         }
         let mut e = m.end();
+        while e > s && !line[e - 1].is_ascii_alphanumeric() {
+            e -= 1;
+        }
+        at = at.min(e.max(m.start() + 1));
         while e < line.len() && is_ident(line[e]) {
             e += 1;
         }
-        while e > m.end() && matches!(line[e - 1], b'.' | b'-') {
+        while e > s + 1 && matches!(line[e - 1], b'.' | b'-') {
             e -= 1;
         }
         at = at.max(e);
         if s < run.taken {
             // Inside a value already taken.
+            continue;
+        }
+        // The name of a label or hash token this tool wrote
+        // (`[API_KEY:k1:…]`, `[SECRET_REDACTED]`).
+        if s > 0
+            && line[s - 1] == b'['
+            && line[s..e]
+                .iter()
+                .all(|&b| b.is_ascii_uppercase() || b == b'_')
+            && matches!(line.get(e), Some(b':' | b']'))
+        {
             continue;
         }
         match keys.lookup(&line[s..e], key_buf) {
@@ -960,6 +1007,7 @@ mod tests {
         one("cvv=123 2024-01-02T03:04:05Z", "cvv", "123");
         one("Authorization: Bearer abcdefgh", "kv_secret", "abcdefgh");
         one("cvv: Cvv{846}", "cvv", "Cvv{846}");
+        one("é cvv=123\u{ff}", "cvv", "123\u{ff}");
     }
 
     #[test]
@@ -969,6 +1017,8 @@ mod tests {
             "token_type=Bearer expires_in=3600",
             "cvv: true requires_cvc=false",
             "card_number: ****4242",
+            "received card number 658293*********8810 from client",
+            "GOOGLE_API_KEY=[API_KEY:k1:nakaolgpigbmgide] x",
             "card number is required",
             "<tr><th>card number</th><th>cvv</th><th>exp</th></tr>",
             "| card number | cvv | exp |",

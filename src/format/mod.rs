@@ -66,7 +66,7 @@ impl Format {
 
 /// The default sensitive keys and the rule whose label and action their
 /// values get. Words are written apart (`card_number`): the name filter of
-/// [`fields`] looks for the words joined by up to two separator bytes in
+/// [`fields`] looks for the words joined by one of ` ._-` or nothing, in
 /// any case (`cardNumber`, `Card Number`, `card-number`).
 pub const DEFAULT_SENSITIVE_KEYS: &[(&str, &str)] = &[
     ("password", "kv_secret"),
@@ -140,17 +140,45 @@ fn key_words(key: &str) -> Vec<String> {
     words
 }
 
-/// The name filter's pattern for a key: its words, joined by up to two
-/// separator bytes, ASCII case-insensitive.
+/// The name filter's pattern for a key: its words, joined by at most one
+/// of ` `, `.`, `_` and `-`, ASCII case-insensitive, starting where a word starts
+/// (after a byte that is not a letter or digit, or as the capital of a
+/// camel-case word) and ending where the name ends (a key matches the end
+/// of a name: `span`, `panic` and `cvv_check` are not looked at).
 fn name_pattern(words: &[String]) -> String {
-    let mut p = String::from("(?i)");
+    let mut rest = String::new();
     for (i, w) in words.iter().enumerate() {
         if i > 0 {
-            p.push_str("[^A-Za-z0-9\\r\\n]{0,2}");
+            rest.push_str("[ ._-]?");
         }
-        p.push_str(w);
+        rest.push_str(if i == 0 { &w[1..] } else { w });
     }
-    p
+    let first = words[0].as_bytes()[0];
+    let camel = if first.is_ascii_alphabetic() {
+        format!("|[a-z]{}", char::from(first.to_ascii_uppercase()))
+    } else {
+        String::new()
+    };
+    format!(
+        "(?:(?:^|[^A-Za-z0-9])(?i:{}){camel})(?i:{rest})(?:[^A-Za-z0-9]|$)",
+        char::from(first)
+    )
+}
+
+/// Every spelling of a name's words (at most four) that the name filter
+/// accepts, bar case: joined by nothing, `_`, `-`, `.` or a space.
+fn spellings(words: &[String], each: &mut dyn FnMut(String)) {
+    const SEPS: [&str; 5] = ["", "_", "-", ".", " "];
+    let joins = words.len().saturating_sub(1).min(3) as u32;
+    for mut n in 0..5usize.pow(joins) {
+        let mut s = words[0].clone();
+        for w in &words[1..] {
+            s.push_str(SEPS[n % 5]);
+            n /= 5;
+            s.push_str(w);
+        }
+        each(s);
+    }
 }
 
 /// Ids for name filters, so a cache is never used with another filter.
@@ -170,8 +198,13 @@ pub struct SensitiveKeys {
     ends: Vec<[u8; 2]>,
     /// The name filter: where a sensitive name may be (see [`fields`]).
     filter: Option<(usize, regex_automata::meta::Regex)>,
-    /// The filter's patterns (the line gate looks for them too).
+    /// The filter's patterns.
     patterns: Vec<String>,
+    /// The names' literal spellings (words joined by nothing, `_`, `-`,
+    /// `.` or a space; ASCII case-insensitive), searched over whole batches
+    /// to flag the lines the recognizer must read; and for each, whether it
+    /// is a whole key (which must end its name) or a container word.
+    literals: Option<(std::sync::Arc<aho_corasick::AhoCorasick>, Vec<bool>)>,
     /// What each rule with keys asks of its values.
     shapes: Vec<(usize, fields::ValueShape)>,
 }
@@ -185,17 +218,24 @@ impl SensitiveKeys {
     ) -> SensitiveKeys {
         let mut keys: Vec<(Vec<u8>, usize)> = Vec::new();
         let mut patterns: Vec<String> = Vec::new();
+        let mut literals: Vec<(String, bool)> = Vec::new();
         let mut shapes: Vec<(usize, fields::ValueShape)> = Vec::new();
         for (key, rule) in entries {
             if let Some(i) = rules.iter().position(|r| r.id == rule) {
                 let words = key_words(key);
                 if !words.is_empty() {
                     patterns.push(name_pattern(&words));
+                    if words.len() <= 4 {
+                        spellings(&words, &mut |lit| literals.push((lit, true)));
+                    } else {
+                        literals.push((words[0].clone(), false));
+                    }
                     if words.len() >= 2
                         && words[0].len() >= 3
                         && GENERIC_LAST_WORDS.contains(&words[words.len() - 1].as_str())
                     {
                         patterns.push(name_pattern(&words[..1]));
+                        literals.push((words[0].clone(), false));
                     }
                 }
                 if !shapes.iter().any(|(r, _)| *r == i) {
@@ -260,14 +300,79 @@ impl SensitiveKeys {
                     (id, re)
                 })
         };
+        literals.sort();
+        literals.dedup_by(|a, b| {
+            a.0 == b.0 && {
+                b.1 &= a.1;
+                true
+            }
+        });
+        // Sorted, a literal's extensions follow it.
+        for i in 0..literals.len() {
+            if literals
+                .get(i + 1)
+                .is_some_and(|(next, _)| next.starts_with(literals[i].0.as_str()))
+            {
+                literals[i].1 = false;
+            }
+        }
+        let literals = if literals.is_empty() {
+            None
+        } else {
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(literals.iter().map(|(l, _)| l))
+                .ok()
+                .map(|ac| {
+                    (
+                        std::sync::Arc::new(ac),
+                        literals.iter().map(|(_, whole)| *whole).collect(),
+                    )
+                })
+        };
         SensitiveKeys {
             keys,
             last,
             ends,
             filter,
             patterns,
+            literals,
             shapes,
         }
+    }
+
+    /// Flags the lines of `batch` (whole lines) where a sensitive name may
+    /// be: a spelling of a name starting a word (after a byte that is not
+    /// a letter or digit, or as a camel-case capital) and, for a whole key,
+    /// ending the name. Every line the name filter matches is flagged (its
+    /// patterns allow at most these spellings). Leaves the lines' start
+    /// offsets in `flagged`; false when there are no names.
+    pub fn flag_lines(&self, batch: &[u8], flagged: &mut Vec<usize>) -> bool {
+        flagged.clear();
+        let Some((ac, whole)) = &self.literals else {
+            return false;
+        };
+        let mut at = 0;
+        while let Some(m) = ac.find(aho_corasick::Input::new(batch).range(at..)) {
+            let (s, e) = (m.start(), m.end());
+            at = s + 1;
+            let first = batch[s];
+            let starts_word = s == 0
+                || !batch[s - 1].is_ascii_alphanumeric()
+                || (batch[s - 1].is_ascii_lowercase() && first.is_ascii_uppercase());
+            // A literal that a longer one extends (`cvv`, `cvv2`) is
+            // reported first: it is not held to ending the name.
+            let ends_name = !whole[m.pattern().as_usize()]
+                || batch.get(e).is_none_or(|b| !b.is_ascii_alphanumeric());
+            if starts_word && ends_name {
+                let start = memchr::memrchr(b'\n', &batch[..s]).map_or(0, |p| p + 1);
+                flagged.push(start);
+                // On to the next line.
+                at = memchr::memchr(b'\n', &batch[e..]).map_or(batch.len(), |p| e + p + 1);
+            }
+        }
+        true
     }
 
     /// The name filter and its id, when there are keys.

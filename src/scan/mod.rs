@@ -132,6 +132,8 @@ pub struct Scratch {
     /// The last line had more than [`MAX_FINDINGS_PER_LINE`] findings:
     /// scanning stopped there, and the line must fail closed.
     pub overflowed: bool,
+    /// The start offsets of the lines where a sensitive name may be.
+    pub named: Vec<usize>,
 }
 
 /// The most findings one line may have. Findings are kept in memory until
@@ -204,7 +206,7 @@ impl Scanner {
         );
         let single = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
         let rest: Vec<Rule> = combined_rules.iter().map(|&i| rules[i].clone()).collect();
-        let gate = Gate::with_names(&rest, sensitive_keys.name_patterns());
+        let gate = Gate::new(&rest);
         let gated = gate.is_some();
         Ok(Scanner {
             gate,
@@ -233,6 +235,14 @@ impl Scanner {
         self.gate = None;
         self.gated = false;
         self
+    }
+
+    /// Flags the lines of `batch` where a sensitive name may be (the field
+    /// recognizer finds nothing elsewhere), leaving their start offsets in
+    /// `scratch.named`. Returns false when the batch is not flagged: then
+    /// every line must be given to the recognizer.
+    pub fn flag_names(&self, batch: &[u8], scratch: &mut Scratch) -> bool {
+        self.sensitive_keys.flag_lines(batch, &mut scratch.named)
     }
 
     /// True when this scanner has a line gate.
@@ -303,15 +313,6 @@ impl Scanner {
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Scanner {
         self.sensitive_keys = crate::format::SensitiveKeys::new(entries, &self.rules);
-        if self.gate.is_some() {
-            // The gate flags the lines where a sensitive name may be too.
-            let rest: Vec<Rule> = self
-                .combined_rules
-                .iter()
-                .map(|&i| self.rules[i].clone())
-                .collect();
-            self.gate = Gate::with_names(&rest, self.sensitive_keys.name_patterns());
-        }
         self
     }
 
@@ -363,6 +364,7 @@ impl Scanner {
             gate: self.gate.as_ref().map(Gate::scratch),
             flagged: Vec::new(),
             overflowed: false,
+            named: Vec::new(),
         }
     }
 
@@ -823,6 +825,19 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn builtin_scanner_is_gated_with_names() {
+        let scanner = Scanner::builtin();
+        assert!(scanner.has_gate());
+        let mut scratch = scanner.scratch();
+        let batch = b"a span\nx cardNumber=1\ncvv2: 1\nb passwords\nc PASSWORD=x\n";
+        assert!(scanner.flag_names(batch, &mut scratch));
+        assert_eq!(scratch.named, vec![7, 22, 42]);
+        let scanner = scanner.with_sensitive_keys([("session_id", "kv_secret")]);
+        assert!(scanner.flag_names(b"a\nx SessionId=1\nb session\n", &mut scratch));
+        assert_eq!(scratch.named, vec![2]);
     }
 
     #[test]
