@@ -186,6 +186,9 @@ fn digit_separator(line: &[u8], i: usize) -> usize {
     }
 }
 
+/// Codes of at most this many digits are never printed in groups.
+const SHORT_CODE_DIGITS: usize = 4;
+
 /// A number starting at `i`: its digits, then further digit groups after
 /// one kind of separator while the digits stay within `max_digits`. A group
 /// that goes on with another separator and digits belongs to the next
@@ -193,6 +196,11 @@ fn digit_separator(line: &[u8], i: usize) -> usize {
 fn digit_run(line: &[u8], i: usize, max_digits: usize) -> usize {
     let group = |j: usize| line[j..].iter().take_while(|b| b.is_ascii_digit()).count();
     let mut end = i + group(i);
+    if max_digits <= SHORT_CODE_DIGITS {
+        // A short code (CVV, PIN) is printed in one piece: `cvv2=504 7`
+        // is the code and another number.
+        return end;
+    }
     let mut digits = end - i;
     let mut sep: Option<&[u8]> = None;
     loop {
@@ -930,6 +938,15 @@ mod tests {
             .map(|(r, v)| (r.to_string(), v.to_string()))
             .collect();
         assert_eq!(found(line), want, "{line}");
+    }
+
+    #[test]
+    fn a_short_code_is_one_group() {
+        // The number after a code (and a space) is the log's own text.
+        for sep in [" ", "  ", "\t", " - "] {
+            one(&format!("error state cvv2=504{sep}7"), "cvv", "504");
+            one(&format!("the security code is 8461{sep}22"), "cvv", "8461");
+        }
     }
 
     #[test]
