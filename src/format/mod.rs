@@ -292,7 +292,7 @@ impl SensitiveKeys {
         } else {
             regex_automata::meta::Regex::builder()
                 .syntax(crate::rules::syntax_config())
-                .configure(crate::scan::regex_config())
+                .configure(crate::rules::regex_config())
                 .build_many(&patterns)
                 .ok()
                 .map(|re| {
