@@ -473,8 +473,14 @@ impl Run<'_> {
             }
             // Authorization schemes: the credential after them.
             _ if auth_scheme(&line[i..]).is_some() => {
-                let j = skip_ws(line, i + auth_scheme(&line[i..]).unwrap_or(0));
+                let mut j = skip_ws(line, i + auth_scheme(&line[i..]).unwrap_or(0));
                 let end = bare_end(line, j);
+                // `Token token=…`: the credential is the parameter's value.
+                if let Some(eq) = line[j..end].iter().position(|&b| b == b'=') {
+                    if eq > 0 && line[j..j + eq].iter().all(u8::is_ascii_alphabetic) {
+                        j += eq + 1;
+                    }
+                }
                 self.push(rule, j..end, cell)
             }
             _ => {
@@ -729,6 +735,17 @@ fn auth_scheme(rest: &[u8]) -> Option<usize> {
         b"digest ",
         b"token ",
         b"negotiate ",
+        // Providers' own schemes (Discord, MessageBird, Splunk HEC,
+        // Opsgenie, Okta, AWS signatures, generic API keys).
+        b"bot ",
+        b"accesskey ",
+        b"splunk ",
+        b"geniekey ",
+        b"ssws ",
+        b"apikey ",
+        b"key ",
+        b"hmac ",
+        b"aws4-hmac-sha256 ",
     ] {
         if rest.len() > scheme.len() && rest[..scheme.len()].eq_ignore_ascii_case(scheme) {
             return Some(scheme.len() - 1);
@@ -938,6 +955,22 @@ mod tests {
             .map(|(r, v)| (r.to_string(), v.to_string()))
             .collect();
         assert_eq!(found(line), want, "{line}");
+    }
+
+    #[test]
+    fn an_authorization_scheme_is_not_the_credential() {
+        for scheme in ["Bearer", "Bot", "AccessKey", "Splunk", "GenieKey", "SSWS"] {
+            one(
+                &format!("Authorization: {scheme} c03b948b540fd9248894"),
+                "kv_secret",
+                "c03b948b540fd9248894",
+            );
+        }
+        one(
+            "Authorization: Token token=ZvvBpNuZd1ZLpt90idAP",
+            "kv_secret",
+            "ZvvBpNuZd1ZLpt90idAP",
+        );
     }
 
     #[test]
