@@ -741,9 +741,45 @@ pub fn prescrub_seam(scanner: &Arc<Scanner>, lines: &mut Vec<u8>, seam: usize) {
     redactor.set_max_line_bytes(usize::MAX);
     let mut joined = Vec::with_capacity(end - start + 64);
     redactor.scrub_lines(&lines[start..seam], &mut joined);
+    let mid = joined.len();
     redactor.scrub_lines(&lines[seam..end], &mut joined);
+    fail_closed_across_seam(&mut joined, mid);
     lines.splice(start..end, joined);
 }
+
+/// Digits glued at a seam can hold a card whose two parts neither half
+/// shows and the whole line hides in a digit run longer than any card
+/// (`card=41111111` + lost bytes + `11111111…`). Such a run, when some
+/// card-length window of it starts with a network digit and passes Luhn,
+/// is replaced whole: fail closed, only ever at a seam.
+fn fail_closed_across_seam(joined: &mut Vec<u8>, mid: usize) {
+    let digit = |i: usize| joined.get(i).is_some_and(u8::is_ascii_digit);
+    if mid == 0 || !digit(mid - 1) || !digit(mid) {
+        return;
+    }
+    let mut from = mid;
+    while from > 0 && digit(from - 1) {
+        from -= 1;
+    }
+    let mut to = mid;
+    while digit(to) {
+        to += 1;
+    }
+    let run = &joined[from..to];
+    if run.len() <= 19 {
+        return; // A card split by the seam is whole in the joined line.
+    }
+    let holds_card = (13..=19).any(|len| {
+        run.windows(len)
+            .any(|w| matches!(w[0], b'2'..=b'6') && crate::rules::validate::luhn_valid(w))
+    });
+    if holds_card {
+        joined.splice(from..to, SEAM_CARD_LABEL.iter().copied());
+    }
+}
+
+/// What replaces a digit run at a seam that may hold a card.
+const SEAM_CARD_LABEL: &[u8] = b"[CARD_REDACTED]";
 
 /// Where a stream stands between two of its batches: lines before the next
 /// one, and the private-key block state at its start. The one place that
@@ -804,6 +840,25 @@ pub fn scrub_with(scanner: &Arc<Scanner>, text: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_card_glued_into_a_long_run_at_a_seam_fails_closed() {
+        let scanner = Arc::new(Scanner::builtin());
+        // Bytes lost between `card=41111111` and the next line's digits.
+        let mut lines = b"w=1 seq=054924 card=41111111".to_vec();
+        let seam = lines.len();
+        lines.extend_from_slice(b"1111111111111111111 user=bob end\n");
+        prescrub_seam(&scanner, &mut lines, seam);
+        let out = scrub_with(&scanner, &lines);
+        assert_eq!(out, b"w=1 seq=054924 card=[CARD_REDACTED] user=bob end\n");
+        // A long run without a card-like window is left alone.
+        let mut lines = b"id=00000000".to_vec();
+        let seam = lines.len();
+        lines.extend_from_slice(b"000000000000000 ok\n");
+        let before = lines.clone();
+        prescrub_seam(&scanner, &mut lines, seam);
+        assert_eq!(lines, before);
+    }
 
     #[test]
     fn seams_are_scanned_both_ways() {
