@@ -199,6 +199,22 @@ impl<R: Recorder> Recorder for Tee<R> {
 
 static REPORTER: OnceLock<Arc<Reporter>> = OnceLock::new();
 
+/// Counts `n` on series `name{labels}` in the run report's ledger directly,
+/// for counters the exporter does not hold (the redaction series, which
+/// the telemetry keeps itself to drop a deleted pod's). No-op without
+/// `--report`.
+pub fn count_in_ledger(name: &str, labels: &[(&str, &str)], n: u64) {
+    let Some(reporter) = REPORTER.get() else {
+        return;
+    };
+    let labels: Vec<metrics::Label> = labels
+        .iter()
+        .map(|(k, v)| metrics::Label::new(k.to_string(), v.to_string()))
+        .collect();
+    let key = Key::from_parts(name.to_string(), labels);
+    reporter.ledger.series(&key).fetch_add(n, Ordering::Relaxed);
+}
+
 /// Installs `inner` as the global metrics recorder, behind a copy into the
 /// run report's ledger when `--report` is on ([`start`] was called first).
 ///

@@ -189,6 +189,14 @@ pub fn publish_batch(source: &str, stream: &str, stats: &Stats, duration: Durati
     for (rule, totals) in &stats.by_rule {
         if totals.redactions > 0 {
             workloads::add(rule, source, stream, totals.redactions);
+            let workload = crate::workload::Workload::from_path(stream);
+            let mut labels = vec![("rule", rule.as_str()), ("source", source)];
+            if let Some(w) = &workload {
+                labels.push(("namespace", w.namespace.as_str()));
+                labels.push(("pod", w.pod.as_str()));
+                labels.push(("container", w.container.as_str()));
+            }
+            crate::report::count_in_ledger(names::REDACTIONS, &labels, totals.redactions);
         }
         for (i, reason) in names::REJECTION_REASONS.iter().enumerate() {
             if totals.rejections[i] > 0 {
