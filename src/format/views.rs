@@ -17,40 +17,146 @@
 use std::ops::Range;
 
 /// A decoded copy of a line with its map back to raw offsets.
+///
+/// The map is kept per run, not per byte: decoding copies the text between
+/// escapes in one piece, and a run of decoded bytes copied as they were
+/// maps to raw bytes one for one, so a view of a line with a few escapes
+/// holds a few segments whatever its length.
 #[derive(Debug, Default)]
 pub struct View {
     /// The decoded bytes.
     pub bytes: Vec<u8>,
-    /// For decoded byte `i`, the raw range it came from is
-    /// `starts[i]..ends[i]`.
-    starts: Vec<u32>,
-    ends: Vec<u32>,
+    /// The map back to the raw line, in decoded order, covering every
+    /// decoded byte.
+    segments: Vec<Segment>,
+}
+
+/// A run of decoded bytes and the raw bytes it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segment {
+    /// The run's first decoded byte.
+    start: u32,
+    /// The run's length in decoded bytes.
+    len: u32,
+    /// The raw bytes: `raw_start..raw_end`.
+    raw_start: u32,
+    raw_end: u32,
+    /// One for one: decoded byte `start + k` came from raw byte
+    /// `raw_start + k` alone. Otherwise (an escape sequence, or bytes of
+    /// one) every byte of the run came from the whole raw range.
+    linear: bool,
 }
 
 impl View {
     fn clear(&mut self) {
         self.bytes.clear();
-        self.starts.clear();
-        self.ends.clear();
+        self.segments.clear();
     }
 
-    fn push(&mut self, byte: u8, raw: Range<u32>) {
-        self.bytes.push(byte);
-        self.starts.push(raw.start);
-        self.ends.push(raw.end);
+    /// Appends a segment, joining it to the last one when both are linear
+    /// and contiguous.
+    fn push_segment(&mut self, seg: Segment) {
+        if let Some(last) = self.segments.last_mut() {
+            if last.linear
+                && seg.linear
+                && last.start + last.len == seg.start
+                && last.raw_end == seg.raw_start
+            {
+                last.len += seg.len;
+                last.raw_end = seg.raw_end;
+                return;
+            }
+        }
+        self.segments.push(seg);
+    }
+
+    /// Appends `input[from..to]` as it is: decoded bytes that stand for
+    /// themselves. `source` is the view `input` is (None: the raw line).
+    fn copy(&mut self, input: &[u8], source: Option<&View>, from: usize, to: usize) {
+        if from >= to {
+            return;
+        }
+        let at = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(&input[from..to]);
+        match source {
+            None => self.push_segment(Segment {
+                start: at,
+                len: (to - from) as u32,
+                raw_start: from as u32,
+                raw_end: to as u32,
+                linear: true,
+            }),
+            Some(src) => {
+                // The source's segments over `from..to`, shifted here.
+                let mut i = src.segment_of(from);
+                let mut pos = from;
+                while pos < to {
+                    let seg = src.segments[i];
+                    let seg_end = (seg.start + seg.len) as usize;
+                    let take = seg_end.min(to) - pos;
+                    let (raw_start, raw_end) = if seg.linear {
+                        let r = seg.raw_start + (pos as u32 - seg.start);
+                        (r, r + take as u32)
+                    } else {
+                        (seg.raw_start, seg.raw_end)
+                    };
+                    self.push_segment(Segment {
+                        start: at + (pos - from) as u32,
+                        len: take as u32,
+                        raw_start,
+                        raw_end,
+                        linear: seg.linear,
+                    });
+                    pos += take;
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// Appends `decoded`, which stands for the escape `input[from..to]`.
+    fn escape(&mut self, decoded: &[u8], source: Option<&View>, from: usize, to: usize) {
+        let raw = View::raw_of(source, from, to);
+        let at = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(decoded);
+        self.push_segment(Segment {
+            start: at,
+            len: decoded.len() as u32,
+            raw_start: raw.start,
+            raw_end: raw.end,
+            linear: false,
+        });
+    }
+
+    /// The index of the segment holding decoded byte `i`.
+    fn segment_of(&self, i: usize) -> usize {
+        self.segments
+            .partition_point(|s| s.start as usize <= i)
+            .saturating_sub(1)
+    }
+
+    /// The raw range decoded byte `i` came from.
+    fn raw_range(&self, i: usize) -> Range<u32> {
+        let seg = self.segments[self.segment_of(i)];
+        if seg.linear {
+            let r = seg.raw_start + (i as u32 - seg.start);
+            r..r + 1
+        } else {
+            seg.raw_start..seg.raw_end
+        }
     }
 
     /// Maps a non-empty span of this view to the raw line.
     pub fn to_raw(&self, span: Range<usize>) -> Range<usize> {
         debug_assert!(span.start < span.end);
-        self.starts[span.start] as usize..self.ends[span.end - 1] as usize
+        self.raw_range(span.start).start as usize..self.raw_range(span.end - 1).end as usize
     }
 
     /// The raw range of the decoded bytes `from..to` of `source`.
     fn raw_of(source: Option<&View>, from: usize, to: usize) -> Range<u32> {
         match source {
             None => from as u32..to as u32,
-            Some(v) => v.starts[from]..v.ends[to - 1],
+            Some(v) => v.raw_range(from).start..v.raw_range(to - 1).end,
         }
     }
 }
@@ -237,12 +343,12 @@ fn hex4(bytes: &[u8]) -> Option<u32> {
 pub fn json_unescape(input: &[u8], source: Option<&View>, out: &mut View) {
     out.clear();
     let mut i = 0;
-    while i < input.len() {
-        let b = input[i];
-        if b != b'\\' || i + 1 >= input.len() {
-            out.push(b, View::raw_of(source, i, i + 1));
-            i += 1;
-            continue;
+    while let Some(rel) = memchr::memchr(b'\\', &input[i..]) {
+        let at = i + rel;
+        out.copy(input, source, i, at);
+        i = at;
+        if i + 1 >= input.len() {
+            break;
         }
         let simple = match input[i + 1] {
             b'"' => Some(b'"'),
@@ -256,7 +362,7 @@ pub fn json_unescape(input: &[u8], source: Option<&View>, out: &mut View) {
             _ => None,
         };
         if let Some(c) = simple {
-            out.push(c, View::raw_of(source, i, i + 2));
+            out.escape(&[c], source, i, i + 2);
             i += 2;
             continue;
         }
@@ -277,18 +383,17 @@ pub fn json_unescape(input: &[u8], source: Option<&View>, out: &mut View) {
                 }
                 if let Some(ch) = char::from_u32(cp) {
                     let mut buf = [0u8; 4];
-                    let raw = View::raw_of(source, i, i + len);
-                    for &byte in ch.encode_utf8(&mut buf).as_bytes() {
-                        out.push(byte, raw.clone());
-                    }
+                    out.escape(ch.encode_utf8(&mut buf).as_bytes(), source, i, i + len);
                     i += len;
                     continue;
                 }
             }
         }
-        out.push(b, View::raw_of(source, i, i + 1));
+        // Not an escape: the backslash stands for itself.
+        out.copy(input, source, i, i + 1);
         i += 1;
     }
+    out.copy(input, source, i, input.len());
 }
 
 /// True when `bytes` may hold an HTML character reference (`&#52;`,
@@ -362,21 +467,20 @@ fn html_reference(bytes: &[u8]) -> Option<(char, usize)> {
 pub fn html_unescape(input: &[u8], source: Option<&View>, out: &mut View) {
     out.clear();
     let mut i = 0;
-    while i < input.len() {
-        if input[i] == b'&' {
-            if let Some((ch, len)) = html_reference(&input[i..]) {
-                let raw = View::raw_of(source, i, i + len);
-                let mut buf = [0u8; 4];
-                for &byte in ch.encode_utf8(&mut buf).as_bytes() {
-                    out.push(byte, raw.clone());
-                }
-                i += len;
-                continue;
-            }
+    while let Some(rel) = memchr::memchr(b'&', &input[i..]) {
+        let at = i + rel;
+        out.copy(input, source, i, at);
+        i = at;
+        if let Some((ch, len)) = html_reference(&input[i..]) {
+            let mut buf = [0u8; 4];
+            out.escape(ch.encode_utf8(&mut buf).as_bytes(), source, i, i + len);
+            i += len;
+        } else {
+            out.copy(input, source, i, i + 1);
+            i += 1;
         }
-        out.push(input[i], View::raw_of(source, i, i + 1));
-        i += 1;
     }
+    out.copy(input, source, i, input.len());
 }
 
 /// Decodes `%XX` sequences of `input` into `out` (`+` is left alone).
@@ -392,21 +496,31 @@ pub fn form_decode(input: &[u8], source: Option<&View>, out: &mut View) {
 fn decode_percent(input: &[u8], source: Option<&View>, out: &mut View, plus_is_space: bool) {
     out.clear();
     let mut i = 0;
-    while i < input.len() {
-        let b = input[i];
-        if b == b'%'
-            && input.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+    loop {
+        let next = if plus_is_space {
+            memchr::memchr2(b'%', b'+', &input[i..])
+        } else {
+            memchr::memchr(b'%', &input[i..])
+        };
+        let Some(rel) = next else { break };
+        let at = i + rel;
+        out.copy(input, source, i, at);
+        i = at;
+        if input[i] == b'+' {
+            out.escape(b" ", source, i, i + 1);
+            i += 1;
+        } else if input.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
             && input.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
         {
             let byte = (hex(input[i + 1]) * 16 + hex(input[i + 2])) as u8;
-            out.push(byte, View::raw_of(source, i, i + 3));
+            out.escape(&[byte], source, i, i + 3);
             i += 3;
         } else {
-            let b = if plus_is_space && b == b'+' { b' ' } else { b };
-            out.push(b, View::raw_of(source, i, i + 1));
+            out.copy(input, source, i, i + 1);
             i += 1;
         }
     }
+    out.copy(input, source, i, input.len());
 }
 
 /// True when `bytes` has a form-encoded number: a `+` between runs of at
@@ -568,5 +682,224 @@ mod tests {
         assert_eq!(v.bytes, br"\q\u12");
         percent_decode(b"100%zz%4", None, &mut v);
         assert_eq!(v.bytes, b"100%zz%4");
+    }
+
+    /// The per-byte map this module kept before its maps were kept per
+    /// run: the model the segment maps are checked against.
+    mod per_byte {
+        use super::super::{hex, hex4, html_reference};
+        use std::ops::Range;
+
+        #[derive(Debug, Default)]
+        pub struct PerByte {
+            /// The decoded bytes.
+            pub bytes: Vec<u8>,
+            /// For decoded byte `i`, the raw range it came from is
+            /// `starts[i]..ends[i]`.
+            starts: Vec<u32>,
+            ends: Vec<u32>,
+        }
+
+        impl PerByte {
+            fn clear(&mut self) {
+                self.bytes.clear();
+                self.starts.clear();
+                self.ends.clear();
+            }
+
+            fn push(&mut self, byte: u8, raw: Range<u32>) {
+                self.bytes.push(byte);
+                self.starts.push(raw.start);
+                self.ends.push(raw.end);
+            }
+
+            /// Maps a non-empty span of this view to the raw line.
+            pub fn to_raw(&self, span: Range<usize>) -> Range<usize> {
+                debug_assert!(span.start < span.end);
+                self.starts[span.start] as usize..self.ends[span.end - 1] as usize
+            }
+
+            /// The raw range of the decoded bytes `from..to` of `source`.
+            fn raw_of(source: Option<&PerByte>, from: usize, to: usize) -> Range<u32> {
+                match source {
+                    None => from as u32..to as u32,
+                    Some(v) => v.starts[from]..v.ends[to - 1],
+                }
+            }
+        }
+
+        pub(super) fn json_unescape(input: &[u8], source: Option<&PerByte>, out: &mut PerByte) {
+            out.clear();
+            let mut i = 0;
+            while i < input.len() {
+                let b = input[i];
+                if b != b'\\' || i + 1 >= input.len() {
+                    out.push(b, PerByte::raw_of(source, i, i + 1));
+                    i += 1;
+                    continue;
+                }
+                let simple = match input[i + 1] {
+                    b'"' => Some(b'"'),
+                    b'\\' => Some(b'\\'),
+                    b'/' => Some(b'/'),
+                    b'n' => Some(b'\n'),
+                    b't' => Some(b'\t'),
+                    b'r' => Some(b'\r'),
+                    b'b' => Some(0x08),
+                    b'f' => Some(0x0c),
+                    _ => None,
+                };
+                if let Some(c) = simple {
+                    out.push(c, PerByte::raw_of(source, i, i + 2));
+                    i += 2;
+                    continue;
+                }
+                if input[i + 1] == b'u' {
+                    if let Some(mut cp) = hex4(&input[i + 2..]) {
+                        let mut len = 6;
+                        // A surrogate pair: \uD83D\uDE00.
+                        if (0xD800..0xDC00).contains(&cp)
+                            && input.get(i + 6) == Some(&b'\\')
+                            && input.get(i + 7) == Some(&b'u')
+                        {
+                            if let Some(low) = hex4(&input[i + 8..]) {
+                                if (0xDC00..0xE000).contains(&low) {
+                                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                                    len = 12;
+                                }
+                            }
+                        }
+                        if let Some(ch) = char::from_u32(cp) {
+                            let mut buf = [0u8; 4];
+                            let raw = PerByte::raw_of(source, i, i + len);
+                            for &byte in ch.encode_utf8(&mut buf).as_bytes() {
+                                out.push(byte, raw.clone());
+                            }
+                            i += len;
+                            continue;
+                        }
+                    }
+                }
+                out.push(b, PerByte::raw_of(source, i, i + 1));
+                i += 1;
+            }
+        }
+
+        pub(super) fn html_unescape(input: &[u8], source: Option<&PerByte>, out: &mut PerByte) {
+            out.clear();
+            let mut i = 0;
+            while i < input.len() {
+                if input[i] == b'&' {
+                    if let Some((ch, len)) = html_reference(&input[i..]) {
+                        let raw = PerByte::raw_of(source, i, i + len);
+                        let mut buf = [0u8; 4];
+                        for &byte in ch.encode_utf8(&mut buf).as_bytes() {
+                            out.push(byte, raw.clone());
+                        }
+                        i += len;
+                        continue;
+                    }
+                }
+                out.push(input[i], PerByte::raw_of(source, i, i + 1));
+                i += 1;
+            }
+        }
+
+        pub(super) fn decode_percent(
+            input: &[u8],
+            source: Option<&PerByte>,
+            out: &mut PerByte,
+            plus_is_space: bool,
+        ) {
+            out.clear();
+            let mut i = 0;
+            while i < input.len() {
+                let b = input[i];
+                if b == b'%'
+                    && input.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && input.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+                {
+                    let byte = (hex(input[i + 1]) * 16 + hex(input[i + 2])) as u8;
+                    out.push(byte, PerByte::raw_of(source, i, i + 3));
+                    i += 3;
+                } else {
+                    let b = if plus_is_space && b == b'+' { b' ' } else { b };
+                    out.push(b, PerByte::raw_of(source, i, i + 1));
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// Views of every decoding, alone and composed over two steps, map every
+    /// decoded span to the same raw range as the per-byte model.
+    #[test]
+    fn segment_maps_equal_the_per_byte_model() {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just(&b"\\u0034"[..]),
+            Just(&b"\\ud83d\\ude00"[..]),
+            Just(&b"\\n"[..]),
+            Just(&b"\\\\"[..]),
+            Just(&b"\\q"[..]),
+            Just(&b"%41"[..]),
+            Just(&b"%2541"[..]),
+            Just(&b"%z"[..]),
+            Just(&b"+"[..]),
+            Just(&b"&#52;"[..]),
+            Just(&b"&amp;"[..]),
+            Just(&b"&nbsp;"[..]),
+            Just(&b"&"[..]),
+            Just(&b"ab"[..]),
+            Just(&b"4111"[..]),
+            Just("\u{e9}".as_bytes()),
+        ];
+        let steps = [0u8, 1, 2, 3];
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(
+                &(
+                    proptest::collection::vec(piece, 0..12),
+                    0usize..4,
+                    0usize..4,
+                ),
+                |(pieces, a, b)| {
+                    let raw: Vec<u8> = pieces.concat();
+                    let (mut v1, mut v2) = (View::default(), View::default());
+                    let (mut m1, mut m2) =
+                        (per_byte::PerByte::default(), per_byte::PerByte::default());
+                    let step = |k: u8, input: &[u8], src: Option<&View>, out: &mut View| match k {
+                        0 => json_unescape(input, src, out),
+                        1 => html_unescape(input, src, out),
+                        2 => percent_decode(input, src, out),
+                        _ => form_decode(input, src, out),
+                    };
+                    let model =
+                        |k: u8,
+                         input: &[u8],
+                         src: Option<&per_byte::PerByte>,
+                         out: &mut per_byte::PerByte| match k {
+                            0 => per_byte::json_unescape(input, src, out),
+                            1 => per_byte::html_unescape(input, src, out),
+                            2 => per_byte::decode_percent(input, src, out, false),
+                            _ => per_byte::decode_percent(input, src, out, true),
+                        };
+                    step(steps[a], &raw, None, &mut v1);
+                    model(steps[a], &raw, None, &mut m1);
+                    prop_assert_eq!(&v1.bytes, &m1.bytes);
+                    step(steps[b], &v1.bytes.clone(), Some(&v1), &mut v2);
+                    model(steps[b], &m1.bytes.clone(), Some(&m1), &mut m2);
+                    prop_assert_eq!(&v2.bytes, &m2.bytes);
+                    for (v, m) in [(&v1, &m1), (&v2, &m2)] {
+                        for s in 0..v.bytes.len() {
+                            for e in s + 1..=v.bytes.len() {
+                                prop_assert_eq!(v.to_raw(s..e), m.to_raw(s..e));
+                            }
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
     }
 }

@@ -138,6 +138,35 @@ impl Gate {
         }
     }
 
+    /// False when no rule can match anywhere in `hay`, read as one text
+    /// (a decoded view of a line, which may hold newlines of its own): then
+    /// the automaton need not run over it. True when some rule may match,
+    /// or when the cache gives up. Sound for the same reasons as
+    /// [`Gate::flag_lines`]: the gate's patterns match a prefix of every
+    /// match of a rule, with text anchors widened to line anchors.
+    pub fn may_match(&self, hay: &[u8], scratch: &mut GateScratch) -> bool {
+        let cache = &mut scratch.cache;
+        let config = start::Config::new().anchored(Anchored::No);
+        let Ok(mut sid) = self.dfa.start_state(cache, &config) else {
+            return true;
+        };
+        for &byte in hay {
+            let next = self.dfa.next_state_untagged(cache, sid, byte);
+            sid = if next.is_tagged() {
+                match self.dfa.next_state(cache, sid, byte) {
+                    Ok(s) if s.is_match() || s.is_quit() || s.is_dead() => return true,
+                    Ok(s) => s,
+                    Err(_) => return true,
+                }
+            } else {
+                next
+            };
+        }
+        self.dfa
+            .next_eoi_state(cache, sid)
+            .map_or(true, |s| s.is_match() || s.is_quit())
+    }
+
     /// Flags the lines of `batch` (whole lines, each ending in `\n` but
     /// perhaps the last) where a rule matches: their start offsets are left
     /// in `flagged`, sorted and unique. Returns false when the batch could

@@ -99,6 +99,8 @@ enum Next {
 /// borrowed apart).
 struct Work<'a> {
     cache: &'a mut meta::Cache,
+    /// The line gate's state, to skip decoded views no rule can match.
+    gate: Option<&'a mut GateScratch>,
     secret_caches: &'a mut [Option<(meta::Cache, Captures)>],
     single_caches: &'a mut [Option<(meta::Cache, Captures)>],
     active: &'a mut Vec<usize>,
@@ -411,10 +413,12 @@ impl Scanner {
             findings,
             texts,
             stats,
+            gate,
             ..
         } = scratch;
         let mut work = Work {
             cache,
+            gate: gate.as_mut(),
             secret_caches,
             single_caches,
             active,
@@ -593,6 +597,15 @@ impl Scanner {
         explain: &mut dyn FnMut(Candidate),
     ) {
         self.literals.active(hay, w.active);
+        if view_name != "raw" && w.active.is_empty() {
+            // A decoded view: skipped when the gate sees that no rule of
+            // the automaton can match it (and no indexed literal occurs).
+            if let (Some(gate), Some(gs)) = (&self.gate, w.gate.as_deref_mut()) {
+                if !gate.may_match(hay, gs) {
+                    return;
+                }
+            }
+        }
         w.pending.clear();
         w.pending.resize(w.active.len(), Next::Stale);
         let mut at = 0;
