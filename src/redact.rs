@@ -309,10 +309,6 @@ impl Redactor {
         };
         let flagged = std::mem::take(&mut self.scratch.flagged);
         let mut next_flagged = 0;
-        // Lines where a sensitive name may be, for the field recognizer.
-        let named_ok = gated && self.scanner.flag_names(input, &mut self.scratch);
-        let named = std::mem::take(&mut self.scratch.named);
-        let mut next_named = 0;
         let mut lines = 0usize;
         let mut start = 0;
         while start < input.len() {
@@ -323,12 +319,9 @@ impl Redactor {
                 }
                 flagged.get(next_flagged) == Some(&start)
             };
-            let names = !named_ok || {
-                while named.get(next_named).is_some_and(|&f| f < start) {
-                    next_named += 1;
-                }
-                named.get(next_named) == Some(&start)
-            };
+            // The gate flags the lines where a sensitive name may be too:
+            // the field recognizer reads the flagged lines only.
+            let names = scan_raw;
             self.scrub_gated_line(&input[start..end], scan_raw, names, out);
             lines += 1;
             start = end;
@@ -337,7 +330,6 @@ impl Redactor {
             self.gate_rest = GATE_REST_BATCHES;
         }
         self.scratch.flagged = flagged;
-        self.scratch.named = named;
         self.finish(out);
     }
 

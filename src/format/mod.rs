@@ -196,15 +196,18 @@ pub struct SensitiveKeys {
     /// The last two bytes of every normalised key (sorted), or empty when
     /// some key is a single byte: a finer reject after `last`.
     ends: Vec<[u8; 2]>,
-    /// The name filter: where a sensitive name may be (see [`fields`]).
-    filter: Option<(usize, regex_automata::meta::Regex)>,
+    /// The name filter: where a sensitive name may be (see [`fields`]),
+    /// compiled on first use (a scanner's keys are often replaced before
+    /// any line is read).
+    filter: std::sync::OnceLock<Option<(usize, regex_automata::meta::Regex)>>,
     /// The filter's patterns.
     patterns: Vec<String>,
     /// The names' literal spellings (words joined by nothing, `_`, `-`,
-    /// `.` or a space; ASCII case-insensitive), searched over whole batches
-    /// to flag the lines the recognizer must read; and for each, whether it
-    /// is a whole key (which must end its name) or a container word.
-    literals: Option<(std::sync::Arc<aho_corasick::AhoCorasick>, Vec<bool>)>,
+    /// `.` or a space; ASCII case-insensitive), which the scanner's line
+    /// filter searches over whole batches to flag the lines the recognizer
+    /// must read; and for each, whether it is a whole key (which must end
+    /// its name) or a container word.
+    spellings: Vec<(String, bool)>,
     /// What each rule with keys asks of its values.
     shapes: Vec<(usize, fields::ValueShape)>,
 }
@@ -287,19 +290,6 @@ impl SensitiveKeys {
         // the container word `security`.
         patterns.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         patterns.dedup();
-        let filter = if patterns.is_empty() {
-            None
-        } else {
-            regex_automata::meta::Regex::builder()
-                .syntax(crate::rules::syntax_config())
-                .configure(crate::rules::regex_config())
-                .build_many(&patterns)
-                .ok()
-                .map(|re| {
-                    let id = NEXT_FILTER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    (id, re)
-                })
-        };
         literals.sort();
         literals.dedup_by(|a, b| {
             a.0 == b.0 && {
@@ -316,68 +306,42 @@ impl SensitiveKeys {
                 literals[i].1 = false;
             }
         }
-        let literals = if literals.is_empty() {
-            None
-        } else {
-            aho_corasick::AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(literals.iter().map(|(l, _)| l))
-                .ok()
-                .map(|ac| {
-                    (
-                        std::sync::Arc::new(ac),
-                        literals.iter().map(|(_, whole)| *whole).collect(),
-                    )
-                })
-        };
         SensitiveKeys {
             keys,
             last,
             ends,
-            filter,
+            filter: std::sync::OnceLock::new(),
             patterns,
-            literals,
+            spellings: literals,
             shapes,
         }
     }
 
-    /// Flags the lines of `batch` (whole lines) where a sensitive name may
-    /// be: a spelling of a name starting a word (after a byte that is not
-    /// a letter or digit, or as a camel-case capital) and, for a whole key,
-    /// ending the name. Every line the name filter matches is flagged (its
-    /// patterns allow at most these spellings). Leaves the lines' start
-    /// offsets in `flagged`; false when there are no names.
-    pub fn flag_lines(&self, batch: &[u8], flagged: &mut Vec<usize>) -> bool {
-        flagged.clear();
-        let Some((ac, whole)) = &self.literals else {
-            return false;
-        };
-        let mut at = 0;
-        while let Some(m) = ac.find(aho_corasick::Input::new(batch).range(at..)) {
-            let (s, e) = (m.start(), m.end());
-            at = s + 1;
-            let first = batch[s];
-            let starts_word = s == 0
-                || !batch[s - 1].is_ascii_alphanumeric()
-                || (batch[s - 1].is_ascii_lowercase() && first.is_ascii_uppercase());
-            // A literal that a longer one extends (`cvv`, `cvv2`) is
-            // reported first: it is not held to ending the name.
-            let ends_name = !whole[m.pattern().as_usize()]
-                || batch.get(e).is_none_or(|b| !b.is_ascii_alphanumeric());
-            if starts_word && ends_name {
-                let start = memchr::memrchr(b'\n', &batch[..s]).map_or(0, |p| p + 1);
-                flagged.push(start);
-                // On to the next line.
-                at = memchr::memchr(b'\n', &batch[e..]).map_or(batch.len(), |p| e + p + 1);
-            }
-        }
-        true
+    /// The names' spellings and whether each is a whole key (see
+    /// [`crate::scan::line_filter`], which flags the lines holding one).
+    pub fn spellings(&self) -> &[(String, bool)] {
+        &self.spellings
     }
 
     /// The name filter and its id, when there are keys.
     pub(crate) fn name_filter(&self) -> Option<(usize, &regex_automata::meta::Regex)> {
-        self.filter.as_ref().map(|(id, re)| (*id, re))
+        self.filter
+            .get_or_init(|| {
+                if self.patterns.is_empty() {
+                    return None;
+                }
+                regex_automata::meta::Regex::builder()
+                    .syntax(crate::rules::syntax_config())
+                    .configure(crate::rules::regex_config())
+                    .build_many(&self.patterns)
+                    .ok()
+                    .map(|re| {
+                        let id = NEXT_FILTER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        (id, re)
+                    })
+            })
+            .as_ref()
+            .map(|(id, re)| (*id, re))
     }
 
     /// The name filter's patterns: the line gate flags lines where a name

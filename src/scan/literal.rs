@@ -18,9 +18,9 @@
 //! Guarantees: [`Literals::active`] lists every indexed rule whose literal
 //! or keyword occurs in the text, so a prefix rule that matches the text is
 //! listed, and a keyword rule is listed exactly when one of its keywords
-//! occurs. The line gate flags every line holding one of
-//! [`Literals::patterns`], in its single pass over a batch, so no line on
-//! which `active` would list a rule goes unscanned. The automaton here
+//! occurs. The line filter ([`super::line_filter`]) flags every line
+//! holding one of [`Literals::patterns`], in its single pass over a batch,
+//! so no line on which `active` would list a rule goes unscanned. The automaton here
 //! (case-insensitive, overlapping) runs on flagged lines only; a
 //! case-sensitive literal's hits are confirmed byte for byte.
 
@@ -246,29 +246,8 @@ impl Literals {
         out.dedup();
     }
 
-    /// Appends to `flagged` the start offsets of the lines of `batch` (whole
-    /// lines, `\n`-terminated but perhaps the last) that hold a literal or
-    /// keyword of an indexed rule. Returns the number of lines flagged.
-    pub fn flag_lines(&self, batch: &[u8], flagged: &mut Vec<usize>) -> usize {
-        let mut count = 0;
-        let mut from = 0;
-        while from < batch.len() {
-            let mut found = None;
-            self.each_hit(batch, from, |_, start| {
-                found = Some(start);
-                false
-            });
-            let Some(start) = found else { break };
-            let line = memchr::memrchr(b'\n', &batch[..start]).map_or(0, |p| p + 1);
-            flagged.push(line);
-            count += 1;
-            from = memchr::memchr(b'\n', &batch[start..]).map_or(batch.len(), |p| start + p + 1);
-        }
-        count
-    }
-
     /// Every literal and keyword, with whether it is matched
-    /// case-sensitively: what the line gate must also flag.
+    /// case-sensitively: what the line filter must also flag.
     pub fn patterns(&self) -> Vec<(bool, &[u8])> {
         self.patterns
             .iter()

@@ -17,6 +17,7 @@
 //! decoded views, findings, counters) lives in a [`Scratch`], one per thread.
 
 pub mod gate;
+pub mod line_filter;
 pub mod literal;
 /// The decoded views live with the formats, which read them too.
 pub use crate::format::views;
@@ -34,6 +35,7 @@ pub use crate::rules::regex_config;
 use crate::rules::{check_unique_ids, CatalogError, Rejection, Rule, Validator};
 use crate::stats::Stats;
 use gate::{Gate, GateScratch};
+use line_filter::LineFilter;
 use literal::Literals;
 use views::View;
 
@@ -80,6 +82,10 @@ pub struct Scanner {
     sensitive_keys: crate::format::SensitiveKeys,
     /// Flags the lines of a batch the automaton must see.
     gate: Option<Gate>,
+    /// Flags the lines of a batch holding an indexed literal or a
+    /// sensitive name; built on first use (the keys are often replaced
+    /// right after the scanner is made).
+    line_filter: std::sync::OnceLock<LineFilter>,
     /// Lines are gated (the gate was built and is not switched off).
     gated: bool,
 }
@@ -134,8 +140,6 @@ pub struct Scratch {
     /// The last line had more than [`MAX_FINDINGS_PER_LINE`] findings:
     /// scanning stopped there, and the line must fail closed.
     pub overflowed: bool,
-    /// The start offsets of the lines where a sensitive name may be.
-    pub named: Vec<usize>,
 }
 
 /// The most findings one line may have. Findings are kept in memory until
@@ -212,6 +216,7 @@ impl Scanner {
         let gated = gate.is_some();
         Ok(Scanner {
             gate,
+            line_filter: std::sync::OnceLock::new(),
             gated,
             policy: Policy::labels(&rules),
             sensitive_keys,
@@ -239,14 +244,6 @@ impl Scanner {
         self
     }
 
-    /// Flags the lines of `batch` where a sensitive name may be (the field
-    /// recognizer finds nothing elsewhere), leaving their start offsets in
-    /// `scratch.named`. Returns false when the batch is not flagged: then
-    /// every line must be given to the recognizer.
-    pub fn flag_names(&self, batch: &[u8], scratch: &mut Scratch) -> bool {
-        self.sensitive_keys.flag_lines(batch, &mut scratch.named)
-    }
-
     /// True when this scanner has a line gate.
     pub fn has_gate(&self) -> bool {
         self.gated
@@ -272,7 +269,7 @@ impl Scanner {
             (Some(gate), Some(gs)) => gate.flag_lines(batch, gs, &mut scratch.flagged),
             _ => false,
         };
-        if gated && self.literals.flag_lines(batch, &mut scratch.flagged) > 0 {
+        if gated && self.line_filter().flag_lines(batch, &mut scratch.flagged) > 0 {
             scratch.flagged.sort_unstable();
             scratch.flagged.dedup();
         }
@@ -315,7 +312,15 @@ impl Scanner {
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Scanner {
         self.sensitive_keys = crate::format::SensitiveKeys::new(entries, &self.rules);
+        self.line_filter = std::sync::OnceLock::new();
         self
+    }
+
+    /// The line filter of the indexed literals and the sensitive names.
+    fn line_filter(&self) -> &LineFilter {
+        self.line_filter.get_or_init(|| {
+            LineFilter::new(&self.literals.patterns(), self.sensitive_keys.spellings())
+        })
     }
 
     /// The keys whose values are redacted whole in structured logs.
@@ -366,7 +371,6 @@ impl Scanner {
             gate: self.gate.as_ref().map(Gate::scratch),
             flagged: Vec::new(),
             overflowed: false,
-            named: Vec::new(),
         }
     }
 
@@ -841,16 +845,16 @@ mod tests {
     }
 
     #[test]
-    fn builtin_scanner_is_gated_with_names() {
+    fn builtin_scanner_flags_lines_with_names() {
         let scanner = Scanner::builtin();
         assert!(scanner.has_gate());
         let mut scratch = scanner.scratch();
         let batch = b"a span\nx cardNumber=1\ncvv2: 1\nb passwords\nc PASSWORD=x\n";
-        assert!(scanner.flag_names(batch, &mut scratch));
-        assert_eq!(scratch.named, vec![7, 22, 42]);
+        assert!(scanner.flag_lines(batch, &mut scratch));
+        assert_eq!(scratch.flagged, vec![7, 22, 42]);
         let scanner = scanner.with_sensitive_keys([("session_id", "kv_secret")]);
-        assert!(scanner.flag_names(b"a\nx SessionId=1\nb session\n", &mut scratch));
-        assert_eq!(scratch.named, vec![2]);
+        assert!(scanner.flag_lines(b"a\nx SessionId=1\nb session\n", &mut scratch));
+        assert_eq!(scratch.flagged, vec![2]);
     }
 
     #[test]
