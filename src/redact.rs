@@ -137,6 +137,27 @@ fn cri_stream(content: &[u8]) -> [u8; 6] {
     s
 }
 
+/// How deep a line is read, as the line gate and filter found.
+#[derive(Clone, Copy, Debug)]
+struct Depth {
+    /// The automaton runs over the raw bytes and the field recognizer
+    /// over the line: a rule or a sensitive name may be there.
+    scan_raw: bool,
+    /// The JSON and logfmt walks read the line for sensitive keys. A key
+    /// matches a sensitive name by its words (see `SensitiveKeys::lookup`),
+    /// so it holds one of the name's spellings at a word start, which the
+    /// line filter flags: joined by nothing, `_`, `-`, `.` or a space.
+    walk: bool,
+}
+
+impl Depth {
+    /// Everything: a line the gate did not look at.
+    const FULL: Depth = Depth {
+        scan_raw: true,
+        walk: true,
+    };
+}
+
 impl Redactor {
     /// A redactor using `scanner`'s rules.
     pub fn new(scanner: Arc<Scanner>) -> Redactor {
@@ -319,10 +340,14 @@ impl Redactor {
                 }
                 flagged.get(next_flagged) == Some(&start)
             };
-            // The gate flags the lines where a sensitive name may be too:
-            // the field recognizer reads the flagged lines only.
-            let names = scan_raw;
-            self.scrub_gated_line(&input[start..end], scan_raw, names, out);
+            // The line filter flags the lines where a sensitive name may
+            // be too: the field recognizer and the structure walks read the
+            // flagged lines only.
+            let depth = Depth {
+                scan_raw,
+                walk: scan_raw,
+            };
+            self.scrub_gated_line(&input[start..end], depth, out);
             lines += 1;
             start = end;
         }
@@ -342,13 +367,12 @@ impl Redactor {
     /// or stream, when they pass the line limit together, or by
     /// [`Redactor::finish`].
     pub fn scrub_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
-        self.scrub_gated_line(line, true, true, out)
+        self.scrub_gated_line(line, Depth::FULL, out)
     }
 
-    /// As [`Redactor::scrub_line`]; when `scan_raw` is false the line gate
-    /// found that the automaton cannot match the line's raw bytes; when
-    /// `names` is false the name gate found no sensitive name in it.
-    fn scrub_gated_line(&mut self, line: &[u8], scan_raw: bool, names: bool, out: &mut Vec<u8>) {
+    /// As [`Redactor::scrub_line`], reading the line as deep as `depth`
+    /// says the line gate allows.
+    fn scrub_gated_line(&mut self, line: &[u8], depth: Depth, out: &mut Vec<u8>) {
         if matches!(self.options.format, Format::Auto | Format::Cri) {
             let content = line_content(line);
             let cri = if content.len() <= self.options.max_line_bytes {
@@ -380,7 +404,7 @@ impl Redactor {
                 _ => self.finish(out),
             }
         }
-        self.scrub_one(line, scan_raw, names, out);
+        self.scrub_one(line, depth, out);
     }
 
     /// Writes the CRI partial lines still held, each scrubbed alone. Call it
@@ -391,7 +415,7 @@ impl Redactor {
         }
         let held = std::mem::take(&mut self.partials);
         for (line, _) in &held.lines {
-            self.scrub_one(&held.bytes[line.clone()], true, true, out);
+            self.scrub_one(&held.bytes[line.clone()], Depth::FULL, out);
         }
         self.partials = held;
         self.partials.clear();
@@ -427,7 +451,7 @@ impl Redactor {
         self.scanner.scan_line(&joined, &mut self.scratch);
         // The joined message has no CRI header: read it as JSON, logfmt or
         // raw text.
-        self.add_structure(&joined, Format::Auto, true);
+        self.add_structure(&joined, Format::Auto, Depth::FULL);
         let policy = self.scanner.policy();
         let dropped = self
             .scratch
@@ -478,7 +502,7 @@ impl Redactor {
     }
 
     /// Scrubs one line on its own.
-    fn scrub_one(&mut self, line: &[u8], scan_raw: bool, names: bool, out: &mut Vec<u8>) {
+    fn scrub_one(&mut self, line: &[u8], depth: Depth, out: &mut Vec<u8>) {
         let content = line_content(line);
         if content.len() > self.options.max_line_bytes {
             self.scratch.stats.bytes_in += line.len() as u64;
@@ -491,7 +515,7 @@ impl Redactor {
         self.line_no += 1;
 
         self.scanner
-            .scan_gated_line(content, scan_raw, &mut self.scratch);
+            .scan_gated_line(content, depth.scan_raw, &mut self.scratch);
         if self.scratch.overflowed {
             // More findings than memory is allowed for: fail closed.
             self.scratch.stats.lines -= 1;
@@ -510,7 +534,7 @@ impl Redactor {
         if self.options.format != Format::Raw {
             // The field recognizer runs where the name gate saw a sensitive
             // name may be (or on every line when the batch was not gated).
-            self.add_structure(content, self.options.format, names);
+            self.add_structure(content, self.options.format, depth);
         }
         if self.records.is_some() {
             self.record(0..content.len(), 0);
@@ -539,7 +563,16 @@ impl Redactor {
 
     /// Adds what the line's structure shows: values of sensitive keys, and
     /// quotes around replacements of bare JSON numbers.
-    fn add_structure(&mut self, content: &[u8], format: Format, names: bool) {
+    fn add_structure(&mut self, content: &[u8], format: Format, depth: Depth) {
+        if !depth.walk && self.scratch.findings.is_empty() {
+            // No sensitive key can be in the line and no finding needs its
+            // structure: only whether it is well-formed is counted.
+            if format::malformed(content, format) {
+                self.scratch.stats.malformed += 1;
+            }
+            return;
+        }
+        let names = depth.scan_raw;
         let parsed = format::structure(
             content,
             format,

@@ -38,6 +38,16 @@ pub struct Member {
 /// member holding them). Returns false when the line is not valid JSON
 /// (members seen so far were visited). Allocates nothing.
 pub fn walk(line: &[u8], visit: &mut dyn FnMut(&Member)) -> bool {
+    walk_with(line, &mut |m: &Member| visit(m))
+}
+
+/// True when `line` is exactly one JSON value (bar surrounding
+/// whitespace): what [`walk`] returns, without visiting anything.
+pub fn is_valid(line: &[u8]) -> bool {
+    walk_with(line, &mut |_: &Member| {})
+}
+
+fn walk_with<V: FnMut(&Member)>(line: &[u8], visit: &mut V) -> bool {
     let mut p = Parser { s: line, i: 0 };
     p.ws();
     if p.value(0, visit).is_none() {
@@ -69,10 +79,10 @@ impl Parser<'_> {
     }
 
     /// Parses a value; returns its span and kind.
-    fn value(
+    fn value<V: FnMut(&Member)>(
         &mut self,
         depth: usize,
-        visit: &mut dyn FnMut(&Member),
+        visit: &mut V,
     ) -> Option<(Range<usize>, ValueKind)> {
         if depth > MAX_DEPTH {
             return None;
@@ -170,7 +180,7 @@ impl Parser<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize, visit: &mut dyn FnMut(&Member)) -> Option<()> {
+    fn object<V: FnMut(&Member)>(&mut self, depth: usize, visit: &mut V) -> Option<()> {
         self.i += 1;
         self.ws();
         if self.peek()? == b'}' {
@@ -203,7 +213,7 @@ impl Parser<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize, visit: &mut dyn FnMut(&Member)) -> Option<()> {
+    fn array<V: FnMut(&Member)>(&mut self, depth: usize, visit: &mut V) -> Option<()> {
         self.i += 1;
         self.ws();
         if self.peek()? == b']' {

@@ -612,6 +612,18 @@ pub fn structure(
     }
 }
 
+/// True when [`structure`] would report `line` as malformed in `format`,
+/// without reading its keys: the check for lines whose structure cannot
+/// hold a sensitive key.
+pub fn malformed(line: &[u8], format: Format) -> bool {
+    match format {
+        Format::Raw | Format::Logfmt => false,
+        Format::Json | Format::Docker => !(json::looks_like_json(line) && json::is_valid(line)),
+        Format::Cri => parse_cri(line).is_none(),
+        Format::Auto => json::looks_like_json(line) && !json::is_valid(line),
+    }
+}
+
 /// Adds the values of sensitive names in any syntax (see [`fields`]) to
 /// the findings of the last [`structure`] call.
 pub fn fields(line: &[u8], keys: &SensitiveKeys, scratch: &mut StructureScratch) {
