@@ -159,25 +159,22 @@ impl Parser<'_> {
     fn string(&mut self) -> Option<Range<usize>> {
         self.i += 1;
         let start = self.i;
-        loop {
-            let rel = memchr::memchr2(b'"', b'\\', &self.s[self.i..])?;
-            self.i += rel;
-            if self.s[self.i] == b'"' {
-                let content = start..self.i;
-                self.i += 1;
-                // Raw control bytes are not allowed in JSON strings.
-                if self.s[content.clone()].iter().any(|&b| b < 0x20) {
-                    return None;
+        // One pass: the closing quote, escapes skipped, control bytes
+        // refused (most strings are short: a byte loop beats a search).
+        while let Some(&b) = self.s.get(self.i) {
+            match b {
+                b'"' => {
+                    let content = start..self.i;
+                    self.i += 1;
+                    return Some(content);
                 }
-                return Some(content);
-            }
-            // A backslash escapes the next byte (\uXXXX's hex digits are
-            // plain bytes and need no special handling here).
-            self.i += 2;
-            if self.i > self.s.len() {
-                return None;
+                b'\\' if self.s.get(self.i + 1).is_some_and(|&c| c < 0x20) => return None,
+                b'\\' => self.i += 2,
+                0..=0x1f => return None,
+                _ => self.i += 1,
             }
         }
+        None
     }
 
     fn object<V: FnMut(&Member)>(&mut self, depth: usize, visit: &mut V) -> Option<()> {

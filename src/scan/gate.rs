@@ -145,26 +145,11 @@ impl Gate {
     /// [`Gate::flag_lines`]: the gate's patterns match a prefix of every
     /// match of a rule, with text anchors widened to line anchors.
     pub fn may_match(&self, hay: &[u8], scratch: &mut GateScratch) -> bool {
-        let cache = &mut scratch.cache;
-        let config = start::Config::new().anchored(Anchored::No);
-        let Ok(mut sid) = self.dfa.start_state(cache, &config) else {
-            return true;
-        };
-        for &byte in hay {
-            let next = self.dfa.next_state_untagged(cache, sid, byte);
-            sid = if next.is_tagged() {
-                match self.dfa.next_state(cache, sid, byte) {
-                    Ok(s) if s.is_match() || s.is_quit() || s.is_dead() => return true,
-                    Ok(s) => s,
-                    Err(_) => return true,
-                }
-            } else {
-                next
-            };
-        }
-        self.dfa
-            .next_eoi_state(cache, sid)
-            .map_or(true, |s| s.is_match() || s.is_quit())
+        let input = regex_automata::Input::new(hay).earliest(true);
+        !matches!(
+            self.dfa.try_search_fwd(&mut scratch.cache, &input),
+            Ok(None)
+        )
     }
 
     /// Flags the lines of `batch` (whole lines, each ending in `\n` but
