@@ -18,6 +18,9 @@
 //!    through.
 //! 6. The line gate changes nothing: scrubbing with the automaton run over
 //!    every line (no gate) writes the same bytes.
+//! 7. The same for container runtime files: the input's lines wrapped as
+//!    Docker's json-file driver and the CRI runtimes store them, where the
+//!    gate also decides which decoded views and structures are read.
 //!
 //! Build and run: see `fuzz/README.md`.
 
@@ -133,6 +136,30 @@ fn after_id_key(before: &[u8]) -> bool {
     logscrub::rules::validate::after_id_key(before, before.len())
 }
 
+/// The lines of `data` as Docker json-file records and as CRI lines.
+fn container_wrapped(data: &[u8]) -> [Vec<u8>; 2] {
+    let (mut docker, mut cri) = (Vec::new(), Vec::new());
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        docker.extend_from_slice(b"{\"log\":\"");
+        for &b in text {
+            match b {
+                b'"' => docker.extend_from_slice(b"\\\""),
+                b'\\' => docker.extend_from_slice(b"\\\\"),
+                0..=0x1f => docker.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+                _ => docker.push(b),
+            }
+        }
+        docker.extend_from_slice(
+            b"\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:00.1Z\"}\n",
+        );
+        cri.extend_from_slice(b"2024-01-01T00:00:00.1Z stdout F ");
+        cri.extend_from_slice(text);
+        cri.push(b'\n');
+    }
+    [docker, cri]
+}
+
 /// Checks every invariant on one input; panics on a violation.
 pub fn check(data: &[u8]) {
     let scanner = scanner();
@@ -158,6 +185,19 @@ pub fn check(data: &[u8]) {
         lossy(&once),
         lossy(&ungated)
     );
+
+    // 7. The gate changes nothing in container runtime files either.
+    for wrapped in container_wrapped(data) {
+        let gated = scrub_with(scanner, &wrapped);
+        let ungated = scrub_with(ungated_scanner(), &wrapped);
+        assert!(
+            gated == ungated,
+            "the line gate changed a wrapped output:\n input   {:?}\n gated   {:?}\n ungated {:?}",
+            lossy(&wrapped),
+            lossy(&gated),
+            lossy(&ungated)
+        );
+    }
 
     // 2. Idempotence.
     let twice = scrub_with(scanner, &once);
