@@ -15,10 +15,13 @@
 //!
 //! These are exactly the conditions under which [`super::literal::Literals::active`]
 //! lists a rule and the field recognizer can find a name, so no line where
-//! either could act goes unflagged. The search is overlapping: a hit that
-//! fails its condition never hides another that starts at the same byte.
+//! either could act goes unflagged. The search is leftmost-longest: no hit
+//! starts before the one reported; when that one fails its condition, the
+//! shorter patterns that also match at its start (its prefixes, known from
+//! the build) are tried, and the search goes on one byte later, so a failed
+//! hit never hides another.
 
-use aho_corasick::{automaton::OverlappingState, AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 
 /// What a pattern of the filter stands for, and when its hit counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +39,9 @@ enum Kind {
 pub struct LineFilter {
     ac: Option<AhoCorasick>,
     kinds: Vec<Kind>,
+    /// Per pattern: the other patterns that equal a prefix of it (ASCII
+    /// case ignored), with their lengths: they match wherever it does.
+    prefixes: Vec<Vec<(usize, usize)>>,
 }
 
 impl LineFilter {
@@ -60,20 +66,40 @@ impl LineFilter {
         if patterns.is_empty() {
             return LineFilter::default();
         }
+        let folded: Vec<Vec<u8>> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+        let mut by_text: std::collections::HashMap<&[u8], Vec<usize>> =
+            std::collections::HashMap::new();
+        for (i, p) in folded.iter().enumerate() {
+            by_text.entry(p.as_slice()).or_default().push(i);
+        }
+        let prefixes = folded
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (1..=p.len())
+                    .filter_map(|k| by_text.get(&p[..k]).map(|ids| (k, ids)))
+                    .flat_map(|(k, ids)| ids.iter().filter(move |&&q| q != i).map(move |&q| (q, k)))
+                    .collect()
+            })
+            .collect();
         let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
             .ascii_case_insensitive(true)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .or_else(|_| {
                 // Too large for a DFA: the slower automaton, same answers.
                 AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
+                    .match_kind(MatchKind::LeftmostLongest)
                     .ascii_case_insensitive(true)
                     .build(&patterns)
             })
             .ok();
-        LineFilter { ac, kinds }
+        LineFilter {
+            ac,
+            kinds,
+            prefixes,
+        }
     }
 
     /// True when the filter has no patterns (it flags nothing).
@@ -88,22 +114,19 @@ impl LineFilter {
         let Some(ac) = &self.ac else { return 0 };
         let mut count = 0;
         let mut from = 0;
-        'lines: while from < batch.len() {
-            let input = Input::new(batch).span(from..batch.len());
-            let mut state = OverlappingState::start();
-            loop {
-                ac.find_overlapping(input.clone(), &mut state);
-                let Some(m) = state.get_match() else {
-                    break 'lines;
-                };
-                if self.accepts(batch, m.pattern().as_usize(), m.start(), m.end()) {
-                    let line = memchr::memrchr(b'\n', &batch[..m.start()]).map_or(0, |p| p + 1);
-                    flagged.push(line);
-                    count += 1;
-                    from = memchr::memchr(b'\n', &batch[m.end()..])
-                        .map_or(batch.len(), |p| m.end() + p + 1);
-                    continue 'lines;
-                }
+        while let Some(m) = ac.find(Input::new(batch).span(from..batch.len())) {
+            let (p, s) = (m.pattern().as_usize(), m.start());
+            let hit = self.accepts(batch, p, s, m.end())
+                || self.prefixes[p]
+                    .iter()
+                    .any(|&(q, len)| self.accepts(batch, q, s, s + len));
+            if hit {
+                let line = memchr::memrchr(b'\n', &batch[..s]).map_or(0, |p| p + 1);
+                flagged.push(line);
+                count += 1;
+                from = memchr::memchr(b'\n', &batch[s..]).map_or(batch.len(), |p| s + p + 1);
+            } else {
+                from = s + 1;
             }
         }
         count
@@ -155,6 +178,73 @@ mod tests {
         let names = [("key".to_string(), true)];
         let filter = LineFilter::new(&[(true, b"keyz")], &names);
         assert_eq!(flagged(&filter, b"no\nx keyz\n"), vec![3]);
+        // The longer hit fails (case), its prefix holds.
+        let filter = LineFilter::new(&[(true, b"KEYZ")], &[("key".to_string(), false)]);
+        assert_eq!(flagged(&filter, b"no\nx keyz\n"), vec![3]);
+        // Nor does a failed hit hide one that starts inside it.
+        let filter = LineFilter::new(&[(true, b"ABCD"), (true, b"bcd")], &[]);
+        assert_eq!(flagged(&filter, b"no\nabcd\n"), vec![3]);
+    }
+
+    /// The filter flags exactly the lines a naive search of every pattern
+    /// at every offset flags.
+    #[test]
+    fn flags_what_a_naive_search_flags() {
+        use proptest::prelude::*;
+        let alphabet = prop::sample::select(vec![b'a', b'A', b'b', b'B', b'_', b' ', b'\n', b'1']);
+        let word = prop::collection::vec(alphabet.clone(), 1..4);
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(
+                &(
+                    prop::collection::vec((any::<bool>(), word.clone()), 0..5),
+                    prop::collection::vec((word, any::<bool>()), 0..5),
+                    prop::collection::vec(alphabet, 0..40),
+                ),
+                |(literals, names, batch)| {
+                    let literals: Vec<(bool, Vec<u8>)> = literals
+                        .into_iter()
+                        .filter(|(_, l)| !l.contains(&b'\n'))
+                        .collect();
+                    let names: Vec<(String, bool)> = names
+                        .into_iter()
+                        .filter(|(n, _)| !n.contains(&b'\n'))
+                        .map(|(n, whole)| (String::from_utf8(n).unwrap(), whole))
+                        .collect();
+                    let lits: Vec<(bool, &[u8])> =
+                        literals.iter().map(|(c, l)| (*c, l.as_slice())).collect();
+                    let filter = LineFilter::new(&lits, &names);
+                    let mut want = Vec::new();
+                    let mut start = 0;
+                    for line in batch.split_inclusive(|&b| b == b'\n') {
+                        let end = start + line.len();
+                        let hit = (start..end).any(|s| {
+                            (0..filter.kinds.len()).any(|p| {
+                                let len = if p < lits.len() {
+                                    lits[p].1.len()
+                                } else {
+                                    names[p - lits.len()].0.len()
+                                };
+                                let pat: &[u8] = if p < lits.len() {
+                                    lits[p].1
+                                } else {
+                                    names[p - lits.len()].0.as_bytes()
+                                };
+                                s + len <= batch.len()
+                                    && batch[s..s + len].eq_ignore_ascii_case(pat)
+                                    && filter.accepts(&batch, p, s, s + len)
+                            })
+                        });
+                        if hit {
+                            want.push(start);
+                        }
+                        start = end;
+                    }
+                    prop_assert_eq!(flagged(&filter, &batch), want);
+                    Ok(())
+                },
+            )
+            .unwrap();
     }
 
     #[test]
