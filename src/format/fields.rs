@@ -836,6 +836,48 @@ fn widen(
     (s, e, rule)
 }
 
+/// Records the value `span` of `line` for `rule` as the recognizer records
+/// its own (trimmed; empty, masked, placeholder and already-redacted values
+/// skipped; secret-named rules through `secret_value`; with `cell`, only a
+/// value holding digits): for values named on another line (see
+/// [`super::carry`]). True when one was recorded.
+pub(crate) fn push_value(
+    line: &[u8],
+    keys: &SensitiveKeys,
+    rule: usize,
+    span: Range<usize>,
+    cell: bool,
+    out: &mut Vec<(usize, Range<usize>, Quote)>,
+) -> bool {
+    let mut run = Run {
+        line,
+        keys,
+        out,
+        taken: 0,
+    };
+    run.push(rule, span, cell)
+}
+
+/// Records the value starting at `i` of `line` for `rule`, its extent by
+/// its syntax (quotes, brackets, PHP `string(3) "…"`, a digit run), as
+/// [`push_value`] does.
+pub(crate) fn push_value_at(
+    line: &[u8],
+    keys: &SensitiveKeys,
+    rule: usize,
+    i: usize,
+    cell: bool,
+    out: &mut Vec<(usize, Range<usize>, Quote)>,
+) -> bool {
+    let mut run = Run {
+        line,
+        keys,
+        out,
+        taken: 0,
+    };
+    run.value_at(i, rule, cell)
+}
+
 /// Finds the values of sensitive names in `line`, whatever its syntax, and
 /// appends them to `out` as (rule, raw span, quote). Does nothing when the
 /// keys have no name filter.

@@ -421,14 +421,14 @@ pub fn after_id_key(line: &[u8], start: usize) -> bool {
     is_id_key(key_before(line, start))
 }
 
-/// True for `id`, `*_id`, `*-id` and camel-case `*Id` keys.
-fn is_id_key(key: &[u8]) -> bool {
+/// True for `id`, `*_id`, `*-id`, `* id`, `*.id` and camel-case `*Id` keys.
+pub fn is_id_key(key: &[u8]) -> bool {
     let n = key.len();
     if n < 2 || !key[n - 2..].eq_ignore_ascii_case(b"id") {
         return false;
     }
     n == 2
-        || matches!(key[n - 3], b'_' | b'-')
+        || matches!(key[n - 3], b'_' | b'-' | b' ' | b'.')
         || (key[n - 2] == b'I' && key[n - 3].is_ascii_lowercase())
         || key == b"ID"
 }
