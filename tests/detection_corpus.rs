@@ -479,6 +479,75 @@ const SYNTAXES: &[(&str, &str, bool)] = &[
     ("prose_colon", "ticket 42: my {k}: {v}", true),
 ];
 
+/// Syntaxes where a name and its value stand on different lines: a
+/// table's header row and its cells, a dump's key and the value on the
+/// next line. `{k}` the name, `{v}` the value, `{o}` an order id that is a
+/// Luhn-valid number with a card network's prefix (it must survive under
+/// an id name), `{t}` a Luhn-valid epoch in milliseconds; each ends with a
+/// newline, so a blank line follows it; and whether the name may hold
+/// spaces.
+const MULTILINE: &[(&str, &str, bool)] = &[
+    (
+        "markdown_table",
+        "| customer | {k} | order_id | created_ms |\n|---|:---|---|---:|\n| bob | {v} | {o} | {t} |\n",
+        true,
+    ),
+    (
+        "ascii_table",
+        "+----------+------+----------+------------+\n| customer | {k} | order_id | created_ms |\n+==========+======+==========+============+\n| bob      | {v} | {o} | {t} |\n+----------+------+----------+------------+\n",
+        true,
+    ),
+    (
+        "psql",
+        " customer | {k} | order_id | created_ms\n----------+------+----------+------------\n bob      | {v} | {o} | {t}\n(1 row)\n",
+        true,
+    ),
+    ("csv", "customer,{k},order_id,created_ms\nbob,{v},{o},{t}\n", true),
+    (
+        "csv_quoted",
+        "\"customer\",\"{k}\",\"order_id\",\"created_ms\"\n\"bob\",\"{v}\",\"{o}\",\"{t}\"\n",
+        true,
+    ),
+    ("csv_semicolon", "customer;{k};order_id;created_ms\nbob;{v};{o};{t}\n", true),
+    ("tsv", "customer\t{k}\torder_id\tcreated_ms\nbob\t{v}\t{o}\t{t}\n", true),
+    (
+        "php_var_dump",
+        "array(3) {\n  [\"order_id\"]=>\n  string(16) \"{o}\"\n  [\"{k}\"]=>\n  string(19) \"{v}\"\n  [\"created_ms\"]=>\n  int({t})\n}\n",
+        true,
+    ),
+    (
+        "ruby_pp",
+        "{:order_id=>\"{o}\",\n :{k}=>\n  \"{v}\",\n :created_ms=>{t}}\n",
+        false,
+    ),
+    (
+        "python_pprint",
+        "{'created_ms': {t},\n 'order_id': '{o}',\n '{k}':\n     '{v}'}\n",
+        true,
+    ),
+    (
+        "yaml_nested",
+        "payment:\n  order_id: \"{o}\"\n  {k}:\n    {v}\n  created_ms: {t}\n",
+        true,
+    ),
+    ("yaml_block", "{k}: |\n  {v}\norder_id: \"{o}\"\n", true),
+];
+
+/// Tables and dumps of decoys only: id and time columns holding Luhn-valid
+/// numbers with a card network's prefix, hashes, UUIDs; all must survive.
+const MULTILINE_DECOYS: &[&str] = &[
+    "| order_id | created_ms | request_id |\n|---|---|---|\n| {o} | {t} | {u} |\n",
+    "order_id,created_ms,sha256\n{o},{t},{h}\n",
+    " id | txn_id | ts\n----+--------+----\n 7 | {o} | {t}\n",
+    "array(2) {\n  [\"order_id\"]=>\n  string(16) \"{o}\"\n  [\"request_id\"]=>\n  string(36) \"{u}\"\n}\n",
+    "{'order_id':\n    '{o}',\n 'cvc_check': 'pass'}\n",
+];
+
+/// A Luhn-valid number of `len` digits starting with `prefix`.
+fn luhn_number(rng: &mut Rng, prefix: &str, len: usize) -> String {
+    card(rng, prefix, len)
+}
+
 fn fill(template: &str, k: &str, v: &str, o: &str, t: &str) -> String {
     template
         .replace("{k}", k)
@@ -540,6 +609,59 @@ fn generate() -> Vec<Case> {
                 }
             }
         }
+    }
+    // Names apart from their values: table × kind × key spelling × value
+    // shape, with id and time columns holding Luhn-valid numbers.
+    for &(name, template, spaces) in MULTILINE {
+        for &kind in KINDS {
+            for (wi, words) in key_words(kind).iter().enumerate() {
+                for shape in 0..3 {
+                    let mut style = (wi + shape * 3 + name.len()) % 7;
+                    if style == 6 && !spaces {
+                        style = wi % 6;
+                    }
+                    let k = spell(words, style);
+                    let (vk, v) = value(&mut rng, kind, shape);
+                    let o = luhn_number(&mut rng, "4", 16);
+                    let t = luhn_number(&mut rng, "17", 13);
+                    let text = fill(template, &k, &v, &o, &t);
+                    let keep = [o, t]
+                        .into_iter()
+                        .filter(|d| template.contains(if d.len() == 16 { "{o}" } else { "{t}" }))
+                        .collect();
+                    cases.push(Case {
+                        line: text.trim_end_matches('\n').to_string() + "\n",
+                        secrets: vec![(vk, v)],
+                        keep,
+                    });
+                }
+            }
+        }
+    }
+    for i in 0..200 {
+        let d = decoys(&mut rng);
+        let o = luhn_number(
+            &mut rng,
+            ["4", "51", "6011", "37"][i % 4],
+            16 - usize::from(i % 4 == 3),
+        );
+        let t = luhn_number(&mut rng, "17", 13);
+        let text = MULTILINE_DECOYS[i % MULTILINE_DECOYS.len()]
+            .replace("{o}", &o)
+            .replace("{t}", &t)
+            .replace("{u}", &d[1].1)
+            .replace("{h}", &d[2].1);
+        let mut keep = vec![o];
+        for k in [&t, &d[1].1, &d[2].1] {
+            if text.contains(k.as_str()) {
+                keep.push(k.clone());
+            }
+        }
+        cases.push(Case {
+            line: text.trim_end_matches('\n').to_string() + "\n",
+            secrets: vec![],
+            keep,
+        });
     }
     // Cookies: the session values are credentials.
     for i in 0..20 {
@@ -810,15 +932,26 @@ fn run(input: &[u8], args: &[&str]) -> Vec<u8> {
 #[test]
 fn generated_corpus_meets_the_gate() {
     let cases = generate();
-    assert!(cases.len() > 3000, "{}", cases.len());
+    assert!(cases.len() > 3500, "{}", cases.len());
     let input: String = cases.iter().map(|c| format!("{}\n", c.line)).collect();
     let output = run(input.as_bytes(), &[]);
     let output = String::from_utf8(output).expect("utf-8 out");
-    let lines: Vec<&str> = output.lines().collect();
-    assert_eq!(lines.len(), cases.len());
+    // A case of several lines (a table, a dump) takes as many output lines.
+    let mut out_lines = output.split('\n');
+    let outs: Vec<String> = cases
+        .iter()
+        .map(|c| {
+            let n = c.line.split('\n').count();
+            (0..n)
+                .map(|_| out_lines.next().expect("an output line per input line"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+    assert_eq!(out_lines.collect::<Vec<_>>(), vec![""]);
     let (mut secrets, mut leaks, mut card_leaks, mut keeps, mut damaged) = (0, 0, 0, 0, 0);
     let mut report = String::new();
-    for (case, out) in cases.iter().zip(&lines) {
+    for (case, out) in cases.iter().zip(&outs) {
         for (kind, secret) in &case.secrets {
             secrets += 1;
             if leaked(kind, secret, out) {

@@ -87,6 +87,9 @@ enum State {
     /// A key whose value starts the next line: its rule, and whether the
     /// whole next line is the value (a YAML block scalar).
     Pending { rule: u16, whole_line: bool },
+    /// An id key (`["order_id"]=>`) whose value starts the next line: a
+    /// card number there is an identifier.
+    PendingId,
     /// The rows under a header.
     Table(Table),
 }
@@ -97,6 +100,9 @@ struct Table {
     delim: u8,
     /// Cells in a row.
     columns: u8,
+    /// The header began with `|` (Markdown, ASCII): so must its rows; a
+    /// `psql` header and its rows do not.
+    outer: bool,
     /// Rows still covered.
     left: u16,
     roles: [Role; MAX_COLUMNS],
@@ -314,11 +320,18 @@ fn header(
             any = true;
         } else if crate::rules::validate::is_id_key(name) {
             *role = ID;
+            any = true;
         }
     }
     any.then_some(Table {
         delim,
         columns: cells.len as u8,
+        outer: delim == b'|'
+            && line[..cells.spans[0].start]
+                .iter()
+                .rev()
+                .find(|&&b| !matches!(b, b' ' | b'\t'))
+                == Some(&b'|'),
         left: MAX_TABLE_ROWS,
         roles,
     })
@@ -449,23 +462,76 @@ fn pending_key(text: &[u8], keys: &SensitiveKeys, buf: &mut Vec<u8>) -> Option<S
     if e > 0 && text[e - 1] == b']' {
         e -= 1;
     }
+    let mut quote = None;
     if e > 0 && matches!(text[e - 1], b'"' | b'\'') {
         e -= 1;
+        quote = Some(text[e]);
     }
+    let ident = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
     let mut s = e;
-    while s > 0
-        && (text[s - 1].is_ascii_alphanumeric() || matches!(text[s - 1], b'_' | b'-' | b'.'))
-    {
+    while s > 0 && ident(text[s - 1]) {
         s -= 1;
+    }
+    // A name in words: quoted (`["Card Number"]=>`, `'Security Code':`), or
+    // alone at the start of its line (`  Security Code:` in YAML).
+    if s > 0 && text[s - 1] == b' ' {
+        let words = |from: usize| {
+            let name = &text[from..e];
+            name.len() <= MAX_NAME && name.iter().all(|&b| ident(b) || b == b' ')
+        };
+        match quote {
+            Some(q) => {
+                if let Some(open) = memchr::memrchr(q, &text[..s]) {
+                    if words(open + 1) {
+                        s = open + 1;
+                    }
+                }
+            }
+            None => {
+                let first = text
+                    .iter()
+                    .position(|&b| !matches!(b, b' ' | b'\t' | b'-' | b'{' | b'[' | b','))
+                    .unwrap_or(s);
+                if first < s && text[first].is_ascii_alphabetic() && words(first) {
+                    s = first;
+                }
+            }
+        }
     }
     if s == e {
         return None;
     }
-    let rule = keys.lookup(&text[s..e], buf)?;
-    Some(State::Pending {
-        rule: u16::try_from(rule).ok()?,
-        whole_line,
-    })
+    let name = &text[s..e];
+    match keys.lookup(name, buf) {
+        Some(rule) => Some(State::Pending {
+            rule: u16::try_from(rule).ok()?,
+            whole_line,
+        }),
+        None if !whole_line && crate::rules::validate::is_id_key(name) => Some(State::PendingId),
+        None => None,
+    }
+}
+
+/// The span of a plain value at `i`: the content of a quoted string
+/// (after a PHP `string(N) `), or a run of digits.
+fn plain_value(line: &[u8], mut i: usize) -> Option<Range<usize>> {
+    if line[i..].starts_with(b"string(") {
+        i += memchr::memchr(b')', &line[i..])? + 1;
+        while line.get(i) == Some(&b' ') {
+            i += 1;
+        }
+    }
+    match *line.get(i)? {
+        q @ (b'"' | b'\'') => {
+            let end = memchr::memchr(q, &line[i + 1..])?;
+            Some(i + 1..i + 1 + end)
+        }
+        b'0'..=b'9' => {
+            let n = line[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+            Some(i..i + n)
+        }
+        _ => None,
+    }
 }
 
 /// Moves `state` past `content` (a line without its terminator): the
@@ -507,9 +573,23 @@ fn is_row(line: &[u8], msg: Range<usize>, t: &Table) -> bool {
     data_cells(line, msg, t).is_some()
 }
 
-/// The cells of a data row of table `t`, or None when `msg` is not one.
+/// The first byte of `text` that is not a space or tab.
+fn first_byte(text: &[u8]) -> Option<u8> {
+    text.iter().copied().find(|&b| !matches!(b, b' ' | b'\t'))
+}
+
+/// The cells of a data row of table `t`, or None when `msg` is not one: a
+/// row of the header's width and pipe style; a CSV row is not a JSON, XML
+/// or bracketed log line.
 fn data_cells(line: &[u8], msg: Range<usize>, t: &Table) -> Option<Cells> {
     let text = &line[msg.clone()];
+    let first = first_byte(text)?;
+    if t.delim == b'|' && (first == b'|') != t.outer {
+        return None;
+    }
+    if t.delim != b'|' && matches!(first, b'{' | b'[' | b'<') {
+        return None;
+    }
     if memchr::memchr(t.delim, text).is_none() {
         return None;
     }
@@ -535,6 +615,14 @@ pub fn cells(
     let msg = message(content);
     match before.with(keys) {
         State::None => {}
+        State::PendingId => {
+            let text = &content[msg.clone()];
+            if let Some(first) = text.iter().position(|b| !b.is_ascii_whitespace()) {
+                if let Some(v) = plain_value(content, msg.start + first) {
+                    id_cells.push(v);
+                }
+            }
+        }
         State::Pending { rule, whole_line } => {
             let rule = usize::from(rule);
             let text = &content[msg.clone()];
@@ -738,6 +826,9 @@ mod tests {
         assert!(flat("| name | cvv |\nplain log line\n| bob | 123 |").is_empty());
         // A row of another width is not the table's.
         assert!(flat("| name | cvv |\n| bob | 123 | x |\n| bob | 123 |").is_empty());
+        // A row of another pipe style, a JSON line under a CSV header.
+        assert!(flat("| name | cvv |\nbob | 123\n| bob | 123 |").is_empty());
+        assert!(flat("a,cvv\n{\"x\":1,\"y\":2}\nb,123").is_empty());
         let mut text = String::from("a,cvv,b\n");
         for _ in 0..MAX_TABLE_ROWS + 3 {
             text.push_str("x,123,y\n");
@@ -780,6 +871,10 @@ mod tests {
         assert_eq!(
             flat("password: |\n  Q7x pa55 word long\n"),
             pairs(&[("kv_secret", "Q7x pa55 word long")])
+        );
+        assert_eq!(
+            flat("  [\"order_id\"]=>\n  string(16) \"4111111111111111\"\n:txn_id=>\n  4111111111111111,"),
+            pairs(&[("id", "4111111111111111"), ("id", "4111111111111111")])
         );
         // A container, a key line, prose, a value without digits for a
         // digit rule: nothing.

@@ -940,13 +940,15 @@ pub fn find(
             continue;
         }
         // The name of a label or hash token this tool wrote
-        // (`[API_KEY:k1:…]`, `[SECRET_REDACTED]`).
+        // (`[API_KEY:k1:…]`, `[SECRET_REDACTED]`); not a PHP `print_r`
+        // key in capitals (`[CVV] => 123`).
         if s > 0
             && line[s - 1] == b'['
             && line[s..e]
                 .iter()
                 .all(|&b| b.is_ascii_uppercase() || b == b'_')
-            && matches!(line.get(e), Some(b':' | b']'))
+            && (line.get(e) == Some(&b':')
+                || (line.get(e) == Some(&b']') && line[s..e].ends_with(b"REDACTED")))
         {
             continue;
         }
@@ -1061,6 +1063,12 @@ mod tests {
         one("{:cvv=>\"846\"}", "cvv", "846");
         one("array ( 'cvv' => '846', )", "cvv", "846");
         one("[cvv] => 846", "cvv", "846");
+        one("    [CVV] => 846", "cvv", "846");
+        one(
+            "    [PASSWORD] => Q7x!pa55word",
+            "kv_secret",
+            "Q7x!pa55word",
+        );
         one("[\"cvv\"]=> string(3) \"846\"", "cvv", "846");
         one("Card { Cvv = 846 }", "cvv", "846");
         one("{ cardNumber: '4111', x: 1 }", "pan", "4111");

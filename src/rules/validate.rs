@@ -384,17 +384,17 @@ fn is_card_layout(ends: &[(usize, usize)]) -> bool {
     (0..n - 1).all(|i| size(i) == 4) && (1..=4).contains(&size(n - 1))
 }
 
-/// The key name just before a value: `order_id` in `order_id=`, `"order_id": "`
-/// or `shipmentId='`. Empty when there is none.
+/// The key name just before a value: `order_id` in `order_id=`, `"order_id": "`,
+/// `shipmentId='` or `:order_id=>"`. Empty when there is none.
 fn key_before(line: &[u8], start: usize) -> &[u8] {
     let mut i = start;
     let mut skipped = 0;
     let mut assigns = false;
     while i > 0
-        && matches!(
+        && (matches!(
             line[i - 1],
             b'"' | b'\'' | b':' | b'=' | b' ' | b'\t' | b'('
-        )
+        ) || (line[i - 1] == b'>' && i >= 2 && matches!(line[i - 2], b'=' | b'-')))
         && skipped < 6
     {
         assigns |= !matches!(line[i - 1], b' ' | b'\t');
