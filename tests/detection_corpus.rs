@@ -1081,3 +1081,120 @@ fn every_action_in_every_view() {
     }
     let _ = std::fs::remove_file(&key);
 }
+
+/// Pieces of a stream for the split test: tables and dumps whose names and
+/// values stand on different lines, and lines that end them.
+const PIECES: &[&str] = &[
+    "| name | card_number | cvv |\n|---|---|---|\n",
+    "| bob | 4111 1111 1111 1111 | 123 |\n",
+    "+------+-----+\n| user | ssn |\n+------+-----+\n",
+    "| amy | 078-05-1120 |\n",
+    "name,card number,order_id\n",
+    "bob,5500000000000004,4111111111111111\n",
+    "  [\"cvv\"]=>\n",
+    "  string(3) \"842\"\n",
+    "{'password':\n",
+    "    'Q7x!pa55word-long'}\n",
+    "2024-01-01T00:00:00.000000000Z stdout F | x | cvv |\n",
+    "2024-01-01T00:00:00.000000000Z stdout F | y | 917 |\n",
+    "\n",
+    "plain log line 42 ok\n",
+    "-----BEGIN RSA PRIVATE KEY-----\n",
+    "MIIEowIBAAKCAQEAIYn6oCbvo4UK1j\n",
+    "-----END RSA PRIVATE KEY-----\n",
+    "x,y\n",
+    "this line is much longer than the small line limit of the test run\n",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// A stream cut into batches at any line boundaries, each batch
+    /// scrubbed by its own redactor from the state the stream's cursor
+    /// hands it (as the pipe's workers and the service's tasks do), gives
+    /// the same output as the stream scrubbed in one piece: fields named
+    /// on an earlier line (table headers, dump keys) reach their values
+    /// across batch boundaries, and an over-long line ends them the same
+    /// way in both.
+    #[test]
+    fn carried_fields_cross_batch_boundaries(
+        pieces in proptest::collection::vec(0..PIECES.len(), 1..120),
+        cuts in proptest::collection::vec(0usize..400, 0..12),
+        max_line in proptest::sample::select(vec![48usize, 1 << 20]),
+    ) {
+        use logscrub::redact::{Redactor, ScrubOptions, StreamCursor};
+        use logscrub::scan::Scanner;
+        use std::sync::Arc;
+        let scanner = Arc::new(Scanner::builtin());
+        let options = ScrubOptions { max_line_bytes: max_line, ..ScrubOptions::default() };
+        let text: String = pieces.iter().map(|&i| PIECES[i]).collect();
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let mut whole = Vec::new();
+        Redactor::with_options(Arc::clone(&scanner), options).scrub_lines(text.as_bytes(), &mut whole);
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (lines.len() + 1)).collect();
+        cuts.push(lines.len());
+        cuts.sort_unstable();
+        let mut cursor = StreamCursor::default();
+        let mut out = Vec::new();
+        let mut at = 0;
+        for cut in cuts {
+            if cut <= at {
+                continue;
+            }
+            let batch = lines[at..cut].concat();
+            let start = cursor.advance(Some(batch.as_bytes()), &scanner, false, max_line);
+            let mut redactor = Redactor::with_options(Arc::clone(&scanner), options);
+            redactor.set_block_state(start.block_lines_left);
+            redactor.set_carry(start.carry);
+            redactor.scrub_lines(batch.as_bytes(), &mut out);
+            at = cut;
+        }
+        proptest::prop_assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&whole));
+        // And, with every value under its name, the secrets are gone.
+        let named: String = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].iter().map(|&i| PIECES[i]).collect();
+        let mut out = Vec::new();
+        Redactor::new(Arc::clone(&scanner)).scrub_lines(named.as_bytes(), &mut out);
+        let out = String::from_utf8_lossy(&out);
+        for secret in ["4111 1111 1111 1111", "078-05-1120", "5500000000000004", "842", "Q7x!pa55word-long", "917"] {
+            proptest::prop_assert!(!out.contains(secret), "{secret} in {out}");
+        }
+        proptest::prop_assert!(out.contains(",4111111111111111"), "an order id is kept: {out}");
+    }
+}
+
+/// The real binary, a table whose rows run past its first read batch
+/// (256 KiB) and across worker threads: every row is redacted, the
+/// order ids survive.
+#[test]
+fn a_table_across_read_batches() {
+    let mut input = String::new();
+    let mut n = 0;
+    while input.len() < 250 * 1024 {
+        input.push_str(&format!(
+            "2024-05-01 12:00:{:02} INFO worker heartbeat seq={n}\n",
+            n % 60
+        ));
+        n += 1;
+    }
+    input.push_str("| customer | card_number | cvv | order_id |\n|---|---|---|---|\n");
+    for i in 0..150 {
+        input.push_str(&format!(
+            "| row{i} | 4111 1111 1111 1111 | {} | 4012888888881881 |\n",
+            100 + i
+        ));
+    }
+    input.push('\n');
+    for threads in ["1", "2"] {
+        let out = String::from_utf8(run(input.as_bytes(), &["--threads", threads])).expect("utf-8");
+        assert_eq!(out.lines().count(), input.lines().count());
+        assert!(!out.contains("4111 1111"), "a card under the header leaked");
+        let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("| row")).collect();
+        assert_eq!(rows.len(), 150);
+        for row in rows {
+            assert!(
+                row.contains("[CVV_REDACTED]") && row.contains("4012888888881881"),
+                "{row}"
+            );
+        }
+    }
+}
