@@ -669,7 +669,7 @@ impl Redactor {
         let id_cells = &self.id_cells;
         self.scratch.findings.retain(|f| {
             let id = rules[f.rule].validator == Some(crate::rules::Validator::Pan)
-                && id_cells.iter().any(|c| *c == f.span);
+                && id_cells.contains(&f.span);
             if id {
                 stats.redactions[f.rule] -= 1;
             }

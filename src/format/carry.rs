@@ -11,7 +11,7 @@
 //!
 //! - A **table header** is a row of at least two cells, every cell a name
 //!   (a letter, then letters, digits, spaces and `_-./`), one of them
-//!   sensitive ([`SensitiveKeys::lookup`]): cells split at `|` (with or
+//!   sensitive ([`SensitiveKeys::lookup`]) or an id: cells split at `|` (with or
 //!   without outer pipes), or at one of `,` `;` tab (CSV/TSV; quoted names
 //!   allowed; two columns only when neither name holds a space, so prose
 //!   such as `Invalid password, retrying` is no header). Each row under it
@@ -20,15 +20,19 @@
 //!   placeholder values; secret-named columns go through the
 //!   `secret_value` validator), and a card number that is the whole cell
 //!   of an id column (`order_id`, `txnId`, `ID`) is not a card, as for an
-//!   id key (the `pan` validator). Separator and border rows (`|---|:-:|`,
-//!   `+----+`, `----+----`) keep the table open.
+//!   id key (the `pan` validator). A row must have the header's number of
+//!   cells and pipe style (a CSV row is no `{`, `[` or `<` line). Separator
+//!   and border rows (`|---|:-:|`, `+----+`, `----+----`) keep the table
+//!   open.
 //! - A **pending key** is a line that ends with a sensitive name and `=>`,
 //!   `:` or `=` (`["cvv"]=>`, `:card_number=>`, `'password':`, `cvv:`), or
 //!   with a YAML block indicator (`password: |`). The next line's leading
 //!   value is its value (`string(3) "123"`, `"4111…",`, `'s3cr3t'}`; the
 //!   whole line for a YAML block), unless that line opens a nested
 //!   structure or is itself a `key: …` line; a digit rule's value must hold
-//!   digits.
+//!   digits. The name may be quoted words (`["Card Number"]=>`) or words
+//!   alone on their line (`Security Code:`). An id key ending a line keeps
+//!   the card-like id at the start of the next.
 //!
 //! Guarantees:
 //! - bounded: a header applies to at most [`MAX_TABLE_ROWS`] following
@@ -590,9 +594,7 @@ fn data_cells(line: &[u8], msg: Range<usize>, t: &Table) -> Option<Cells> {
     if t.delim != b'|' && matches!(first, b'{' | b'[' | b'<') {
         return None;
     }
-    if memchr::memchr(t.delim, text).is_none() {
-        return None;
-    }
+    memchr::memchr(t.delim, text)?;
     let cells = if t.delim == b'|' {
         pipe_cells(line, msg)
     } else {
