@@ -53,7 +53,7 @@
 
 use std::ops::Range;
 
-use super::{fields, parse_cri, Quote, SensitiveKeys};
+use super::{fields, Quote, SensitiveKeys};
 
 /// The most rows (separator rows included) a table header applies to.
 pub const MAX_TABLE_ROWS: u16 = 200;
@@ -187,15 +187,34 @@ impl Cells {
     }
 }
 
-/// The span of `content` a table or dump is read in: a CRI line's message,
-/// else the whole line.
+/// The span of `content` a table or dump is read in: a CRI line's message
+/// (`<time> stdout|stderr F|P[:…] <message>`, the time a token of 20 to 40
+/// bytes starting with a digit: cheaper than [`super::parse_cri`], which
+/// checks the time byte by byte; the shape is all this needs), else the
+/// whole line.
 fn message(content: &[u8]) -> Range<usize> {
-    if content.first().is_some_and(u8::is_ascii_digit) {
-        if let Some(cri) = parse_cri(content) {
-            return cri.message;
-        }
+    let whole = 0..content.len();
+    if !content.first().is_some_and(u8::is_ascii_digit) {
+        return whole;
     }
-    0..content.len()
+    let Some(sp) = memchr::memchr(b' ', &content[..content.len().min(41)]) else {
+        return whole;
+    };
+    let rest = &content[sp + 1..];
+    if sp < 20 || !(rest.starts_with(b"stdout ") || rest.starts_with(b"stderr ")) {
+        return whole;
+    }
+    let tag = sp + 8;
+    if !matches!(content.get(tag), Some(b'F' | b'P')) {
+        return whole;
+    }
+    match memchr::memchr(b' ', &content[tag..]) {
+        Some(p) if p == 1 || content[tag + 1] == b':' => {
+            (tag + p + 1).min(content.len())..content.len()
+        }
+        None if content.len() == tag + 1 => content.len()..content.len(),
+        _ => whole,
+    }
 }
 
 /// The cells of a `|` row in `msg` of `line`: split at `|`, the empty
@@ -544,11 +563,14 @@ pub fn step(content: &[u8], state: &mut Carry, keys: &SensitiveKeys, buf: &mut V
     // Cheap tests first, on the raw line (a CRI message is its suffix): a
     // header begins with a name, a quote, a pipe or spaces (or a CRI
     // timestamp), a key line ends with its separator.
-    let could_start = content.first().is_some_and(|&b| may_begin_header(b)) || may_end_key(content);
+    let msg = message(content);
+    let could_start = content[msg.clone()]
+        .first()
+        .is_some_and(|&b| may_begin_header(b))
+        || may_end_key(content);
     if !could_start && state.state == State::None {
         return;
     }
-    let msg = message(content);
     if could_start {
         if let Some(started) = start(content, msg.clone(), keys, buf) {
             *state = carry(started, keys);
