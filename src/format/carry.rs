@@ -774,6 +774,26 @@ pub fn state_after(
     state
 }
 
+/// The spans of `text` (whole lines, read from the start of a stream) that
+/// are the whole cells of id columns or the values of id keys ending the
+/// line before: where a card number is taken for an identifier. For
+/// checks outside the redactor (the fuzz invariants' exemptions).
+pub fn id_cells_in(text: &[u8], keys: &SensitiveKeys) -> Vec<Range<usize>> {
+    let mut state = Carry::NONE;
+    let (mut buf, mut out, mut ids, mut all) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut start = 0;
+    while start < text.len() {
+        let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i + 1);
+        let content = line_content(&text[start..end]);
+        ids.clear();
+        cells(content, state, keys, &mut out, &mut ids);
+        all.extend(ids.iter().map(|r| start + r.start..start + r.end));
+        step(content, &mut state, keys, &mut buf);
+        start = end;
+    }
+    all
+}
+
 /// A line without its `\n` or `\r\n` terminator.
 fn line_content(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
