@@ -638,6 +638,44 @@ fn generate() -> Vec<Case> {
             }
         }
     }
+    // The same, each line wrapped in a Docker json-file record (the table
+    // or dump is in the `log` strings; quoted CSV and TSV, whose quotes and
+    // tabs the JSON escapes, are left to the one-line recognizer).
+    for &(name, template, spaces) in MULTILINE {
+        if matches!(name, "csv_quoted" | "tsv") {
+            continue;
+        }
+        for &kind in KINDS {
+            for (wi, words) in key_words(kind).iter().enumerate() {
+                let mut style = (wi + name.len()) % 7;
+                if style == 6 && !spaces {
+                    style = wi % 6;
+                }
+                let k = spell(words, style);
+                let (vk, v) = value(&mut rng, kind, wi);
+                let o = luhn_number(&mut rng, "4", 16);
+                let t = luhn_number(&mut rng, "17", 13);
+                let text = fill(template, &k, &v, &o, &t);
+                let wrapped: Vec<String> = text
+                    .trim_end_matches('\n')
+                    .split('\n')
+                    .map(|l| {
+                        let esc = l.replace('\\', "\\\\").replace('"', "\\\"");
+                        format!(r#"{{"log":"{esc}\n","stream":"stdout","time":"2024-05-01T00:00:00.000000000Z"}}"#)
+                    })
+                    .collect();
+                let keep = [o, t]
+                    .into_iter()
+                    .filter(|d| template.contains(if d.len() == 16 { "{o}" } else { "{t}" }))
+                    .collect();
+                cases.push(Case {
+                    line: wrapped.join("\n") + "\n",
+                    secrets: vec![(vk, v)],
+                    keep,
+                });
+            }
+        }
+    }
     for i in 0..200 {
         let d = decoys(&mut rng);
         let o = luhn_number(

@@ -48,8 +48,10 @@
 //!   the CSV delimiters, a look at the last byte; names are looked up only
 //!   on lines that could be a header or end with a key. No allocation.
 //!
-//! Lines of a CRI log are read as their message; Docker JSON lines are not
-//! decoded here (a table inside one is left to the one-line recognizer).
+//! Lines of a CRI log are read as their message, Docker json-file lines as
+//! their `log` string as written (escaped quotes are skipped around names
+//! and values; TSV and quoted CSV, whose tabs and quotes JSON escapes, are
+//! not read as tables there).
 
 use std::ops::Range;
 
@@ -190,10 +192,26 @@ impl Cells {
 /// The span of `content` a table or dump is read in: a CRI line's message
 /// (`<time> stdout|stderr F|P[:…] <message>`, the time a token of 20 to 40
 /// bytes starting with a digit: cheaper than [`super::parse_cri`], which
-/// checks the time byte by byte; the shape is all this needs), else the
-/// whole line.
+/// checks the time byte by byte; the shape is all this needs), a Docker
+/// json-file line's `log` string as written (escaped, its final `\n`
+/// escape left out), else the whole line.
 fn message(content: &[u8]) -> Range<usize> {
     let whole = 0..content.len();
+    const DOCKER: &[u8] = b"{\"log\":\"";
+    if content.starts_with(DOCKER) {
+        // The string ends where the next member starts: `","stream":"`
+        // unescaped (inside the string its quotes would be escaped).
+        let Some(end) = memchr::memmem::rfind(content, b"\",\"stream\":\"") else {
+            return whole;
+        };
+        let mut end = end.max(DOCKER.len());
+        for esc in [&b"\\n"[..], b"\\r"] {
+            if content[DOCKER.len()..end].ends_with(esc) {
+                end -= esc.len();
+            }
+        }
+        return DOCKER.len()..end;
+    }
     if !content.first().is_some_and(u8::is_ascii_digit) {
         return whole;
     }
@@ -489,6 +507,10 @@ fn pending_key(text: &[u8], keys: &SensitiveKeys, buf: &mut Vec<u8>) -> Option<S
     if e > 0 && matches!(text[e - 1], b'"' | b'\'') {
         e -= 1;
         quote = Some(text[e]);
+        // An escaped quote (`[\"cvv\"]=>` in a JSON string).
+        if e > 0 && text[e - 1] == b'\\' {
+            e -= 1;
+        }
     }
     let ident = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
     let mut s = e;
@@ -544,10 +566,18 @@ fn plain_value(line: &[u8], mut i: usize) -> Option<Range<usize>> {
             i += 1;
         }
     }
+    // A quote escaped inside a JSON string (`\"4111…\"`).
+    let escaped = line.get(i) == Some(&b'\\');
+    if escaped {
+        i += 1;
+    }
     match *line.get(i)? {
         q @ (b'"' | b'\'') => {
-            let end = memchr::memchr(q, &line[i + 1..])?;
-            Some(i + 1..i + 1 + end)
+            let mut end = i + 1 + memchr::memchr(q, &line[i + 1..])?;
+            if escaped && line[end - 1] == b'\\' {
+                end -= 1;
+            }
+            Some(i + 1..end)
         }
         b'0'..=b'9' => {
             let n = line[i..].iter().take_while(|b| b.is_ascii_digit()).count();
@@ -564,10 +594,8 @@ pub fn step(content: &[u8], state: &mut Carry, keys: &SensitiveKeys, buf: &mut V
     // header begins with a name, a quote, a pipe or spaces (or a CRI
     // timestamp), a key line ends with its separator.
     let msg = message(content);
-    let could_start = content[msg.clone()]
-        .first()
-        .is_some_and(|&b| may_begin_header(b))
-        || may_end_key(content);
+    let text = &content[msg.clone()];
+    let could_start = text.first().is_some_and(|&b| may_begin_header(b)) || may_end_key(text);
     if !could_start && state.state == State::None {
         return;
     }
@@ -917,8 +945,8 @@ mod tests {
             pairs(&[("kv_secret", "Q7x pa55 word long")])
         );
         assert_eq!(
-            flat("  [\"order_id\"]=>\n  string(16) \"4111111111111111\"\n:txn_id=>\n  4111111111111111,"),
-            pairs(&[("id", "4111111111111111"), ("id", "4111111111111111")])
+            flat("  [\"order_id\"]=>\n  string(16) \"4111111111111111\"\n:txn_id=>\n  4111111111111111,\n[\\\"id\\\"]=>\n string(3) \\\"412\\\""),
+            pairs(&[("id", "4111111111111111"), ("id", "4111111111111111"), ("id", "412")])
         );
         // A container, a key line, prose, a value without digits for a
         // digit rule: nothing.
@@ -931,6 +959,31 @@ mod tests {
         ] {
             assert!(flat(text).is_empty(), "{text}: {:?}", flat(text));
         }
+    }
+
+    #[test]
+    fn docker_lines_are_read_as_their_log_string() {
+        let wrap = |m: &str| {
+            format!(
+                "{{\"log\":\"{m}\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:00Z\"}}\n"
+            )
+        };
+        let text = [
+            wrap("| name | card_number | cvv |"),
+            wrap("|---|---|---|"),
+            wrap("| bob | 4111 1111 1111 1111 | 123 |"),
+            wrap("  [\\\"cvv\\\"]=>"),
+            wrap("  string(3) \\\"842\\\""),
+        ]
+        .concat();
+        assert_eq!(
+            flat(&text),
+            pairs(&[
+                ("pan", "4111 1111 1111 1111"),
+                ("cvv", "123"),
+                ("cvv", "842")
+            ])
+        );
     }
 
     #[test]

@@ -385,7 +385,8 @@ fn is_card_layout(ends: &[(usize, usize)]) -> bool {
 }
 
 /// The key name just before a value: `order_id` in `order_id=`, `"order_id": "`,
-/// `shipmentId='` or `:order_id=>"`. Empty when there is none.
+/// `shipmentId='`, `:order_id=>"` or, inside a JSON string,
+/// `\"order_id\": \"`. Empty when there is none.
 fn key_before(line: &[u8], start: usize) -> &[u8] {
     let mut i = start;
     let mut skipped = 0;
@@ -393,7 +394,7 @@ fn key_before(line: &[u8], start: usize) -> &[u8] {
     while i > 0
         && (matches!(
             line[i - 1],
-            b'"' | b'\'' | b':' | b'=' | b' ' | b'\t' | b'('
+            b'"' | b'\'' | b':' | b'=' | b' ' | b'\t' | b'(' | b'\\'
         ) || (line[i - 1] == b'>' && i >= 2 && matches!(line[i - 2], b'=' | b'-')))
         && skipped < 6
     {
