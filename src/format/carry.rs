@@ -199,12 +199,17 @@ fn message(content: &[u8]) -> Range<usize> {
     let whole = 0..content.len();
     const DOCKER: &[u8] = b"{\"log\":\"";
     if content.starts_with(DOCKER) {
-        // The string ends where the next member starts: `","stream":"`
-        // unescaped (inside the string its quotes would be escaped).
-        let Some(end) = memchr::memmem::rfind(content, b"\",\"stream\":\"") else {
+        // The string ends where the next member starts: `","stream":"`.
+        // Its first occurrence: inside the string every quote is escaped.
+        static NEXT: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\",\"stream\":\""));
+        let Some(end) = NEXT
+            .find(&content[DOCKER.len()..])
+            .map(|p| DOCKER.len() + p)
+        else {
             return whole;
         };
-        let mut end = end.max(DOCKER.len());
+        let mut end = end;
         for esc in [&b"\\n"[..], b"\\r"] {
             if content[DOCKER.len()..end].ends_with(esc) {
                 end -= esc.len();
