@@ -44,9 +44,12 @@
 //!   lines: [`state_after`] reads at most that tail of a batch, and a batch
 //!   scrubbed alone from the state handed to it gives the same output as
 //!   the stream scrubbed in one piece;
-//! - cheap on lines that are neither: a vectorised search for `|`, one for
-//!   the CSV delimiters, a look at the last byte; names are looked up only
-//!   on lines that could be a header or end with a key. No allocation.
+//! - cheap on lines that are neither: a look at the first byte of the
+//!   line's message and its last byte, and one byte scan (left at the
+//!   first byte a header cannot hold) of lines that begin with a letter, a
+//!   pipe or a quote; names are looked up only on lines that could be a
+//!   header or end with a key. No allocation per line (look-ups reuse the
+//!   caller's buffer).
 //!
 //! Lines of a CRI log are read as their message, Docker json-file lines as
 //! their `log` string as written (escaped quotes are skipped around names
