@@ -269,7 +269,11 @@ pub fn check(data: &[u8]) {
     text.extend_from_slice(&card);
     text.push(b' ');
     text.extend_from_slice(suffix);
-    if !after_id_key(&text[..card_at]) {
+    // Also exempt: the whole cell of a table's id column, the value of an
+    // id key ending the line before (`src/format/carry.rs`).
+    let id_cell = logscrub::format::carry::id_cells_in(&text, scanner.sensitive_keys())
+        .contains(&(card_at..card_at + card.len()));
+    if !after_id_key(&text[..card_at]) && !id_cell {
         let out = scrub_with(scanner, &text);
         // Labels hold no digits, so every occurrence in the output is one
         // of the input's; at least the embedded one must be gone.

@@ -252,6 +252,8 @@ struct Job {
     kind: OwnedBatch,
     /// Private-key block state at the batch's first line.
     block_lines_left: u32,
+    /// Fields named before the batch's first line (tables, dumps).
+    carry: crate::format::carry::Carry,
     /// The configuration to scrub it with.
     scanner: Arc<Scanner>,
     /// Lines of the input before this batch.
@@ -393,6 +395,7 @@ impl BatchReader {
                 seq,
                 kind,
                 block_lines_left: start.block_lines_left,
+                carry: start.carry,
                 scanner: Arc::clone(&self.scanner),
                 first_line: start.lines,
             };
@@ -432,6 +435,7 @@ fn worker(
             &job.scanner,
             &job.kind,
             job.block_lines_left,
+            job.carry,
             job.first_line,
             &mut output,
         );
@@ -455,13 +459,15 @@ fn worker(
 }
 
 /// Scrubs one batch into `output` with `scanner`, starting in the given
-/// private-key block state at line `first_line` of its stream. The
+/// private-key block state and carried fields at line `first_line` of its
+/// stream. The
 /// counts and finding records wait in `redactor` to be taken.
 pub(crate) fn scrub_job(
     redactor: &mut Redactor,
     scanner: &Arc<Scanner>,
     kind: &OwnedBatch,
     block_lines_left: u32,
+    carry: crate::format::carry::Carry,
     first_line: u64,
     output: &mut Vec<u8>,
 ) {
@@ -469,6 +475,7 @@ pub(crate) fn scrub_job(
         redactor.replace_scanner(Arc::clone(scanner));
     }
     redactor.set_block_state(block_lines_left);
+    redactor.set_carry(carry);
     redactor.set_line_number(first_line);
     match kind {
         OwnedBatch::Lines(lines) => {

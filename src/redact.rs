@@ -5,14 +5,17 @@
 //! says (label, mask, hash), or drops the line when a finding's action is
 //! `drop`. Every other byte is copied as it is:
 //! invalid UTF-8, NUL bytes, `\r\n` and a missing final newline included.
-//! It also carries the one piece of state that spans lines: the body of a
-//! multi-line private-key block, which is redacted line by line until its
-//! END marker, for at most [`MAX_BLOCK_LINES`] lines.
+//! It also carries the state that spans lines: the body of a multi-line
+//! private-key block, which is redacted line by line until its END marker,
+//! for at most [`MAX_BLOCK_LINES`] lines; and fields named on an earlier
+//! line (a table header's columns, a dump key whose value is on the next
+//! line), followed for a bounded number of lines (see [`format::carry`]).
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use crate::findings::FindingRecord;
+use crate::format::carry::Carry;
 use crate::format::{self, Format, Parsed, Quote, StructureScratch};
 use crate::policy::Action;
 use crate::scan::{Finding, Scanner, Scratch};
@@ -86,6 +89,12 @@ pub struct Redactor {
     block_rule: Option<usize>,
     /// Lines of a private-key body still to redact, when inside one.
     block_lines_left: u32,
+    /// Fields named on an earlier line, at the next line.
+    carry: Carry,
+    /// Scratch: the id cells of the current table row.
+    id_cells: Vec<Range<usize>>,
+    /// Scratch for name look-ups of the carried state.
+    carry_buf: Vec<u8>,
     /// How lines are read and what happens to over-long ones.
     options: ScrubOptions,
     structure: StructureScratch,
@@ -168,6 +177,9 @@ impl Redactor {
             scratch,
             block_rule,
             block_lines_left: 0,
+            carry: Carry::NONE,
+            id_cells: Vec::new(),
+            carry_buf: Vec::new(),
             options: ScrubOptions::default(),
             structure: StructureScratch::default(),
             partials: Partials::default(),
@@ -438,6 +450,15 @@ impl Redactor {
             self.finish(out);
             return;
         }
+        for (line, _) in &held.lines {
+            let content = line_content(&held.bytes[line.clone()]);
+            format::carry::step(
+                content,
+                &mut self.carry,
+                self.scanner.sensitive_keys(),
+                &mut self.carry_buf,
+            );
+        }
         held.joined.clear();
         let mut parts = Vec::with_capacity(held.lines.len());
         for (line, msg) in &held.lines {
@@ -451,7 +472,7 @@ impl Redactor {
         self.scanner.scan_line(&joined, &mut self.scratch);
         // The joined message has no CRI header: read it as JSON, logfmt or
         // raw text.
-        self.add_structure(&joined, Format::Auto, Depth::FULL);
+        self.add_structure(&joined, Format::Auto, Depth::FULL, None);
         let policy = self.scanner.policy();
         let dropped = self
             .scratch
@@ -506,9 +527,18 @@ impl Redactor {
         let content = line_content(line);
         if content.len() > self.options.max_line_bytes {
             self.scratch.stats.bytes_in += line.len() as u64;
+            self.carry = Carry::NONE;
             self.fail_closed(line.last() == Some(&b'\n'), out);
             return;
         }
+        // Copied only when open: the state is small, not free.
+        let carried = self.carry.is_open().then_some(self.carry);
+        format::carry::step(
+            content,
+            &mut self.carry,
+            self.scanner.sensitive_keys(),
+            &mut self.carry_buf,
+        );
         let out_before = out.len();
         self.scratch.stats.lines += 1;
         self.scratch.stats.bytes_in += line.len() as u64;
@@ -534,7 +564,7 @@ impl Redactor {
         if self.options.format != Format::Raw {
             // The field recognizer runs where the name gate saw a sensitive
             // name may be (or on every line when the batch was not gated).
-            self.add_structure(content, self.options.format, depth);
+            self.add_structure(content, self.options.format, depth, carried);
         }
         if self.records.is_some() {
             self.record(0..content.len(), 0);
@@ -563,10 +593,18 @@ impl Redactor {
 
     /// Adds what the line's structure shows: values of sensitive keys, and
     /// quotes around replacements of bare JSON numbers.
-    fn add_structure(&mut self, content: &[u8], format: Format, depth: Depth) {
-        if !depth.walk && self.scratch.findings.is_empty() {
-            // No sensitive key can be in the line and no finding needs its
-            // structure: only whether it is well-formed is counted.
+    /// `carried` is the state of fields named on earlier lines.
+    fn add_structure(
+        &mut self,
+        content: &[u8],
+        format: Format,
+        depth: Depth,
+        carried: Option<Carry>,
+    ) {
+        if !depth.walk && carried.is_none() && self.scratch.findings.is_empty() {
+            // No sensitive key or carried field can be in the line and no
+            // finding needs its structure: only whether it is well-formed
+            // is counted.
             if format::malformed(content, format) {
                 self.scratch.stats.malformed += 1;
             }
@@ -581,6 +619,9 @@ impl Redactor {
         );
         if names {
             format::fields(content, self.scanner.sensitive_keys(), &mut self.structure);
+        }
+        if let Some(carried) = carried {
+            self.carried_fields(content, carried);
         }
         if parsed == Parsed::Malformed {
             self.scratch.stats.malformed += 1;
@@ -633,6 +674,35 @@ impl Redactor {
         }
     }
 
+    /// Adds the values of fields named on earlier lines (table cells, a
+    /// dump key's value) to the structure's findings, and drops the card
+    /// findings that are the whole cell of an id column (as the `pan`
+    /// validator does for the value of an id key).
+    fn carried_fields(&mut self, content: &[u8], carried: Carry) {
+        self.id_cells.clear();
+        format::carry::cells(
+            content,
+            carried,
+            self.scanner.sensitive_keys(),
+            &mut self.structure.findings,
+            &mut self.id_cells,
+        );
+        if self.id_cells.is_empty() {
+            return;
+        }
+        let rules = self.scanner.rules();
+        let stats = &mut self.scratch.stats;
+        let id_cells = &self.id_cells;
+        self.scratch.findings.retain(|f| {
+            let id = rules[f.rule].validator == Some(crate::rules::Validator::Pan)
+                && id_cells.contains(&f.span);
+            if id {
+                stats.redactions[f.rule] -= 1;
+            }
+            !id
+        });
+    }
+
     /// Adds the private-key body span of a line to its findings.
     fn redact_block_body(&mut self, content: &[u8], body: Range<usize>) {
         let Some(rule) = self.block_rule else { return };
@@ -653,6 +723,12 @@ impl Redactor {
     /// number of body lines still to redact (see [`block_state_after`]).
     pub fn set_block_state(&mut self, lines_left: u32) {
         self.block_lines_left = lines_left;
+    }
+
+    /// Sets the state of fields named on earlier lines at the start of the
+    /// next line (see [`format::carry::state_after`]).
+    pub fn set_carry(&mut self, carry: Carry) {
+        self.carry = carry;
     }
 }
 
@@ -818,6 +894,8 @@ pub struct StreamCursor {
     pub lines: u64,
     /// Private-key body lines still to redact at the next batch's start.
     pub block_lines_left: u32,
+    /// Fields named on earlier lines, at the next batch's start.
+    pub carry: Carry,
 }
 
 impl StreamCursor {
@@ -843,12 +921,21 @@ impl StreamCursor {
                     self.block_lines_left =
                         block_state_after(lines, self.block_lines_left, max_line_bytes);
                 }
+                self.carry = format::carry::state_after(
+                    lines,
+                    self.carry,
+                    scanner.sensitive_keys(),
+                    max_line_bytes,
+                );
                 if count_lines {
                     self.lines += memchr::memchr_iter(b'\n', lines).count() as u64
                         + u64::from(lines.last().is_some_and(|&b| b != b'\n'));
                 }
             }
-            None => self.lines += u64::from(count_lines),
+            None => {
+                self.lines += u64::from(count_lines);
+                self.carry = Carry::NONE;
+            }
         }
         start
     }

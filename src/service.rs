@@ -411,6 +411,7 @@ async fn dispatch(
                 &scanner,
                 &payload,
                 start.block_lines_left,
+                start.carry,
                 start.lines,
                 &mut output,
             );

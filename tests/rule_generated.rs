@@ -146,3 +146,85 @@ proptest! {
         }
     }
 }
+
+/// The base62 alphabet of GitHub's and npm's tokens.
+const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// The ids of the rules that find `line`'s secrets.
+fn found_by(scanner: &Scanner, line: &[u8]) -> Vec<String> {
+    let mut scratch = scanner.scratch();
+    scanner.scan_line(line, &mut scratch);
+    scratch
+        .findings
+        .iter()
+        .map(|f| scanner.rules()[f.rule].id.clone())
+        .collect()
+}
+
+/// The built-in rules without the `_unverified` siblings: the checksums
+/// are strict.
+fn strict() -> &'static Scanner {
+    static S: OnceLock<Scanner> = OnceLock::new();
+    S.get_or_init(|| {
+        let rules = builtin_rules()
+            .into_iter()
+            .filter(|r| !r.id.ends_with("_unverified"))
+            .collect();
+        Scanner::new(rules).unwrap()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// GitHub and npm tokens made as their providers document (30 random
+    /// base62 characters, then their CRC32 as 6 base62 digits) are found by
+    /// the verified rule in any context; one changed character (in the
+    /// body or the check digits) makes the checksum fail, and the token is
+    /// then still redacted, as the `_unverified` rule's lower-confidence
+    /// finding; without that rule (strict) it is left alone.
+    #[test]
+    fn provider_checksums(
+        prefix in prop::sample::select(vec!["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "npm_"]),
+        body in proptest::collection::vec(prop::sample::select(BASE62.to_vec()), 30),
+        context in prop::sample::select(vec![
+            ("echo ", " done"),
+            ("GITHUB_TOKEN=", ""),
+            ("{\"token\": \"", "\"}"),
+            ("https://x:", "@github.com/a/b.git"),
+            ("Authorization: token ", " ok"),
+            ("//registry.npmjs.org/:_authToken=", ""),
+        ]),
+        flip in 0usize..36,
+        by in 1usize..62,
+    ) {
+        let (scanner, _) = everything();
+        let verified = if prefix == "npm_" { "npm_token" } else { "github_token" };
+        let check = logscrub::rules::checksum::base62_6(logscrub::rules::checksum::crc32(&body));
+        let mut token = prefix.as_bytes().to_vec();
+        token.extend_from_slice(&body);
+        token.extend_from_slice(&check);
+        let line = [context.0.as_bytes(), &token, context.1.as_bytes()].concat();
+        let out = scrub_with(scanner, &line);
+        prop_assert!(!out.windows(token.len()).any(|w| w == token.as_slice()), "{:?}", String::from_utf8_lossy(&out));
+        let rules = found_by(scanner, &line);
+        // A keyed value takes the token rule's identity when it is valid.
+        prop_assert!(rules.iter().any(|r| r == verified), "{rules:?} {:?}", String::from_utf8_lossy(&line));
+        prop_assert!(found_by(strict(), &line).iter().any(|r| r == verified));
+
+        // One character changed: the checksum fails.
+        let mut broken = token.clone();
+        let at = prefix.len() + flip;
+        let pos = BASE62.iter().position(|&c| c == broken[at]).unwrap();
+        broken[at] = BASE62[(pos + by) % 62];
+        prop_assert!(!logscrub::rules::checksum::crc32_base62_valid(&broken));
+        let line = [context.0.as_bytes(), &broken, context.1.as_bytes()].concat();
+        let out = scrub_with(scanner, &line);
+        prop_assert!(!out.windows(broken.len()).any(|w| w == broken.as_slice()), "{:?}", String::from_utf8_lossy(&out));
+        let rules = found_by(scanner, &line);
+        prop_assert!(!rules.iter().any(|r| r == verified), "{rules:?}");
+        let unverified = format!("{verified}_unverified");
+        prop_assert!(rules.contains(&unverified), "{rules:?} {:?}", String::from_utf8_lossy(&line));
+        prop_assert!(!found_by(strict(), &line).iter().any(|r| r == verified || *r == unverified));
+    }
+}

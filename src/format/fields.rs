@@ -318,6 +318,11 @@ impl Run<'_> {
         if cell && !text.iter().any(u8::is_ascii_digit) {
             return false;
         }
+        // Nor is an id column's name (`| cvv | order2_id |` is a header row,
+        // whose id column keeps card-like ids on the rows under it).
+        if cell && crate::rules::validate::is_id_key(text) {
+            return false;
+        }
         if shape.secret_value {
             match crate::rules::Validator::SecretValue.check(line, value.clone()) {
                 Ok(v) => value = v,
@@ -836,6 +841,48 @@ fn widen(
     (s, e, rule)
 }
 
+/// Records the value `span` of `line` for `rule` as the recognizer records
+/// its own (trimmed; empty, masked, placeholder and already-redacted values
+/// skipped; secret-named rules through `secret_value`; with `cell`, only a
+/// value holding digits): for values named on another line (see
+/// [`super::carry`]). True when one was recorded.
+pub(crate) fn push_value(
+    line: &[u8],
+    keys: &SensitiveKeys,
+    rule: usize,
+    span: Range<usize>,
+    cell: bool,
+    out: &mut Vec<(usize, Range<usize>, Quote)>,
+) -> bool {
+    let mut run = Run {
+        line,
+        keys,
+        out,
+        taken: 0,
+    };
+    run.push(rule, span, cell)
+}
+
+/// Records the value starting at `i` of `line` for `rule`, its extent by
+/// its syntax (quotes, brackets, PHP `string(3) "…"`, a digit run), as
+/// [`push_value`] does.
+pub(crate) fn push_value_at(
+    line: &[u8],
+    keys: &SensitiveKeys,
+    rule: usize,
+    i: usize,
+    cell: bool,
+    out: &mut Vec<(usize, Range<usize>, Quote)>,
+) -> bool {
+    let mut run = Run {
+        line,
+        keys,
+        out,
+        taken: 0,
+    };
+    run.value_at(i, rule, cell)
+}
+
 /// Finds the values of sensitive names in `line`, whatever its syntax, and
 /// appends them to `out` as (rule, raw span, quote). Does nothing when the
 /// keys have no name filter.
@@ -898,13 +945,15 @@ pub fn find(
             continue;
         }
         // The name of a label or hash token this tool wrote
-        // (`[API_KEY:k1:…]`, `[SECRET_REDACTED]`).
+        // (`[API_KEY:k1:…]`, `[SECRET_REDACTED]`); not a PHP `print_r`
+        // key in capitals (`[CVV] => 123`).
         if s > 0
             && line[s - 1] == b'['
             && line[s..e]
                 .iter()
                 .all(|&b| b.is_ascii_uppercase() || b == b'_')
-            && matches!(line.get(e), Some(b':' | b']'))
+            && (line.get(e) == Some(&b':')
+                || (line.get(e) == Some(&b']') && line[s..e].ends_with(b"REDACTED")))
         {
             continue;
         }
@@ -1019,6 +1068,12 @@ mod tests {
         one("{:cvv=>\"846\"}", "cvv", "846");
         one("array ( 'cvv' => '846', )", "cvv", "846");
         one("[cvv] => 846", "cvv", "846");
+        one("    [CVV] => 846", "cvv", "846");
+        one(
+            "    [PASSWORD] => Q7x!pa55word",
+            "kv_secret",
+            "Q7x!pa55word",
+        );
         one("[\"cvv\"]=> string(3) \"846\"", "cvv", "846");
         one("Card { Cvv = 846 }", "cvv", "846");
         one("{ cardNumber: '4111', x: 1 }", "pan", "4111");
@@ -1072,6 +1127,7 @@ mod tests {
             "card number is required",
             "<tr><th>card number</th><th>cvv</th><th>exp</th></tr>",
             "| card number | cvv | exp |",
+            "| cvv | order2_id |",
             "cvv: [CVV_REDACTED]",
             "order_id=4111111111111111",
             "Failed password for invalid user admin",

@@ -20,6 +20,7 @@
 //! letters (`span` is not `pan`). A line that is not valid in its format
 //! is scanned as raw text and counted as malformed.
 
+pub mod carry;
 pub mod fields;
 pub mod json;
 pub mod logfmt;

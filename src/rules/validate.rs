@@ -384,17 +384,18 @@ fn is_card_layout(ends: &[(usize, usize)]) -> bool {
     (0..n - 1).all(|i| size(i) == 4) && (1..=4).contains(&size(n - 1))
 }
 
-/// The key name just before a value: `order_id` in `order_id=`, `"order_id": "`
-/// or `shipmentId='`. Empty when there is none.
+/// The key name just before a value: `order_id` in `order_id=`, `"order_id": "`,
+/// `shipmentId='`, `:order_id=>"` or, inside a JSON string,
+/// `\"order_id\": \"`. Empty when there is none.
 fn key_before(line: &[u8], start: usize) -> &[u8] {
     let mut i = start;
     let mut skipped = 0;
     let mut assigns = false;
     while i > 0
-        && matches!(
+        && (matches!(
             line[i - 1],
-            b'"' | b'\'' | b':' | b'=' | b' ' | b'\t' | b'('
-        )
+            b'"' | b'\'' | b':' | b'=' | b' ' | b'\t' | b'(' | b'\\'
+        ) || (line[i - 1] == b'>' && i >= 2 && matches!(line[i - 2], b'=' | b'-')))
         && skipped < 6
     {
         assigns |= !matches!(line[i - 1], b' ' | b'\t');
@@ -421,14 +422,14 @@ pub fn after_id_key(line: &[u8], start: usize) -> bool {
     is_id_key(key_before(line, start))
 }
 
-/// True for `id`, `*_id`, `*-id` and camel-case `*Id` keys.
-fn is_id_key(key: &[u8]) -> bool {
+/// True for `id`, `*_id`, `*-id`, `* id`, `*.id` and camel-case `*Id` keys.
+pub fn is_id_key(key: &[u8]) -> bool {
     let n = key.len();
     if n < 2 || !key[n - 2..].eq_ignore_ascii_case(b"id") {
         return false;
     }
     n == 2
-        || matches!(key[n - 3], b'_' | b'-')
+        || matches!(key[n - 3], b'_' | b'-' | b' ' | b'.')
         || (key[n - 2] == b'I' && key[n - 3].is_ascii_lowercase())
         || key == b"ID"
 }

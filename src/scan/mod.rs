@@ -88,6 +88,9 @@ pub struct Scanner {
     line_filter: std::sync::OnceLock<LineFilter>,
     /// Lines are gated (the gate was built and is not switched off).
     gated: bool,
+    /// Per rule: its `<id>_unverified` sibling, which takes the candidates
+    /// the rule's validator turns down (see [`unverified_siblings`]).
+    unverified: Vec<Option<usize>>,
 }
 
 /// The next candidate of one indexed rule in the view being scanned.
@@ -214,10 +217,12 @@ impl Scanner {
         let rest: Vec<Rule> = combined_rules.iter().map(|&i| rules[i].clone()).collect();
         let gate = Gate::new(&rest);
         let gated = gate.is_some();
+        let unverified = unverified_siblings(&rules);
         Ok(Scanner {
             gate,
             line_filter: std::sync::OnceLock::new(),
             gated,
+            unverified,
             policy: Policy::labels(&rules),
             sensitive_keys,
             rules,
@@ -645,6 +650,17 @@ impl Scanner {
                 Some(v) => v.check(hay, span.clone()),
                 None => Ok(span.clone()),
             };
+            // What the validator turns down is still redacted when the rule
+            // has an `_unverified` sibling: counted as rejected by the rule,
+            // found by the sibling (a lower-confidence finding).
+            let (pid, rule) = match (&verdict, self.unverified[pid]) {
+                (Err(reason), Some(sibling)) => {
+                    w.stats.reject(pid, reason.slot());
+                    verdict = Ok(span.clone());
+                    (sibling, &self.rules[sibling])
+                }
+                _ => (pid, rule),
+            };
             if let Ok(found) = &verdict {
                 // A keyword rule outside the literal index (it could not be
                 // built) checks its keywords here; the entropy floor applies
@@ -741,7 +757,7 @@ impl Scanner {
                     None => other,
                     Some(Validator::PemBlock) => pid,
                     Some(v) if v.check(hay, range).is_ok() => other,
-                    Some(_) => pid,
+                    Some(_) => self.unverified[other].unwrap_or(pid),
                 }
             }
             _ => pid,
@@ -796,6 +812,32 @@ fn is_hash_token(text: &[u8]) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         && mac_len >= 12
         && rest.get(mac_len) == Some(&b']')
+}
+
+/// Per rule, the index of the rule named `<id>_unverified`, when the rule
+/// has a validator and that rule is loaded: a candidate the validator turns
+/// down is then redacted as the sibling's finding rather than left in place
+/// (a GitHub token whose checksum fails is still a token). The sibling must
+/// be loaded after the rule (on a tie the first rule sees the candidate);
+/// disabling it makes the validator strict again.
+fn unverified_siblings(rules: &[Rule]) -> Vec<Option<usize>> {
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if r.validator.is_none() || r.validator == Some(Validator::PemBlock) {
+                return None;
+            }
+            let want = format!("{}_unverified", r.id);
+            // Only a sibling loaded after the rule: on a tie the rule
+            // loaded first sees the candidate.
+            rules
+                .iter()
+                .skip(i + 1)
+                .position(|s| s.id == want)
+                .map(|p| i + 1 + p)
+        })
+        .collect()
 }
 
 /// Sorts findings by start and merges overlapping ones; a merged span keeps
