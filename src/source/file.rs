@@ -114,6 +114,9 @@ struct Tracked {
     /// The predecessor's partial last line was looked at (and carried
     /// over, if the writer continued it here).
     carry_checked: bool,
+    /// This generation's partial last line went out alone (terminated):
+    /// the next generation's first line may continue it.
+    cut_tail: bool,
 }
 
 impl Tracked {
@@ -171,6 +174,7 @@ impl Tracked {
             last_data: Instant::now(),
             seen_len: offset,
             carry_checked: false,
+            cut_tail: false,
         };
         t.refresh_fingerprint();
         t
@@ -291,8 +295,8 @@ impl Tracked {
     /// rotated generation: lines of the next one follow), then (with
     /// `forget`) the checkpoint entry is dropped.
     fn finish(&mut self, tx: &ChunkSender, forget: bool) -> bool {
-        if self.rotated {
-            self.feed.terminate_partial();
+        if self.rotated && self.feed.terminate_partial() {
+            self.cut_tail = true;
         }
         self.feed.framer().finish();
         if !self.send_ready(tx) {
@@ -356,6 +360,9 @@ struct FileSource {
     /// Paths whose file at start-up is read from its start: generations
     /// created since the checkpoint.
     from_start: HashSet<PathBuf>,
+    /// Files (by number) whose partial last line went out alone: the first
+    /// line of the generation after each may continue it (a cut).
+    cut_ids: HashSet<u64>,
 }
 
 /// The watcher thread's state. Reading can be slow (backpressure), and a
@@ -474,6 +481,7 @@ pub fn run(
         events: None,
         watched_dirs: HashSet::new(),
         from_start: HashSet::new(),
+        cut_ids: HashSet::new(),
     };
     if source.options.follow {
         let watcher = Arc::clone(&source.watcher);
@@ -674,10 +682,14 @@ impl FileSource {
         if self.tracked[i].carry_checked {
             return Some(true);
         }
-        let predecessor = self.tracked[i]
-            .waits_for
-            .and_then(|id| self.tracked.iter().position(|t| t.id == id));
+        let waits_for = self.tracked[i].waits_for;
+        let predecessor = waits_for.and_then(|id| self.tracked.iter().position(|t| t.id == id));
         let fresh = self.tracked[i].read_pos == 0 && self.tracked[i].feed.pending() == 0;
+        // The predecessor's partial last line went out alone: this file's
+        // first line may be its continuation.
+        if fresh && waits_for.is_some_and(|id| self.cut_ids.remove(&id)) {
+            self.tracked[i].feed.mark_head_cut();
+        }
         let Some(p) = predecessor.filter(|_| fresh) else {
             self.tracked[i].carry_checked = true;
             return Some(true);
@@ -718,12 +730,44 @@ impl FileSource {
                 && t.feed.ends_mid_line()
                 && t.last_data.elapsed() >= PARTIAL_HOLD
                 && t.feed.terminate_partial()
-                && !t.send_ready(tx)
             {
-                return false;
+                // A late continuation in this file is cut by the feed; one
+                // in the next generation, by `carry_from_predecessor`.
+                t.cut_tail = true;
+                self.cut_ids.insert(t.id);
+                if !t.send_ready(tx) {
+                    return false;
+                }
             }
         }
         true
+    }
+
+    /// Notes a file that was finished and dropped: if its partial last
+    /// line went out alone, the next generation's first line is a cut.
+    fn retire(&mut self, t: &Tracked) {
+        if t.cut_tail {
+            self.cut_ids.insert(t.id);
+        }
+        // (Bounded: ids of generations never followed by another.)
+        if self.cut_ids.len() > 4096 {
+            self.cut_ids.clear();
+        }
+    }
+
+    /// Generations found to come before file `live`'s current content
+    /// (copies made by copytruncate) are read first, so a partial line
+    /// `live` carried from its previous content continues in the first of
+    /// them, not in `live`. When it cannot (bytes of `live` were read
+    /// already), that first line is a cut.
+    fn route_carry(live: &mut Tracked, first: &mut Tracked) {
+        let carried = live.feed.take_carry();
+        if !carried.is_empty() {
+            first.feed.carry_in(&carried);
+            first.carry_checked = true;
+        } else if first.read_pos > 0 || live.feed.holds_carry() {
+            first.feed.mark_head_cut();
+        }
     }
 
     fn is_tracked(&self, key: FileKey) -> bool {
@@ -756,6 +800,15 @@ impl FileSource {
                 self.closed.insert(key, (Some(fingerprint), len));
             }
             let mut missed = self.missed_generations(&path, since, live);
+            missed.sort_by_key(|t| (t.file.metadata().and_then(|m| m.modified()).ok(), t.key.ino));
+            if let (Some(first), Some(t)) = (
+                missed.first_mut(),
+                self.tracked
+                    .iter_mut()
+                    .find(|t| t.path == path && !t.rotated),
+            ) {
+                FileSource::route_carry(t, first);
+            }
             let queued = self
                 .tracked
                 .iter()
@@ -858,6 +911,8 @@ impl FileSource {
             if found.is_empty() {
                 continue;
             }
+            found.sort_by_key(|t| (t.file.metadata().and_then(|m| m.modified()).ok(), t.key.ino));
+            FileSource::route_carry(&mut self.tracked[i], &mut found[0]);
             // After the copies already queued before the file, if any.
             let queued = self.pending_predecessor(i);
             let last = self.chain(&mut found, queued);
@@ -1240,6 +1295,7 @@ impl FileSource {
                 if !t.finish(tx, true) {
                     return false;
                 }
+                self.retire(&t);
                 continue;
             }
             i += 1;
@@ -1253,6 +1309,7 @@ impl FileSource {
             if !t.finish(tx, false) {
                 return false;
             }
+            self.retire(&t);
             self.closed
                 .insert(t.key, (t.fingerprint, t.feed.consumed_offset()));
         }

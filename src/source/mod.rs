@@ -56,6 +56,12 @@ pub struct Chunk {
     /// Where, in the payload, a partial line carried over from the
     /// previous generation meets its continuation (see [`crate::redact::prescrub_seam`]).
     pub seam: Option<usize>,
+    /// Where, in the payload, a line was cut at a generation seam: offsets
+    /// just after a newline added to end a partial line alone (its
+    /// continuation, if any, comes as a line of its own), and 0 when the
+    /// first line may be such a continuation (see
+    /// [`crate::redact::prepare_seams`]).
+    pub cuts: Vec<usize>,
 }
 
 impl Chunk {
@@ -66,6 +72,7 @@ impl Chunk {
             payload: OwnedBatch::Lines(Vec::new()),
             ack: Some(ack),
             seam: None,
+            cuts: Vec::new(),
         }
     }
 }
@@ -95,6 +102,9 @@ pub struct Feed {
     /// out are folded into `synthetic_done`.
     synthetic: Vec<(u64, u64, bool)>,
     synthetic_done: u64,
+    /// The next line handed out may continue a line that went out alone
+    /// (a cut at the start of the next chunk).
+    head_cut: bool,
 }
 
 impl Feed {
@@ -109,6 +119,7 @@ impl Feed {
             offset_base,
             synthetic: Vec::new(),
             synthetic_done: 0,
+            head_cut: false,
         }
     }
 
@@ -189,6 +200,31 @@ impl Feed {
         true
     }
 
+    /// Marks the next line handed out as a possible continuation of a line
+    /// that went out alone (the previous generation's partial last line,
+    /// ended without its continuation): its first digits are failed
+    /// closed.
+    pub fn mark_head_cut(&mut self) {
+        self.head_cut = true;
+    }
+
+    /// Takes back a partial line carried in by [`Feed::carry_in`] that no
+    /// byte of this file continued yet (it belongs to another generation
+    /// read first). Empty when there is none.
+    pub fn take_carry(&mut self) -> Vec<u8> {
+        let only_carry = self
+            .synthetic
+            .first()
+            .is_some_and(|&(_, len, _)| len == self.framer.received());
+        if !self.holds_carry() || !only_carry {
+            return Vec::new();
+        }
+        let carried = self.framer.take_pending();
+        let base = self.offset_base;
+        self.restart_at(base);
+        carried
+    }
+
     /// Whether what is pending ends inside a line.
     pub fn ends_mid_line(&self) -> bool {
         self.framer.ends_mid_line()
@@ -227,6 +263,7 @@ impl Feed {
             payload: OwnedBatch::OverLong { terminated, bytes },
             ack: None,
             seam: None,
+            cuts: Vec::new(),
         }
     }
 
@@ -246,12 +283,30 @@ impl Feed {
             }
             _ => None,
         };
+        let mut cuts = Vec::new();
+        if let OwnedBatch::Lines(lines) = &payload {
+            if std::mem::take(&mut self.head_cut) {
+                cuts.push(0);
+            }
+            let after = before + lines.len() as u64;
+            // Newlines added to end a partial line alone.
+            for &(at, _, carried) in &self.synthetic {
+                if !carried && at >= before && at < after {
+                    let cut = (at + 1 - before) as usize;
+                    cuts.push(cut);
+                    if cut == lines.len() {
+                        self.head_cut = true;
+                    }
+                }
+            }
+        }
         self.settle_synthetic();
         Some(Chunk {
             stream: Arc::clone(&self.stream),
             payload,
             ack: None,
             seam,
+            cuts,
         })
     }
 }
@@ -453,6 +508,58 @@ mod tests {
         assert_eq!(lines_of(&chunk), b"two card=4111111111111111 end\n");
         assert_eq!(chunk.seam, Some(13));
         assert_eq!(f.consumed_offset(), 17);
+    }
+
+    #[test]
+    fn a_partial_line_ended_alone_is_a_cut_on_both_sides() {
+        // The partial line waits, then goes out alone; its late
+        // continuation (same file) comes as a line of its own: both edges
+        // are marked, in the chunk that holds them.
+        let mut f = feed();
+        f.framer().push(b"a\ncard=4111111");
+        assert_eq!(f.next_chunk().unwrap().cuts, Vec::<usize>::new());
+        assert!(f.terminate_partial());
+        let chunk = f.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"card=4111111\n");
+        assert_eq!(chunk.cuts, vec![13]);
+        f.framer().push(b"111111111 end\nnext\n");
+        let chunk = f.next_chunk().unwrap();
+        assert_eq!(chunk.cuts, vec![0]);
+        // Both in one chunk.
+        let mut f = feed();
+        f.framer().push(b"card=4111111");
+        f.terminate_partial();
+        f.framer().push(b"111111111 end\n");
+        let chunk = f.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"card=4111111\n111111111 end\n");
+        assert_eq!(chunk.cuts, vec![13]);
+        // The next generation after a cut starts with one.
+        let mut next = feed();
+        next.mark_head_cut();
+        next.framer().push(b"111111111 end\n");
+        assert_eq!(next.next_chunk().unwrap().cuts, vec![0]);
+        assert!(next.next_chunk().is_none());
+        next.framer().push(b"x\n");
+        assert_eq!(next.next_chunk().unwrap().cuts, Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_carry_not_continued_yet_moves_to_another_generation() {
+        let mut live = feed();
+        live.framer().push(b"one\ncard=4111");
+        live.next_chunk().unwrap();
+        live.restart_carrying(0);
+        assert!(live.holds_carry());
+        let carried = live.take_carry();
+        assert_eq!(carried, b"card=4111");
+        assert!(!live.holds_carry());
+        assert_eq!(live.pending(), 0);
+        // Continued by bytes of the file already: it stays.
+        live.restart_at(0);
+        live.carry_in(b"card=4111");
+        live.framer().push(b"1111");
+        assert!(live.take_carry().is_empty());
+        assert_eq!(live.pending(), 13);
     }
 
     #[test]
