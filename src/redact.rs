@@ -1069,13 +1069,17 @@ mod tests {
         let scanner = Arc::new(Scanner::builtin());
         for before in 1..16usize {
             for after in 1..16usize {
-                let mut lines = format!("w=1 seq=000000001 card=4{}", "1".repeat(before - 1))
-                    .into_bytes();
+                let mut lines =
+                    format!("w=1 seq=000000001 card=4{}", "1".repeat(before - 1)).into_bytes();
                 let seam = lines.len();
                 lines.extend_from_slice(format!("{} user=bob end\n", "1".repeat(after)).as_bytes());
                 let closed = prepare_seams(&scanner, &mut lines, Some(seam), &[]);
                 let out = scrub_with(&scanner, &lines);
-                assert!(!shows_card(&out), "{before}+{after}: {}", String::from_utf8_lossy(&out));
+                assert!(
+                    !shows_card(&out),
+                    "{before}+{after}: {}",
+                    String::from_utf8_lossy(&out)
+                );
                 if before + after >= 16 {
                     assert_eq!(closed, 1, "{before}+{after}");
                 }
@@ -1097,7 +1101,11 @@ mod tests {
             prepare_seams(&scanner, &mut lines, Some(seam), &[]);
             let out = scrub_with(&scanner, &lines);
             let digits: Vec<u8> = out.iter().copied().filter(u8::is_ascii_digit).collect();
-            assert!(!shows_card(&digits), "{a}|{b}: {}", String::from_utf8_lossy(&out));
+            assert!(
+                !shows_card(&digits),
+                "{a}|{b}: {}",
+                String::from_utf8_lossy(&out)
+            );
         }
     }
 
@@ -1136,14 +1144,21 @@ mod tests {
             prepare_seams(&scanner, &mut lines, None, &[cut]);
             let out = scrub_with(&scanner, &lines);
             let digits: Vec<u8> = out.iter().copied().filter(u8::is_ascii_digit).collect();
-            assert!(!shows_card(&digits), "{split}: {}", String::from_utf8_lossy(&out));
+            assert!(
+                !shows_card(&digits),
+                "{split}: {}",
+                String::from_utf8_lossy(&out)
+            );
             let text = String::from_utf8_lossy(&out);
             for part in text.split('\n') {
                 let run: String = part.chars().filter(char::is_ascii_digit).collect();
                 // No side keeps more than four card digits (plus the seq).
                 assert!(!run.contains("11111"), "{split}: {text}");
             }
-            assert!(text.starts_with("x\nw=1 seq=000000042 card=") && text.ends_with(" user=bob end\ny\n"));
+            assert!(
+                text.starts_with("x\nw=1 seq=000000042 card=")
+                    && text.ends_with(" user=bob end\ny\n")
+            );
             // Different chunks: a tail cut at the end, a head cut at 0.
             let mut first = format!("{a}\n").into_bytes();
             let mut second = format!("{b}\n").into_bytes();
@@ -1167,7 +1182,10 @@ mod tests {
     /// A test line with the card written `sep`-grouped.
     fn card_line(seq: u32, sep: &str, pad: usize) -> String {
         let card = ["4111", "1111", "1111", "1111"].join(sep);
-        format!("w=1 seq={seq:09} card={card} user=bob pad={} end", "x".repeat(pad))
+        format!(
+            "w=1 seq={seq:09} card={card} user=bob pad={} end",
+            "x".repeat(pad)
+        )
     }
 
     /// The text without card separators and newlines, so a card written in

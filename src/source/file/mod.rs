@@ -1,0 +1,473 @@
+//! Files as a source: a path or glob pattern, read once or followed like
+//! `tail -F`.
+//!
+//! Every file is its own stream (its own line order, line numbers and
+//! partial-line state) and is read on this source's thread, a little of
+//! each in turn. Reads go through the shared bounded channel, so a full
+//! channel pauses reading (backpressure).
+//!
+//! Following, what it guarantees:
+//! - **Rename-and-create rotation** (logrotate's default, the kubelet's
+//!   `0.log` → `0.log.<time>`): when the path names another file, the old
+//!   handle stays open and is read to its end first; it is kept open while it
+//!   still exists, so a writer that has not reopened yet can still append to
+//!   it, and closed once it is deleted and fully read (however long that
+//!   takes — nothing is abandoned after a timeout). Generations that were
+//!   created and rotated away before they were noticed (siblings modified
+//!   after the old file was opened) are read too.
+//! - **copytruncate**: a file that shrinks (or whose first bytes change)
+//!   was copied and truncated. The copy is the sibling with the same
+//!   fingerprint (by content, never by length: a copy shorter than what was
+//!   read holds nothing new and is not read again); the bytes written
+//!   between the last read and the copy are read from it, then reading
+//!   starts over at offset 0. Bytes written between the copy and the
+//!   truncation and not read in time are lost by copytruncate itself;
+//!   counted when the file was seen longer than the copy and the reads.
+//! - **Partial lines**: a generation (rotated file, copied content) that
+//!   ends inside a line hands that partial line to the next generation,
+//!   whose first bytes continue it; without a continuation within
+//!   [`PARTIAL_HOLD`] it goes out alone, terminated. A line is never
+//!   scanned in two halves.
+//! - **New files** matching the pattern are picked up from their start.
+//! - **Checkpoints**: a file is resumed at its recorded offset when its
+//!   device, inode and fingerprint match; with a checkpoint, shutdown keeps
+//!   a partial last line for the next run instead of emitting it. On
+//!   restart, every generation written since the checkpoint (rotated away
+//!   since, or created and rotated away after the last save) is read in
+//!   order before the file at the path; compressed ones are skipped with a
+//!   counted warning.
+
+mod chain;
+mod copytruncate;
+mod discovery;
+mod resume;
+mod tracked;
+mod watcher;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{ChunkSender, FramingOptions};
+use crate::checkpoint::{Checkpoints, FileKey, Fingerprint};
+
+use tracked::Tracked;
+use watcher::{StopOnDrop, Watcher};
+
+/// How long to sleep when no file had new data.
+const IDLE_SLEEP: Duration = Duration::from_millis(25);
+/// How often to look for renamed files while reading: a new generation is
+/// held open well before a fast writer can rotate it away again.
+const RENAME_CHECK_INTERVAL: Duration = Duration::from_millis(5);
+/// How often to look for truncation, deleted files and new files.
+const CHECK_INTERVAL: Duration = Duration::from_millis(200);
+/// Reads per file per turn (of up to 256 KiB each).
+const READS_PER_TURN: usize = 4;
+/// Fingerprints shorter than this do not tell contents apart reliably.
+const MIN_FINGERPRINT_BYTES: usize = 64;
+/// Rotated files kept open for late writes, per pattern; beyond that the
+/// oldest fully read one is closed.
+const MAX_ROTATED_OPEN: usize = 16;
+/// How long the partial last line of a generation (a rotated file, or the
+/// content a copytruncate copied away) waits for its continuation at the
+/// start of the next generation; then it goes out alone, terminated.
+pub const PARTIAL_HOLD: Duration = Duration::from_secs(2);
+
+/// Settings of a file source.
+#[derive(Clone, Debug)]
+pub struct FileOptions {
+    /// The path or glob pattern.
+    pub pattern: String,
+    /// Keep reading as files grow, across rotation.
+    pub follow: bool,
+    /// Start files found at start-up (without a checkpoint) at their end.
+    pub start_at_end: bool,
+    /// Which matching files are opened (`--exclude`, `--ignore-older`).
+    pub selection: super::select::Selection,
+}
+
+/// Where the files of one pattern stand.
+struct FileSource {
+    options: FileOptions,
+    framing: FramingOptions,
+    label: Arc<str>,
+    tracked: Vec<Tracked>,
+    /// Files closed after being read (rotated away, or read once): where
+    /// they ended, so a later match of the same file resumes there.
+    closed: HashMap<FileKey, (Option<Fingerprint>, u64)>,
+    checkpoints: Option<Arc<Mutex<Checkpoints>>>,
+    /// Paths whose open failure was already reported.
+    reported: HashSet<PathBuf>,
+    /// New generations opened by the watcher thread, not adopted yet.
+    watcher: Arc<Watcher>,
+    /// Followed paths and the file last seen at each (none: renamed away
+    /// and not created again yet).
+    followed: Vec<(PathBuf, Option<FileKey>)>,
+    /// The newest file (by number) opened at each followed path: the next
+    /// generation is read after it.
+    newest_at: HashMap<PathBuf, u64>,
+    /// inotify (through `notify`): events wake the watcher at once.
+    events: Option<notify::RecommendedWatcher>,
+    /// Directories `events` watches.
+    watched_dirs: HashSet<PathBuf>,
+    /// Paths whose file at start-up is read from its start: generations
+    /// created since the checkpoint.
+    from_start: HashSet<PathBuf>,
+    /// Files (by number) whose partial last line went out alone: the first
+    /// line of the generation after each may continue it (a cut).
+    cut_ids: HashSet<u64>,
+}
+
+/// Reads the files matching `options.pattern` until they end (or, when
+/// following, until `stop`).
+pub fn run(
+    options: FileOptions,
+    framing: FramingOptions,
+    tx: ChunkSender,
+    stop: Arc<AtomicBool>,
+    checkpoints: Option<Arc<Mutex<Checkpoints>>>,
+) -> io::Result<()> {
+    let pattern = glob::Pattern::new(&options.pattern).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("--input {}: {e}", options.pattern),
+        )
+    })?;
+    drop(pattern);
+    let mut source = FileSource {
+        label: options.pattern.clone().into(),
+        options,
+        framing,
+        tracked: Vec::new(),
+        closed: HashMap::new(),
+        checkpoints,
+        reported: HashSet::new(),
+        watcher: Arc::new(Watcher::default()),
+        followed: Vec::new(),
+        newest_at: HashMap::new(),
+        events: None,
+        watched_dirs: HashSet::new(),
+        from_start: HashSet::new(),
+        cut_ids: HashSet::new(),
+    };
+    if source.options.follow {
+        let watcher = Arc::clone(&source.watcher);
+        // Without inotify the polling thread alone notices rotations.
+        source.events = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            use notify::event::{EventKind, ModifyKind};
+            // Writes are not interesting, only files appearing at a path.
+            let appears = |kind: &EventKind| {
+                matches!(
+                    kind,
+                    EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_)) | EventKind::Any
+                )
+            };
+            if let Ok(event) = event.as_ref().map_err(|_| ()).and_then(|e| {
+                if appears(&e.kind) {
+                    Ok(e)
+                } else {
+                    Err(())
+                }
+            }) {
+                let dirs: HashSet<PathBuf> = event
+                    .paths
+                    .iter()
+                    .filter_map(|p| p.parent().map(Path::to_path_buf))
+                    .collect();
+                for dir in dirs {
+                    watcher.on_event(&dir);
+                }
+            }
+        })
+        .ok();
+    }
+    let _watching = if source.options.follow {
+        let watcher = Arc::clone(&source.watcher);
+        std::thread::Builder::new()
+            .name("logscrub-watch".into())
+            .spawn(move || watcher.run())
+            .ok();
+        Some(StopOnDrop(Arc::clone(&source.watcher)))
+    } else {
+        None
+    };
+    source.resume_rotated_from_checkpoint();
+    let found = source.discover(true);
+    // A plain path that does not exist yet is watched from the start, so
+    // the file is caught as soon as it is created.
+    let literal = glob::Pattern::escape(&source.options.pattern) == source.options.pattern;
+    if source.options.follow && literal {
+        let path = PathBuf::from(&source.options.pattern);
+        if !source.followed.iter().any(|(p, _)| *p == path) {
+            source.followed.push((path, None));
+        }
+    }
+    source.publish_paths();
+    if found == 0 && !source.options.follow && source.tracked.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("--input {}: no such file", source.options.pattern),
+        ));
+    }
+    let mut last_check = Instant::now();
+    let mut last_rename_check = Instant::now();
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            source.drain_for_shutdown(&tx);
+            return Ok(());
+        }
+        // A copytruncated file about to be read from its start again: copies
+        // of content it held meanwhile come first.
+        if source.options.follow
+            && source.tracked.iter().any(|t| {
+                !t.rotated && t.last_copy.is_some() && t.read_pos == 0 && t.head.is_empty()
+            })
+        {
+            source.reconcile_copies();
+        }
+        let mut progressed = false;
+        let mut i = 0;
+        while i < source.tracked.len() {
+            if source.is_waiting(i) {
+                i += 1;
+                continue;
+            }
+            match source.carry_from_predecessor(i, &tx) {
+                None => return Ok(()),
+                Some(false) => {
+                    i += 1;
+                    continue;
+                }
+                Some(true) => {}
+            }
+            match source.tracked[i].read_some(&tx, source.options.follow) {
+                Ok((got, true)) => progressed |= got,
+                Ok((_, false)) => return Ok(()),
+                Err(e) => {
+                    let t = source.tracked.remove(i);
+                    crate::telemetry::count_error("receiving", "read_failed");
+                    crate::diag::emit(
+                        "error",
+                        &format!("reading {}: {e}; the file is skipped", t.path.display()),
+                    );
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        if !source.options.follow {
+            let mut i = 0;
+            while i < source.tracked.len() {
+                if source.tracked[i].at_eof {
+                    let mut t = source.tracked.remove(i);
+                    if !t.finish(&tx, false) {
+                        return Ok(());
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            if source.tracked.is_empty() {
+                return Ok(());
+            }
+            continue;
+        }
+        if !source.end_stale_partials(&tx) {
+            return Ok(());
+        }
+        source.note_copies();
+        // A rotation is noticed within a read turn (one stat per file), so
+        // a new generation is held open before it can be rotated away.
+        if last_rename_check.elapsed() >= RENAME_CHECK_INTERVAL {
+            last_rename_check = Instant::now();
+            source.check_renamed();
+        }
+        if !progressed || last_check.elapsed() >= CHECK_INTERVAL {
+            last_check = Instant::now();
+            if !source.check_files(&tx) {
+                return Ok(());
+            }
+            source.discover(false);
+            source.publish_paths();
+        }
+        if !progressed {
+            std::thread::sleep(IDLE_SLEEP);
+        }
+    }
+}
+
+impl FileSource {
+    /// At shutdown: what the files held when it was asked for is read and
+    /// sent (a pod's `emptyDir` goes away with the pod, so lines left
+    /// unread would be lost), within the shutdown timeout. Lines written
+    /// after that wait for the next run (with a checkpoint) or are not
+    /// read. With a checkpoint, a partial last line also waits; without,
+    /// it is sent.
+    fn drain_for_shutdown(&mut self, tx: &ChunkSender) {
+        if self.options.follow {
+            self.check_renamed();
+        }
+        let ends: HashMap<FileKey, u64> = self
+            .tracked
+            .iter()
+            .map(|t| (t.key, t.file.metadata().map_or(0, |m| m.len())))
+            .collect();
+        loop {
+            let mut progressed = false;
+            for i in 0..self.tracked.len() {
+                let end = ends.get(&self.tracked[i].key).copied().unwrap_or(0);
+                if self.is_waiting(i) || self.tracked[i].read_pos >= end {
+                    if self.tracked[i].read_pos >= end {
+                        self.tracked[i].at_eof = true;
+                    }
+                    continue;
+                }
+                match self.tracked[i].read_some(tx, self.options.follow) {
+                    Ok((got, true)) => progressed |= got,
+                    Ok((_, false)) | Err(_) => return,
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        if self.checkpoints.is_none() {
+            for t in &mut self.tracked {
+                if !t.finish(tx, false) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Before file `i` is read: if the generation before it ended inside a
+    /// line, the writer continues that line at the start of this file, so
+    /// the partial line moves here and is scanned whole. `Some(false)`:
+    /// not now (the predecessor's line waits and this file has no bytes
+    /// yet); `None`: the receiver is gone.
+    fn carry_from_predecessor(&mut self, i: usize, tx: &ChunkSender) -> Option<bool> {
+        if self.tracked[i].carry_checked {
+            return Some(true);
+        }
+        let waits_for = self.tracked[i].waits_for;
+        let predecessor = waits_for.and_then(|id| self.tracked.iter().position(|t| t.id == id));
+        let fresh = self.tracked[i].read_pos == 0 && self.tracked[i].feed.pending() == 0;
+        // The predecessor's partial last line went out alone: this file's
+        // first line may be its continuation.
+        if fresh && waits_for.is_some_and(|id| self.cut_ids.remove(&id)) {
+            self.tracked[i].feed.mark_head_cut();
+        }
+        let Some(p) = predecessor.filter(|_| fresh) else {
+            self.tracked[i].carry_checked = true;
+            return Some(true);
+        };
+        let has_bytes = self.tracked[i].file.metadata().is_ok_and(|m| m.len() > 0);
+        if !has_bytes {
+            // Nothing to read here yet; a partial line there waits.
+            return Some(!self.tracked[p].feed.ends_mid_line());
+        }
+        // The writer moved on to this file: what it wrote to the
+        // predecessor before (lines still landing there after the rename
+        // included) comes first, and its partial last line is complete.
+        loop {
+            match self.tracked[p].read_some(tx, self.options.follow) {
+                Ok((true, true)) => continue,
+                Ok((_, false)) => return None,
+                Ok((false, true)) | Err(_) => break,
+            }
+        }
+        if self.tracked[p].feed.ends_mid_line() {
+            let partial = self.tracked[p].feed.take_partial();
+            self.tracked[i].feed.carry_in(&partial);
+            self.tracked[i].last_data = Instant::now();
+        }
+        self.tracked[i].carry_checked = true;
+        Some(true)
+    }
+
+    /// A partial last line at the end of a generation (a rotated file, or
+    /// carried into the next one) that no continuation came for within
+    /// [`PARTIAL_HOLD`] goes out as a line of its own, terminated. False
+    /// when the receiver is gone.
+    fn end_stale_partials(&mut self, tx: &ChunkSender) -> bool {
+        for t in &mut self.tracked {
+            let ends_generation = t.rotated || t.feed.holds_carry();
+            if ends_generation
+                && t.at_eof
+                && t.feed.ends_mid_line()
+                && t.last_data.elapsed() >= PARTIAL_HOLD
+                && t.feed.terminate_partial()
+            {
+                // A late continuation in this file is cut by the feed; one
+                // in the next generation, by `carry_from_predecessor`.
+                t.cut_tail = true;
+                self.cut_ids.insert(t.id);
+                if !t.send_ready(tx) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Notes a file that was finished and dropped: if its partial last
+    /// line went out alone, the next generation's first line is a cut.
+    fn retire(&mut self, t: &Tracked) {
+        if t.cut_tail {
+            self.cut_ids.insert(t.id);
+        }
+        // (Bounded: ids of generations never followed by another.)
+        if self.cut_ids.len() > 4096 {
+            self.cut_ids.clear();
+        }
+    }
+
+    /// Generations found to come before file `live`'s current content
+    /// (copies made by copytruncate) are read first, so a partial line
+    /// `live` carried from its previous content continues in the first of
+    /// them, not in `live`. When it cannot (bytes of `live` were read
+    /// already), that first line is a cut.
+    fn route_carry(live: &mut Tracked, first: &mut Tracked) {
+        let carried = live.feed.take_carry();
+        if !carried.is_empty() {
+            first.feed.carry_in(&carried);
+            first.carry_checked = true;
+        } else if first.read_pos > 0 || live.feed.holds_carry() {
+            first.feed.mark_head_cut();
+        }
+    }
+
+    fn is_tracked(&self, key: FileKey) -> bool {
+        self.tracked.iter().any(|t| t.key == key)
+    }
+
+    /// The predecessor file `i` still waits for, if any.
+    fn pending_predecessor(&self, i: usize) -> Option<u64> {
+        let first = self.tracked[i].waits_for?;
+        self.tracked
+            .iter()
+            .any(|t| t.id == first && !t.at_eof)
+            .then_some(first)
+    }
+
+    /// Whether file `i` waits for a rotated predecessor to be read.
+    fn is_waiting(&self, i: usize) -> bool {
+        let Some(first) = self.tracked[i].waits_for else {
+            return false;
+        };
+        self.tracked.iter().any(|t| t.id == first && !t.at_eof)
+    }
+
+    /// The most recent rotated file that was at `path` and is not read to
+    /// its end yet.
+    fn unfinished_predecessor(&self, path: &Path) -> Option<u64> {
+        self.tracked
+            .iter()
+            .rev()
+            .find(|t| t.rotated && !t.at_eof && t.path == path)
+            .map(|t| t.id)
+    }
+}
