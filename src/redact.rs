@@ -758,7 +758,9 @@ pub fn prepare_seams(
         let mut l = line.to_vec();
         let mut closed = false;
         if let Some(at) = joined_at {
-            closed |= prescrub_seam(scanner, &mut l, at);
+            // A join that is also a cut: the continuation is uncertain.
+            let uncertain = join.is_some_and(|j| cuts.contains(&j));
+            closed |= prescrub_seam(scanner, &mut l, at, uncertain);
         }
         if head_cut {
             closed |= fail_closed_at_cut(&mut l, Edge::Head);
@@ -784,8 +786,16 @@ pub fn prepare_seams(
 /// one. So each part is scrubbed alone first, and the joined result is
 /// scrubbed again by the caller: what either reading finds is redacted.
 /// A digit run across the seam that holds a card-like window is replaced
-/// whole ([`fail_closed_across_seam`]); returns whether that happened.
-pub fn prescrub_seam(scanner: &Arc<Scanner>, lines: &mut Vec<u8>, seam: usize) -> bool {
+/// whole ([`fail_closed_across_seam`]); so is, when the continuation is
+/// `uncertain` (copytruncate), a run with more than four digits on either
+/// side of the seam: those could be a card cut in two with the bytes in
+/// between lost. Returns whether a run was replaced.
+pub fn prescrub_seam(
+    scanner: &Arc<Scanner>,
+    lines: &mut Vec<u8>,
+    seam: usize,
+    uncertain: bool,
+) -> bool {
     if seam == 0 || seam >= lines.len() {
         return false;
     }
@@ -798,7 +808,7 @@ pub fn prescrub_seam(scanner: &Arc<Scanner>, lines: &mut Vec<u8>, seam: usize) -
     redactor.scrub_lines(&lines[start..seam], &mut joined);
     let mid = joined.len();
     redactor.scrub_lines(&lines[seam..end], &mut joined);
-    let closed = fail_closed_across_seam(&mut joined, mid);
+    let closed = fail_closed_across_seam(&mut joined, mid, uncertain);
     lines.splice(start..end, joined);
     closed
 }
@@ -892,14 +902,26 @@ fn holds_card_window(digits: &[u8]) -> bool {
 /// replaced whole: fail closed, only ever at a seam. (A run that is one
 /// card is replaced too: the label is the card rule's.) Returns whether a
 /// run was replaced.
-fn fail_closed_across_seam(joined: &mut Vec<u8>, mid: usize) -> bool {
+fn fail_closed_across_seam(joined: &mut Vec<u8>, mid: usize, uncertain: bool) -> bool {
     let Some((from, to)) = digit_run(joined, mid) else {
         return false;
     };
+    let before = if from < mid {
+        digits_of(&joined[from..mid.min(to)]).len()
+    } else {
+        0
+    };
+    let after = if to > mid {
+        digits_of(&joined[mid.max(from)..to]).len()
+    } else {
+        0
+    };
+    if uncertain && (before > CUT_EDGE_DIGITS || after > CUT_EDGE_DIGITS) {
+        joined.splice(from..to, SEAM_CARD_LABEL.iter().copied());
+        return true;
+    }
     // Digits on one side only: each half was scanned alone.
-    let digits_before = from < mid && joined[from..mid.min(to)].iter().any(u8::is_ascii_digit);
-    let digits_after = to > mid && joined[mid.max(from)..to].iter().any(u8::is_ascii_digit);
-    if !(digits_before && digits_after) {
+    if before == 0 || after == 0 {
         return false;
     }
     if holds_card_window(&digits_of(&joined[from..to])) {
@@ -1018,7 +1040,7 @@ mod tests {
         let mut lines = b"w=1 seq=054924 card=41111111".to_vec();
         let seam = lines.len();
         lines.extend_from_slice(b"1111111111111111111 user=bob end\n");
-        prescrub_seam(&scanner, &mut lines, seam);
+        prescrub_seam(&scanner, &mut lines, seam, false);
         let out = scrub_with(&scanner, &lines);
         assert_eq!(out, b"w=1 seq=054924 card=[CARD_REDACTED] user=bob end\n");
         // A long run without a card-like window is left alone.
@@ -1026,7 +1048,7 @@ mod tests {
         let seam = lines.len();
         lines.extend_from_slice(b"000000000000000 ok\n");
         let before = lines.clone();
-        prescrub_seam(&scanner, &mut lines, seam);
+        prescrub_seam(&scanner, &mut lines, seam, false);
         assert_eq!(lines, before);
     }
 
@@ -1039,7 +1061,7 @@ mod tests {
         let seam = joined.len();
         joined.extend_from_slice(b"11111111 ok\n");
         let mut lines = joined.clone();
-        prescrub_seam(&scanner, &mut lines, seam);
+        prescrub_seam(&scanner, &mut lines, seam, false);
         let out = scrub_with(&scanner, &lines);
         assert!(!out.windows(card.len()).any(|w| w == card), "{out:?}");
         // Bytes lost in between: a card at the start of the continuation,
@@ -1048,7 +1070,7 @@ mod tests {
         let seam = glued.len();
         glued.extend_from_slice(b"4111111111111111 user=bob end\ny\n");
         let mut lines = glued.clone();
-        prescrub_seam(&scanner, &mut lines, seam);
+        prescrub_seam(&scanner, &mut lines, seam, false);
         let out = scrub_with(&scanner, &lines);
         assert!(!out.windows(card.len()).any(|w| w == card), "{out:?}");
         assert!(out.starts_with(b"x\nw=1 seq=000") && out.ends_with(b" user=bob end\ny\n"));
@@ -1179,6 +1201,26 @@ mod tests {
         assert_eq!(lines, b"took 12\n34 ms\n");
     }
 
+    #[test]
+    fn an_uncertain_join_hides_more_than_four_digits_at_the_seam() {
+        // copytruncate lost the bytes between `w` and the last 14 digits of
+        // another line's card: 14 digits of a card would show.
+        let scanner = Arc::new(Scanner::builtin());
+        let mut lines = b"w".to_vec();
+        lines.extend_from_slice(b"11111111111111 user=bob end\n");
+        assert_eq!(prepare_seams(&scanner, &mut lines, Some(1), &[1]), 1);
+        assert_eq!(lines, b"w[CARD_REDACTED] user=bob end\n");
+        // A certain join (rename rotation) keeps a number that is no card.
+        let mut lines = b"seq=0000".to_vec();
+        lines.extend_from_slice(b"83410 ok\n");
+        assert_eq!(prepare_seams(&scanner, &mut lines, Some(8), &[]), 0);
+        assert_eq!(lines, b"seq=000083410 ok\n");
+        // Four digits or fewer on each side stay, even uncertain.
+        let mut lines = b"took 12".to_vec();
+        lines.extend_from_slice(b"34 ms\n");
+        assert_eq!(prepare_seams(&scanner, &mut lines, Some(7), &[7]), 0);
+    }
+
     /// A test line with the card written `sep`-grouped.
     fn card_line(seq: u32, sep: &str, pad: usize) -> String {
         let card = ["4111", "1111", "1111", "1111"].join(sep);
@@ -1228,7 +1270,8 @@ mod tests {
             } else {
                 lines.extend_from_slice(b.as_bytes());
                 lines.extend_from_slice(b"\nafter\n");
-                prepare_seams(&scanner, &mut lines, Some(at), &[]);
+                // copytruncate: the join is uncertain (a cut too).
+                prepare_seams(&scanner, &mut lines, Some(at), &[at]);
             }
             let out = scrub_with(&scanner, &lines);
             proptest::prop_assert!(!shows_card(&ungrouped(&out)), "{}", String::from_utf8_lossy(&out));

@@ -105,6 +105,9 @@ pub struct Feed {
     /// The next line handed out may continue a line that went out alone
     /// (a cut at the start of the next chunk).
     head_cut: bool,
+    /// The carried partial line may not be continued by this file's first
+    /// bytes (copytruncate can lose bytes in between).
+    carry_uncertain: bool,
 }
 
 impl Feed {
@@ -120,6 +123,7 @@ impl Feed {
             synthetic: Vec::new(),
             synthetic_done: 0,
             head_cut: false,
+            carry_uncertain: false,
         }
     }
 
@@ -177,11 +181,14 @@ impl Feed {
     /// Starts this (fresh) feed with `partial`, the unfinished last line of
     /// the previous generation: the first bytes read complete it, so the
     /// line is scanned whole. The carried bytes do not count as this
-    /// file's offsets.
-    pub fn carry_in(&mut self, partial: &[u8]) {
+    /// file's offsets. Not `certain` (copytruncate: the writer's bytes
+    /// between the copy and the truncation may be lost): the join is also
+    /// a cut for the scrub job, whose digits at the seam fail closed.
+    pub fn carry_in(&mut self, partial: &[u8], certain: bool) {
         if partial.is_empty() {
             return;
         }
+        self.carry_uncertain = !certain;
         let at = self.framer.received();
         self.framer.push(partial);
         self.synthetic.push((at, partial.len() as u64, true));
@@ -251,7 +258,7 @@ impl Feed {
     pub fn restart_carrying(&mut self, offset_base: u64) {
         let partial = self.take_partial();
         self.restart_at(offset_base);
-        self.carry_in(&partial);
+        self.carry_in(&partial, false);
     }
 
     /// A chunk reporting an undecodable run of `bytes` as the stream's next
@@ -284,6 +291,9 @@ impl Feed {
             _ => None,
         };
         let mut cuts = Vec::new();
+        if let (Some(join), true) = (seam, self.carry_uncertain) {
+            cuts.push(join);
+        }
         if let OwnedBatch::Lines(lines) = &payload {
             if std::mem::take(&mut self.head_cut) {
                 cuts.push(0);
@@ -468,7 +478,7 @@ mod tests {
         let partial = old.take_partial();
         assert_eq!(partial, b"card=41111111");
         let mut new = feed();
-        new.carry_in(&partial);
+        new.carry_in(&partial, true);
         assert!(new.holds_carry());
         assert_eq!(new.consumed_offset(), 0);
         new.framer().push(b"11111111 x\nnext\n");
@@ -507,6 +517,8 @@ mod tests {
         let chunk = f.next_chunk().unwrap();
         assert_eq!(lines_of(&chunk), b"two card=4111111111111111 end\n");
         assert_eq!(chunk.seam, Some(13));
+        // copytruncate may lose bytes between the two: a cut too.
+        assert_eq!(chunk.cuts, vec![13]);
         assert_eq!(f.consumed_offset(), 17);
     }
 
@@ -556,7 +568,7 @@ mod tests {
         assert_eq!(live.pending(), 0);
         // Continued by bytes of the file already: it stays.
         live.restart_at(0);
-        live.carry_in(b"card=4111");
+        live.carry_in(b"card=4111", false);
         live.framer().push(b"1111");
         assert!(live.take_carry().is_empty());
         assert_eq!(live.pending(), 13);

@@ -104,6 +104,9 @@ impl FileSource {
                 self.closed.insert(key, (Some(fingerprint), len));
             }
             let mut missed = self.missed_generations(&path, since, live);
+            for t in &mut missed {
+                t.copy = true;
+            }
             missed.sort_by_key(|t| (t.file.metadata().and_then(|m| m.modified()).ok(), t.key.ino));
             if let (Some(first), Some(t)) = (
                 missed.first_mut(),
@@ -214,6 +217,9 @@ impl FileSource {
             }
             if found.is_empty() {
                 continue;
+            }
+            for t in &mut found {
+                t.copy = true;
             }
             found.sort_by_key(|t| (t.file.metadata().and_then(|m| m.modified()).ok(), t.key.ino));
             FileSource::route_carry(&mut self.tracked[i], &mut found[0]);

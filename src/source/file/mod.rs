@@ -381,7 +381,10 @@ impl FileSource {
         }
         if self.tracked[p].feed.ends_mid_line() {
             let partial = self.tracked[p].feed.take_partial();
-            self.tracked[i].feed.carry_in(&partial);
+            // Certain after a rename (the writer's bytes go to the old
+            // file until it reopens); not after a copy.
+            let certain = !self.tracked[p].copy;
+            self.tracked[i].feed.carry_in(&partial, certain);
             self.tracked[i].last_data = Instant::now();
         }
         self.tracked[i].carry_checked = true;
@@ -433,7 +436,7 @@ impl FileSource {
     fn route_carry(live: &mut Tracked, first: &mut Tracked) {
         let carried = live.feed.take_carry();
         if !carried.is_empty() {
-            first.feed.carry_in(&carried);
+            first.feed.carry_in(&carried, false);
             first.carry_checked = true;
         } else if first.read_pos > 0 || live.feed.holds_carry() {
             first.feed.mark_head_cut();

@@ -60,6 +60,9 @@ pub(super) struct Tracked {
     /// This generation's partial last line went out alone (terminated):
     /// the next generation's first line may continue it.
     pub(super) cut_tail: bool,
+    /// A copy copytruncate made (its end is not where the writer's next
+    /// bytes start: bytes may be lost in between).
+    pub(super) copy: bool,
 }
 
 impl Tracked {
@@ -123,6 +126,7 @@ impl Tracked {
             seen_len: offset,
             carry_checked: false,
             cut_tail: false,
+            copy: false,
         };
         t.refresh_fingerprint();
         t
