@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::tracked::Tracked;
-use super::FileSource;
+use super::{FileSource, Scope};
 use crate::checkpoint::{FileKey, Fingerprint};
 
 impl FileSource {
@@ -23,8 +23,11 @@ impl FileSource {
     /// followed path: the old file is kept for reading to its end, the
     /// generations the watcher held open are adopted in order, and the file
     /// now at the path is read after them.
-    pub(super) fn check_renamed(&mut self) {
+    pub(super) fn check_renamed(&mut self, scope: &Scope) {
         for idx in 0..self.followed.len() {
+            if !scope.covers(&self.followed[idx].0) {
+                continue;
+            }
             let (path, current) = self.followed[idx].clone();
             let now = std::fs::metadata(&path).ok().map(|m| FileKey::of(&m));
             if now == current {

@@ -26,15 +26,20 @@ use super::super::ChunkSender;
 
 use super::chain::rotated_siblings;
 use super::tracked::Tracked;
-use super::{FileSource, MAX_ROTATED_OPEN, MIN_FINGERPRINT_BYTES};
+use super::{FileSource, Scope, MAX_ROTATED_OPEN, MIN_FINGERPRINT_BYTES};
 use crate::checkpoint::{FileKey, Fingerprint, FINGERPRINT_BYTES};
 
 impl FileSource {
     /// Looks for truncation of the files that are at their end, and closes
     /// rotated files that are gone.
-    pub(super) fn check_files(&mut self, tx: &ChunkSender) -> bool {
-        for t in self.tracked.iter_mut().filter(|t| t.at_eof && !t.rotated) {
-            if t.truncated() {
+    pub(super) fn check_files(&mut self, tx: &ChunkSender, scope: &Scope) -> bool {
+        let quick = matches!(scope, Scope::All) && !self.polling;
+        for t in self
+            .tracked
+            .iter_mut()
+            .filter(|t| t.at_eof && !t.rotated && scope.covers(&t.path))
+        {
+            if t.truncated(quick) {
                 match recover_truncated(t, tx) {
                     None => return false,
                     Some(copy) => t.recovered_from = Some(copy),
@@ -42,7 +47,7 @@ impl FileSource {
             }
         }
         self.note_copies();
-        self.reconcile_copies();
+        self.reconcile_copies(scope);
         // Rotated files that are deleted and read to the end are done.
         let mut i = 0;
         while i < self.tracked.len() {
@@ -50,6 +55,7 @@ impl FileSource {
             // (A partial last line first waits for its continuation.)
             let gone = t.rotated
                 && t.at_eof
+                && scope.covers(&t.path)
                 && !t.feed.ends_mid_line()
                 && t.file.metadata().is_ok_and(|m| m.nlink() == 0);
             if gone {
@@ -140,9 +146,16 @@ impl FileSource {
     /// copied and truncated between two reads) is read from where reading
     /// of that content stopped, before the file's current content. A copy of
     /// the current content is left alone: its truncation recovers from it.
-    pub(super) fn reconcile_copies(&mut self) {
+    pub(super) fn reconcile_copies(&mut self, scope: &Scope) {
+        // On a sweep, only files copytruncate was seen at (listing the
+        // siblings of every idle file would cost in proportion to the
+        // files, not to the changes).
+        let named = matches!(scope, Scope::Changed(_)) || self.polling;
         let lives: Vec<usize> = (0..self.tracked.len())
-            .filter(|&i| !self.tracked[i].rotated)
+            .filter(|&i| {
+                let t = &self.tracked[i];
+                !t.rotated && scope.covers(&t.path) && (named || t.last_copy.is_some())
+            })
             .collect();
         for i in lives {
             let path = self.tracked[i].path.clone();

@@ -8,6 +8,7 @@
 //! Guarantees: a file (by device and inode) is tracked once; an open
 //! failure is reported once per path and retried while following.
 
+use std::collections::HashSet;
 use std::io::{self};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -25,8 +26,9 @@ impl FileSource {
             Err(_) => return 0,
         };
         let matched = paths.len();
+        let followed: HashSet<PathBuf> = self.followed.iter().map(|(p, _)| p.clone()).collect();
         for path in paths {
-            if self.followed.iter().any(|(p, _)| *p == path) {
+            if followed.contains(&path) {
                 continue;
             }
             let meta = match std::fs::metadata(&path) {

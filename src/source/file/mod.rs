@@ -55,10 +55,18 @@ use super::{ChunkSender, FramingOptions};
 use crate::checkpoint::{Checkpoints, FileKey, Fingerprint};
 
 use tracked::Tracked;
-use watcher::{StopOnDrop, Watcher};
+use watcher::{Changes, StopOnDrop, Wakeup, Watcher};
 
-/// How long to sleep when no file had new data.
+/// How long to sleep when no file had new data, when polling (no inotify).
 const IDLE_SLEEP: Duration = Duration::from_millis(25);
+/// The longest the reader waits for an event before looking at its
+/// timers (partial lines waiting, the stop flag).
+const MAX_WAIT: Duration = Duration::from_millis(100);
+/// How often every file is looked at even without an event: the safety net
+/// under inotify (a lost event costs at most this much delay).
+const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
+/// How long the polling thread sleeps while inotify serves every path.
+const POLL_IDLE: Duration = Duration::from_millis(100);
 /// How often to look for renamed files while reading: a new generation is
 /// held open well before a fast writer can rotate it away again.
 const RENAME_CHECK_INTERVAL: Duration = Duration::from_millis(5);
@@ -119,6 +127,32 @@ struct FileSource {
     /// Files (by number) whose partial last line went out alone: the first
     /// line of the generation after each may continue it (a cut).
     cut_ids: HashSet<u64>,
+    /// File system events since the reader last looked.
+    wakeup: Arc<Wakeup>,
+    /// Some path cannot be watched (or inotify is unavailable): every turn
+    /// looks at every file, as before events.
+    polling: bool,
+    /// Followed paths whose directory is watched, and their real paths.
+    published: HashSet<PathBuf>,
+    /// The followed path of each real path (events name real paths).
+    real_paths: HashMap<PathBuf, PathBuf>,
+}
+
+/// Which followed paths a look covers.
+enum Scope {
+    /// Every one (a sweep, or polling).
+    All,
+    /// Those events named.
+    Changed(HashSet<PathBuf>),
+}
+
+impl Scope {
+    fn covers(&self, path: &Path) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Changed(paths) => paths.contains(path),
+        }
+    }
 }
 
 /// Reads the files matching `options.pattern` until they end (or, when
@@ -152,37 +186,42 @@ pub fn run(
         watched_dirs: HashSet::new(),
         from_start: HashSet::new(),
         cut_ids: HashSet::new(),
+        wakeup: Arc::new(Wakeup::default()),
+        polling: false,
+        published: HashSet::new(),
+        real_paths: HashMap::new(),
     };
     if source.options.follow {
         let watcher = Arc::clone(&source.watcher);
-        // Without inotify the polling thread alone notices rotations.
+        let wakeup = Arc::clone(&source.wakeup);
         source.events = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             use notify::event::{EventKind, ModifyKind};
-            // Writes are not interesting, only files appearing at a path.
-            let appears = |kind: &EventKind| {
-                matches!(
-                    kind,
+            // A file appearing at a path is opened at once.
+            if let Ok(e) = &event {
+                if matches!(
+                    e.kind,
                     EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_)) | EventKind::Any
-                )
-            };
-            if let Ok(event) = event.as_ref().map_err(|_| ()).and_then(|e| {
-                if appears(&e.kind) {
-                    Ok(e)
-                } else {
-                    Err(())
-                }
-            }) {
-                let dirs: HashSet<PathBuf> = event
-                    .paths
-                    .iter()
-                    .filter_map(|p| p.parent().map(Path::to_path_buf))
-                    .collect();
-                for dir in dirs {
-                    watcher.on_event(&dir);
+                ) {
+                    let dirs: HashSet<PathBuf> = e
+                        .paths
+                        .iter()
+                        .filter_map(|p| p.parent().map(Path::to_path_buf))
+                        .collect();
+                    for dir in dirs {
+                        watcher.on_event(&dir);
+                    }
                 }
             }
+            wakeup.note(&event);
         })
         .ok();
+        // Without inotify the polling thread notices rotations, and every
+        // turn looks at every file.
+        if source.events.is_none() {
+            source.polling = true;
+            source.watcher.poll.store(true, Ordering::SeqCst);
+        }
+        source.watch_pattern_dir();
     }
     let _watching = if source.options.follow {
         let watcher = Arc::clone(&source.watcher);
@@ -214,10 +253,42 @@ pub fn run(
     }
     let mut last_check = Instant::now();
     let mut last_rename_check = Instant::now();
+    let mut last_sweep = Instant::now();
+    let mut wait = Duration::ZERO;
+    // Followed paths events named since the last look at renames and at
+    // truncations, and whether a file appeared somewhere.
+    let mut to_rename: HashSet<PathBuf> = HashSet::new();
+    let mut to_check: HashSet<PathBuf> = HashSet::new();
+    let mut appeared = false;
     loop {
         if stop.load(Ordering::SeqCst) {
             source.drain_for_shutdown(&tx);
             return Ok(());
+        }
+        // What changed: the paths events named (the reader sleeps until
+        // one comes); everything on a sweep, or when polling.
+        let changes = if source.options.follow {
+            source.wakeup.take(wait)
+        } else {
+            Changes::default()
+        };
+        let sweep = !source.options.follow
+            || source.polling
+            || changes.overflow
+            || last_sweep.elapsed() >= SWEEP_INTERVAL;
+        if sweep {
+            last_sweep = Instant::now();
+        }
+        appeared |= changes.appeared;
+        let mut to_read: HashSet<PathBuf> = HashSet::new();
+        for path in changes.paths {
+            if let Some(followed) = source.followed_for(&path) {
+                to_rename.insert(followed.clone());
+                to_check.insert(followed.clone());
+                to_read.insert(followed);
+            }
+            to_check.insert(path.clone());
+            to_read.insert(path);
         }
         // A copytruncated file about to be read from its start again: copies
         // of content it held meanwhile come first.
@@ -226,12 +297,15 @@ pub fn run(
                 !t.rotated && t.last_copy.is_some() && t.read_pos == 0 && t.head.is_empty()
             })
         {
-            source.reconcile_copies();
+            source.reconcile_copies(&Scope::All);
         }
         let mut progressed = false;
         let mut i = 0;
         while i < source.tracked.len() {
-            if source.is_waiting(i) {
+            // A file at its end is read again when an event names it.
+            let due =
+                sweep || !source.tracked[i].at_eof || to_read.contains(&source.tracked[i].path);
+            if !due || source.is_waiting(i) {
                 i += 1;
                 continue;
             }
@@ -279,23 +353,46 @@ pub fn run(
             return Ok(());
         }
         source.note_copies();
-        // A rotation is noticed within a read turn (one stat per file), so
-        // a new generation is held open before it can be rotated away.
-        if last_rename_check.elapsed() >= RENAME_CHECK_INTERVAL {
+        // A rotation is noticed within a read turn (one stat per path
+        // named), so a new generation is held open before it can be
+        // rotated away.
+        if last_rename_check.elapsed() >= RENAME_CHECK_INTERVAL
+            && (sweep || appeared || !to_rename.is_empty())
+        {
             last_rename_check = Instant::now();
-            source.check_renamed();
+            let scope = if sweep || appeared {
+                Scope::All
+            } else {
+                Scope::Changed(std::mem::take(&mut to_rename))
+            };
+            to_rename.clear();
+            source.check_renamed(&scope);
         }
-        if !progressed || last_check.elapsed() >= CHECK_INTERVAL {
+        if (!progressed || last_check.elapsed() >= CHECK_INTERVAL)
+            && (sweep || appeared || !to_check.is_empty())
+        {
             last_check = Instant::now();
-            if !source.check_files(&tx) {
+            let scope = if sweep {
+                Scope::All
+            } else {
+                Scope::Changed(std::mem::take(&mut to_check))
+            };
+            if !source.check_files(&tx, &scope) {
                 return Ok(());
             }
-            source.discover(false);
+            if sweep || appeared {
+                source.discover(false);
+                appeared = false;
+            }
             source.publish_paths();
         }
-        if !progressed {
-            std::thread::sleep(IDLE_SLEEP);
-        }
+        wait = if progressed {
+            Duration::ZERO
+        } else if source.polling {
+            IDLE_SLEEP
+        } else {
+            MAX_WAIT.min(SWEEP_INTERVAL.saturating_sub(last_sweep.elapsed()))
+        };
     }
 }
 
@@ -308,7 +405,7 @@ impl FileSource {
     /// it is sent.
     fn drain_for_shutdown(&mut self, tx: &ChunkSender) {
         if self.options.follow {
-            self.check_renamed();
+            self.check_renamed(&Scope::All);
         }
         let ends: HashMap<FileKey, u64> = self
             .tracked
@@ -414,6 +511,45 @@ impl FileSource {
             }
         }
         true
+    }
+
+    /// Watches the directory a glob pattern lists (its longest literal
+    /// prefix), so new matching files are noticed by their events.
+    fn watch_pattern_dir(&mut self) {
+        let pattern = &self.options.pattern;
+        let literal_end = pattern.find(['*', '?', '[']).unwrap_or(pattern.len());
+        let prefix = Path::new(&pattern[..literal_end]);
+        let dir = if literal_end == pattern.len() {
+            prefix.parent()
+        } else if pattern[..literal_end].ends_with('/') {
+            Some(prefix)
+        } else {
+            prefix.parent()
+        };
+        let Some(dir) = dir.map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        }) else {
+            return;
+        };
+        let Ok(dir) = std::fs::canonicalize(dir) else {
+            return;
+        };
+        if self.watched_dirs.contains(&dir) {
+            return;
+        }
+        let watched = self.events.as_mut().is_some_and(|events| {
+            use notify::Watcher as _;
+            events
+                .watch(&dir, notify::RecursiveMode::NonRecursive)
+                .is_ok()
+        });
+        if watched {
+            self.watched_dirs.insert(dir);
+        }
     }
 
     /// Notes a file that was finished and dropped: if its partial last

@@ -63,6 +63,9 @@ pub(super) struct Tracked {
     /// A copy copytruncate made (its end is not where the writer's next
     /// bytes start: bytes may be lost in between).
     pub(super) copy: bool,
+    /// Size and modification time when the file was last found not
+    /// truncated.
+    pub(super) last_look: Option<(SystemTime, u64)>,
 }
 
 impl Tracked {
@@ -127,6 +130,7 @@ impl Tracked {
             carry_checked: false,
             cut_tail: false,
             copy: false,
+            last_look: None,
         };
         t.refresh_fingerprint();
         t
@@ -190,14 +194,24 @@ impl Tracked {
 
     /// Whether the file was truncated (copytruncate) since it was opened:
     /// it is shorter than what was read, or its first bytes changed.
-    pub(super) fn truncated(&mut self) -> bool {
-        let len = self.file.metadata().map_or(self.read_pos, |m| m.len());
+    ///
+    /// `quick` (a sweep, no event named the file): a file whose size and
+    /// modification time did not change since it was last found whole is
+    /// not read again for its fingerprint.
+    pub(super) fn truncated(&mut self, quick: bool) -> bool {
+        let meta = self.file.metadata().ok();
+        let len = meta.as_ref().map_or(self.read_pos, |m| m.len());
+        let stamp = meta.and_then(|m| m.modified().ok()).map(|t| (t, len));
+        if quick && stamp.is_some() && stamp == self.last_look {
+            return false;
+        }
         let shorter = len < self.read_pos;
         let truncated = shorter || self.fingerprint.is_some_and(|f| !f.matches(&self.file));
         if !truncated {
             // How long the current content was seen: what copytruncate
             // loses is measured against it.
             self.seen_len = self.seen_len.max(len);
+            self.last_look = stamp;
         }
         truncated
     }
@@ -222,7 +236,8 @@ impl Tracked {
                 self.read_pos,
                 &spare[..n],
             );
-            if follow && !self.rotated && self.truncated() {
+            // (Nothing read, nothing to keep or drop: `check_files` looks.)
+            if follow && n > 0 && !self.rotated && self.truncated(false) {
                 self.head.truncate(head_before);
                 self.fingerprint = (!self.head.is_empty()).then(|| Fingerprint::of(&self.head));
                 // Not `filled`: the bytes just read are dropped.
