@@ -1109,6 +1109,11 @@ mod tests {
         }
     }
 
+    /// `a` then `b`, and where they meet.
+    fn joined(a: &str, b: &str) -> (Vec<u8>, usize) {
+        (format!("{a}{b}").into_bytes(), a.len())
+    }
+
     #[test]
     fn a_card_written_with_separators_across_a_seam_fails_closed() {
         let scanner = Arc::new(Scanner::builtin());
@@ -1117,9 +1122,7 @@ mod tests {
             ("pay 4111-1111-", "1111-1111-1111 ok\n"),
             ("pay 4111 1111 ", "1111 1111 1 ok\n"),
         ] {
-            let mut lines = a.as_bytes().to_vec();
-            let seam = lines.len();
-            lines.extend_from_slice(b.as_bytes());
+            let (mut lines, seam) = joined(a, b);
             prepare_seams(&scanner, &mut lines, Some(seam), &[]);
             let out = scrub_with(&scanner, &lines);
             let digits: Vec<u8> = out.iter().copied().filter(u8::is_ascii_digit).collect();
@@ -1140,9 +1143,7 @@ mod tests {
             ("seq=0000", "83410 ok\n"),
             ("id=00000000", "000000000000000 ok\n"),
         ] {
-            let mut lines = a.as_bytes().to_vec();
-            let seam = lines.len();
-            lines.extend_from_slice(b.as_bytes());
+            let (mut lines, seam) = joined(a, b);
             let closed = prepare_seams(&scanner, &mut lines, Some(seam), &[]);
             assert_eq!(closed, 0, "{a}|{b}");
             assert_eq!(lines, format!("{a}{b}").into_bytes());

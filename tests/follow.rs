@@ -55,27 +55,6 @@ fn write_rotating(
     rotations
 }
 
-/// Waits until process `pid` has `path` open (it follows the file).
-fn wait_until_open(pid: u32, path: &Path) {
-    let start = std::time::Instant::now();
-    loop {
-        let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path));
-        if open {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "logscrub never opened {}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 fn follow_until_done(
     dir: &Path,
     log: &Path,

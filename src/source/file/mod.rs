@@ -535,20 +535,9 @@ impl FileSource {
         }) else {
             return;
         };
-        let Ok(dir) = std::fs::canonicalize(dir) else {
-            return;
-        };
-        if self.watched_dirs.contains(&dir) {
-            return;
-        }
-        let watched = self.events.as_mut().is_some_and(|events| {
-            use notify::Watcher as _;
-            events
-                .watch(&dir, notify::RecursiveMode::NonRecursive)
-                .is_ok()
-        });
-        if watched {
-            self.watched_dirs.insert(dir);
+        if let Ok(dir) = std::fs::canonicalize(dir) {
+            // (Unwatchable: the sweep discovers new files.)
+            self.watch_dir(dir);
         }
     }
 

@@ -168,22 +168,28 @@ impl FileSource {
             if let Ok(mut dirs) = self.watcher.dirs.lock() {
                 dirs.insert(path, dir.clone());
             }
-            if self.watched_dirs.contains(&dir) {
-                continue;
-            }
-            let watched = self.events.as_mut().is_some_and(|events| {
-                use notify::Watcher as _;
-                events
-                    .watch(&dir, notify::RecursiveMode::NonRecursive)
-                    .is_ok()
-            });
-            if watched {
-                self.watched_dirs.insert(dir);
-            } else {
+            if !self.watch_dir(dir) {
                 self.polling = true;
                 self.watcher.poll.store(true, Ordering::SeqCst);
             }
         }
+    }
+
+    /// Watches `dir` for events (once); false when it cannot be watched.
+    pub(super) fn watch_dir(&mut self, dir: PathBuf) -> bool {
+        if self.watched_dirs.contains(&dir) {
+            return true;
+        }
+        let watched = self.events.as_mut().is_some_and(|events| {
+            use notify::Watcher as _;
+            events
+                .watch(&dir, notify::RecursiveMode::NonRecursive)
+                .is_ok()
+        });
+        if watched {
+            self.watched_dirs.insert(dir);
+        }
+        watched
     }
 
     /// The followed path an event about `path` (a real path) tells about:
