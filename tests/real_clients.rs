@@ -107,7 +107,11 @@ fn account(output: &[u8], writers: &[(u32, u64)]) -> Account {
         }
         a.lines += 1;
         let text = String::from_utf8_lossy(l).into_owned();
-        let halves = format!("{}{}", edge_digits(&previous, true), edge_digits(&text, false));
+        let halves = format!(
+            "{}{}",
+            edge_digits(&previous, true),
+            edge_digits(&text, false)
+        );
         let mut bad = text.contains(CARD) || halves.contains(CARD);
         a.raw_cards += u64::from(bad);
         let (starts, ends) = (text.matches("w=").count(), text.matches(" end").count());
@@ -279,7 +283,12 @@ fn logrotate_run(name: &str, mode: &str, how: Writer, total: u64) -> (Account, u
     wait_until_open(child.id(), &log);
     let done = Arc::new(AtomicBool::new(false));
     let rotator = {
-        let (dir, log, mode, done) = (dir.to_path_buf(), log.clone(), mode.to_string(), done.clone());
+        let (dir, log, mode, done) = (
+            dir.to_path_buf(),
+            log.clone(),
+            mode.to_string(),
+            done.clone(),
+        );
         std::thread::spawn(move || {
             rotate_until(&dir, &log, &mode, Duration::from_millis(60), &done)
         })

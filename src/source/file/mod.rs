@@ -136,6 +136,8 @@ struct FileSource {
     published: HashSet<PathBuf>,
     /// The followed path of each real path (events name real paths).
     real_paths: HashMap<PathBuf, PathBuf>,
+    /// When the reader last looked at what.
+    pace: Pace,
 }
 
 /// Which followed paths a look covers.
@@ -171,58 +173,8 @@ pub fn run(
         )
     })?;
     drop(pattern);
-    let mut source = FileSource {
-        label: options.pattern.clone().into(),
-        options,
-        framing,
-        tracked: Vec::new(),
-        closed: HashMap::new(),
-        checkpoints,
-        reported: HashSet::new(),
-        watcher: Arc::new(Watcher::default()),
-        followed: Vec::new(),
-        newest_at: HashMap::new(),
-        events: None,
-        watched_dirs: HashSet::new(),
-        from_start: HashSet::new(),
-        cut_ids: HashSet::new(),
-        wakeup: Arc::new(Wakeup::default()),
-        polling: false,
-        published: HashSet::new(),
-        real_paths: HashMap::new(),
-    };
-    if source.options.follow {
-        let watcher = Arc::clone(&source.watcher);
-        let wakeup = Arc::clone(&source.wakeup);
-        source.events = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            use notify::event::{EventKind, ModifyKind};
-            // A file appearing at a path is opened at once.
-            if let Ok(e) = &event {
-                if matches!(
-                    e.kind,
-                    EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_)) | EventKind::Any
-                ) {
-                    let dirs: HashSet<PathBuf> = e
-                        .paths
-                        .iter()
-                        .filter_map(|p| p.parent().map(Path::to_path_buf))
-                        .collect();
-                    for dir in dirs {
-                        watcher.on_event(&dir);
-                    }
-                }
-            }
-            wakeup.note(&event);
-        })
-        .ok();
-        // Without inotify the polling thread notices rotations, and every
-        // turn looks at every file.
-        if source.events.is_none() {
-            source.polling = true;
-            source.watcher.poll.store(true, Ordering::SeqCst);
-        }
-        source.watch_pattern_dir();
-    }
+    let follow = options.follow;
+    let mut source = FileSource::new(options, framing, checkpoints, follow);
     let _watching = if source.options.follow {
         let watcher = Arc::clone(&source.watcher);
         std::thread::Builder::new()
@@ -233,95 +185,206 @@ pub fn run(
     } else {
         None
     };
-    source.resume_rotated_from_checkpoint();
-    let found = source.discover(true);
-    // A plain path that does not exist yet is watched from the start, so
-    // the file is caught as soon as it is created.
-    let literal = glob::Pattern::escape(&source.options.pattern) == source.options.pattern;
-    if source.options.follow && literal {
-        let path = PathBuf::from(&source.options.pattern);
-        if !source.followed.iter().any(|(p, _)| *p == path) {
-            source.followed.push((path, None));
-        }
-    }
-    source.publish_paths();
+    let found = source.start();
     if found == 0 && !source.options.follow && source.tracked.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
             format!("--input {}: no such file", source.options.pattern),
         ));
     }
-    let mut last_check = Instant::now();
-    let mut last_rename_check = Instant::now();
-    let mut last_sweep = Instant::now();
-    let mut wait = Duration::ZERO;
-    // Followed paths events named since the last look at renames and at
-    // truncations, and whether a file appeared somewhere.
-    let mut to_rename: HashSet<PathBuf> = HashSet::new();
-    let mut to_check: HashSet<PathBuf> = HashSet::new();
-    let mut appeared = false;
     loop {
         if stop.load(Ordering::SeqCst) {
             source.drain_for_shutdown(&tx);
             return Ok(());
         }
+        match source.turn(&tx, false) {
+            None => return Ok(()),
+            Some(_) if !source.options.follow && source.tracked.is_empty() => return Ok(()),
+            Some(_) => {}
+        }
+    }
+}
+
+/// When the reader last looked at what, and what events named since.
+struct Pace {
+    last_check: Instant,
+    last_rename_check: Instant,
+    last_sweep: Instant,
+    /// How long the next turn may wait for an event.
+    wait: Duration,
+    /// Followed paths events named since the last look at renames and at
+    /// truncations, and whether a file appeared somewhere.
+    to_rename: HashSet<PathBuf>,
+    to_check: HashSet<PathBuf>,
+    appeared: bool,
+}
+
+impl Pace {
+    fn new() -> Pace {
+        Pace {
+            last_check: Instant::now(),
+            last_rename_check: Instant::now(),
+            last_sweep: Instant::now(),
+            wait: Duration::ZERO,
+            to_rename: HashSet::new(),
+            to_check: HashSet::new(),
+            appeared: false,
+        }
+    }
+}
+
+impl FileSource {
+    /// A source for `options`; with `events`, inotify (through `notify`)
+    /// watches the followed directories (else they are polled).
+    fn new(
+        options: FileOptions,
+        framing: FramingOptions,
+        checkpoints: Option<Arc<Mutex<Checkpoints>>>,
+        events: bool,
+    ) -> FileSource {
+        let mut source = FileSource {
+            label: options.pattern.clone().into(),
+            options,
+            framing,
+            tracked: Vec::new(),
+            closed: HashMap::new(),
+            checkpoints,
+            reported: HashSet::new(),
+            watcher: Arc::new(Watcher::default()),
+            followed: Vec::new(),
+            newest_at: HashMap::new(),
+            events: None,
+            watched_dirs: HashSet::new(),
+            from_start: HashSet::new(),
+            cut_ids: HashSet::new(),
+            wakeup: Arc::new(Wakeup::default()),
+            polling: false,
+            published: HashSet::new(),
+            real_paths: HashMap::new(),
+            pace: Pace::new(),
+        };
+        if source.options.follow && events {
+            let watcher = Arc::clone(&source.watcher);
+            let wakeup = Arc::clone(&source.wakeup);
+            source.events =
+                notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                    use notify::event::{EventKind, ModifyKind};
+                    // A file appearing at a path is opened at once.
+                    if let Ok(e) = &event {
+                        if matches!(
+                            e.kind,
+                            EventKind::Create(_)
+                                | EventKind::Modify(ModifyKind::Name(_))
+                                | EventKind::Any
+                        ) {
+                            let dirs: HashSet<PathBuf> = e
+                                .paths
+                                .iter()
+                                .filter_map(|p| p.parent().map(Path::to_path_buf))
+                                .collect();
+                            for dir in dirs {
+                                watcher.on_event(&dir);
+                            }
+                        }
+                    }
+                    wakeup.note(&event);
+                })
+                .ok();
+            source.watch_pattern_dir();
+        }
+        // Without inotify the polling thread notices rotations, and every
+        // turn looks at every file.
+        if source.options.follow && source.events.is_none() {
+            source.polling = true;
+            source.watcher.poll.store(true, Ordering::SeqCst);
+        }
+        source
+    }
+
+    /// Opens what there is to read at start-up (generations since the
+    /// checkpoint, the files matching); returns how many paths matched.
+    fn start(&mut self) -> usize {
+        self.resume_rotated_from_checkpoint();
+        let found = self.discover(true);
+        // A plain path that does not exist yet is watched from the start, so
+        // the file is caught as soon as it is created.
+        let literal = glob::Pattern::escape(&self.options.pattern) == self.options.pattern;
+        if self.options.follow && literal {
+            let path = PathBuf::from(&self.options.pattern);
+            if !self.followed.iter().any(|(p, _)| *p == path) {
+                self.followed.push((path, None));
+            }
+        }
+        self.publish_paths();
+        found
+    }
+
+    /// One turn: looks at what events named (all on a sweep, or when
+    /// `forced`), reads a little of each file due, and checks for
+    /// rotation, truncation and new files when due. Returns whether data
+    /// came; `None` when the receiver is gone (or, read once, all is read).
+    fn turn(&mut self, tx: &ChunkSender, forced: bool) -> Option<bool> {
         // What changed: the paths events named (the reader sleeps until
         // one comes); everything on a sweep, or when polling.
-        let changes = if source.options.follow {
-            source.wakeup.take(wait)
+        let changes = if self.options.follow {
+            self.wakeup.take(if forced {
+                Duration::ZERO
+            } else {
+                self.pace.wait
+            })
         } else {
             Changes::default()
         };
-        let sweep = !source.options.follow
-            || source.polling
+        let sweep = !self.options.follow
+            || self.polling
             || changes.overflow
-            || last_sweep.elapsed() >= SWEEP_INTERVAL;
+            || forced
+            || self.pace.last_sweep.elapsed() >= SWEEP_INTERVAL;
         if sweep {
-            last_sweep = Instant::now();
+            self.pace.last_sweep = Instant::now();
         }
-        appeared |= changes.appeared;
+        self.pace.appeared |= changes.appeared;
         let mut to_read: HashSet<PathBuf> = HashSet::new();
         for path in changes.paths {
-            if let Some(followed) = source.followed_for(&path) {
-                to_rename.insert(followed.clone());
-                to_check.insert(followed.clone());
+            if let Some(followed) = self.followed_for(&path) {
+                self.pace.to_rename.insert(followed.clone());
+                self.pace.to_check.insert(followed.clone());
                 to_read.insert(followed);
             }
-            to_check.insert(path.clone());
+            self.pace.to_check.insert(path.clone());
             to_read.insert(path);
         }
         // A copytruncated file about to be read from its start again: copies
         // of content it held meanwhile come first.
-        if source.options.follow
-            && source.tracked.iter().any(|t| {
+        if self.options.follow
+            && self.tracked.iter().any(|t| {
                 !t.rotated && t.last_copy.is_some() && t.read_pos == 0 && t.head.is_empty()
             })
         {
-            source.reconcile_copies(&Scope::All);
+            self.reconcile_copies(&Scope::All);
         }
         let mut progressed = false;
         let mut i = 0;
-        while i < source.tracked.len() {
+        while i < self.tracked.len() {
             // A file at its end is read again when an event names it.
-            let due =
-                sweep || !source.tracked[i].at_eof || to_read.contains(&source.tracked[i].path);
-            if !due || source.is_waiting(i) {
+            let due = sweep || !self.tracked[i].at_eof || to_read.contains(&self.tracked[i].path);
+            if !due || self.is_waiting(i) {
                 i += 1;
                 continue;
             }
-            match source.carry_from_predecessor(i, &tx) {
-                None => return Ok(()),
+            match self.carry_from_predecessor(i, tx) {
+                None => return None,
                 Some(false) => {
                     i += 1;
                     continue;
                 }
                 Some(true) => {}
             }
-            match source.tracked[i].read_some(&tx, source.options.follow) {
+            match self.tracked[i].read_some(tx, self.options.follow) {
                 Ok((got, true)) => progressed |= got,
-                Ok((_, false)) => return Ok(()),
+                Ok((_, false)) => return None,
                 Err(e) => {
-                    let t = source.tracked.remove(i);
+                    let t = self.tracked.remove(i);
                     crate::telemetry::count_error("receiving", "read_failed");
                     crate::diag::emit(
                         "error",
@@ -332,67 +395,68 @@ pub fn run(
             }
             i += 1;
         }
-        if !source.options.follow {
+        if !self.options.follow {
             let mut i = 0;
-            while i < source.tracked.len() {
-                if source.tracked[i].at_eof {
-                    let mut t = source.tracked.remove(i);
-                    if !t.finish(&tx, false) {
-                        return Ok(());
+            while i < self.tracked.len() {
+                if self.tracked[i].at_eof {
+                    let mut t = self.tracked.remove(i);
+                    if !t.finish(tx, false) {
+                        return None;
                     }
                 } else {
                     i += 1;
                 }
             }
-            if source.tracked.is_empty() {
-                return Ok(());
+            if self.tracked.is_empty() {
+                return None;
             }
-            continue;
+            return Some(progressed);
         }
-        if !source.end_stale_partials(&tx) {
-            return Ok(());
+        if !self.end_stale_partials(tx) {
+            return None;
         }
-        source.note_copies();
+        self.note_copies();
         // A rotation is noticed within a read turn (one stat per path
         // named), so a new generation is held open before it can be
         // rotated away.
-        if last_rename_check.elapsed() >= RENAME_CHECK_INTERVAL
-            && (sweep || appeared || !to_rename.is_empty())
+        if (forced || self.pace.last_rename_check.elapsed() >= RENAME_CHECK_INTERVAL)
+            && (sweep || self.pace.appeared || !self.pace.to_rename.is_empty())
         {
-            last_rename_check = Instant::now();
-            let scope = if sweep || appeared {
+            self.pace.last_rename_check = Instant::now();
+            let scope = if sweep || self.pace.appeared {
                 Scope::All
             } else {
-                Scope::Changed(std::mem::take(&mut to_rename))
+                Scope::Changed(std::mem::take(&mut self.pace.to_rename))
             };
-            to_rename.clear();
-            source.check_renamed(&scope);
+            self.pace.to_rename.clear();
+            self.check_renamed(&scope);
         }
-        if (!progressed || last_check.elapsed() >= CHECK_INTERVAL)
-            && (sweep || appeared || !to_check.is_empty())
+        if (forced || !progressed || self.pace.last_check.elapsed() >= CHECK_INTERVAL)
+            && (sweep || self.pace.appeared || !self.pace.to_check.is_empty())
         {
-            last_check = Instant::now();
+            self.pace.last_check = Instant::now();
             let scope = if sweep {
                 Scope::All
             } else {
-                Scope::Changed(std::mem::take(&mut to_check))
+                Scope::Changed(std::mem::take(&mut self.pace.to_check))
             };
-            if !source.check_files(&tx, &scope) {
-                return Ok(());
+            if !self.check_files(tx, &scope) {
+                return None;
             }
-            if sweep || appeared {
-                source.discover(false);
-                appeared = false;
+            if sweep || self.pace.appeared {
+                self.discover(false);
+                self.pace.appeared = false;
             }
-            source.publish_paths();
+            self.publish_paths();
         }
-        wait = if progressed {
+        self.pace.wait = if progressed {
             Duration::ZERO
-        } else if source.polling {
+        } else if self.polling {
             IDLE_SLEEP
         } else {
-            MAX_WAIT.min(SWEEP_INTERVAL.saturating_sub(last_sweep.elapsed()))
+            MAX_WAIT.min(SWEEP_INTERVAL.saturating_sub(self.pace.last_sweep.elapsed()))
         };
+        Some(progressed)
     }
 }
 
