@@ -14,16 +14,22 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::copytruncate::recover_truncated;
 use super::tracked::Tracked;
 use super::{FileSource, Scope};
-use crate::checkpoint::{FileKey, Fingerprint};
+use crate::checkpoint::{FileKey, Fingerprint, FINGERPRINT_BYTES};
+use crate::source::ChunkSender;
 
 impl FileSource {
     /// Notices files renamed away (rename-and-create rotation) at each
     /// followed path: the old file is kept for reading to its end, the
     /// generations the watcher held open are adopted in order, and the file
     /// now at the path is read after them.
-    pub(super) fn check_renamed(&mut self, scope: &Scope) {
+    ///
+    /// A file truncated before it was renamed (copytruncate, then a
+    /// rename) is recovered from its copy first, so the copy of what was
+    /// read is known and not read again. False when the receiver is gone.
+    pub(super) fn check_renamed(&mut self, tx: &ChunkSender, scope: &Scope) -> bool {
         for idx in 0..self.followed.len() {
             if !scope.covers(&self.followed[idx].0) {
                 continue;
@@ -38,6 +44,15 @@ impl FileSource {
             let mut previous = self.newest_at.get(&path).copied();
             let mut generations = Vec::new();
             if let Some(old) = current {
+                if let Some(t) = self.tracked.iter_mut().find(|t| t.key == old && !t.rotated) {
+                    if t.at_eof && t.truncated(false) {
+                        match recover_truncated(t, tx) {
+                            None => return false,
+                            Some(copy) => t.recovered_from = Some(copy),
+                        }
+                        self.note_copies();
+                    }
+                }
                 let since = self.tracked.iter_mut().find(|t| t.key == old).map(|t| {
                     t.rotated = true;
                     // Its end must be seen again, now that it is renamed:
@@ -48,6 +63,24 @@ impl FileSource {
                 });
                 if let Some(since) = since {
                     generations = self.missed_generations(&path, since, None);
+                }
+                // Not read at all yet: the generations found may be older
+                // than its content (copies of what it held before a
+                // truncation), so it takes its place among them by time.
+                let unread = self.tracked.iter().position(|t| t.key == old && t.unread());
+                if let (Some(i), false) = (unread, generations.is_empty()) {
+                    let mut t = self.tracked.remove(i);
+                    previous = t.waits_for;
+                    // A partial line it carries continues in the first of
+                    // them when that one is older.
+                    let modified = |t: &Tracked| t.file.metadata().and_then(|m| m.modified()).ok();
+                    generations.sort_by_key(|g| (modified(g), g.key.ino));
+                    if let Some(first) = generations.first_mut() {
+                        if modified(first) <= modified(&t) {
+                            FileSource::route_carry(&mut t, first);
+                        }
+                    }
+                    generations.push(t);
                 }
             }
             for (key, file, opened_at) in self.watcher.take(&path) {
@@ -101,6 +134,7 @@ impl FileSource {
         self.newest_at
             .retain(|path, _| followed.iter().any(|(p, _)| p == path));
         self.publish_paths();
+        true
     }
 
     /// Opens siblings of `path` (`path.1`, `path-2026…`, `path.<time>`) that
@@ -110,18 +144,18 @@ impl FileSource {
         &mut self,
         path: &Path,
         since: SystemTime,
-        except_copy_of: Option<Fingerprint>,
+        except_copy_of: Option<&File>,
     ) -> Vec<Tracked> {
         let mut found: Vec<(SystemTime, PathBuf)> = Vec::new();
         for (candidate, meta) in rotated_siblings(path) {
             let key = FileKey::of(&meta);
-            if !meta.is_file() || self.is_tracked(key) || self.closed.contains_key(&key) {
+            if !meta.is_file() || self.is_tracked(key) || self.is_closed(key, &candidate) {
                 continue;
             }
             // A copy of the current content, or one still being written
-            // (too short to tell; `reconcile_copies` looks again later).
-            if except_copy_of.is_some_and(|f| {
-                meta.len() < u64::from(f.len) || File::open(&candidate).is_ok_and(|c| f.matches(&c))
+            // (its first bytes are the current content's).
+            if except_copy_of.is_some_and(|live| {
+                File::open(&candidate).is_ok_and(|c| copy_of(&c, live, meta.len()))
             }) {
                 continue;
             }
@@ -153,6 +187,8 @@ impl FileSource {
         for mut t in generations.drain(..) {
             t.rotated = true;
             t.waits_for = previous;
+            // (Unread: its first line may continue the previous one.)
+            t.carry_checked = false;
             previous = Some(t.id);
             self.tracked.push(t);
         }
@@ -247,4 +283,16 @@ mod tests {
         assert!(!is_rotated_name("app.log", "app.logger"));
         assert!(!is_rotated_name("app.log", "other.log.1"));
     }
+}
+
+/// Whether `copy` (`len` bytes long) starts with the same bytes as `live`:
+/// a copy of its current content, or one still being written. A copy
+/// longer than `live`'s content is of earlier content.
+pub(super) fn copy_of(copy: &File, live: &File, len: u64) -> bool {
+    let n = len.min(FINGERPRINT_BYTES as u64) as u32;
+    n > 0
+        && matches!(
+            (Fingerprint::read(copy, n), Fingerprint::read(live, n)),
+            (Ok(Some(a)), Ok(Some(b))) if a == b
+        )
 }

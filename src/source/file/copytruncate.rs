@@ -24,7 +24,7 @@ use std::time::{Instant, SystemTime};
 
 use super::super::ChunkSender;
 
-use super::chain::rotated_siblings;
+use super::chain::{copy_of, rotated_siblings};
 use super::tracked::Tracked;
 use super::{FileSource, Scope, MAX_ROTATED_OPEN, MIN_FINGERPRINT_BYTES};
 use crate::checkpoint::{FileKey, Fingerprint, FINGERPRINT_BYTES};
@@ -97,19 +97,24 @@ impl FileSource {
                 t.last_copy = Some(since);
                 // What the file holds now is read from it, not from a copy
                 // that may already exist of it.
-                let len = t.file.metadata().map_or(0, |m| m.len());
-                let live = Fingerprint::read(&t.file, len.min(FINGERPRINT_BYTES as u64) as u32)
-                    .ok()
-                    .flatten()
-                    .filter(|f| f.len > 0);
-                copies.push((t.path.clone(), copy, since, live));
+                let live = t.file.try_clone().ok();
+                // Copies of content it held before its current content were
+                // made before the truncation that started it, so no later
+                // than its last change (a later file is a renamed
+                // generation after it, `check_renamed`'s business).
+                let until = t.file.metadata().and_then(|m| m.modified()).ok();
+                copies.push((t.path.clone(), copy, since, live, until));
             }
         }
-        for (path, copy, since, live) in copies {
+        for (path, copy, since, live, until) in copies {
             if let Some((key, fingerprint, len, _)) = copy {
                 self.closed.insert(key, (Some(fingerprint), len));
             }
-            let mut missed = self.missed_generations(&path, since, live);
+            let mut missed = self.missed_generations(&path, since, live.as_ref());
+            missed.retain(|t| {
+                let modified = t.file.metadata().and_then(|m| m.modified()).ok();
+                until.is_none() || modified <= until
+            });
             for t in &mut missed {
                 t.copy = true;
             }
@@ -136,6 +141,8 @@ impl FileSource {
             {
                 if last.is_some() {
                     t.waits_for = last;
+                    // Its first line may continue the last copy's.
+                    t.carry_checked = false;
                 }
             }
         }
@@ -170,11 +177,6 @@ impl FileSource {
                     .flatten()
                     .filter(|f| f.len > 0)
             });
-            // A few bytes are too few to tell a copy of the current content
-            // from a copy of earlier content: look again later.
-            if current.is_some_and(|f| (f.len as usize) < MIN_FINGERPRINT_BYTES) {
-                continue;
-            }
             // After a rename the path holds a newer file: renamed
             // generations are `check_renamed`'s business.
             if !std::fs::metadata(&path).is_ok_and(|m| FileKey::of(&m) == self.tracked[i].key) {
@@ -193,20 +195,23 @@ impl FileSource {
                     || !recent
                     || held
                     || self.is_tracked(key)
-                    || self.closed.contains_key(&key)
+                    || self.is_closed(key, &candidate)
                 {
                     continue;
                 }
-                // A copy still being written (shorter than the fingerprint of
-                // the current content) is looked at again later.
-                let needed = current.map_or(MIN_FINGERPRINT_BYTES as u64, |f| u64::from(f.len));
-                if meta.len() < needed {
+                // Too short to tell apart: looked at again later.
+                if meta.len() < MIN_FINGERPRINT_BYTES as u64 {
                     continue;
                 }
                 let Ok(file) = File::open(&candidate) else {
                     continue;
                 };
-                if current.is_some_and(|f| f.matches(&file)) {
+                // A copy of the current content (or one still being written:
+                // its bytes are the current content's first ones) is left to
+                // the truncation, which recovers from it.
+                let same = current.is_some_and(|f| f.len > 0 && f.matches(&file))
+                    || copy_of(&file, &self.tracked[i].file, meta.len());
+                if same {
                     continue;
                 }
                 let read = self.tracked[i]
@@ -245,6 +250,7 @@ impl FileSource {
                 .find(|t| t.path == path && !t.rotated)
             {
                 live.waits_for = last;
+                live.carry_checked = false;
             }
         }
     }

@@ -44,6 +44,9 @@ mod resume;
 mod tracked;
 mod watcher;
 
+#[cfg(test)]
+mod model_tests;
+
 use std::collections::{HashMap, HashSet};
 use std::io::{self};
 use std::path::{Path, PathBuf};
@@ -363,6 +366,28 @@ impl FileSource {
         {
             self.reconcile_copies(&Scope::All);
         }
+        // Before the first bytes of a file are read: generations
+        // copytruncate copied away, or renamed away, before anything was
+        // read (a slow reader) are found first, so they are read first.
+        let first_reads: HashSet<PathBuf> = self
+            .tracked
+            .iter()
+            .filter(|t| {
+                self.options.follow
+                    && !t.rotated
+                    && (sweep || to_read.contains(&t.path))
+                    && t.unread()
+                    && t.file.metadata().is_ok_and(|m| m.len() > 0)
+            })
+            .map(|t| t.path.clone())
+            .collect();
+        if !first_reads.is_empty() {
+            let scope = Scope::Changed(first_reads);
+            if !self.check_renamed(tx, &scope) {
+                return None;
+            }
+            self.reconcile_copies(&scope);
+        }
         let mut progressed = false;
         let mut i = 0;
         while i < self.tracked.len() {
@@ -429,7 +454,9 @@ impl FileSource {
                 Scope::Changed(std::mem::take(&mut self.pace.to_rename))
             };
             self.pace.to_rename.clear();
-            self.check_renamed(&scope);
+            if !self.check_renamed(tx, &scope) {
+                return None;
+            }
         }
         if (forced || !progressed || self.pace.last_check.elapsed() >= CHECK_INTERVAL)
             && (sweep || self.pace.appeared || !self.pace.to_check.is_empty())
@@ -469,7 +496,7 @@ impl FileSource {
     /// it is sent.
     fn drain_for_shutdown(&mut self, tx: &ChunkSender) {
         if self.options.follow {
-            self.check_renamed(&Scope::All);
+            self.check_renamed(tx, &Scope::All);
         }
         let ends: HashMap<FileKey, u64> = self
             .tracked
@@ -526,7 +553,11 @@ impl FileSource {
             return Some(true);
         };
         let has_bytes = self.tracked[i].file.metadata().is_ok_and(|m| m.len() > 0);
-        if !has_bytes {
+        // An empty generation already rotated away (a newer one follows):
+        // the writer's next bytes are in a later one, so the partial line
+        // passes through it.
+        let passed_over = !has_bytes && self.tracked[i].rotated && self.tracked[p].at_eof;
+        if !has_bytes && !passed_over {
             // Nothing to read here yet; a partial line there waits.
             return Some(!self.tracked[p].feed.ends_mid_line());
         }
@@ -622,13 +653,26 @@ impl FileSource {
     /// `live` carried from its previous content continues in the first of
     /// them, not in `live`. When it cannot (bytes of `live` were read
     /// already), that first line is a cut.
-    fn route_carry(live: &mut Tracked, first: &mut Tracked) {
+    pub(super) fn route_carry(live: &mut Tracked, first: &mut Tracked) {
         let carried = live.feed.take_carry();
         if !carried.is_empty() {
             first.feed.carry_in(&carried, false);
             first.carry_checked = true;
         } else if first.read_pos > 0 || live.feed.holds_carry() {
             first.feed.mark_head_cut();
+        }
+    }
+
+    /// Whether the file at `path` (by `key`) was read and closed. Inode
+    /// numbers are reused once a file is deleted: a recorded fingerprint
+    /// must match too.
+    fn is_closed(&self, key: FileKey, path: &Path) -> bool {
+        match self.closed.get(&key) {
+            None => false,
+            Some((None, _)) => true,
+            Some((Some(f), _)) => {
+                f.len > 0 && std::fs::File::open(path).is_ok_and(|file| f.matches(&file))
+            }
         }
     }
 
@@ -639,9 +683,11 @@ impl FileSource {
     /// The predecessor file `i` still waits for, if any.
     fn pending_predecessor(&self, i: usize) -> Option<u64> {
         let first = self.tracked[i].waits_for?;
+        // (Read to its end but holding a partial line: its continuation
+        // is in whatever comes next.)
         self.tracked
             .iter()
-            .any(|t| t.id == first && !t.at_eof)
+            .any(|t| t.id == first && (!t.at_eof || t.feed.ends_mid_line()))
             .then_some(first)
     }
 

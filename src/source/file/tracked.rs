@@ -156,6 +156,14 @@ impl Tracked {
         self.fingerprint = (!self.head.is_empty()).then(|| Fingerprint::of(&self.head));
     }
 
+    /// Nothing of the file's current content was read yet (a partial line
+    /// carried in from the content before may wait).
+    pub(super) fn unread(&self) -> bool {
+        self.read_pos == 0
+            && self.head.is_empty()
+            && (self.feed.pending() == 0 || self.feed.holds_carry())
+    }
+
     /// Adds bytes read at `at` to the head.
     pub(super) fn note_read(
         head: &mut Vec<u8>,
@@ -163,7 +171,8 @@ impl Tracked {
         at: u64,
         bytes: &[u8],
     ) {
-        if at as usize != head.len() || head.len() >= FINGERPRINT_BYTES {
+        // (No bytes: an empty fingerprint would match every file.)
+        if bytes.is_empty() || at as usize != head.len() || head.len() >= FINGERPRINT_BYTES {
             return;
         }
         let take = bytes.len().min(FINGERPRINT_BYTES - head.len());
