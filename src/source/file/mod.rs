@@ -671,7 +671,14 @@ impl FileSource {
             None => false,
             Some((None, _)) => true,
             Some((Some(f), _)) => {
-                f.len > 0 && std::fs::File::open(path).is_ok_and(|file| f.matches(&file))
+                // (Renamed meanwhile — logrotate shifts `.1` to `.2` — and
+                // another file at `path`: taken as closed, looked at again
+                // at the next listing.)
+                let Ok(file) = std::fs::File::open(path) else {
+                    return true;
+                };
+                let same_file = file.metadata().is_ok_and(|m| FileKey::of(&m) == key);
+                !same_file || (f.len > 0 && f.matches(&file))
             }
         }
     }
