@@ -269,6 +269,18 @@ pub(super) fn is_rotated_name(base: &str, name: &str) -> bool {
     !compressed && (rest.starts_with('.') || rest.starts_with('-') || rest.starts_with('_'))
 }
 
+/// Whether `copy` (`len` bytes long) starts with the same bytes as `live`:
+/// a copy of its current content, or one still being written. A copy
+/// longer than `live`'s content is of earlier content.
+pub(super) fn copy_of(copy: &File, live: &File, len: u64) -> bool {
+    let n = len.min(FINGERPRINT_BYTES as u64) as u32;
+    n > 0
+        && matches!(
+            (Fingerprint::read(copy, n), Fingerprint::read(live, n)),
+            (Ok(Some(a)), Ok(Some(b))) if a == b
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,16 +295,4 @@ mod tests {
         assert!(!is_rotated_name("app.log", "app.logger"));
         assert!(!is_rotated_name("app.log", "other.log.1"));
     }
-}
-
-/// Whether `copy` (`len` bytes long) starts with the same bytes as `live`:
-/// a copy of its current content, or one still being written. A copy
-/// longer than `live`'s content is of earlier content.
-pub(super) fn copy_of(copy: &File, live: &File, len: u64) -> bool {
-    let n = len.min(FINGERPRINT_BYTES as u64) as u32;
-    n > 0
-        && matches!(
-            (Fingerprint::read(copy, n), Fingerprint::read(live, n)),
-            (Ok(Some(a)), Ok(Some(b))) if a == b
-        )
 }
