@@ -823,6 +823,61 @@ fn line_content(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
+/// Prepares a chunk's lines at the generation seams of their file before
+/// the main scan: where a partial line carried over from the previous
+/// generation meets its continuation (`join`, see [`prescrub_seam`]), and
+/// where a partial line was ended alone (`cuts`: the offsets just after
+/// the newline that was added to end it; 0 when the chunk's first line may
+/// continue a line that went out alone). Lines are scanned whole, but a
+/// line cut in two is two lines: a card split between them is in neither,
+/// so at a cut the digits that end the line before it and the digits that
+/// start the line after it are replaced ([`fail_closed_at_cut`]). Returns
+/// how many lines were failed closed (also counted, reason `seam`).
+pub fn prepare_seams(
+    scanner: &Arc<Scanner>,
+    lines: &mut Vec<u8>,
+    join: Option<usize>,
+    cuts: &[usize],
+) -> u64 {
+    let join = join.filter(|&j| j > 0 && j < lines.len() && lines[j] != b'\n');
+    if join.is_none() && cuts.is_empty() {
+        return 0;
+    }
+    let mut out = Vec::with_capacity(lines.len() + 64);
+    let mut failed = 0;
+    let mut start = 0;
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        let end = start + line.len();
+        let head_cut = cuts.contains(&start);
+        let tail_cut = line.ends_with(b"\n") && cuts.contains(&end);
+        let joined_at = join.filter(|&j| j > start && j < end).map(|j| j - start);
+        if !head_cut && !tail_cut && joined_at.is_none() {
+            out.extend_from_slice(line);
+            start = end;
+            continue;
+        }
+        let mut l = line.to_vec();
+        let mut closed = false;
+        if let Some(at) = joined_at {
+            // A join that is also a cut: the continuation is uncertain.
+            let uncertain = join.is_some_and(|j| cuts.contains(&j));
+            closed |= prescrub_seam(scanner, &mut l, at, uncertain);
+        }
+        if head_cut {
+            closed |= fail_closed_at_cut(&mut l, Edge::Head);
+        }
+        if tail_cut {
+            closed |= fail_closed_at_cut(&mut l, Edge::Tail);
+        }
+        failed += u64::from(closed);
+        out.extend_from_slice(&l);
+        start = end;
+    }
+    *lines = out;
+    crate::telemetry::count_failed_closed("seam", failed);
+    failed
+}
+
 /// Prepares the line of `lines` where a carried partial line meets its
 /// continuation (at byte `seam`) for scanning. The writer usually continued
 /// that line in the next generation, and the joined line is scanned whole.
@@ -831,9 +886,19 @@ fn line_content(line: &[u8]) -> &[u8] {
 /// continuation, glued to digits before the seam, would no longer look like
 /// one. So each part is scrubbed alone first, and the joined result is
 /// scrubbed again by the caller: what either reading finds is redacted.
-pub fn prescrub_seam(scanner: &Arc<Scanner>, lines: &mut Vec<u8>, seam: usize) {
+/// A digit run across the seam that holds a card-like window is replaced
+/// whole ([`fail_closed_across_seam`]); so is, when the continuation is
+/// `uncertain` (copytruncate), a run with more than four digits on either
+/// side of the seam: those could be a card cut in two with the bytes in
+/// between lost. Returns whether a run was replaced.
+pub fn prescrub_seam(
+    scanner: &Arc<Scanner>,
+    lines: &mut Vec<u8>,
+    seam: usize,
+    uncertain: bool,
+) -> bool {
     if seam == 0 || seam >= lines.len() {
-        return;
+        return false;
     }
     let start = memchr::memrchr(b'\n', &lines[..seam]).map_or(0, |i| i + 1);
     let end = memchr::memchr(b'\n', &lines[seam..]).map_or(lines.len(), |i| seam + i + 1);
@@ -844,39 +909,166 @@ pub fn prescrub_seam(scanner: &Arc<Scanner>, lines: &mut Vec<u8>, seam: usize) {
     redactor.scrub_lines(&lines[start..seam], &mut joined);
     let mid = joined.len();
     redactor.scrub_lines(&lines[seam..end], &mut joined);
-    fail_closed_across_seam(&mut joined, mid);
+    let closed = fail_closed_across_seam(&mut joined, mid, uncertain);
     lines.splice(start..end, joined);
+    closed
+}
+
+/// Whether `b` may sit between the digit groups of a card number (the
+/// separators the card rule accepts: blanks, dashes, dots, and the bytes of
+/// Unicode spaces and dashes).
+fn is_card_separator(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'-' | b'.') || b >= 0x80
+}
+
+/// The longest separator run between two digit groups of a card.
+const MAX_CARD_SEPARATOR: usize = 3;
+
+/// The digit run around `at` (`from..to`, digits at both ends, groups
+/// separated by at most [`MAX_CARD_SEPARATOR`] separator bytes), the way
+/// a card number is written. `at` is a position between two bytes: the
+/// run may end just before it or start at it.
+fn digit_run(text: &[u8], at: usize) -> Option<(usize, usize)> {
+    let (mut from, mut to) = match (digit_before(text, at), digit_from(text, at)) {
+        (Some(l), Some(r)) => (l, r + 1),
+        (Some(l), None) => (l, l + 1),
+        (None, Some(r)) => (r, r + 1),
+        (None, None) => return None,
+    };
+    while let Some(l) = digit_before(text, from) {
+        from = l;
+    }
+    while let Some(r) = digit_from(text, to) {
+        to = r + 1;
+    }
+    Some((from, to))
+}
+
+/// The last digit before `at`, across at most one separator gap.
+fn digit_before(text: &[u8], at: usize) -> Option<usize> {
+    let mut j = at.min(text.len());
+    let mut gap = 0;
+    while j > 0 {
+        let b = text[j - 1];
+        if b.is_ascii_digit() {
+            return Some(j - 1);
+        }
+        if !is_card_separator(b) || gap == MAX_CARD_SEPARATOR {
+            return None;
+        }
+        gap += 1;
+        j -= 1;
+    }
+    None
+}
+
+/// The first digit at or after `at`, across at most one separator gap.
+fn digit_from(text: &[u8], at: usize) -> Option<usize> {
+    let mut j = at;
+    let mut gap = 0;
+    while j < text.len() {
+        let b = text[j];
+        if b.is_ascii_digit() {
+            return Some(j);
+        }
+        if !is_card_separator(b) || gap == MAX_CARD_SEPARATOR {
+            return None;
+        }
+        gap += 1;
+        j += 1;
+    }
+    None
+}
+
+/// The digits of `run`.
+fn digits_of(run: &[u8]) -> Vec<u8> {
+    run.iter().copied().filter(u8::is_ascii_digit).collect()
+}
+
+/// Whether some card-length window of `digits` looks like a card: a
+/// network's first digit (2–6) and a valid Luhn check.
+fn holds_card_window(digits: &[u8]) -> bool {
+    (13..=19.min(digits.len())).any(|len| {
+        digits
+            .windows(len)
+            .any(|w| matches!(w[0], b'2'..=b'6') && crate::rules::validate::luhn_valid(w))
+    })
 }
 
 /// Digits glued at a seam can hold a card whose two parts neither half
-/// shows and the whole line hides in a digit run longer than any card
-/// (`card=41111111` + lost bytes + `11111111…`). Such a run, when some
-/// card-length window of it starts with a network digit and passes Luhn,
-/// is replaced whole: fail closed, only ever at a seam.
-fn fail_closed_across_seam(joined: &mut Vec<u8>, mid: usize) {
-    let digit = |i: usize| joined.get(i).is_some_and(u8::is_ascii_digit);
-    if mid == 0 || !digit(mid - 1) || !digit(mid) {
-        return;
-    }
-    let mut from = mid;
-    while from > 0 && digit(from - 1) {
-        from -= 1;
-    }
-    let mut to = mid;
-    while digit(to) {
-        to += 1;
-    }
-    let run = &joined[from..to];
-    if run.len() <= 19 {
-        return; // A card split by the seam is whole in the joined line.
-    }
-    let holds_card = (13..=19).any(|len| {
-        run.windows(len)
-            .any(|w| matches!(w[0], b'2'..=b'6') && crate::rules::validate::luhn_valid(w))
-    });
-    if holds_card {
+/// shows and the whole line hides, in a digit run that is not a card as a
+/// whole (`card=41111111` + lost bytes + `111111111 user`: 17 digits). A
+/// digit run across the seam (with a card's separators) in which some
+/// card-length window starts with a network digit and passes Luhn is
+/// replaced whole: fail closed, only ever at a seam. (A run that is one
+/// card is replaced too: the label is the card rule's.) Returns whether a
+/// run was replaced.
+fn fail_closed_across_seam(joined: &mut Vec<u8>, mid: usize, uncertain: bool) -> bool {
+    let Some((from, to)) = digit_run(joined, mid) else {
+        return false;
+    };
+    let before = if from < mid {
+        digits_of(&joined[from..mid.min(to)]).len()
+    } else {
+        0
+    };
+    let after = if to > mid {
+        digits_of(&joined[mid.max(from)..to]).len()
+    } else {
+        0
+    };
+    if uncertain && (before > CUT_EDGE_DIGITS || after > CUT_EDGE_DIGITS) {
         joined.splice(from..to, SEAM_CARD_LABEL.iter().copied());
+        return true;
     }
+    // Digits on one side only: each half was scanned alone.
+    if before == 0 || after == 0 {
+        return false;
+    }
+    if holds_card_window(&digits_of(&joined[from..to])) {
+        joined.splice(from..to, SEAM_CARD_LABEL.iter().copied());
+        return true;
+    }
+    false
+}
+
+/// Which end of a line was cut at a seam.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Edge {
+    /// The line may continue a line that went out alone before it.
+    Head,
+    /// The line was ended alone; its continuation may come as a line of its own.
+    Tail,
+}
+
+/// More digits than this at a cut edge are replaced: four digits of a
+/// card are less than what may be shown of one (the first six, the last
+/// four), and a card cut in two leaves more than four on one side.
+const CUT_EDGE_DIGITS: usize = 4;
+
+/// A line cut at a seam (its other part goes out as another line, or was
+/// lost): a card split by the cut is whole in neither line, so the digit
+/// run at the cut edge is replaced when it holds more than
+/// [`CUT_EDGE_DIGITS`] digits. Returns whether it was.
+fn fail_closed_at_cut(line: &mut Vec<u8>, edge: Edge) -> bool {
+    let content_end = line_content(line).len();
+    let at = match edge {
+        Edge::Head => 0,
+        Edge::Tail => content_end,
+    };
+    let Some((from, to)) = digit_run(&line[..content_end], at) else {
+        return false;
+    };
+    // The run must touch the edge (separators in between are allowed).
+    let touches = match edge {
+        Edge::Head => line[..from].iter().all(|&b| is_card_separator(b)),
+        Edge::Tail => line[to..content_end].iter().all(|&b| is_card_separator(b)),
+    };
+    if !touches || digits_of(&line[from..to]).len() <= CUT_EDGE_DIGITS {
+        return false;
+    }
+    line.splice(from..to, SEAM_CARD_LABEL.iter().copied());
+    true
 }
 
 /// What replaces a digit run at a seam that may hold a card.
@@ -960,7 +1152,7 @@ mod tests {
         let mut lines = b"w=1 seq=054924 card=41111111".to_vec();
         let seam = lines.len();
         lines.extend_from_slice(b"1111111111111111111 user=bob end\n");
-        prescrub_seam(&scanner, &mut lines, seam);
+        prescrub_seam(&scanner, &mut lines, seam, false);
         let out = scrub_with(&scanner, &lines);
         assert_eq!(out, b"w=1 seq=054924 card=[CARD_REDACTED] user=bob end\n");
         // A long run without a card-like window is left alone.
@@ -968,7 +1160,7 @@ mod tests {
         let seam = lines.len();
         lines.extend_from_slice(b"000000000000000 ok\n");
         let before = lines.clone();
-        prescrub_seam(&scanner, &mut lines, seam);
+        prescrub_seam(&scanner, &mut lines, seam, false);
         assert_eq!(lines, before);
     }
 
@@ -981,7 +1173,7 @@ mod tests {
         let seam = joined.len();
         joined.extend_from_slice(b"11111111 ok\n");
         let mut lines = joined.clone();
-        prescrub_seam(&scanner, &mut lines, seam);
+        prescrub_seam(&scanner, &mut lines, seam, false);
         let out = scrub_with(&scanner, &lines);
         assert!(!out.windows(card.len()).any(|w| w == card), "{out:?}");
         // Bytes lost in between: a card at the start of the continuation,
@@ -990,10 +1182,214 @@ mod tests {
         let seam = glued.len();
         glued.extend_from_slice(b"4111111111111111 user=bob end\ny\n");
         let mut lines = glued.clone();
-        prescrub_seam(&scanner, &mut lines, seam);
+        prescrub_seam(&scanner, &mut lines, seam, false);
         let out = scrub_with(&scanner, &lines);
         assert!(!out.windows(card.len()).any(|w| w == card), "{out:?}");
         assert!(out.starts_with(b"x\nw=1 seq=000") && out.ends_with(b" user=bob end\ny\n"));
+    }
+
+    /// Whether `out` shows the test card, or more than four of its digits
+    /// on each side of a line break between two lines (a card cut in two).
+    fn shows_card(out: &[u8]) -> bool {
+        let card = b"4111111111111111".as_slice();
+        out.windows(card.len()).any(|w| w == card)
+    }
+
+    #[test]
+    fn a_glued_run_of_seventeen_to_nineteen_digits_holding_a_card_fails_closed() {
+        // copytruncate lost bytes between `card=4111…` and the next line's
+        // card digits: the joined run is 17–19 digits, not a card as a whole
+        // (the main pass leaves it), but it shows the card.
+        let scanner = Arc::new(Scanner::builtin());
+        for before in 1..16usize {
+            for after in 1..16usize {
+                let mut lines =
+                    format!("w=1 seq=000000001 card=4{}", "1".repeat(before - 1)).into_bytes();
+                let seam = lines.len();
+                lines.extend_from_slice(format!("{} user=bob end\n", "1".repeat(after)).as_bytes());
+                let closed = prepare_seams(&scanner, &mut lines, Some(seam), &[]);
+                let out = scrub_with(&scanner, &lines);
+                assert!(
+                    !shows_card(&out),
+                    "{before}+{after}: {}",
+                    String::from_utf8_lossy(&out)
+                );
+                if before + after >= 16 {
+                    assert_eq!(closed, 1, "{before}+{after}");
+                }
+            }
+        }
+    }
+
+    /// `a` then `b`, and where they meet.
+    fn joined(a: &str, b: &str) -> (Vec<u8>, usize) {
+        (format!("{a}{b}").into_bytes(), a.len())
+    }
+
+    #[test]
+    fn a_card_written_with_separators_across_a_seam_fails_closed() {
+        let scanner = Arc::new(Scanner::builtin());
+        for (a, b) in [
+            ("pay 4111 1111 111", "1 1111 1111 ok\n"),
+            ("pay 4111-1111-", "1111-1111-1111 ok\n"),
+            ("pay 4111 1111 ", "1111 1111 1 ok\n"),
+        ] {
+            let (mut lines, seam) = joined(a, b);
+            prepare_seams(&scanner, &mut lines, Some(seam), &[]);
+            let out = scrub_with(&scanner, &lines);
+            let digits: Vec<u8> = out.iter().copied().filter(u8::is_ascii_digit).collect();
+            assert!(
+                !shows_card(&digits),
+                "{a}|{b}: {}",
+                String::from_utf8_lossy(&out)
+            );
+        }
+    }
+
+    #[test]
+    fn a_true_continuation_keeps_its_other_digits() {
+        // An order id or a timestamp across a seam is not a card.
+        let scanner = Arc::new(Scanner::builtin());
+        for (a, b) in [
+            ("2026-12-06 05:4", "6:01 order=123456 ok\n"),
+            ("seq=0000", "83410 ok\n"),
+            ("id=00000000", "000000000000000 ok\n"),
+        ] {
+            let (mut lines, seam) = joined(a, b);
+            let closed = prepare_seams(&scanner, &mut lines, Some(seam), &[]);
+            assert_eq!(closed, 0, "{a}|{b}");
+            assert_eq!(lines, format!("{a}{b}").into_bytes());
+        }
+    }
+
+    #[test]
+    fn a_line_cut_at_a_seam_hides_the_digits_at_its_cut_edges() {
+        // A partial line went out alone (its newline added), and its
+        // continuation came as a line of its own: the card is whole in
+        // neither, so each side's digits at the cut are replaced, whatever
+        // the split.
+        let scanner = Arc::new(Scanner::builtin());
+        let line = "w=1 seq=000000042 card=4111111111111111 user=bob end";
+        let cut_at = line.find("card=").unwrap() + 5;
+        for split in cut_at..cut_at + 17 {
+            let (a, b) = line.split_at(split);
+            // Same chunk: `a` ended by an added newline, `b` after it.
+            let mut lines = format!("x\n{a}\n{b}\ny\n").into_bytes();
+            let cut = 2 + a.len() + 1;
+            prepare_seams(&scanner, &mut lines, None, &[cut]);
+            let out = scrub_with(&scanner, &lines);
+            let digits: Vec<u8> = out.iter().copied().filter(u8::is_ascii_digit).collect();
+            assert!(
+                !shows_card(&digits),
+                "{split}: {}",
+                String::from_utf8_lossy(&out)
+            );
+            let text = String::from_utf8_lossy(&out);
+            for part in text.split('\n') {
+                let run: String = part.chars().filter(char::is_ascii_digit).collect();
+                // No side keeps more than four card digits (plus the seq).
+                assert!(!run.contains("11111"), "{split}: {text}");
+            }
+            assert!(
+                text.starts_with("x\nw=1 seq=000000042 card=")
+                    && text.ends_with(" user=bob end\ny\n")
+            );
+            // Different chunks: a tail cut at the end, a head cut at 0.
+            let mut first = format!("{a}\n").into_bytes();
+            let mut second = format!("{b}\n").into_bytes();
+            let at = first.len();
+            prepare_seams(&scanner, &mut first, None, &[at]);
+            prepare_seams(&scanner, &mut second, None, &[0]);
+            let mut out = scrub_with(&scanner, &first);
+            out.extend(scrub_with(&scanner, &second));
+            let text = String::from_utf8_lossy(&out);
+            for part in text.split('\n') {
+                let run: String = part.chars().filter(char::is_ascii_digit).collect();
+                assert!(!run.contains("11111"), "{split}: {text}");
+            }
+        }
+        // Four digits or fewer at a cut edge stay.
+        let mut lines = b"took 12\n34 ms\n".to_vec();
+        assert_eq!(prepare_seams(&scanner, &mut lines, None, &[8]), 0);
+        assert_eq!(lines, b"took 12\n34 ms\n");
+    }
+
+    #[test]
+    fn an_uncertain_join_hides_more_than_four_digits_at_the_seam() {
+        // copytruncate lost the bytes between `w` and the last 14 digits of
+        // another line's card: 14 digits of a card would show.
+        let scanner = Arc::new(Scanner::builtin());
+        let mut lines = b"w".to_vec();
+        lines.extend_from_slice(b"11111111111111 user=bob end\n");
+        assert_eq!(prepare_seams(&scanner, &mut lines, Some(1), &[1]), 1);
+        assert_eq!(lines, b"w[CARD_REDACTED] user=bob end\n");
+        // A certain join (rename rotation) keeps a number that is no card.
+        let mut lines = b"seq=0000".to_vec();
+        lines.extend_from_slice(b"83410 ok\n");
+        assert_eq!(prepare_seams(&scanner, &mut lines, Some(8), &[]), 0);
+        assert_eq!(lines, b"seq=000083410 ok\n");
+        // Four digits or fewer on each side stay, even uncertain.
+        let mut lines = b"took 12".to_vec();
+        lines.extend_from_slice(b"34 ms\n");
+        assert_eq!(prepare_seams(&scanner, &mut lines, Some(7), &[7]), 0);
+    }
+
+    /// A test line with the card written `sep`-grouped.
+    fn card_line(seq: u32, sep: &str, pad: usize) -> String {
+        let card = ["4111", "1111", "1111", "1111"].join(sep);
+        format!(
+            "w=1 seq={seq:09} card={card} user=bob pad={} end",
+            "x".repeat(pad)
+        )
+    }
+
+    /// The text without card separators and newlines, so a card written in
+    /// groups, or cut in two lines, shows.
+    fn ungrouped(out: &[u8]) -> Vec<u8> {
+        out.iter()
+            .copied()
+            .filter(|b| !matches!(b, b' ' | b'-' | b'.' | b'\n'))
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// Every seam shape: line 1's head (cut anywhere) meets line 2's
+        /// tail (cut anywhere: bytes between lost, or none), joined; or
+        /// the head went out alone and the tail came as a line of its own
+        /// (a cut). No card shows, whatever the separators.
+        #[test]
+        fn no_seam_shape_shows_a_card(
+            sep in proptest::sample::select(vec!["", " ", "-", "  ", "."]),
+            pad1 in 0usize..40,
+            pad2 in 0usize..40,
+            i in 0usize..200,
+            j in 0usize..200,
+            cut in proptest::bool::ANY,
+        ) {
+            let scanner = Arc::new(Scanner::builtin());
+            let l1 = card_line(1, sep, pad1);
+            let l2 = card_line(2, sep, pad2);
+            let (i, j) = (i % (l1.len() + 1), j % (l2.len() + 1));
+            let (a, b) = (&l1[..i], &l2[j..]);
+            let mut lines = b"before\n".to_vec();
+            let at = lines.len() + a.len();
+            lines.extend_from_slice(a.as_bytes());
+            if cut {
+                lines.push(b'\n');
+                lines.extend_from_slice(b.as_bytes());
+                lines.extend_from_slice(b"\nafter\n");
+                prepare_seams(&scanner, &mut lines, None, &[at + 1]);
+            } else {
+                lines.extend_from_slice(b.as_bytes());
+                lines.extend_from_slice(b"\nafter\n");
+                // copytruncate: the join is uncertain (a cut too).
+                prepare_seams(&scanner, &mut lines, Some(at), &[at]);
+            }
+            let out = scrub_with(&scanner, &lines);
+            proptest::prop_assert!(!shows_card(&ungrouped(&out)), "{}", String::from_utf8_lossy(&out));
+            proptest::prop_assert!(out.starts_with(b"before\n") && out.ends_with(b"\nafter\n"));
+        }
     }
 
     fn scrub(text: &str) -> String {

@@ -370,6 +370,7 @@ async fn dispatch(
             payload,
             ack,
             seam,
+            cuts,
         } = chunk;
         let mut payload = payload;
         if matches!(&payload, OwnedBatch::Lines(l) if l.is_empty()) {
@@ -402,8 +403,8 @@ async fn dispatch(
                 .and_then(|mut p| p.pop())
                 .unwrap_or_else(|| Redactor::with_options(Arc::clone(&scanner), options.scrub()));
             let started = std::time::Instant::now();
-            if let (Some(at), OwnedBatch::Lines(lines)) = (seam, &mut payload) {
-                crate::redact::prescrub_seam(&scanner, lines, at);
+            if let OwnedBatch::Lines(lines) = &mut payload {
+                crate::redact::prepare_seams(&scanner, lines, seam, &cuts);
             }
             let mut output = Vec::new();
             crate::pipe::scrub_job(

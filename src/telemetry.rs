@@ -215,6 +215,14 @@ pub fn count_dropped(reason: &'static str, lines: u64) {
     }
 }
 
+/// Counts lines failed closed for `reason` (one of
+/// [`names::FAILED_CLOSED_REASONS`]) outside the scan itself.
+pub fn count_failed_closed(reason: &'static str, lines: u64) {
+    if lines > 0 {
+        counter!(names::LINES_FAILED_CLOSED, "reason" => reason).increment(lines);
+    }
+}
+
 /// Sets the lines waiting in the output buffer.
 pub fn set_output_buffer_lines(lines: u64) {
     gauge!(names::OUTPUT_BUFFER_LINES).set(lines as f64);

@@ -17,25 +17,21 @@
 
 #![cfg(unix)]
 
-use std::collections::HashMap;
+mod common;
+
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use common::{signal, spawn, stderr_of, wait_exit, wait_until_open, Collected, Marks, TempDir};
 
 /// The card number in every line.
 const CARD: &str = "4111111111111111";
-
-fn bin() -> String {
-    std::env::var("LOGSCRUB_BIN")
-        .ok()
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_logscrub").to_string())
-}
 
 /// Fails clearly when a client the test drives is not installed.
 fn require(tool: &str) -> PathBuf {
@@ -69,7 +65,8 @@ struct Account {
     merged: u64,
     /// Output lines holding part of a written line only.
     split: u64,
-    /// Output lines with the raw card number.
+    /// Output lines with the raw card number, or two lines back to back
+    /// whose digits at the break make it (a card cut in two halves).
     raw_cards: u64,
     /// The first few bad lines (shortened), for the failure message.
     bad: Vec<String>,
@@ -77,208 +74,80 @@ struct Account {
     lost_runs: Vec<String>,
 }
 
+/// The digits a line ends with (`tail`) or starts with, across a card's
+/// separators.
+fn edge_digits(line: &str, tail: bool) -> String {
+    let keep = |c: &char| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.');
+    let run: String = if tail {
+        let mut r: Vec<char> = line.chars().rev().take_while(keep).collect();
+        r.reverse();
+        r.into_iter().collect()
+    } else {
+        line.chars().take_while(keep).collect()
+    };
+    run.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Writer `w`'s line number, if `text` is one whole written line.
+fn parse_line(text: &str) -> Option<(u32, u64)> {
+    if !text.ends_with(" end") {
+        return None;
+    }
+    let (w, rest) = text.strip_prefix("w=")?.split_once(" seq=")?;
+    Some((w.parse().ok()?, rest.get(..9)?.parse().ok()?))
+}
+
 fn account(output: &[u8], writers: &[(u32, u64)]) -> Account {
     let mut a = Account::default();
-    let mut seen: HashMap<u32, Vec<u8>> = writers
-        .iter()
-        .map(|&(w, n)| (w, vec![0u8; n as usize]))
-        .collect();
-    let mut newest: HashMap<u32, u64> = HashMap::new();
+    let mut marks = Marks::new(writers);
+    let mut previous = String::new();
     for l in output.split(|&b| b == b'\n') {
         if l.is_empty() {
             continue;
         }
         a.lines += 1;
-        let text = String::from_utf8_lossy(l);
-        let note = |a: &mut Account| {
-            if a.bad.len() < 6 {
-                a.bad.push(text.chars().take(300).collect());
+        let text = String::from_utf8_lossy(l).into_owned();
+        let halves = format!(
+            "{}{}",
+            edge_digits(&previous, true),
+            edge_digits(&text, false)
+        );
+        let mut bad = text.contains(CARD) || halves.contains(CARD);
+        a.raw_cards += u64::from(bad);
+        let (starts, ends) = (text.matches("w=").count(), text.matches(" end").count());
+        let parsed = parse_line(&text).filter(|_| starts == 1 && ends == 1);
+        match parsed.and_then(|(w, seq)| marks.mark(w, seq)) {
+            _ if starts > 1 || ends > 1 => {
+                a.merged += 1;
+                bad = true;
             }
-        };
-        if text.contains(CARD) {
-            a.raw_cards += 1;
-            note(&mut a);
+            None => {
+                a.split += 1;
+                bad = true;
+            }
+            Some(arrival) if arrival.duplicate => {
+                a.duplicated += 1;
+                bad = true;
+            }
+            Some(arrival) if arrival.behind_newest => a.reordered += 1,
+            Some(_) => {}
         }
-        let starts = text.matches("w=").count();
-        let ends = text.matches(" end").count();
-        if starts > 1 || ends > 1 {
-            a.merged += 1;
-            note(&mut a);
-            continue;
+        if bad && a.bad.len() < 6 {
+            a.bad.push(text.chars().take(300).collect());
         }
-        if starts != 1 || ends != 1 || !text.starts_with("w=") || !text.ends_with(" end") {
-            a.split += 1;
-            note(&mut a);
-            continue;
-        }
-        let parsed = text
-            .strip_prefix("w=")
-            .and_then(|r| r.split_once(" seq="))
-            .and_then(|(w, r)| Some((w.parse::<u32>().ok()?, r.get(..9)?.parse::<u64>().ok()?)));
-        let Some((w, seq)) = parsed else {
-            a.split += 1;
-            continue;
-        };
-        let Some(marks) = seen.get_mut(&w).filter(|m| (seq as usize) < m.len()) else {
-            a.split += 1;
-            continue;
-        };
-        if marks[seq as usize] > 0 {
-            a.duplicated += 1;
-        } else if newest.get(&w).is_some_and(|&n| n > seq) {
-            a.reordered += 1;
-        }
-        marks[seq as usize] = marks[seq as usize].saturating_add(1);
-        let n = newest.entry(w).or_insert(seq);
-        *n = (*n).max(seq);
+        previous = text;
     }
-    for (w, marks) in &seen {
-        let mut i = 0;
-        while i < marks.len() {
-            if marks[i] > 0 {
-                i += 1;
-                continue;
-            }
-            let from = i;
-            while i < marks.len() && marks[i] == 0 {
-                i += 1;
-            }
-            a.lost += (i - from) as u64;
-            if a.lost_runs.len() < 8 {
-                a.lost_runs.push(format!("{w}:{from}-{}", i - 1));
-            }
-        }
-    }
+    (a.lost, a.lost_runs) = marks.lost(8);
     a
 }
 
 /// A fresh directory, not group- or world-writable (logrotate refuses
 /// those).
-fn temp_dir(name: &str) -> PathBuf {
+fn temp_dir(name: &str) -> TempDir {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("logscrub-rc-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir(&format!("rc-{name}"));
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
-}
-
-/// A child's standard output, collected on a thread.
-struct Collected {
-    newlines: Arc<AtomicU64>,
-    data: Arc<Mutex<Vec<u8>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Collected {
-    fn start(mut source: impl Read + Send + 'static) -> Collected {
-        let newlines = Arc::new(AtomicU64::new(0));
-        let data = Arc::new(Mutex::new(Vec::new()));
-        let (l, d) = (Arc::clone(&newlines), Arc::clone(&data));
-        let thread = std::thread::spawn(move || {
-            let mut buf = vec![0u8; 1 << 16];
-            while let Ok(n) = source.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                d.lock().unwrap().extend_from_slice(&buf[..n]);
-                let count = buf[..n].iter().filter(|&&b| b == b'\n').count();
-                l.fetch_add(count as u64, Ordering::SeqCst);
-            }
-        });
-        Collected {
-            newlines,
-            data,
-            thread: Some(thread),
-        }
-    }
-
-    fn count(&self) -> u64 {
-        self.newlines.load(Ordering::SeqCst)
-    }
-
-    /// Waits until `n` lines came, or none came for `quiet`, or `deadline`.
-    fn settle(&self, n: u64, quiet: Duration, deadline: Duration) -> u64 {
-        let start = Instant::now();
-        let (mut last, mut since) = (self.count(), Instant::now());
-        while start.elapsed() < deadline {
-            let now = self.count();
-            if now >= n {
-                return now;
-            }
-            if now != last {
-                (last, since) = (now, Instant::now());
-            } else if since.elapsed() >= quiet {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.count()
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        std::mem::take(&mut *self.data.lock().unwrap())
-    }
-}
-
-fn spawn_logscrub(args: &[&str], dir: &Path) -> Child {
-    let stderr = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("stderr.txt"))
-        .unwrap();
-    Command::new(bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap()
-}
-
-fn kill(pid: u32, signal: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{signal} {pid}");
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            panic!("process did not exit within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits until process `pid` has `path` open.
-fn wait_until_open(pid: u32, path: &Path) {
-    let start = Instant::now();
-    loop {
-        let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == path));
-        if open {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "never opened {path:?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// How the application writes.
@@ -341,28 +210,40 @@ fn write_lines(path: &Path, w: u32, total: u64, how: Writer, rate: u64) {
     }
 }
 
-/// Runs Debian's logrotate on `log` every `every` until `done`; returns
-/// how many rotations it made.
-fn rotate_until(dir: &Path, log: &Path, mode: &str, every: Duration, done: &AtomicBool) -> u32 {
-    let logrotate = require("logrotate");
-    let conf = dir.join("logrotate.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "{} {{\n  {mode}\n  rotate 10000\n  nocompress\n  missingok\n  notifempty\n}}\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    let state = dir.join("logrotate.state");
-    let mut rotations = 0;
-    while !done.load(Ordering::SeqCst) {
-        let before = std::fs::metadata(log).map(|m| (m.ino(), m.len())).ok();
-        let out = Command::new(&logrotate)
+/// Debian's logrotate, configured for one log in one mode.
+struct Logrotate {
+    binary: PathBuf,
+    conf: PathBuf,
+    state: PathBuf,
+}
+
+impl Logrotate {
+    /// Rotates `log` in `mode` (`create` or `copytruncate`), uncompressed;
+    /// its configuration and state live in `dir`.
+    fn new(dir: &Path, log: &Path, mode: &str) -> Logrotate {
+        let conf = dir.join("logrotate.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "{} {{\n  {mode}\n  rotate 10000\n  nocompress\n  missingok\n  notifempty\n}}\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        Logrotate {
+            binary: require("logrotate"),
+            conf,
+            state: dir.join("logrotate.state"),
+        }
+    }
+
+    /// One forced run.
+    fn rotate(&self) {
+        let out = Command::new(&self.binary)
             .arg("-f")
             .arg("-s")
-            .arg(&state)
-            .arg(&conf)
+            .arg(&self.state)
+            .arg(&self.conf)
             .output()
             .unwrap();
         assert!(
@@ -370,6 +251,17 @@ fn rotate_until(dir: &Path, log: &Path, mode: &str, every: Duration, done: &Atom
             "logrotate: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// Runs Debian's logrotate on `log` every `every` until `done`; returns
+/// how many rotations it made.
+fn rotate_until(dir: &Path, log: &Path, mode: &str, every: Duration, done: &AtomicBool) -> u32 {
+    let logrotate = Logrotate::new(dir, log, mode);
+    let mut rotations = 0;
+    while !done.load(Ordering::SeqCst) {
+        let before = std::fs::metadata(log).map(|m| (m.ino(), m.len())).ok();
+        logrotate.rotate();
         let after = std::fs::metadata(log).map(|m| (m.ino(), m.len())).ok();
         if before.is_some() && before != after {
             rotations += 1;
@@ -386,12 +278,17 @@ fn logrotate_run(name: &str, mode: &str, how: Writer, total: u64) -> (Account, u
     let log = dir.join("app.log");
     File::create(&log).unwrap();
     let log_arg = log.to_str().unwrap().to_string();
-    let mut child = spawn_logscrub(&["--input", &log_arg, "--follow", "--threads", "2"], &dir);
+    let mut child = spawn(&["--input", &log_arg, "--follow", "--threads", "2"], &dir);
     let out = Collected::start(child.stdout.take().unwrap());
     wait_until_open(child.id(), &log);
     let done = Arc::new(AtomicBool::new(false));
     let rotator = {
-        let (dir, log, mode, done) = (dir.clone(), log.clone(), mode.to_string(), done.clone());
+        let (dir, log, mode, done) = (
+            dir.to_path_buf(),
+            log.clone(),
+            mode.to_string(),
+            done.clone(),
+        );
         std::thread::spawn(move || {
             rotate_until(&dir, &log, &mode, Duration::from_millis(60), &done)
         })
@@ -405,9 +302,9 @@ fn logrotate_run(name: &str, mode: &str, how: Writer, total: u64) -> (Account, u
     let got = out.settle(total, Duration::from_secs(5), Duration::from_secs(60));
     // Nothing more may come late.
     std::thread::sleep(Duration::from_millis(300));
-    kill(child.id(), "TERM");
+    signal(&child, "TERM");
     let status = wait_exit(&mut child, Duration::from_secs(20));
-    let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    let stderr = stderr_of(&dir);
     assert!(status.success(), "exit {status:?} at {got} lines\n{stderr}");
     let a = account(&out.finish(), &[(1, total)]);
     let lost_reports = stderr.matches("copytruncate lost").count();
@@ -419,7 +316,6 @@ fn logrotate_run(name: &str, mode: &str, how: Writer, total: u64) -> (Account, u
         "{name}: logrotate {mode}, {how:?} writer, {total} lines in {written_in:.1?}, \
          {rotations} rotations: {a:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
     (a, rotations)
 }
 
@@ -449,8 +345,11 @@ fn assert_clean(a: &Account, rotations: u32) {
 fn assert_copytruncate(a: &Account, rotations: u32, total: u64) {
     assert!(rotations >= 10, "only {rotations} rotations");
     assert_eq!((a.raw_cards, a.reordered), (0, 0), "{a:?}");
-    // (Under load a rare race still repeats a line: seen once in a run,
-    // in 2 of 8 runs while other tests ran; bounded here, not hidden.)
+    // Merged or split: at most one damaged line per rotation (the seam of
+    // an uncertain join, failed closed, can take a line's sequence number).
+    // Duplicates: none seen in 32 runs since copies are recognised by inode
+    // and content of the same open file (logrotate shifts `.1` to `.2`
+    // between a listing and an open); bounded with the others, not hidden.
     assert!(
         a.merged + a.split + a.duplicated <= u64::from(rotations),
         "{a:?}"
@@ -470,13 +369,11 @@ fn logrotate_create_with_line_writer() {
     assert_clean(&a, rotations);
 }
 
-// Open leak, kept visible: in about 1 run in 3 a card number still reaches
-// the output in clear at a copytruncate seam when logrotate's copy/truncate
-// gap loses bytes inside a block writer's line (issue #14 stays open for
-// it). Ignored so CI can gate everything else; run it with
-// `cargo test --release --test real_clients -- --ignored`.
+/// The block writer leaves partial lines at block ends, so copies and
+/// truncations cut lines, and bytes lost between copy and truncation glue
+/// pieces of different lines: every seam is joined or cut, and failed
+/// closed where the continuation is uncertain (`redact::prepare_seams`).
 #[test]
-#[ignore = "known rare leak at copytruncate seams with block writers (issue #14)"]
 fn logrotate_copytruncate_with_block_writer() {
     let (a, rotations) = logrotate_run(
         "copytruncate-blocks",
@@ -543,52 +440,29 @@ fn kill_loop(name: &str, how: Writer, kills: u32) -> (Account, u64) {
         let log = log.clone();
         std::thread::spawn(move || write_lines(&log, 1, total, how, rate))
     };
-    let logrotate = require("logrotate");
-    let conf = dir.join("logrotate.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "{} {{\n  create\n  rotate 10000\n  nocompress\n  missingok\n  notifempty\n}}\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    let state = dir.join("logrotate.state");
-    let rotate = || {
-        let out = Command::new(&logrotate)
-            .arg("-f")
-            .arg("-s")
-            .arg(&state)
-            .arg(&conf)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let logrotate = Logrotate::new(&dir, &log, "create");
+    let rotate = || logrotate.rotate();
     let seed = 0x5eed_u64 + u64::from(kills);
     let mut random = Lcg(seed);
     let started = Instant::now();
     for _ in 0..kills {
-        let mut child = spawn_logscrub(&args, &dir);
+        let mut child = spawn(&args, &dir);
         // Long enough for a checkpoint save (every second): duplicates are
         // then what was written after the last save.
         std::thread::sleep(Duration::from_millis(1200 + random.below(800)));
-        kill(child.id(), "STOP");
+        signal(&child, "STOP");
         for _ in 0..1 + random.below(2) {
             // The writer moves to the new file before the next rotation.
             std::thread::sleep(Duration::from_millis(30 + random.below(100)));
             rotate();
         }
         std::thread::sleep(Duration::from_millis(random.below(100)));
-        kill(child.id(), "KILL");
+        signal(&child, "KILL");
         let _ = wait_exit(&mut child, Duration::from_secs(10));
     }
     writer.join().unwrap();
     // The last run reads what is left, and stops cleanly.
-    let mut child = spawn_logscrub(&args, &dir);
+    let mut child = spawn(&args, &dir);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = (0u64, Instant::now());
     loop {
@@ -605,9 +479,9 @@ fn kill_loop(name: &str, how: Writer, kills: u32) -> (Account, u64) {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(300));
-    kill(child.id(), "TERM");
+    signal(&child, "TERM");
     let status = wait_exit(&mut child, Duration::from_secs(20));
-    let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    let stderr = stderr_of(&dir);
     assert!(status.success(), "{status:?}\n{stderr}");
     let a = account(&std::fs::read(&output).unwrap(), &[(1, total)]);
     eprintln!(
@@ -615,7 +489,6 @@ fn kill_loop(name: &str, how: Writer, kills: u32) -> (Account, u64) {
          in {:.1?} (seed {seed:#x}): {a:?}",
         started.elapsed()
     );
-    let _ = std::fs::remove_dir_all(&dir);
     // Lines per second the writer makes.
     (a, rate / 95)
 }
@@ -678,7 +551,7 @@ fn collector_dies(name: &str, stall: Duration, receiver_buffer: Option<&str>) ->
     if let Some(b) = receiver_buffer {
         url.push_str(&format!("?receiver_buffer={b}"));
     }
-    let mut child = spawn_logscrub(
+    let mut child = spawn(
         &["--input", input.to_str().unwrap(), "--output", &url],
         &dir,
     );
@@ -723,7 +596,6 @@ fn collector_dies(name: &str, stall: Duration, receiver_buffer: Option<&str>) ->
         "{name}: collector read {} MiB, stopped reading for {stall:?}, died; {a:?}",
         first.len() >> 20
     );
-    let _ = std::fs::remove_dir_all(&dir);
     (a, first.len())
 }
 
@@ -763,7 +635,7 @@ fn connections_closing_mid_line_never_merge() {
         l.local_addr().unwrap().port()
     };
     let sock = dir.join("in.sock");
-    let mut child = spawn_logscrub(
+    let mut child = spawn(
         &[
             "--listen",
             &format!("tcp://127.0.0.1:{port}"),
@@ -812,7 +684,7 @@ fn connections_closing_mid_line_never_merge() {
         }
     }
     let got = out.settle(expected, Duration::from_secs(5), Duration::from_secs(30));
-    kill(child.id(), "TERM");
+    signal(&child, "TERM");
     assert!(wait_exit(&mut child, Duration::from_secs(20)).success());
     let writers: Vec<(u32, u64)> = (0..connections).map(|c| (10 + c as u32, 4)).collect();
     let a = account(&out.finish(), &writers);
@@ -829,5 +701,4 @@ fn connections_closing_mid_line_never_merge() {
         (0, 0, 0, 0, 0, 0),
         "{a:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

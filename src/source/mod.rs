@@ -56,6 +56,12 @@ pub struct Chunk {
     /// Where, in the payload, a partial line carried over from the
     /// previous generation meets its continuation (see [`crate::redact::prescrub_seam`]).
     pub seam: Option<usize>,
+    /// Where, in the payload, a line was cut at a generation seam: offsets
+    /// just after a newline added to end a partial line alone (its
+    /// continuation, if any, comes as a line of its own), and 0 when the
+    /// first line may be such a continuation (see
+    /// [`crate::redact::prepare_seams`]).
+    pub cuts: Vec<usize>,
 }
 
 impl Chunk {
@@ -66,6 +72,7 @@ impl Chunk {
             payload: OwnedBatch::Lines(Vec::new()),
             ack: Some(ack),
             seam: None,
+            cuts: Vec::new(),
         }
     }
 }
@@ -95,6 +102,12 @@ pub struct Feed {
     /// out are folded into `synthetic_done`.
     synthetic: Vec<(u64, u64, bool)>,
     synthetic_done: u64,
+    /// The next line handed out may continue a line that went out alone
+    /// (a cut at the start of the next chunk).
+    head_cut: bool,
+    /// The carried partial line may not be continued by this file's first
+    /// bytes (copytruncate can lose bytes in between).
+    carry_uncertain: bool,
 }
 
 impl Feed {
@@ -109,6 +122,8 @@ impl Feed {
             offset_base,
             synthetic: Vec::new(),
             synthetic_done: 0,
+            head_cut: false,
+            carry_uncertain: false,
         }
     }
 
@@ -166,11 +181,14 @@ impl Feed {
     /// Starts this (fresh) feed with `partial`, the unfinished last line of
     /// the previous generation: the first bytes read complete it, so the
     /// line is scanned whole. The carried bytes do not count as this
-    /// file's offsets.
-    pub fn carry_in(&mut self, partial: &[u8]) {
+    /// file's offsets. Not `certain` (copytruncate: the writer's bytes
+    /// between the copy and the truncation may be lost): the join is also
+    /// a cut for the scrub job, whose digits at the seam fail closed.
+    pub fn carry_in(&mut self, partial: &[u8], certain: bool) {
         if partial.is_empty() {
             return;
         }
+        self.carry_uncertain = !certain;
         let at = self.framer.received();
         self.framer.push(partial);
         self.synthetic.push((at, partial.len() as u64, true));
@@ -187,6 +205,31 @@ impl Feed {
         self.framer.push(b"\n");
         self.synthetic.push((at, 1, false));
         true
+    }
+
+    /// Marks the next line handed out as a possible continuation of a line
+    /// that went out alone (the previous generation's partial last line,
+    /// ended without its continuation): its first digits are failed
+    /// closed.
+    pub fn mark_head_cut(&mut self) {
+        self.head_cut = true;
+    }
+
+    /// Takes back a partial line carried in by [`Feed::carry_in`] that no
+    /// byte of this file continued yet (it belongs to another generation
+    /// read first). Empty when there is none.
+    pub fn take_carry(&mut self) -> Vec<u8> {
+        let only_carry = self
+            .synthetic
+            .first()
+            .is_some_and(|&(_, len, _)| len == self.framer.received());
+        if !self.holds_carry() || !only_carry {
+            return Vec::new();
+        }
+        let carried = self.framer.take_pending();
+        let base = self.offset_base;
+        self.restart_at(base);
+        carried
     }
 
     /// Whether what is pending ends inside a line.
@@ -215,7 +258,7 @@ impl Feed {
     pub fn restart_carrying(&mut self, offset_base: u64) {
         let partial = self.take_partial();
         self.restart_at(offset_base);
-        self.carry_in(&partial);
+        self.carry_in(&partial, false);
     }
 
     /// A chunk reporting an undecodable run of `bytes` as the stream's next
@@ -227,6 +270,7 @@ impl Feed {
             payload: OwnedBatch::OverLong { terminated, bytes },
             ack: None,
             seam: None,
+            cuts: Vec::new(),
         }
     }
 
@@ -246,12 +290,33 @@ impl Feed {
             }
             _ => None,
         };
+        let mut cuts = Vec::new();
+        if let (Some(join), true) = (seam, self.carry_uncertain) {
+            cuts.push(join);
+        }
+        if let OwnedBatch::Lines(lines) = &payload {
+            if std::mem::take(&mut self.head_cut) {
+                cuts.push(0);
+            }
+            let after = before + lines.len() as u64;
+            // Newlines added to end a partial line alone.
+            for &(at, _, carried) in &self.synthetic {
+                if !carried && at >= before && at < after {
+                    let cut = (at + 1 - before) as usize;
+                    cuts.push(cut);
+                    if cut == lines.len() {
+                        self.head_cut = true;
+                    }
+                }
+            }
+        }
         self.settle_synthetic();
         Some(Chunk {
             stream: Arc::clone(&self.stream),
             payload,
             ack: None,
             seam,
+            cuts,
         })
     }
 }
@@ -413,7 +478,7 @@ mod tests {
         let partial = old.take_partial();
         assert_eq!(partial, b"card=41111111");
         let mut new = feed();
-        new.carry_in(&partial);
+        new.carry_in(&partial, true);
         assert!(new.holds_carry());
         assert_eq!(new.consumed_offset(), 0);
         new.framer().push(b"11111111 x\nnext\n");
@@ -452,7 +517,61 @@ mod tests {
         let chunk = f.next_chunk().unwrap();
         assert_eq!(lines_of(&chunk), b"two card=4111111111111111 end\n");
         assert_eq!(chunk.seam, Some(13));
+        // copytruncate may lose bytes between the two: a cut too.
+        assert_eq!(chunk.cuts, vec![13]);
         assert_eq!(f.consumed_offset(), 17);
+    }
+
+    #[test]
+    fn a_partial_line_ended_alone_is_a_cut_on_both_sides() {
+        // The partial line waits, then goes out alone; its late
+        // continuation (same file) comes as a line of its own: both edges
+        // are marked, in the chunk that holds them.
+        let mut f = feed();
+        f.framer().push(b"a\ncard=4111111");
+        assert_eq!(f.next_chunk().unwrap().cuts, Vec::<usize>::new());
+        assert!(f.terminate_partial());
+        let chunk = f.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"card=4111111\n");
+        assert_eq!(chunk.cuts, vec![13]);
+        f.framer().push(b"111111111 end\nnext\n");
+        let chunk = f.next_chunk().unwrap();
+        assert_eq!(chunk.cuts, vec![0]);
+        // Both in one chunk.
+        let mut f = feed();
+        f.framer().push(b"card=4111111");
+        f.terminate_partial();
+        f.framer().push(b"111111111 end\n");
+        let chunk = f.next_chunk().unwrap();
+        assert_eq!(lines_of(&chunk), b"card=4111111\n111111111 end\n");
+        assert_eq!(chunk.cuts, vec![13]);
+        // The next generation after a cut starts with one.
+        let mut next = feed();
+        next.mark_head_cut();
+        next.framer().push(b"111111111 end\n");
+        assert_eq!(next.next_chunk().unwrap().cuts, vec![0]);
+        assert!(next.next_chunk().is_none());
+        next.framer().push(b"x\n");
+        assert_eq!(next.next_chunk().unwrap().cuts, Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_carry_not_continued_yet_moves_to_another_generation() {
+        let mut live = feed();
+        live.framer().push(b"one\ncard=4111");
+        live.next_chunk().unwrap();
+        live.restart_carrying(0);
+        assert!(live.holds_carry());
+        let carried = live.take_carry();
+        assert_eq!(carried, b"card=4111");
+        assert!(!live.holds_carry());
+        assert_eq!(live.pending(), 0);
+        // Continued by bytes of the file already: it stays.
+        live.restart_at(0);
+        live.carry_in(b"card=4111", false);
+        live.framer().push(b"1111");
+        assert!(live.take_carry().is_empty());
+        assert_eq!(live.pending(), 13);
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub const ERROR_KINDS: &[(&str, &str)] = &[
 pub const DROP_REASONS: &[&str] = &["policy", "output_full"];
 
 /// Every `reason` of [`LINES_FAILED_CLOSED`].
-pub const FAILED_CLOSED_REASONS: &[&str] = &["too_long"];
+pub const FAILED_CLOSED_REASONS: &[&str] = &["too_long", "seam"];
 
 /// Every `reason` of [`CANDIDATES_REJECTED`], in `Stats` order.
 pub const REJECTION_REASONS: [&str; 5] = ["luhn", "network", "context", "checksum", "allowlist"];

@@ -58,15 +58,83 @@ pub struct Tally {
     pub lost_runs: Vec<String>,
 }
 
+/// Which numbered lines of each stream arrived, and in what order: the
+/// accounting every delivery test shares.
+pub struct Marks {
+    seen: HashMap<u32, Vec<u8>>,
+    last: HashMap<u32, u64>,
+    newest: HashMap<u32, u64>,
+}
+
+/// How a line arrived, by [`Marks::mark`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    /// It had arrived before.
+    pub duplicate: bool,
+    /// The line before it in its stream was a later one (that line's number).
+    pub after: Option<u64>,
+    /// A later line of its stream had arrived before it.
+    pub behind_newest: bool,
+}
+
+impl Marks {
+    /// Streams `expected` (stream id → line count).
+    pub fn new(expected: &[(u32, u64)]) -> Marks {
+        Marks {
+            seen: expected
+                .iter()
+                .map(|&(s, n)| (s, vec![0u8; n as usize]))
+                .collect(),
+            last: HashMap::new(),
+            newest: HashMap::new(),
+        }
+    }
+
+    /// Line `n` of stream `s` arrived; `None` when it is not an expected line.
+    pub fn mark(&mut self, s: u32, n: u64) -> Option<Arrival> {
+        let mark = self.seen.get_mut(&s)?.get_mut(n as usize)?;
+        let arrival = Arrival {
+            duplicate: *mark > 0,
+            after: self.last.get(&s).copied().filter(|&prev| n < prev),
+            behind_newest: self.newest.get(&s).is_some_and(|&m| m > n),
+        };
+        *mark = mark.saturating_add(1);
+        self.last.insert(s, n);
+        let newest = self.newest.entry(s).or_insert(n);
+        *newest = (*newest).max(n);
+        Some(arrival)
+    }
+
+    /// Lines that never arrived, and the first `runs` runs of them
+    /// (`stream:from-to`).
+    pub fn lost(&self, runs: usize) -> (u64, Vec<String>) {
+        let mut lost = 0;
+        let mut listed = Vec::new();
+        let mut streams: Vec<_> = self.seen.iter().collect();
+        streams.sort_by_key(|(s, _)| **s);
+        for (s, marks) in streams {
+            lost += marks.iter().filter(|&&m| m == 0).count() as u64;
+            let mut n = 0;
+            while n < marks.len() && listed.len() < runs {
+                if marks[n] == 0 {
+                    let from = n;
+                    while n < marks.len() && marks[n] == 0 {
+                        n += 1;
+                    }
+                    listed.push(format!("{s}:{from}-{}", n - 1));
+                }
+                n += 1;
+            }
+        }
+        (lost, listed)
+    }
+}
+
 /// Checks `output` against streams `expected` (stream id → line count).
 /// Duplicates that follow a restart are counted, not reordering.
 pub fn tally(output: &[u8], expected: &[(u32, u64)]) -> Tally {
     let mut t = Tally::default();
-    let mut seen: HashMap<u32, Vec<u8>> = expected
-        .iter()
-        .map(|&(s, n)| (s, vec![0u8; n as usize]))
-        .collect();
-    let mut last: HashMap<u32, u64> = HashMap::new();
+    let mut marks = Marks::new(expected);
     for l in output.split(|&b| b == b'\n') {
         if l.is_empty() {
             continue;
@@ -75,49 +143,26 @@ pub fn tally(output: &[u8], expected: &[(u32, u64)]) -> Tally {
         if memchr_find(l, CARD.as_bytes()) {
             t.leaked += 1;
         }
-        let Some((s, n)) = parse(l) else {
+        let Some(arrival) = parse(l).and_then(|(s, n)| Some((s, n, marks.mark(s, n)?))) else {
             t.foreign += 1;
             continue;
         };
-        let Some(marks) = seen.get_mut(&s) else {
-            t.foreign += 1;
-            continue;
-        };
-        let Some(mark) = marks.get_mut(n as usize) else {
-            t.foreign += 1;
-            continue;
-        };
-        if *mark > 0 {
+        let (s, n, arrival) = arrival;
+        if arrival.duplicate {
             t.duplicated += 1;
             if t.duplicated <= 3 || t.duplicated % 10_000 == 0 {
                 t.lost_runs.push(format!("dup {s}:{n}"));
             }
-        } else if last.get(&s).is_some_and(|&prev| n < prev) {
+        } else if let Some(prev) = arrival.after {
             t.reordered += 1;
             if t.reordered <= 5 {
-                t.lost_runs
-                    .push(format!("reorder {s}:{n} after {}", last[&s]));
+                t.lost_runs.push(format!("reorder {s}:{n} after {prev}"));
             }
         }
-        *mark = mark.saturating_add(1);
-        last.insert(s, n);
     }
-    let mut streams: Vec<_> = seen.iter().collect();
-    streams.sort_by_key(|(s, _)| **s);
-    for (s, marks) in streams {
-        t.lost += marks.iter().filter(|&&m| m == 0).count() as u64;
-        let mut n = 0;
-        while n < marks.len() && t.lost_runs.len() < 8 {
-            if marks[n] == 0 {
-                let from = n;
-                while n < marks.len() && marks[n] == 0 {
-                    n += 1;
-                }
-                t.lost_runs.push(format!("{s}:{from}-{}", n - 1));
-            }
-            n += 1;
-        }
-    }
+    let (lost, runs) = marks.lost(8usize.saturating_sub(t.lost_runs.len()));
+    t.lost = lost;
+    t.lost_runs.extend(runs);
     t
 }
 
@@ -314,6 +359,26 @@ impl Collected {
         self.count()
     }
 
+    /// Waits until `n` lines arrived, or none came for `quiet`, or
+    /// `deadline` passed; returns the count.
+    pub fn settle(&self, n: u64, quiet: Duration, deadline: Duration) -> u64 {
+        let start = Instant::now();
+        let (mut last, mut since) = (self.count(), Instant::now());
+        while start.elapsed() < deadline {
+            let now = self.count();
+            if now >= n {
+                return now;
+            }
+            if now != last {
+                (last, since) = (now, Instant::now());
+            } else if since.elapsed() >= quiet {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.count()
+    }
+
     /// Everything, once the source ended.
     pub fn finish(mut self) -> Vec<u8> {
         if let Some(t) = self.thread.take() {
@@ -328,14 +393,24 @@ impl Collected {
     }
 }
 
-/// Starts logscrub with `args`, stdout piped, stderr to a file in `dir`.
+/// The binary long-running tests start: `LOGSCRUB_BIN` runs another build
+/// (to measure the figures of an older one), else the one under test.
+pub fn bin() -> String {
+    std::env::var("LOGSCRUB_BIN")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| BIN.to_string())
+}
+
+/// Starts logscrub ([`bin`]) with `args`, stdout piped, stderr appended to
+/// stderr.txt in `dir`.
 pub fn spawn(args: &[&str], dir: &Path) -> Child {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("stderr.txt"))
         .unwrap();
-    Command::new(BIN)
+    Command::new(bin())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -365,6 +440,27 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStat
             panic!("logscrub did not exit within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until process `pid` has `path` open (it follows the file).
+pub fn wait_until_open(pid: u32, path: &Path) {
+    let start = Instant::now();
+    loop {
+        let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path));
+        if open {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "logscrub never opened {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

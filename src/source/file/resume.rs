@@ -1,0 +1,183 @@
+//! Checkpoint resume: where a followed file starts after a restart.
+//!
+//! Job: resume a file at its recorded offset when its device, inode and
+//! fingerprint match; and find every generation written since the
+//! checkpoint (rotated away since, or created and rotated away after the
+//! last save) and chain them, oldest first, before the file at the path.
+//!
+//! Guarantees: a generation known to the checkpoint resumes at its offset
+//! (no line read twice beyond the checkpoint interval); an unknown one
+//! written since is read from its start; compressed ones are skipped with
+//! a counted warning (`compressed_generation_skipped`).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::chain::{compressed_siblings, rotated_siblings};
+use super::tracked::Tracked;
+use super::FileSource;
+use crate::checkpoint::FileKey;
+
+impl FileSource {
+    /// After a restart with a checkpoint: every generation of a followed
+    /// path written since the checkpoint is read, oldest first, before the
+    /// file now at the path. Those are the files in the checkpoint that were
+    /// rotated away (same device, inode and fingerprint under another name
+    /// beside it; resumed at their offset), then rotated siblings that the
+    /// checkpoint does not know and that were written after the newest
+    /// checkpointed one (created after the last save and rotated away before
+    /// the restart; read from their start). Compressed ones cannot be read:
+    /// skipped with a counted warning.
+    pub(super) fn resume_rotated_from_checkpoint(&mut self) {
+        if !self.options.follow {
+            return;
+        }
+        let Some(store) = self.checkpoints.clone() else {
+            return;
+        };
+        let (positions, saved_at): (Vec<(FileKey, crate::checkpoint::Position)>, _) =
+            match store.lock() {
+                Ok(s) => (
+                    s.positions().map(|(k, p)| (*k, p.clone())).collect(),
+                    s.saved_at(),
+                ),
+                Err(_) => return,
+            };
+        let pattern = match glob::Pattern::new(&self.options.pattern) {
+            Ok(p) => p,
+            Err(_) => return,
+        };
+        // A run killed before its first save leaves an empty checkpoint:
+        // then everything written since that save is new, at the paths
+        // the pattern matches now as well.
+        let mut paths: Vec<PathBuf> = positions
+            .iter()
+            .map(|(_, p)| p.path.clone())
+            .filter(|p| pattern.matches_path(p))
+            .collect();
+        if saved_at.is_some() {
+            if let Ok(matches) = glob::glob(&self.options.pattern) {
+                paths.extend(matches.filter_map(Result::ok));
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        for path in paths {
+            let known: HashMap<FileKey, &crate::checkpoint::Position> = positions
+                .iter()
+                .filter(|(_, p)| p.path == path)
+                .map(|(k, p)| (*k, p))
+                .collect();
+            let live = std::fs::metadata(&path).ok().map(|m| FileKey::of(&m));
+            let mut generations = Vec::new();
+            // The newest write the checkpoint knows of at this path.
+            let mut newest_known: Option<SystemTime> = None;
+            let siblings = rotated_siblings(&path);
+            for (candidate, meta) in &siblings {
+                let key = FileKey::of(meta);
+                let Some(position) = known.get(&key) else {
+                    continue;
+                };
+                let Ok(file) = File::open(candidate) else {
+                    continue;
+                };
+                if !position.fingerprint.matches(&file) {
+                    continue;
+                }
+                newest_known = newest_known.max(meta.modified().ok());
+                if Some(key) == live || meta.len() < position.offset || self.is_tracked(key) {
+                    continue;
+                }
+                if let Ok(mut t) =
+                    Tracked::open(candidate, position.offset, self.framing, &self.label)
+                {
+                    t.path = path.clone();
+                    generations.push(t);
+                }
+            }
+            if let Some(key) = live {
+                if known.contains_key(&key) {
+                    let m = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                    newest_known = newest_known.max(m);
+                }
+            }
+            // Without a known file left, the save time (less the save
+            // interval) bounds what the checkpoint saw.
+            let since = newest_known
+                .or_else(|| saved_at.and_then(|t| t.checked_sub(Duration::from_secs(2))));
+            let Some(since) = since else {
+                continue;
+            };
+            for (candidate, meta) in &siblings {
+                let key = FileKey::of(meta);
+                if known.contains_key(&key)
+                    || Some(key) == live
+                    || self.is_tracked(key)
+                    || generations.iter().any(|t| t.key == key)
+                    || !meta.modified().is_ok_and(|m| m >= since)
+                {
+                    continue;
+                }
+                if let Ok(mut t) = Tracked::open(candidate, 0, self.framing, &self.label) {
+                    t.path = path.clone();
+                    generations.push(t);
+                }
+            }
+            for (candidate, meta) in compressed_siblings(&path) {
+                if meta.modified().is_ok_and(|m| m >= since) {
+                    crate::telemetry::count_error("receiving", "compressed_generation_skipped");
+                    crate::diag::emit(
+                        "warn",
+                        &format!(
+                            "{}: written since the checkpoint but compressed; its lines are not read",
+                            candidate.display()
+                        ),
+                    );
+                }
+            }
+            // The file now at the path, unknown to the checkpoint, is a new
+            // generation too: read from its start, after these.
+            if live.is_some_and(|k| !known.contains_key(&k)) {
+                self.from_start.insert(path.clone());
+            }
+            let last = self.chain(&mut generations, None);
+            if let Some(id) = last {
+                self.newest_at.insert(path.clone(), id);
+            }
+        }
+    }
+
+    /// Where to start a newly found file.
+    pub(super) fn start_offset(
+        &self,
+        key: FileKey,
+        file_len: u64,
+        at_startup: bool,
+        path: &Path,
+    ) -> u64 {
+        if let Some((fingerprint, offset)) = self.closed.get(&key) {
+            let same = match (fingerprint, File::open(path)) {
+                (Some(f), Ok(file)) => f.matches(&file),
+                (None, _) => true,
+                _ => false,
+            };
+            if same && *offset <= file_len {
+                return *offset;
+            }
+        }
+        if let Some(store) = &self.checkpoints {
+            if let (Ok(store), Ok(file)) = (store.lock(), File::open(path)) {
+                if let Some(offset) = store.resume_offset(key, &file) {
+                    return offset;
+                }
+            }
+        }
+        if at_startup && self.options.start_at_end && !self.from_start.contains(path) {
+            file_len
+        } else {
+            0
+        }
+    }
+}
