@@ -274,18 +274,26 @@ impl Walk<'_> {
         let (dfa, cache) = (self.dfa, &*self.cache);
         let mut sid = self.sid;
         let mut prev = self.prev;
-        let mut pos = self.pos;
-        for _ in 0..steps {
+        // Each lane's next `steps` bytes, walked by one index: slices of
+        // one length, so the loop reads them without bounds checks.
+        let lanes: [&[u8]; LANES] =
+            std::array::from_fn(|i| &hay[self.pos[i]..self.pos[i] + steps]);
+        let mut taken = steps;
+        for k in 0..steps {
             let mut tagged = false;
             for i in 0..LANES {
                 prev[i] = sid[i];
-                sid[i] = dfa.next_state_untagged(cache, sid[i], hay[pos[i]]);
-                pos[i] += 1;
+                sid[i] = dfa.next_state_untagged(cache, sid[i], lanes[i][k]);
                 tagged |= sid[i].is_tagged();
             }
             if tagged {
+                taken = k + 1;
                 break;
             }
+        }
+        let mut pos = self.pos;
+        for p in &mut pos {
+            *p += taken;
         }
         self.sid = sid;
         self.prev = prev;
