@@ -34,6 +34,24 @@ fn wait_report(path: &Path, done: impl Fn(&serde_json::Value) -> bool) -> serde_
     })
 }
 
+/// Starts the binary with `--report REPORT` and `args`, standard input
+/// piped, standard output to `stdout`; returns it with the first report,
+/// which is there at start-up.
+fn spawn_reporting(
+    args: &[&str],
+    report: &Path,
+    stdout: Stdio,
+) -> (std::process::Child, serde_json::Value) {
+    let mut all = vec!["--report", report.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let child = command(&all)
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, wait_report(report, |_| true))
+}
+
 /// Asks for a snapshot (SIGUSR1) until the report at `path` satisfies
 /// `done`, doing `before` ahead of each ask; fails at the deadline naming
 /// `what` with the last report.
@@ -143,13 +161,7 @@ fn the_final_report_matches_the_stats_and_holds_no_secret() {
 fn sigusr1_writes_a_snapshot_and_exit_the_final_report() {
     let dir = tempdir("usr1");
     let report = dir.join("run.json");
-    // Standard input and output piped (see `common::command`).
-    let mut child = command(&["--report", report.to_str().unwrap()])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The first report is there at start-up.
-    let first = wait_report(&report, |_| true);
+    let (mut child, first) = spawn_reporting(&[], &report, Stdio::piped());
     assert_eq!(first["complete"], false);
     assert_eq!(first["lines"]["in"], 0);
     let mut stdin = child.stdin.take().unwrap();
@@ -186,18 +198,11 @@ fn a_reload_shows_in_the_report_with_the_new_identity() {
     let report = dir.join("run.json");
     let config = dir.join("logscrub.toml");
     std::fs::write(&config, "disable = []\n").unwrap();
-    let mut child = command(&[
-        "--report",
-        report.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let before = wait_report(&report, |_| true);
+    let (mut child, before) = spawn_reporting(
+        &["--config", config.to_str().unwrap()],
+        &report,
+        Stdio::null(),
+    );
     assert_eq!(before["config"]["config_file"], config.to_str().unwrap());
     assert_eq!(
         before["config"]["config_sha256"].as_str().unwrap().len(),
