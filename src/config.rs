@@ -64,9 +64,113 @@ pub enum ConfigError {
         #[source]
         source: crate::policy::PolicyError,
     },
-    /// A value is wrong; the message names where.
-    #[error("{0}")]
-    Invalid(String),
+    /// `disable`, `enable`, `[actions]`, `--action`, `[labels]` or
+    /// `[allowlist.rules]` names a rule or family that does not exist.
+    #[error("{file}: {place} names unknown rule or family {name:?} (see `logscrub rules list`)")]
+    UnknownRule {
+        /// The config file, or `command line`.
+        file: String,
+        /// Where the name is, e.g. `[actions]` or `--action`.
+        place: &'static str,
+        /// The unknown name.
+        name: String,
+    },
+    /// `[actions] RULE = ACTION` names no action.
+    #[error("{file}: [actions] {rule} = {action:?}: unknown action (label, mask, hash, drop)")]
+    UnknownAction {
+        /// The config file.
+        file: String,
+        /// The rule id or family (the key).
+        rule: String,
+        /// The value.
+        action: String,
+    },
+    /// `--action SPEC` is not `RULE=ACTION`.
+    #[error("--action {spec:?}: expected RULE=ACTION, e.g. pan=mask")]
+    ActionFlagSyntax {
+        /// The flag's value.
+        spec: String,
+    },
+    /// `--action RULE=ACTION` names no action.
+    #[error("--action {spec:?}: unknown action (label, mask, hash, drop)")]
+    ActionFlagUnknown {
+        /// The flag's value.
+        spec: String,
+    },
+    /// A `[labels]` value could look like a secret or break a line.
+    #[error("{file}: [labels] {rule}: a label must be non-empty, without digits, quotes, backslashes or control characters")]
+    UnsafeLabel {
+        /// The config file.
+        file: String,
+        /// The rule id (the key); the label itself is not repeated.
+        rule: String,
+    },
+    /// `[mask] char` is not one ASCII punctuation character.
+    #[error("{file}: [mask] char = {value:?}: use one ASCII punctuation character, e.g. \"*\"")]
+    MaskChar {
+        /// The config file.
+        file: String,
+        /// The value.
+        value: String,
+    },
+    /// `[mask] pan` names no card mask.
+    #[error("{file}: [mask] pan = {value:?}: use first6_last4, last4 or none")]
+    PanMask {
+        /// The config file.
+        file: String,
+        /// The value.
+        value: String,
+    },
+    /// The hash key file cannot be read.
+    #[error("{origin}: hash key file {path}: {source}", path = path.display())]
+    HashKeyFile {
+        /// Where the path was given: `--hash-key-file` or
+        /// `FILE: [hash] key_file`.
+        origin: String,
+        /// The key file (its content is never shown).
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A rule hashes and no key is given.
+    #[error("{file}: the hash action needs a key: set {HASH_KEY_ENV} or --hash-key-file (or [hash] key_file)")]
+    MissingHashKey {
+        /// The config file, or `command line`.
+        file: String,
+    },
+    /// `overlong` is neither `replace` nor `drop`.
+    #[error("{file}: overlong = {value:?}: use \"replace\" or \"drop\"")]
+    Overlong {
+        /// The config file.
+        file: String,
+        /// The value.
+        value: String,
+    },
+    /// The line limit is 0.
+    #[error("{origin}: max_line_bytes must be at least 1")]
+    ZeroLineLimit {
+        /// Where it was given: `--max-line-bytes` or the config file.
+        origin: String,
+    },
+    /// `format` / `--format` names no format.
+    #[error("{origin}: format {value:?}: use auto, raw, json, docker, cri or logfmt")]
+    UnknownFormat {
+        /// Where it was given: `--format` or the config file.
+        origin: String,
+        /// The value.
+        value: String,
+    },
+    /// A `[sensitive_keys]` entry names a rule that does not exist.
+    #[error("{file}: [sensitive_keys] {key} = {rule:?}: unknown rule (or \"off\")")]
+    SensitiveKeyRule {
+        /// The config file.
+        file: String,
+        /// The key of structured logs.
+        key: String,
+        /// The unknown rule id.
+        rule: String,
+    },
 }
 
 /// The config file, as written.
@@ -261,10 +365,10 @@ fn load(overrides: &Overrides) -> Result<Loaded, ConfigError> {
     rules::check_unique_ids(&all)?;
 
     let known = |name: &str| all.iter().any(|r| r.id == name || r.family == name);
-    let unknown = |what: &str, name: &str| {
-        ConfigError::Invalid(format!(
-            "{config_name}: {what} names unknown rule or family {name:?} (see `logscrub rules list`)"
-        ))
+    let unknown = |place: &'static str, name: &str| ConfigError::UnknownRule {
+        file: config_name.clone(),
+        place,
+        name: name.to_string(),
     };
     for name in config
         .disable
@@ -308,10 +412,10 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         active,
     } = load(overrides)?;
     let known = |name: &str| all.iter().any(|r| r.id == name || r.family == name);
-    let unknown = |what: &str, name: &str| {
-        ConfigError::Invalid(format!(
-            "{config_name}: {what} names unknown rule or family {name:?} (see `logscrub rules list`)"
-        ))
+    let unknown = |place: &'static str, name: &str| ConfigError::UnknownRule {
+        file: config_name.clone(),
+        place,
+        name: name.to_string(),
     };
     let scanner = Scanner::new(active)?;
     let rules = scanner.rules().to_vec();
@@ -334,27 +438,22 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         if !known(name) {
             return Err(unknown("[actions]", name));
         }
-        let a = Action::from_name(action).ok_or_else(|| {
-            ConfigError::Invalid(format!(
-                "{config_name}: [actions] {name} = {action:?}: unknown action (label, mask, hash, drop)"
-            ))
+        let a = Action::from_name(action).ok_or_else(|| ConfigError::UnknownAction {
+            file: config_name.clone(),
+            rule: name.clone(),
+            action: action.clone(),
         })?;
         actions.push((name.clone(), a));
     }
     for spec in &overrides.actions {
-        let (name, action) = spec.split_once('=').ok_or_else(|| {
-            ConfigError::Invalid(format!(
-                "--action {spec:?}: expected RULE=ACTION, e.g. pan=mask"
-            ))
-        })?;
+        let (name, action) = spec
+            .split_once('=')
+            .ok_or_else(|| ConfigError::ActionFlagSyntax { spec: spec.clone() })?;
         if !known(name) {
             return Err(unknown("--action", name));
         }
-        let a = Action::from_name(action).ok_or_else(|| {
-            ConfigError::Invalid(format!(
-                "--action {spec:?}: unknown action (label, mask, hash, drop)"
-            ))
-        })?;
+        let a = Action::from_name(action)
+            .ok_or_else(|| ConfigError::ActionFlagUnknown { spec: spec.clone() })?;
         actions.push((name.to_string(), a));
     }
     for (name, action) in &actions {
@@ -370,9 +469,10 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
             .position(|r| r.id == *id)
             .ok_or_else(|| unknown("[labels]", id))?;
         if label.is_empty() || !rules::label_is_safe(label) {
-            return Err(ConfigError::Invalid(format!(
-                "{config_name}: [labels] {id}: a label must be non-empty, without digits, quotes, backslashes or control characters"
-            )));
+            return Err(ConfigError::UnsafeLabel {
+                file: config_name.clone(),
+                rule: id.clone(),
+            });
         }
         policy.set_label(i, label);
     }
@@ -380,17 +480,17 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
     if let Some(c) = &config.mask.char {
         let b = c.as_bytes();
         if b.len() != 1 || b[0].is_ascii_alphanumeric() || !b[0].is_ascii_graphic() {
-            return Err(ConfigError::Invalid(format!(
-                "{config_name}: [mask] char = {c:?}: use one ASCII punctuation character, e.g. \"*\""
-            )));
+            return Err(ConfigError::MaskChar {
+                file: config_name.clone(),
+                value: c.clone(),
+            });
         }
         policy.mask_char = b[0];
     }
     if let Some(p) = &config.mask.pan {
-        policy.pan_mask = PanMask::from_name(p).ok_or_else(|| {
-            ConfigError::Invalid(format!(
-                "{config_name}: [mask] pan = {p:?}: use first6_last4, last4 or none"
-            ))
+        policy.pan_mask = PanMask::from_name(p).ok_or_else(|| ConfigError::PanMask {
+            file: config_name.clone(),
+            value: p.clone(),
         })?;
     }
 
@@ -422,13 +522,20 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         || config.hash.key_file.is_some()
         || std::env::var_os(HASH_KEY_ENV).is_some();
     if policy.needs_key() || (overrides.fingerprints && key_available) {
-        let key_file = overrides
-            .hash_key_file
-            .clone()
-            .or_else(|| config.hash.key_file.as_ref().map(|p| base.join(p)));
+        let key_file = match (&overrides.hash_key_file, &config.hash.key_file) {
+            (Some(path), _) => Some(("--hash-key-file".to_string(), path.clone())),
+            (None, Some(path)) => {
+                Some((format!("{config_name}: [hash] key_file"), base.join(path)))
+            }
+            (None, None) => None,
+        };
         let secret = match key_file {
-            Some(path) => std::fs::read(&path)
-                .map_err(|e| ConfigError::Invalid(format!("hash key file {}: {e}", path.display())))
+            Some((origin, path)) => std::fs::read(&path)
+                .map_err(|source| ConfigError::HashKeyFile {
+                    origin,
+                    path: path.clone(),
+                    source,
+                })
                 .map(|mut k| {
                     while k.last().is_some_and(|b| b.is_ascii_whitespace()) {
                         k.pop();
@@ -437,10 +544,8 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
                 })?,
             None => std::env::var_os(HASH_KEY_ENV)
                 .map(|v| v.into_encoded_bytes())
-                .ok_or_else(|| {
-                    ConfigError::Invalid(format!(
-                        "the hash action needs a key: set {HASH_KEY_ENV} or --hash-key-file (or [hash] key_file)"
-                    ))
+                .ok_or_else(|| ConfigError::MissingHashKey {
+                    file: config_name.clone(),
                 })?,
         };
         let id = config.hash.key_id.as_deref().unwrap_or("k1");
@@ -457,9 +562,18 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         None | Some("replace") => OverlongPolicy::Replace,
         Some("drop") => OverlongPolicy::Drop,
         Some(other) => {
-            return Err(ConfigError::Invalid(format!(
-                "{config_name}: overlong = {other:?}: use \"replace\" or \"drop\""
-            )))
+            return Err(ConfigError::Overlong {
+                file: config_name.clone(),
+                value: other.to_string(),
+            })
+        }
+    };
+    // A setting is named by its flag when the command line gave it.
+    let origin = |from_flag: bool, flag: &str| {
+        if from_flag {
+            flag.to_string()
+        } else {
+            config_name.clone()
         }
     };
     let max_line_bytes = overrides
@@ -467,9 +581,9 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         .or(config.max_line_bytes)
         .unwrap_or(crate::framing::DEFAULT_MAX_LINE_BYTES);
     if max_line_bytes == 0 {
-        return Err(ConfigError::Invalid(
-            "max_line_bytes must be at least 1".into(),
-        ));
+        return Err(ConfigError::ZeroLineLimit {
+            origin: origin(overrides.max_line_bytes.is_some(), "--max-line-bytes"),
+        });
     }
     let format_name = overrides
         .format
@@ -477,9 +591,10 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         .or(config.format.as_deref())
         .unwrap_or("auto");
     let format = crate::format::Format::from_name(format_name).ok_or_else(|| {
-        ConfigError::Invalid(format!(
-            "{config_name}: format {format_name:?}: use auto, raw, json, docker, cri or logfmt"
-        ))
+        ConfigError::UnknownFormat {
+            origin: origin(overrides.format.is_some(), "--format"),
+            value: format_name.to_string(),
+        }
     })?;
     let mut keys: BTreeMap<String, String> = crate::format::DEFAULT_SENSITIVE_KEYS
         .iter()
@@ -496,9 +611,11 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
             };
             keys.retain(|k, _| norm(k) != norm(key));
         } else if !all.iter().any(|r| r.id == *rule) {
-            return Err(ConfigError::Invalid(format!(
-                "{config_name}: [sensitive_keys] {key} = {rule:?}: unknown rule (or \"off\")"
-            )));
+            return Err(ConfigError::SensitiveKeyRule {
+                file: config_name.clone(),
+                key: key.clone(),
+                rule: rule.clone(),
+            });
         } else {
             keys.insert(key.clone(), rule.clone());
         }
@@ -651,5 +768,226 @@ regexes = ['4242(?:[ -]?4242){3}']
         let a = scrub(&engine, "4111 1111 1111 1111");
         assert_eq!(a, scrub(&engine, "4111111111111111"));
         assert!(a.starts_with("[CARD:k1:") && !a.contains("4111"), "{a}");
+    }
+
+    /// Builds with the config file `text` (named `bad.toml`) and `overrides`,
+    /// expecting an error.
+    fn config_error(tag: &str, text: &str, overrides: Overrides) -> (ConfigError, String, String) {
+        let dir = tempdir(tag);
+        let p = write(&dir, "bad.toml", text);
+        let file = p.display().to_string();
+        let err = build(&Overrides {
+            config: Some(p),
+            ..overrides
+        })
+        .err()
+        .expect("a configuration error");
+        let message = err.to_string();
+        (err, message, file)
+    }
+
+    #[test]
+    fn each_config_file_error_names_the_file_the_key_and_the_value() {
+        // (config text, the variant, what the message must name besides the file)
+        type Check = fn(&ConfigError) -> bool;
+        let cases: &[(&str, Check, &[&str])] = &[
+            (
+                "[sensitive_keys]\npassword = \"no_such_rule\"\n",
+                |e| matches!(e, ConfigError::SensitiveKeyRule { .. }),
+                &["[sensitive_keys]", "password", "no_such_rule"],
+            ),
+            (
+                "[actions]\npan = \"shred\"\n",
+                |e| matches!(e, ConfigError::UnknownAction { .. }),
+                &["[actions]", "pan", "shred"],
+            ),
+            (
+                "[actions]\nnope = \"mask\"\n",
+                |e| {
+                    matches!(
+                        e,
+                        ConfigError::UnknownRule {
+                            place: "[actions]",
+                            ..
+                        }
+                    )
+                },
+                &["[actions]", "nope"],
+            ),
+            (
+                "disable = [\"nope\"]\n",
+                |e| matches!(e, ConfigError::UnknownRule { .. }),
+                &["disable", "nope"],
+            ),
+            (
+                "[labels]\nnope = \"x\"\n",
+                |e| {
+                    matches!(
+                        e,
+                        ConfigError::UnknownRule {
+                            place: "[labels]",
+                            ..
+                        }
+                    )
+                },
+                &["[labels]", "nope"],
+            ),
+            (
+                "[labels]\nemail = \"mail1\"\n",
+                |e| matches!(e, ConfigError::UnsafeLabel { .. }),
+                &["[labels]", "email"],
+            ),
+            (
+                "[allowlist.rules.nope]\nvalues = [\"x\"]\n",
+                |e| matches!(e, ConfigError::UnknownRule { .. }),
+                &["[allowlist.rules]", "nope"],
+            ),
+            (
+                "[mask]\nchar = \"ab\"\n",
+                |e| matches!(e, ConfigError::MaskChar { .. }),
+                &["[mask] char", "ab"],
+            ),
+            (
+                "[mask]\npan = \"first4\"\n",
+                |e| matches!(e, ConfigError::PanMask { .. }),
+                &["[mask] pan", "first4"],
+            ),
+            (
+                "[actions]\npan = \"hash\"\n[hash]\nkey_file = \"no-such-key\"\n",
+                |e| matches!(e, ConfigError::HashKeyFile { .. }),
+                &["[hash] key_file", "no-such-key"],
+            ),
+            (
+                "overlong = \"truncate\"\n",
+                |e| matches!(e, ConfigError::Overlong { .. }),
+                &["overlong", "truncate"],
+            ),
+            (
+                "max_line_bytes = 0\n",
+                |e| matches!(e, ConfigError::ZeroLineLimit { .. }),
+                &["max_line_bytes"],
+            ),
+            (
+                "format = \"xml\"\n",
+                |e| matches!(e, ConfigError::UnknownFormat { .. }),
+                &["format", "xml"],
+            ),
+        ];
+        for (i, (text, is_variant, names)) in cases.iter().enumerate() {
+            let (err, message, file) =
+                config_error(&format!("variant{i}"), text, Overrides::default());
+            assert!(is_variant(&err), "{text}: {err:?}");
+            assert!(message.contains(&file), "{text}: {message}");
+            for name in *names {
+                assert!(message.contains(name), "{text}: {message} lacks {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn flag_errors_name_the_flag_and_its_value() {
+        let flag = |overrides: Overrides| build(&overrides).err().expect("an error");
+        let e = flag(Overrides {
+            actions: vec!["pan".into()],
+            ..Overrides::default()
+        });
+        assert!(matches!(e, ConfigError::ActionFlagSyntax { .. }), "{e:?}");
+        assert!(e.to_string().contains("--action \"pan\""), "{e}");
+        let e = flag(Overrides {
+            actions: vec!["pan=shred".into()],
+            ..Overrides::default()
+        });
+        assert!(matches!(e, ConfigError::ActionFlagUnknown { .. }), "{e:?}");
+        assert!(e.to_string().contains("--action \"pan=shred\""), "{e}");
+        let e = flag(Overrides {
+            actions: vec!["nope=mask".into()],
+            ..Overrides::default()
+        });
+        assert!(
+            e.to_string()
+                .starts_with("command line: --action names unknown")
+                && e.to_string().contains("\"nope\""),
+            "{e}"
+        );
+        let e = flag(Overrides {
+            max_line_bytes: Some(0),
+            ..Overrides::default()
+        });
+        assert_eq!(
+            e.to_string(),
+            "--max-line-bytes: max_line_bytes must be at least 1"
+        );
+        let e = flag(Overrides {
+            format: Some("xml".into()),
+            ..Overrides::default()
+        });
+        assert!(e.to_string().starts_with("--format: format \"xml\""), "{e}");
+        let dir = tempdir("flagkey");
+        let e = flag(Overrides {
+            actions: vec!["pan=hash".into()],
+            hash_key_file: Some(dir.join("absent-key")),
+            ..Overrides::default()
+        });
+        assert!(matches!(e, ConfigError::HashKeyFile { .. }), "{e:?}");
+        assert!(
+            e.to_string().starts_with("--hash-key-file: hash key file ")
+                && e.to_string().contains("absent-key"),
+            "{e}"
+        );
+        // A flag wins over the file, and the message names the flag.
+        let (_, message, _) = config_error(
+            "flagwins",
+            "format = \"json\"\n",
+            Overrides {
+                format: Some("xml".into()),
+                ..Overrides::default()
+            },
+        );
+        assert!(message.starts_with("--format:"), "{message}");
+    }
+
+    #[test]
+    fn a_missing_hash_key_names_the_config_file_and_the_remedy() {
+        if std::env::var_os(HASH_KEY_ENV).is_some() {
+            return;
+        }
+        let (err, message, file) =
+            config_error("nokey", "[actions]\npan = \"hash\"\n", Overrides::default());
+        assert!(matches!(err, ConfigError::MissingHashKey { .. }), "{err:?}");
+        assert!(
+            message.contains(&file)
+                && message.contains(HASH_KEY_ENV)
+                && message.contains("key_file"),
+            "{message}"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..Default::default() })]
+
+        /// Any unknown name, in any table that takes a rule, gives an error
+        /// naming the config file, the table and the name.
+        #[test]
+        fn an_unknown_rule_anywhere_is_named_with_file_and_table(
+            name in "zz[a-z_]{1,10}",
+            place in 0usize..6,
+        ) {
+            let (text, table) = match place {
+                0 => (format!("disable = [\"{name}\"]\n"), "disable"),
+                1 => (format!("enable = [\"{name}\"]\n"), "enable"),
+                2 => (format!("[actions]\n{name} = \"mask\"\n"), "[actions]"),
+                3 => (format!("[labels]\n{name} = \"x\"\n"), "[labels]"),
+                4 => (format!("[allowlist.rules.{name}]\nvalues = []\n"), "[allowlist.rules]"),
+                _ => (format!("[sensitive_keys]\nsome_key = \"{name}\"\n"), "[sensitive_keys]"),
+            };
+            let (err, message, file) = config_error("prop", &text, Overrides::default());
+            proptest::prop_assert!(
+                matches!(err, ConfigError::UnknownRule { .. } | ConfigError::SensitiveKeyRule { .. }),
+                "{:?}", err
+            );
+            proptest::prop_assert!(message.contains(&file), "{}", message);
+            proptest::prop_assert!(message.contains(table), "{}", message);
+            proptest::prop_assert!(message.contains(&format!("{name:?}")), "{}", message);
+        }
     }
 }

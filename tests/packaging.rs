@@ -3,21 +3,16 @@
 //! without a warning and list every flag, and the release binary carries
 //! no debug info.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_logscrub");
+mod common;
 
+use common::process::{assert_success, has_command};
+use common::{run_command, temp_dir, BIN};
+
+/// The binary with `args` and an empty standard input, to its exit.
 fn logscrub(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn has(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    common::run(args, "")
 }
 
 #[test]
@@ -59,25 +54,13 @@ fn bash_complete(script: &str, words: &[&str]) -> Vec<String> {
         words[words.len() - 1],
         words[words.len() - 2],
     );
-    let mut child = Command::new("bash")
-        .args(["--norc", "--noprofile", "-s"])
+    let mut bash = Command::new("bash");
+    bash.args(["--norc", "--noprofile", "-s"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(program.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .stderr(Stdio::piped());
+    let out = run_command(bash, program);
+    assert_success(&out);
     String::from_utf8(out.stdout)
         .unwrap()
         .split_whitespace()
@@ -131,15 +114,9 @@ fn long_flags(help: &str) -> Vec<String> {
 
 #[test]
 fn man_pages_render_and_document_every_flag() {
-    let dir = std::env::temp_dir().join(format!("logscrub-man-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("man");
     let out = logscrub(&["man", "--out-dir", dir.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let mut pages: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -177,7 +154,7 @@ fn man_pages_render_and_document_every_flag() {
             let escaped = flag.replace('-', "\\-");
             assert!(roff.contains(&escaped), "{page} lacks {flag}");
         }
-        if has("groff") {
+        if has_command("groff") {
             // Rendered by the real formatter as man(1) runs it (-k: preconv
             // for UTF-8), every warning on.
             let out = Command::new("groff")
@@ -189,7 +166,6 @@ fn man_pages_render_and_document_every_flag() {
             assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{page}");
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Section names of an ELF file (64-bit little-endian, as on the CI

@@ -4,28 +4,18 @@
 //! and never holds a secret.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Stdio;
 
 use proptest::prelude::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_logscrub");
-const DEADLINE: Duration = Duration::from_secs(20);
+mod common;
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("logscrub-report-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::process::{assert_success, logged, poll, DEADLINE};
+use common::{command, run_command, signal, temp_dir, Collected};
 
-fn command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("LOGSCRUB_HASH_KEY")
-        .env_remove("LOGSCRUB_CONFIG");
-    cmd
+fn tempdir(name: &str) -> common::TempDir {
+    temp_dir(&format!("report-{name}"))
 }
 
 fn read_report(path: &Path) -> Option<serde_json::Value> {
@@ -36,28 +26,52 @@ fn read_report(path: &Path) -> Option<serde_json::Value> {
 
 /// Polls the report until `done` holds, or fails at the deadline.
 fn wait_report(path: &Path, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = read_report(path) {
-            if done(&v) {
-                return v;
-            }
+    poll(DEADLINE, "the report matching", || {
+        match read_report(path) {
+            Some(v) if done(&v) => Ok(v),
+            other => Err(format!("{other:?}")),
         }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "report never matched: {:?}",
-            read_report(path)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    })
 }
 
-fn kill(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
+/// Starts the binary with `--report REPORT` and `args`, standard input
+/// piped, standard output to `stdout`; returns it with the first report,
+/// which is there at start-up.
+fn spawn_reporting(
+    args: &[&str],
+    report: &Path,
+    stdout: Stdio,
+) -> (std::process::Child, serde_json::Value) {
+    let mut all = vec!["--report", report.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let child = command(&all)
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .spawn()
         .unwrap();
-    assert!(status.success());
+    (child, wait_report(report, |_| true))
+}
+
+/// Asks for a snapshot (SIGUSR1) until the report at `path` satisfies
+/// `done`, doing `before` ahead of each ask; fails at the deadline naming
+/// `what` with the last report.
+fn snapshot_until(
+    child: &std::process::Child,
+    path: &Path,
+    what: &str,
+    mut before: impl FnMut(),
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    poll(DEADLINE, what, || {
+        before();
+        signal(child, "USR1");
+        let v = read_report(path).expect("the report exists from start-up");
+        if done(&v) {
+            Ok(v)
+        } else {
+            Err(v.to_string())
+        }
+    })
 }
 
 fn mode(path: &Path) -> u32 {
@@ -99,11 +113,7 @@ fn the_final_report_matches_the_stats_and_holds_no_secret() {
     .env("LOGSCRUB_HASH_KEY", "an-audit-key-0123456789")
     .output()
     .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let text = std::fs::read_to_string(&report).unwrap();
     for secret in SECRETS {
         assert!(
@@ -116,12 +126,7 @@ fn the_final_report_matches_the_stats_and_holds_no_secret() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
 
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let stats: serde_json::Value = String::from_utf8(out.stderr)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|l| l["message"] == "run statistics")
-        .expect("a JSON stats line");
+    let stats = logged(&out.stderr, "run statistics");
     assert_eq!(v["complete"], true);
     assert_eq!(v["exit"]["code"], 0);
     assert!(v["ended"].as_str().unwrap() >= v["started"].as_str().unwrap());
@@ -156,40 +161,22 @@ fn the_final_report_matches_the_stats_and_holds_no_secret() {
 fn sigusr1_writes_a_snapshot_and_exit_the_final_report() {
     let dir = tempdir("usr1");
     let report = dir.join("run.json");
-    let mut child = command(&["--report", report.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The first report is there at start-up.
-    let first = wait_report(&report, |_| true);
+    let (mut child, first) = spawn_reporting(&[], &report, Stdio::piped());
     assert_eq!(first["complete"], false);
     assert_eq!(first["lines"]["in"], 0);
     let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut stdout, &mut out).unwrap();
-        out
-    });
+    let reader = Collected::start(child.stdout.take().unwrap());
     stdin.write_all(log().as_bytes()).unwrap();
     stdin.flush().unwrap();
     let expected = SECRETS.len() as u64 + 1;
     // The snapshot: asked for until it shows every line written so far.
-    let start = Instant::now();
-    let snapshot = loop {
-        kill(&child, "USR1");
-        std::thread::sleep(Duration::from_millis(50));
-        let v = read_report(&report).unwrap();
-        if v["lines"]["in"] == expected {
-            break v;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "no snapshot with every line: {v}"
-        );
-    };
+    let snapshot = snapshot_until(
+        &child,
+        &report,
+        "a snapshot with every line",
+        || {},
+        |v| v["lines"]["in"] == expected,
+    );
     assert_eq!(snapshot["complete"], false);
     assert!(snapshot["ended"].is_null() && snapshot.get("exit").is_none());
     assert_eq!(snapshot["redactions"]["by_rule"]["pan"], 1);
@@ -197,7 +184,7 @@ fn sigusr1_writes_a_snapshot_and_exit_the_final_report() {
     drop(stdin);
     let status = child.wait().unwrap();
     assert!(status.success());
-    let out = reader.join().unwrap();
+    let out = reader.finish();
     assert_eq!(out.iter().filter(|&&b| b == b'\n').count() as u64, expected);
     let last = read_report(&report).unwrap();
     assert_eq!(last["complete"], true);
@@ -211,39 +198,30 @@ fn a_reload_shows_in_the_report_with_the_new_identity() {
     let report = dir.join("run.json");
     let config = dir.join("logscrub.toml");
     std::fs::write(&config, "disable = []\n").unwrap();
-    let mut child = command(&[
-        "--report",
-        report.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let before = wait_report(&report, |_| true);
+    let (mut child, before) = spawn_reporting(
+        &["--config", config.to_str().unwrap()],
+        &report,
+        Stdio::null(),
+    );
     assert_eq!(before["config"]["config_file"], config.to_str().unwrap());
     assert_eq!(
         before["config"]["config_sha256"].as_str().unwrap().len(),
         64
     );
     std::fs::write(&config, "disable = [\"email\"]\n").unwrap();
-    kill(&child, "HUP");
+    signal(&child, "HUP");
     let mut stdin = child.stdin.take().unwrap();
     // A reload is taken between batches: keep lines coming until it shows.
-    let start = Instant::now();
-    let after = loop {
-        stdin.write_all(b"a line\n").unwrap();
-        stdin.flush().unwrap();
-        kill(&child, "USR1");
-        std::thread::sleep(Duration::from_millis(50));
-        let v = read_report(&report).unwrap();
-        if v["reloads"]["succeeded"] == 1 {
-            break v;
-        }
-        assert!(start.elapsed() < DEADLINE, "the reload never showed: {v}");
-    };
+    let after = snapshot_until(
+        &child,
+        &report,
+        "the reload showing",
+        || {
+            stdin.write_all(b"a line\n").unwrap();
+            stdin.flush().unwrap();
+        },
+        |v| v["reloads"]["succeeded"] == 1,
+    );
     assert_ne!(
         after["config"]["config_sha256"],
         before["config"]["config_sha256"]
@@ -264,29 +242,16 @@ fn a_reload_shows_in_the_report_with_the_new_identity() {
 fn the_report_works_beside_the_metrics_endpoint() {
     let dir = tempdir("metrics");
     let report = dir.join("run.json");
-    let mut child = command(&[
-        "--report",
-        report.to_str().unwrap(),
-        "--metrics-addr",
-        "127.0.0.1:0",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(log().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_command(
+        command(&[
+            "--report",
+            report.to_str().unwrap(),
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ]),
+        log(),
     );
+    assert_success(&out);
     let v = read_report(&report).unwrap();
     assert_eq!(v["complete"], true);
     assert_eq!(v["redactions"]["total"], SECRETS.len() as u64);
@@ -325,20 +290,8 @@ fn an_error_exit_is_in_the_final_report() {
 #[test]
 fn stats_honour_log_format_text_and_json() {
     let run = |format: &str| {
-        let mut child = command(&["--stats", "--log-format", format])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(log().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success());
+        let out = run_command(command(&["--stats", "--log-format", format]), log());
+        assert_success(&out);
         String::from_utf8(out.stderr).unwrap()
     };
     let text = run("text");
@@ -348,14 +301,7 @@ fn stats_honour_log_format_text_and_json() {
     );
     let json = run("json");
     // Every line of standard error is a JSON object.
-    let lines: Vec<serde_json::Value> = json
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let stats = lines
-        .iter()
-        .find(|l| l["message"] == "run statistics")
-        .unwrap();
+    let stats = logged(json.as_bytes(), "run statistics");
     assert_eq!(stats["level"], "info");
     assert_eq!(stats["lines"], SECRETS.len() as u64 + 1);
     assert_eq!(stats["redactions"], SECRETS.len() as u64);
@@ -373,23 +319,17 @@ proptest! {
         let dir = tempdir("prop");
         let report = dir.join("run.json");
         let input: String = picks.iter().map(|&i| format!("x {} y\n", SECRETS[i])).collect();
-        let mut child = command(&["--report", report.to_str().unwrap(), "--stats", "--log-format", "json"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = run_command(
+            command(&["--report", report.to_str().unwrap(), "--stats", "--log-format", "json"]),
+            input,
+        );
         prop_assert!(out.status.success());
         let text = std::fs::read_to_string(&report).unwrap();
         for secret in SECRETS {
             prop_assert!(!text.contains(secret));
         }
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let stats: serde_json::Value = String::from_utf8(out.stderr).unwrap().lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .find(|l| l["message"] == "run statistics").unwrap();
+        let stats = logged(&out.stderr, "run statistics");
         prop_assert_eq!(&v["lines"]["in"], &stats["lines"]);
         prop_assert_eq!(&v["redactions"]["total"], &stats["redactions"]);
         prop_assert_eq!(v["redactions"]["total"].as_u64().unwrap(), picks.len() as u64);
