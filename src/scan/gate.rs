@@ -276,9 +276,10 @@ impl Walk<'_> {
         let mut prev = self.prev;
         // Each lane's next `steps` bytes, walked by one index: slices of
         // one length, so the loop reads them without bounds checks.
-        let lanes: [&[u8]; LANES] =
-            std::array::from_fn(|i| &hay[self.pos[i]..self.pos[i] + steps]);
+        let lanes: [&[u8]; LANES] = std::array::from_fn(|i| &hay[self.pos[i]..self.pos[i] + steps]);
         let mut taken = steps;
+        // One index for all lanes is the point: their loads interleave.
+        #[allow(clippy::needless_range_loop)]
         for k in 0..steps {
             let mut tagged = false;
             for i in 0..LANES {
