@@ -345,12 +345,6 @@ impl SensitiveKeys {
             .map(|(id, re)| (*id, re))
     }
 
-    /// The name filter's patterns: the line gate flags lines where a name
-    /// may be, so that the field recognizer runs only there.
-    pub fn name_patterns(&self) -> &[String] {
-        &self.patterns
-    }
-
     /// What `rule` asks of its values.
     pub(crate) fn shape(&self, rule: usize) -> fields::ValueShape {
         self.shapes.iter().find(|(r, _)| *r == rule).map_or(

@@ -68,7 +68,7 @@ impl Gate {
     /// The gate for `rules`, or None when their automaton cannot be built
     /// for it (a Unicode word boundary, a size limit).
     pub fn new(rules: &[Rule]) -> Option<Gate> {
-        Gate::build(rules, &[], &[])
+        Gate::build(rules, &[])
     }
 
     /// The gate for `rules` that also flags every line holding one of
@@ -78,19 +78,18 @@ impl Gate {
     /// compiler turns into a trie, so they add one start state, not one per
     /// literal.
     pub fn with_literals(rules: &[Rule], literals: &[(bool, &[u8])]) -> Option<Gate> {
-        Gate::build(rules, &[], literals)
+        Gate::build(rules, literals)
     }
 
-    /// The gate for `rules`, the sensitive-name patterns `names` and the
-    /// literal index's `literals`, in one automaton. The scanner gates its
-    /// rules alone: folding the literals in multiplied the automaton's
-    /// states (a whole run on the 4 MiB benchmark corpus took 1.8× the
-    /// instructions; with the names too, 2.4×), so literals and names have
-    /// their own one-pass filter (`scan::line_filter`).
-    pub fn build(rules: &[Rule], names: &[String], literals: &[(bool, &[u8])]) -> Option<Gate> {
-        let mut hirs = Vec::with_capacity(rules.len() + names.len() + 1);
-        let patterns = rules.iter().map(|r| r.regex.as_str());
-        for pattern in patterns.chain(names.iter().map(String::as_str)) {
+    /// The gate for `rules` and the literal index's `literals`, in one
+    /// automaton. The scanner gates its rules alone: folding the literals
+    /// in multiplied the automaton's states (a whole run on the 4 MiB
+    /// benchmark corpus took 1.8× the instructions; with the sensitive
+    /// names too, 2.4×), so literals and names have their own one-pass
+    /// filter (`scan::line_filter`).
+    fn build(rules: &[Rule], literals: &[(bool, &[u8])]) -> Option<Gate> {
+        let mut hirs = Vec::with_capacity(rules.len() + 1);
+        for pattern in rules.iter().map(|r| r.regex.as_str()) {
             let hir =
                 regex_automata::util::syntax::parse_with(pattern, &crate::rules::syntax_config())
                     .ok()?;

@@ -450,6 +450,11 @@ mod tests {
     }
 
     fn feed() -> Feed {
+        feed_at(0)
+    }
+
+    /// A feed of a test stream whose first byte is at `offset_base`.
+    fn feed_at(offset_base: u64) -> Feed {
         let stream = Arc::new(Stream {
             name: "t".into(),
             label: "t".into(),
@@ -458,7 +463,7 @@ mod tests {
             max_line_bytes: 100,
             hold_cri_partials: false,
         };
-        Feed::new(stream, options, 0)
+        Feed::new(stream, options, offset_base)
     }
 
     fn lines_of(chunk: &Chunk) -> &[u8] {
@@ -576,15 +581,7 @@ mod tests {
 
     #[test]
     fn feed_cuts_chunks_and_counts_offsets() {
-        let stream = Arc::new(Stream {
-            name: "t".into(),
-            label: "t".into(),
-        });
-        let options = FramingOptions {
-            max_line_bytes: 100,
-            hold_cri_partials: false,
-        };
-        let mut feed = Feed::new(stream, options, 1000);
+        let mut feed = feed_at(1000);
         feed.framer().push(b"a\nbb\nccc");
         let chunk = feed.next_chunk().unwrap();
         assert!(matches!(&chunk.payload, OwnedBatch::Lines(l) if l == b"a\nbb\n"));
