@@ -15,13 +15,22 @@
 //!
 //! These are exactly the conditions under which [`super::literal::Literals::active`]
 //! lists a rule and the field recognizer can find a name, so no line where
-//! either could act goes unflagged. The search is leftmost-longest: no hit
-//! starts before the one reported; when that one fails its condition, the
-//! shorter patterns that also match at its start (its prefixes, known from
-//! the build) are tried, and the search goes on one byte later, so a failed
-//! hit never hides another.
+//! either could act goes unflagged.
+//!
+//! The automaton reports every occurrence of every pattern (standard
+//! Aho-Corasick semantics: a state knows all the patterns that end where
+//! it stands), so a hit that fails its condition never hides another. The
+//! batch is cut at line starts into four lanes walked in lock step, so the
+//! table loads of the lanes overlap; after a line is flagged, its lane goes
+//! on at the next line.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::StateID;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
+
+/// How many pieces of a batch are walked at once.
+const LANES: usize = 4;
 
 /// What a pattern of the filter stands for, and when its hit counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,11 +46,18 @@ enum Kind {
 /// The compiled filter.
 #[derive(Debug, Default)]
 pub struct LineFilter {
-    ac: Option<AhoCorasick>,
+    automaton: Option<Compiled>,
     kinds: Vec<Kind>,
-    /// Per pattern: the other patterns that equal a prefix of it (ASCII
-    /// case ignored), with their lengths: they match wherever it does.
-    prefixes: Vec<Vec<(usize, usize)>>,
+}
+
+/// The automaton and what its walk needs.
+#[derive(Debug)]
+struct Compiled {
+    dfa: DFA,
+    start: StateID,
+    /// One lane when a pattern holds a newline: a hit may then cross the
+    /// line starts where lanes are cut.
+    lanes: usize,
 }
 
 impl LineFilter {
@@ -51,7 +67,8 @@ impl LineFilter {
     pub fn new(literals: &[(bool, &[u8])], names: &[(String, bool)]) -> LineFilter {
         let mut patterns: Vec<Vec<u8>> = Vec::with_capacity(literals.len() + names.len());
         let mut kinds = Vec::with_capacity(patterns.capacity());
-        for &(case_sensitive, bytes) in literals {
+        // An empty pattern would match everywhere and stands for nothing.
+        for &(case_sensitive, bytes) in literals.iter().filter(|(_, b)| !b.is_empty()) {
             patterns.push(bytes.to_vec());
             kinds.push(if case_sensitive {
                 Kind::Exact(bytes.to_vec())
@@ -59,77 +76,57 @@ impl LineFilter {
                 Kind::AnyCase
             });
         }
-        for (name, whole) in names {
+        for (name, whole) in names.iter().filter(|(n, _)| !n.is_empty()) {
             patterns.push(name.as_bytes().to_vec());
             kinds.push(Kind::Name { whole: *whole });
         }
         if patterns.is_empty() {
             return LineFilter::default();
         }
-        let folded: Vec<Vec<u8>> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
-        let mut by_text: std::collections::HashMap<&[u8], Vec<usize>> =
-            std::collections::HashMap::new();
-        for (i, p) in folded.iter().enumerate() {
-            by_text.entry(p.as_slice()).or_default().push(i);
-        }
-        let prefixes = folded
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                (1..=p.len())
-                    .filter_map(|k| by_text.get(&p[..k]).map(|ids| (k, ids)))
-                    .flat_map(|(k, ids)| ids.iter().filter(move |&&q| q != i).map(move |&q| (q, k)))
-                    .collect()
-            })
-            .collect();
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
+        let dfa = DFA::builder()
+            .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Unanchored)
             .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(&patterns)
-            .or_else(|_| {
-                // Too large for a DFA: the slower automaton, same answers.
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .ascii_case_insensitive(true)
-                    .build(&patterns)
-            })
-            .ok();
+            .expect("a DFA of literals and names within the crate's limits");
+        let start = dfa
+            .start_state(Anchored::No)
+            .expect("an unanchored start state, asked for at build");
+        let lanes = if patterns.iter().any(|p| p.contains(&b'\n')) {
+            1
+        } else {
+            LANES
+        };
         LineFilter {
-            ac,
+            automaton: Some(Compiled { dfa, start, lanes }),
             kinds,
-            prefixes,
         }
     }
 
     /// True when the filter has no patterns (it flags nothing).
     pub fn is_empty(&self) -> bool {
-        self.ac.is_none()
+        self.automaton.is_none()
     }
 
     /// Appends to `flagged` the start offsets of the lines of `batch`
     /// (whole lines, `\n`-terminated but perhaps the last) that hold a hit,
     /// in order. Returns how many were appended.
     pub fn flag_lines(&self, batch: &[u8], flagged: &mut Vec<usize>) -> usize {
-        let Some(ac) = &self.ac else { return 0 };
-        let mut count = 0;
-        let mut from = 0;
-        while let Some(m) = ac.find(Input::new(batch).span(from..batch.len())) {
-            let (p, s) = (m.pattern().as_usize(), m.start());
-            let hit = self.accepts(batch, p, s, m.end())
-                || self.prefixes[p]
-                    .iter()
-                    .any(|&(q, len)| self.accepts(batch, q, s, s + len));
-            if hit {
-                let line = memchr::memrchr(b'\n', &batch[..s]).map_or(0, |p| p + 1);
-                flagged.push(line);
-                count += 1;
-                from = memchr::memchr(b'\n', &batch[s..]).map_or(batch.len(), |p| s + p + 1);
-            } else {
-                from = s + 1;
-            }
-        }
-        count
+        let Some(compiled) = &self.automaton else {
+            return 0;
+        };
+        let before = flagged.len();
+        let mut walk = Walk {
+            filter: self,
+            dfa: &compiled.dfa,
+            start: compiled.start,
+            hay: batch,
+            flagged,
+        };
+        walk.run(compiled.lanes);
+        flagged[before..].sort_unstable();
+        flagged.len() - before
     }
 
     /// Whether the hit of pattern `p` at `s..e` of `hay` counts.
@@ -149,6 +146,105 @@ impl LineFilter {
             }
         }
     }
+}
+
+/// One walk over a batch.
+struct Walk<'a> {
+    filter: &'a LineFilter,
+    dfa: &'a DFA,
+    start: StateID,
+    hay: &'a [u8],
+    flagged: &'a mut Vec<usize>,
+}
+
+impl Walk<'_> {
+    /// Walks `lanes` pieces of the batch, cut at line starts: in lock step
+    /// while every lane has input, then each lane's rest alone.
+    fn run(&mut self, lanes: usize) {
+        let hay = self.hay;
+        let mut pos = [0usize; LANES];
+        let mut ends = [0usize; LANES];
+        let mut from = 0;
+        for i in 0..LANES {
+            let to = if i + 1 >= lanes {
+                hay.len()
+            } else {
+                next_line(hay, (hay.len() * (i + 1) / lanes).max(from))
+            };
+            pos[i] = from;
+            ends[i] = to;
+            from = to;
+        }
+        let mut sid = [self.start; LANES];
+        let dfa = self.dfa;
+        loop {
+            let steps = (0..LANES).map(|i| ends[i] - pos[i]).min().unwrap_or(0);
+            if steps == 0 {
+                break;
+            }
+            // Each lane's next `steps` bytes, zipped: one step reads a byte
+            // of every lane without bounds checks, and their table loads
+            // interleave.
+            let [a, b, c, d]: [&[u8]; LANES] =
+                std::array::from_fn(|i| &hay[pos[i]..pos[i] + steps]);
+            let mut taken = steps;
+            for (k, (((&x0, &x1), &x2), &x3)) in a.iter().zip(b).zip(c).zip(d).enumerate() {
+                sid[0] = dfa.next_state(Anchored::No, sid[0], x0);
+                sid[1] = dfa.next_state(Anchored::No, sid[1], x1);
+                sid[2] = dfa.next_state(Anchored::No, sid[2], x2);
+                sid[3] = dfa.next_state(Anchored::No, sid[3], x3);
+                if sid.iter().any(|&s| dfa.is_special(s)) {
+                    taken = k + 1;
+                    break;
+                }
+            }
+            for i in 0..LANES {
+                pos[i] += taken;
+                if dfa.is_match(sid[i]) {
+                    self.hits(&mut pos[i], &mut sid[i], ends[i]);
+                }
+            }
+        }
+        for i in 0..LANES {
+            while pos[i] < ends[i] {
+                sid[i] = dfa.next_state(Anchored::No, sid[i], hay[pos[i]]);
+                pos[i] += 1;
+                if dfa.is_match(sid[i]) {
+                    self.hits(&mut pos[i], &mut sid[i], ends[i]);
+                }
+            }
+        }
+    }
+
+    /// A lane in match state `sid` after reading up to `pos`: when one of
+    /// the patterns ending there counts, flags its line and moves the lane
+    /// to the next line.
+    fn hits(&mut self, pos: &mut usize, sid: &mut StateID, end: usize) {
+        let (dfa, hay, e) = (self.dfa, self.hay, *pos);
+        let hit = (0..dfa.match_len(*sid)).find_map(|j| {
+            let p = dfa.match_pattern(*sid, j);
+            let s = e - dfa.pattern_len(p);
+            self.filter.accepts(hay, p.as_usize(), s, e).then_some(s)
+        });
+        if let Some(s) = hit {
+            self.flagged.push(line_start(hay, s));
+            // With one lane and a pattern across lines this may step back
+            // (to the line after the hit's start): the state restarts there.
+            *pos = next_line(hay, s).min(end);
+            *sid = self.start;
+        }
+    }
+}
+
+/// The start of the line holding offset `at`.
+fn line_start(batch: &[u8], at: usize) -> usize {
+    memchr::memrchr(b'\n', &batch[..at]).map_or(0, |i| i + 1)
+}
+
+/// The start of the line after the one holding offset `at`.
+fn next_line(batch: &[u8], at: usize) -> usize {
+    let at = at.min(batch.len());
+    memchr::memchr(b'\n', &batch[at..]).map_or(batch.len(), |i| at + i + 1)
 }
 
 #[cfg(test)]
@@ -199,7 +295,7 @@ mod tests {
                 &(
                     prop::collection::vec((any::<bool>(), word.clone()), 0..5),
                     prop::collection::vec((word, any::<bool>()), 0..5),
-                    prop::collection::vec(alphabet, 0..40),
+                    prop::collection::vec(alphabet, 0..200),
                 ),
                 |(literals, names, batch)| {
                     let literals: Vec<(bool, Vec<u8>)> = literals
