@@ -18,7 +18,7 @@ use crate::findings::FindingRecord;
 use crate::format::carry::Carry;
 use crate::format::{self, Format, Parsed, Quote, StructureScratch};
 use crate::policy::Action;
-use crate::scan::{Finding, Scanner, Scratch};
+use crate::scan::{Finding, RawView, Scanner, Scratch};
 use crate::stats::Stats;
 
 /// The longest private-key body followed across lines; a block without an
@@ -149,9 +149,12 @@ fn cri_stream(content: &[u8]) -> [u8; 6] {
 /// How deep a line is read, as the line gate and filter found.
 #[derive(Clone, Copy, Debug)]
 struct Depth {
-    /// The automaton runs over the raw bytes and the field recognizer
+    /// The indexed rules run over the raw bytes and the field recognizer
     /// over the line: a rule or a sensitive name may be there.
     scan_raw: bool,
+    /// The automaton runs over the raw bytes too: the gate flagged the
+    /// line (or did not look at it).
+    automaton: bool,
     /// The JSON and logfmt walks read the line for sensitive keys. A key
     /// matches a sensitive name by its words (see `SensitiveKeys::lookup`),
     /// so it holds one of the name's spellings at a word start, which the
@@ -163,8 +166,18 @@ impl Depth {
     /// Everything: a line the gate did not look at.
     const FULL: Depth = Depth {
         scan_raw: true,
+        automaton: true,
         walk: true,
     };
+
+    /// What the raw view of the scan reads.
+    fn raw_view(self) -> RawView {
+        match (self.scan_raw, self.automaton) {
+            (_, true) => RawView::Full,
+            (true, false) => RawView::Indexed,
+            (false, false) => RawView::Skip,
+        }
+    }
 }
 
 impl Redactor {
@@ -341,7 +354,9 @@ impl Redactor {
             false
         };
         let flagged = std::mem::take(&mut self.scratch.flagged);
+        let automaton_flagged = std::mem::take(&mut self.scratch.automaton_flagged);
         let mut next_flagged = 0;
+        let mut next_automaton = 0;
         let mut lines = 0usize;
         let mut start = 0;
         while start < input.len() {
@@ -352,11 +367,21 @@ impl Redactor {
                 }
                 flagged.get(next_flagged) == Some(&start)
             };
+            let automaton = !gated || {
+                while automaton_flagged
+                    .get(next_automaton)
+                    .is_some_and(|&f| f < start)
+                {
+                    next_automaton += 1;
+                }
+                automaton_flagged.get(next_automaton) == Some(&start)
+            };
             // The line filter flags the lines where a sensitive name may
             // be too: the field recognizer and the structure walks read the
             // flagged lines only.
             let depth = Depth {
                 scan_raw,
+                automaton,
                 walk: scan_raw,
             };
             self.scrub_gated_line(&input[start..end], depth, out);
@@ -367,6 +392,7 @@ impl Redactor {
             self.gate_rest = GATE_REST_BATCHES;
         }
         self.scratch.flagged = flagged;
+        self.scratch.automaton_flagged = automaton_flagged;
         self.finish(out);
     }
 
@@ -545,7 +571,7 @@ impl Redactor {
         self.line_no += 1;
 
         self.scanner
-            .scan_gated_line(content, depth.scan_raw, &mut self.scratch);
+            .scan_gated_line(content, depth.raw_view(), &mut self.scratch);
         if self.scratch.overflowed {
             // More findings than memory is allowed for: fail closed.
             self.scratch.stats.lines -= 1;

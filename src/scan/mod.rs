@@ -110,6 +110,9 @@ struct Work<'a> {
     cache: &'a mut meta::Cache,
     /// The line gate's state, to skip decoded views no rule can match.
     gate: Option<&'a mut GateScratch>,
+    /// Whether the automaton runs over the view being scanned: false where
+    /// the gate has shown that none of its rules can match.
+    automaton: bool,
     secret_caches: &'a mut [Option<(meta::Cache, Captures)>],
     single_caches: &'a mut [Option<(meta::Cache, Captures)>],
     active: &'a mut Vec<usize>,
@@ -138,8 +141,12 @@ pub struct Scratch {
     pub stats: Stats,
     /// The gate's state, when there is a gate.
     gate: Option<GateScratch>,
-    /// The start offsets of the lines the gate flagged in the last batch.
+    /// The start offsets of the lines flagged in the last batch, by the
+    /// gate or by the line filter.
     pub flagged: Vec<usize>,
+    /// The start offsets of the lines the gate flagged in the last batch:
+    /// the only lines where the automaton can match.
+    pub automaton_flagged: Vec<usize>,
     /// The last line had more than [`MAX_FINDINGS_PER_LINE`] findings:
     /// scanning stopped there, and the line must fail closed.
     pub overflowed: bool,
@@ -152,6 +159,19 @@ pub struct Scratch {
 /// counted). A line of the default 1 MiB limit full of card numbers has
 /// fewer (about 62,000) and is scanned.
 pub const MAX_FINDINGS_PER_LINE: usize = 65_536;
+
+/// How much of a line's raw bytes [`Scanner::scan_gated_line`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawView {
+    /// Not at all: neither the gate nor the line filter flagged the line.
+    Skip,
+    /// The indexed rules whose literals occur, not the automaton: the line
+    /// filter flagged the line, the gate did not (so no rule of the
+    /// automaton can match it).
+    Indexed,
+    /// The automaton and the indexed rules.
+    Full,
+}
 
 /// An explanation of one candidate, for `explain` and tests.
 #[derive(Clone, Debug)]
@@ -271,9 +291,13 @@ impl Scanner {
     /// gated: then every line must be scanned.
     pub fn flag_lines(&self, batch: &[u8], scratch: &mut Scratch) -> bool {
         let gated = match (&self.gate, &mut scratch.gate) {
-            (Some(gate), Some(gs)) => gate.flag_lines(batch, gs, &mut scratch.flagged),
+            (Some(gate), Some(gs)) => gate.flag_lines(batch, gs, &mut scratch.automaton_flagged),
             _ => false,
         };
+        scratch.flagged.clear();
+        scratch
+            .flagged
+            .extend_from_slice(&scratch.automaton_flagged);
         if gated && self.line_filter().flag_lines(batch, &mut scratch.flagged) > 0 {
             scratch.flagged.sort_unstable();
             scratch.flagged.dedup();
@@ -375,6 +399,7 @@ impl Scanner {
             stats: Stats::new(self.rules.len()),
             gate: self.gate.as_ref().map(Gate::scratch),
             flagged: Vec::new(),
+            automaton_flagged: Vec::new(),
             overflowed: false,
         }
     }
@@ -382,14 +407,14 @@ impl Scanner {
     /// Scans one line (without its line terminator). The findings, in raw
     /// byte offsets, sorted and merged, are left in `scratch.findings`.
     pub fn scan_line(&self, line: &[u8], scratch: &mut Scratch) {
-        self.scan(line, true, scratch, &mut |_| {})
+        self.scan(line, RawView::Full, scratch, &mut |_| {})
     }
 
-    /// As [`Scanner::scan_line`] for a line the gate did not flag when
-    /// `flagged` is false: the automaton is not run over its raw bytes
-    /// (it cannot match there), only over its decoded views.
-    pub fn scan_gated_line(&self, line: &[u8], flagged: bool, scratch: &mut Scratch) {
-        self.scan(line, flagged, scratch, &mut |_| {})
+    /// As [`Scanner::scan_line`], reading the raw bytes as far as the line
+    /// gate and filter allow (see [`RawView`]); decoded views are scanned
+    /// as always.
+    pub fn scan_gated_line(&self, line: &[u8], raw: RawView, scratch: &mut Scratch) {
+        self.scan(line, raw, scratch, &mut |_| {})
     }
 
     /// As [`Scanner::scan_line`], reporting every candidate to `explain`.
@@ -399,13 +424,13 @@ impl Scanner {
         scratch: &mut Scratch,
         explain: &mut dyn FnMut(Candidate),
     ) {
-        self.scan(line, true, scratch, explain)
+        self.scan(line, RawView::Full, scratch, explain)
     }
 
     fn scan(
         &self,
         line: &[u8],
-        raw: bool,
+        raw: RawView,
         scratch: &mut Scratch,
         explain: &mut dyn FnMut(Candidate),
     ) {
@@ -428,6 +453,7 @@ impl Scanner {
         let mut work = Work {
             cache,
             gate: gate.as_mut(),
+            automaton: raw == RawView::Full,
             secret_caches,
             single_caches,
             active,
@@ -436,7 +462,7 @@ impl Scanner {
             texts,
             stats,
         };
-        if raw {
+        if raw != RawView::Skip {
             self.scan_view(line, "raw", &mut work, explain);
         }
 
@@ -521,10 +547,14 @@ impl Scanner {
         w: &mut Work,
     ) -> Option<(usize, usize, usize, Range<usize>)> {
         let input = Input::new(hay).range(at..);
-        let mut best = self.combined.search_with(w.cache, &input).map(|m| {
-            let rule = self.combined_rules[m.pattern().as_usize()];
-            (rule, m.start(), m.end(), m.range())
-        });
+        let mut best = if w.automaton {
+            self.combined.search_with(w.cache, &input).map(|m| {
+                let rule = self.combined_rules[m.pattern().as_usize()];
+                (rule, m.start(), m.end(), m.range())
+            })
+        } else {
+            None
+        };
         for (k, &rule) in w.active.iter().enumerate() {
             if matches!(w.pending[k], Next::Stale)
                 || matches!(w.pending[k], Next::At(start, ..) if start < at)
@@ -606,13 +636,16 @@ impl Scanner {
         explain: &mut dyn FnMut(Candidate),
     ) {
         self.literals.active(hay, w.active);
-        if view_name != "raw" && w.active.is_empty() {
-            // A decoded view: skipped when the gate sees that no rule of
-            // the automaton can match it (and no indexed literal occurs).
-            if let (Some(gate), Some(gs)) = (&self.gate, w.gate.as_deref_mut()) {
-                if !gate.may_match(hay, gs) {
-                    return;
-                }
+        if view_name != "raw" {
+            // A decoded view: the automaton runs over it when the gate sees
+            // that one of its rules may match; with no indexed literal
+            // either, the view is skipped.
+            w.automaton = match (&self.gate, w.gate.as_deref_mut()) {
+                (Some(gate), Some(gs)) => gate.may_match(hay, gs),
+                _ => true,
+            };
+            if !w.automaton && w.active.is_empty() {
+                return;
             }
         }
         w.pending.clear();
@@ -733,10 +766,15 @@ impl Scanner {
         w: &mut Work,
     ) -> usize {
         let input = Input::new(hay).range(value.clone()).anchored(Anchored::Yes);
-        let mut best = self
-            .combined
-            .search_with(w.cache, &input)
-            .map(|m| (self.combined_rules[m.pattern().as_usize()], m.range()));
+        // Where the gate showed the automaton cannot match, it cannot match
+        // inside a value either.
+        let mut best = if w.automaton {
+            self.combined
+                .search_with(w.cache, &input)
+                .map(|m| (self.combined_rules[m.pattern().as_usize()], m.range()))
+        } else {
+            None
+        };
         for &rule in w.active.iter() {
             if best.as_ref().is_some_and(|(b, _)| *b < rule) {
                 break;
