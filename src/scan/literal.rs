@@ -35,8 +35,11 @@ use crate::rules::Rule;
 /// the automaton, whose gate sees the whole pattern.
 pub const MIN_LITERAL: usize = 4;
 
-/// The most literals one rule may contribute.
-const MAX_LITERALS_PER_RULE: usize = 64;
+/// The most literals one rule may contribute. The line filter's cost does
+/// not grow with their number, while every rule left in the automaton adds
+/// states to the gate and the scanner: `kv_secret`, `account` and
+/// `heroku_key` (128–193 case variants of their key words) are indexed.
+const MAX_LITERALS_PER_RULE: usize = 256;
 
 /// One pattern of the automaton.
 #[derive(Debug)]

@@ -931,7 +931,10 @@ mod tests {
         let mut scratch = scanner.scratch();
         let batch = b"a span\nx cardNumber=1\ncvv2: 1\nb passwords\nc PASSWORD=x\n";
         assert!(scanner.flag_lines(batch, &mut scratch));
-        assert_eq!(scratch.flagged, vec![7, 22, 42]);
+        // `passwords` is no sensitive name, but `pass` is a prefix literal
+        // of the indexed rule `kv_secret`.
+        assert_eq!(scratch.flagged, vec![7, 22, 30, 42]);
+        assert!(scratch.automaton_flagged.is_empty());
         let scanner = scanner.with_sensitive_keys([("session_id", "kv_secret")]);
         assert!(scanner.flag_lines(b"a\nx SessionId=1\nb session\n", &mut scratch));
         assert_eq!(scratch.flagged, vec![2]);
