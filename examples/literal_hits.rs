@@ -21,7 +21,7 @@ fn main() {
             lines += 1;
             let mut hit = false;
             let mut seen = Vec::new();
-            literals.hits(line, |p| {
+            literals.hits(line, scanner.line_filter(), |p| {
                 hit = true;
                 if !seen.contains(&p) {
                     seen.push(p);

@@ -27,6 +27,7 @@
 use aho_corasick::automaton::Automaton;
 use aho_corasick::automaton::StateID;
 use aho_corasick::dfa::DFA;
+use aho_corasick::nfa::contiguous;
 use aho_corasick::{Anchored, MatchKind, StartKind};
 
 /// How many pieces of a batch are walked at once.
@@ -48,13 +49,22 @@ enum Kind {
 pub struct LineFilter {
     automaton: Option<Compiled>,
     kinds: Vec<Kind>,
+    /// Patterns `0..literals` are the literals, the rest the names.
+    literals: usize,
+}
+
+/// The automaton: a DFA, or the slower contiguous NFA (same answers) when
+/// the patterns are too many for a DFA.
+#[derive(Debug)]
+enum Engine {
+    Dfa(DFA),
+    Nfa(contiguous::NFA),
 }
 
 /// The automaton and what its walk needs.
 #[derive(Debug)]
 struct Compiled {
-    dfa: DFA,
-    start: StateID,
+    engine: Engine,
     /// One lane when a pattern holds a newline: a hit may then cross the
     /// line starts where lanes are cut.
     lanes: usize,
@@ -80,27 +90,39 @@ impl LineFilter {
             patterns.push(name.as_bytes().to_vec());
             kinds.push(Kind::Name { whole: *whole });
         }
+        let literals = kinds
+            .iter()
+            .filter(|k| !matches!(k, Kind::Name { .. }))
+            .count();
         if patterns.is_empty() {
             return LineFilter::default();
         }
-        let dfa = DFA::builder()
+        let engine = match DFA::builder()
             .match_kind(MatchKind::Standard)
             .start_kind(StartKind::Unanchored)
             .ascii_case_insensitive(true)
             .prefilter(false)
             .build(&patterns)
-            .expect("a DFA of literals and names within the crate's limits");
-        let start = dfa
-            .start_state(Anchored::No)
-            .expect("an unanchored start state, asked for at build");
+        {
+            Ok(dfa) => Engine::Dfa(dfa),
+            Err(_) => Engine::Nfa(
+                contiguous::NFA::builder()
+                    .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(true)
+                    .prefilter(false)
+                    .build(&patterns)
+                    .expect("a contiguous NFA of literals and names"),
+            ),
+        };
         let lanes = if patterns.iter().any(|p| p.contains(&b'\n')) {
             1
         } else {
             LANES
         };
         LineFilter {
-            automaton: Some(Compiled { dfa, start, lanes }),
+            automaton: Some(Compiled { engine, lanes }),
             kinds,
+            literals,
         }
     }
 
@@ -117,16 +139,47 @@ impl LineFilter {
             return 0;
         };
         let before = flagged.len();
-        let mut walk = Walk {
-            filter: self,
-            dfa: &compiled.dfa,
-            start: compiled.start,
-            hay: batch,
-            flagged,
-        };
-        walk.run(compiled.lanes);
+        match &compiled.engine {
+            Engine::Dfa(a) => Walk::new(self, a, batch, flagged).run(compiled.lanes),
+            Engine::Nfa(a) => Walk::new(self, a, batch, flagged).run(compiled.lanes),
+        }
         flagged[before..].sort_unstable();
         flagged.len() - before
+    }
+
+    /// Calls `each` with the index (in the order given to [`LineFilter::new`])
+    /// of every literal occurrence in `hay` that counts, in order of where
+    /// it ends: the literal index's search, sharing this automaton.
+    pub fn literal_hits(&self, hay: &[u8], each: impl FnMut(usize)) {
+        let Some(compiled) = &self.automaton else {
+            return;
+        };
+        match &compiled.engine {
+            Engine::Dfa(a) => self.each_literal(a, hay, each),
+            Engine::Nfa(a) => self.each_literal(a, hay, each),
+        }
+    }
+
+    fn each_literal<A: Automaton>(&self, aut: &A, hay: &[u8], mut each: impl FnMut(usize)) {
+        let Ok(mut sid) = aut.start_state(Anchored::No) else {
+            return;
+        };
+        for (at, &byte) in hay.iter().enumerate() {
+            sid = aut.next_state(Anchored::No, sid, byte);
+            if !aut.is_match(sid) {
+                continue;
+            }
+            let e = at + 1;
+            for j in 0..aut.match_len(sid) {
+                let p = aut.match_pattern(sid, j).as_usize();
+                if p < self.literals {
+                    let s = e - aut.pattern_len(aut.match_pattern(sid, j));
+                    if self.accepts(hay, p, s, e) {
+                        each(p);
+                    }
+                }
+            }
+        }
     }
 
     /// Whether the hit of pattern `p` at `s..e` of `hay` counts.
@@ -149,15 +202,32 @@ impl LineFilter {
 }
 
 /// One walk over a batch.
-struct Walk<'a> {
+struct Walk<'a, A> {
     filter: &'a LineFilter,
-    dfa: &'a DFA,
+    dfa: &'a A,
     start: StateID,
     hay: &'a [u8],
     flagged: &'a mut Vec<usize>,
 }
 
-impl Walk<'_> {
+impl<'a, A: Automaton> Walk<'a, A> {
+    fn new(
+        filter: &'a LineFilter,
+        dfa: &'a A,
+        hay: &'a [u8],
+        flagged: &'a mut Vec<usize>,
+    ) -> Walk<'a, A> {
+        Walk {
+            filter,
+            dfa,
+            start: dfa
+                .start_state(Anchored::No)
+                .expect("an unanchored start state, asked for at build"),
+            hay,
+            flagged,
+        }
+    }
+
     /// Walks `lanes` pieces of the batch, cut at line starts: in lock step
     /// while every lane has input, then each lane's rest alone.
     fn run(&mut self, lanes: usize) {
@@ -337,10 +407,38 @@ mod tests {
                         start = end;
                     }
                     prop_assert_eq!(flagged(&filter, &batch), want);
+                    // The literal search: every occurrence of a literal that
+                    // counts, each once.
+                    let mut want_hits: Vec<usize> = (0..batch.len())
+                        .flat_map(|s| (0..lits.len()).map(move |p| (s, p)))
+                        .filter(|&(s, p)| {
+                            let pat = lits[p].1;
+                            s + pat.len() <= batch.len()
+                                && batch[s..s + pat.len()].eq_ignore_ascii_case(pat)
+                                && filter.accepts(&batch, p, s, s + pat.len())
+                        })
+                        .map(|(_, p)| p)
+                        .collect();
+                    let mut hits = Vec::new();
+                    filter.literal_hits(&batch, |p| hits.push(p));
+                    want_hits.sort_unstable();
+                    hits.sort_unstable();
+                    prop_assert_eq!(hits, want_hits);
                     Ok(())
                 },
             )
             .unwrap();
+    }
+
+    #[test]
+    fn literal_hits_report_literals_that_are_names_too() {
+        // The same text as a keyword, a case-sensitive literal and a name:
+        // every literal is reported, the name never.
+        let names = [("token".to_string(), true)];
+        let filter = LineFilter::new(&[(false, b"token"), (true, b"tok")], &names);
+        let mut hits = Vec::new();
+        filter.literal_hits(b"a TOKEN b token", |p| hits.push(p));
+        assert_eq!(hits, vec![0, 1, 0]);
     }
 
     #[test]

@@ -24,7 +24,7 @@
 //! (case-insensitive, overlapping) runs on flagged lines only; a
 //! case-sensitive literal's hits are confirmed byte for byte.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use super::line_filter::LineFilter;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
 
@@ -55,7 +55,6 @@ struct Pattern {
 /// The literal index of a rule list.
 #[derive(Debug)]
 pub struct Literals {
-    ac: Option<AhoCorasick>,
     patterns: Vec<Pattern>,
     /// Per rule: true when the rule is indexed here (not in the automaton).
     indexed: Vec<bool>,
@@ -167,32 +166,7 @@ impl Literals {
                 }
             }
         }
-        let ac = if patterns.is_empty() {
-            None
-        } else {
-            let built = AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .ascii_case_insensitive(true)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(patterns.iter().map(|p| &p.bytes));
-            match built {
-                Ok(ac) => Some(ac),
-                // Too large for a DFA: nothing is indexed, every rule stays
-                // in the automaton.
-                Err(_) => {
-                    return Literals {
-                        ac: None,
-                        patterns: Vec::new(),
-                        indexed: vec![false; rules.len()],
-                    }
-                }
-            }
-        };
-        Literals {
-            ac,
-            patterns,
-            indexed,
-        }
+        Literals { patterns, indexed }
     }
 
     /// True when rule `i` is indexed here rather than in the automaton.
@@ -211,40 +185,17 @@ impl Literals {
     }
 
     /// The patterns that occur in `hay` (each occurrence), for reports.
-    pub fn hits(&self, hay: &[u8], mut each: impl FnMut(usize)) {
-        self.each_hit(hay, 0, |p, _| {
-            each(p);
-            true
-        });
-    }
-
-    /// Calls `hit` with each confirmed pattern occurrence in `hay[from..]`
-    /// until it returns false.
-    fn each_hit(&self, hay: &[u8], from: usize, mut hit: impl FnMut(usize, usize) -> bool) {
-        let Some(ac) = &self.ac else { return };
-        let mut state = aho_corasick::automaton::OverlappingState::start();
-        let input = Input::new(hay).span(from..hay.len());
-        loop {
-            ac.find_overlapping(input.clone(), &mut state);
-            let Some(m) = state.get_match() else { return };
-            let p = &self.patterns[m.pattern().as_usize()];
-            if p.case_sensitive && hay[m.range()] != p.bytes[..] {
-                continue;
-            }
-            if !hit(m.pattern().as_usize(), m.start()) {
-                return;
-            }
-        }
+    /// `filter` is the line filter built from [`Literals::patterns`] (its
+    /// automaton does this index's search).
+    pub fn hits(&self, hay: &[u8], filter: &LineFilter, each: impl FnMut(usize)) {
+        filter.literal_hits(hay, each);
     }
 
     /// Appends to `out` the indexed rules whose literal or keyword occurs in
-    /// `hay`, sorted and unique.
-    pub fn active(&self, hay: &[u8], out: &mut Vec<usize>) {
+    /// `hay`, sorted and unique. `filter` as for [`Literals::hits`].
+    pub fn active(&self, hay: &[u8], filter: &LineFilter, out: &mut Vec<usize>) {
         out.clear();
-        self.each_hit(hay, 0, |p, _| {
-            out.extend_from_slice(&self.patterns[p].rules);
-            true
-        });
+        filter.literal_hits(hay, |p| out.extend_from_slice(&self.patterns[p].rules));
         out.sort_unstable();
         out.dedup();
     }
@@ -324,10 +275,11 @@ mod tests {
         let lit = Literals::new(&rules);
         assert!(lit.is_indexed(0) && !lit.is_indexed(1) && lit.is_indexed(2));
         let mut out = Vec::new();
-        lit.active(b"x glpat-abc MYKEY=abcdefgh", &mut out);
+        let filter = LineFilter::new(&lit.patterns(), &[]);
+        lit.active(b"x glpat-abc MYKEY=abcdefgh", &filter, &mut out);
         assert_eq!(out, vec![0, 2]);
         // Case-sensitive prefixes are confirmed byte for byte.
-        lit.active(b"x GLPAT-abc", &mut out);
+        lit.active(b"x GLPAT-abc", &filter, &mut out);
         assert!(out.is_empty());
         assert_eq!(lit.patterns().len(), 2);
         // The gate with these literals flags the lines that hold them.

@@ -345,8 +345,9 @@ impl Scanner {
         self
     }
 
-    /// The line filter of the indexed literals and the sensitive names.
-    fn line_filter(&self) -> &LineFilter {
+    /// The line filter of the indexed literals and the sensitive names; its
+    /// automaton also finds the literals in a line (see [`Literals::active`]).
+    pub fn line_filter(&self) -> &LineFilter {
         self.line_filter.get_or_init(|| {
             LineFilter::new(&self.literals.patterns(), self.sensitive_keys.spellings())
         })
@@ -635,7 +636,7 @@ impl Scanner {
         w: &mut Work,
         explain: &mut dyn FnMut(Candidate),
     ) {
-        self.literals.active(hay, w.active);
+        self.literals.active(hay, self.line_filter(), w.active);
         if view_name != "raw" {
             // A decoded view: the automaton runs over it when the gate sees
             // that one of its rules may match; with no indexed literal
