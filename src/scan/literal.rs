@@ -35,6 +35,9 @@ use crate::rules::Rule;
 /// the automaton, whose gate sees the whole pattern.
 pub const MIN_LITERAL: usize = 4;
 
+/// Prefix literals are cut to this many bytes: longer ones are no rarer.
+const MAX_LITERAL_LEN: usize = 12;
+
 /// The most literals one rule may contribute. The line filter's cost does
 /// not grow with their number, while every rule left in the automaton adds
 /// states to the gate and the scanner: `kv_secret`, `account` and
@@ -122,8 +125,23 @@ pub fn prefix_literals(regex: &str) -> Option<(bool, Vec<Vec<u8>>)> {
             }
         })
         .collect();
+    // A literal's prefix finds every match the literal finds: cut long
+    // ones, and drop those another one begins (`api-key` covers
+    // `api-key"`), so the line filter's automaton stays small.
+    for l in &mut out {
+        l.truncate(MAX_LITERAL_LEN);
+    }
     out.sort();
     out.dedup();
+    let mut kept: Vec<Vec<u8>> = Vec::with_capacity(out.len());
+    for l in out {
+        // Sorted: a literal that begins this one is the last one kept
+        // that begins it, if any.
+        if !kept.last().is_some_and(|k| l.starts_with(k)) {
+            kept.push(l);
+        }
+    }
+    let out = kept;
     if out.is_empty()
         || out.len() > MAX_LITERALS_PER_RULE
         || out.iter().any(|l| l.len() < MIN_LITERAL)
