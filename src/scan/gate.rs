@@ -273,20 +273,19 @@ impl Walk<'_> {
         let (dfa, cache) = (self.dfa, &*self.cache);
         let mut sid = self.sid;
         let mut prev = self.prev;
-        // Each lane's next `steps` bytes, walked by one index: slices of
-        // one length, so the loop reads them without bounds checks.
-        let lanes: [&[u8]; LANES] = std::array::from_fn(|i| &hay[self.pos[i]..self.pos[i] + steps]);
+        // Each lane's next `steps` bytes, zipped: one step reads a byte of
+        // every lane without bounds checks, and the lanes' table loads
+        // interleave.
+        let [a, b, c, d]: [&[u8]; LANES] =
+            std::array::from_fn(|i| &hay[self.pos[i]..self.pos[i] + steps]);
         let mut taken = steps;
-        // One index for all lanes is the point: their loads interleave.
-        #[allow(clippy::needless_range_loop)]
-        for k in 0..steps {
-            let mut tagged = false;
-            for i in 0..LANES {
-                prev[i] = sid[i];
-                sid[i] = dfa.next_state_untagged(cache, sid[i], lanes[i][k]);
-                tagged |= sid[i].is_tagged();
-            }
-            if tagged {
+        for (k, (((&x0, &x1), &x2), &x3)) in a.iter().zip(b).zip(c).zip(d).enumerate() {
+            prev = sid;
+            sid[0] = dfa.next_state_untagged(cache, sid[0], x0);
+            sid[1] = dfa.next_state_untagged(cache, sid[1], x1);
+            sid[2] = dfa.next_state_untagged(cache, sid[2], x2);
+            sid[3] = dfa.next_state_untagged(cache, sid[3], x3);
+            if sid.iter().any(|s| s.is_tagged()) {
                 taken = k + 1;
                 break;
             }
