@@ -149,16 +149,17 @@ fn cri_stream(content: &[u8]) -> [u8; 6] {
 /// How deep a line is read, as the line gate and filter found.
 #[derive(Clone, Copy, Debug)]
 struct Depth {
-    /// The indexed rules run over the raw bytes and the field recognizer
-    /// over the line: a rule or a sensitive name may be there.
+    /// The indexed rules run over the raw bytes: a rule's literal, a name
+    /// or a gate's match is there.
     scan_raw: bool,
     /// The automaton runs over the raw bytes too: the gate flagged the
     /// line (or did not look at it).
     automaton: bool,
-    /// The JSON and logfmt walks read the line for sensitive keys. A key
-    /// matches a sensitive name by its words (see `SensitiveKeys::lookup`),
-    /// so it holds one of the name's spellings at a word start, which the
-    /// line filter flags: joined by nothing, `_`, `-`, `.` or a space.
+    /// The JSON and logfmt walks and the field recognizer read the line
+    /// for sensitive keys. A key matches a sensitive name by its words (see
+    /// `SensitiveKeys::lookup`), so it holds one of the name's spellings at
+    /// a word start, which the line filter flags: joined by nothing, `_`,
+    /// `-`, `.` or a space.
     walk: bool,
 }
 
@@ -355,8 +356,10 @@ impl Redactor {
         };
         let flagged = std::mem::take(&mut self.scratch.flagged);
         let automaton_flagged = std::mem::take(&mut self.scratch.automaton_flagged);
+        let named = std::mem::take(&mut self.scratch.named);
         let mut next_flagged = 0;
         let mut next_automaton = 0;
+        let mut next_named = 0;
         let mut lines = 0usize;
         let mut start = 0;
         while start < input.len() {
@@ -376,13 +379,18 @@ impl Redactor {
                 }
                 automaton_flagged.get(next_automaton) == Some(&start)
             };
-            // The line filter flags the lines where a sensitive name may
-            // be too: the field recognizer and the structure walks read the
-            // flagged lines only.
+            let walk = !gated || {
+                while named.get(next_named).is_some_and(|&f| f < start) {
+                    next_named += 1;
+                }
+                named.get(next_named) == Some(&start)
+            };
+            // The field recognizer and the structure walks read only the
+            // lines where the line filter found a sensitive name's spelling.
             let depth = Depth {
                 scan_raw,
                 automaton,
-                walk: scan_raw,
+                walk,
             };
             self.scrub_gated_line(&input[start..end], depth, out);
             lines += 1;
@@ -393,6 +401,7 @@ impl Redactor {
         }
         self.scratch.flagged = flagged;
         self.scratch.automaton_flagged = automaton_flagged;
+        self.scratch.named = named;
         self.finish(out);
     }
 
@@ -636,7 +645,7 @@ impl Redactor {
             }
             return;
         }
-        let names = depth.scan_raw;
+        let names = depth.walk;
         let parsed = format::structure(
             content,
             format,

@@ -135,16 +135,34 @@ impl LineFilter {
     /// (whole lines, `\n`-terminated but perhaps the last) that hold a hit,
     /// in order. Returns how many were appended.
     pub fn flag_lines(&self, batch: &[u8], flagged: &mut Vec<usize>) -> usize {
+        let (mut lines, mut named) = (Vec::new(), Vec::new());
+        self.flag_lines_by_kind(batch, &mut lines, &mut named);
+        lines.extend_from_slice(&named);
+        lines.sort_unstable();
+        lines.dedup();
+        flagged.extend_from_slice(&lines);
+        lines.len()
+    }
+
+    /// As [`LineFilter::flag_lines`], apart: the lines holding a literal's
+    /// hit go to `literal`, those holding a name's to `named` (a line with
+    /// both, to both), each in order.
+    pub fn flag_lines_by_kind(
+        &self,
+        batch: &[u8],
+        literal: &mut Vec<usize>,
+        named: &mut Vec<usize>,
+    ) {
         let Some(compiled) = &self.automaton else {
-            return 0;
+            return;
         };
-        let before = flagged.len();
+        let (literal_before, named_before) = (literal.len(), named.len());
         match &compiled.engine {
-            Engine::Dfa(a) => Walk::new(self, a, batch, flagged).run(compiled.lanes),
-            Engine::Nfa(a) => Walk::new(self, a, batch, flagged).run(compiled.lanes),
+            Engine::Dfa(a) => Walk::new(self, a, batch, literal, named).run(compiled.lanes),
+            Engine::Nfa(a) => Walk::new(self, a, batch, literal, named).run(compiled.lanes),
         }
-        flagged[before..].sort_unstable();
-        flagged.len() - before
+        literal[literal_before..].sort_unstable();
+        named[named_before..].sort_unstable();
     }
 
     /// Calls `each` with the index (in the order given to [`LineFilter::new`])
@@ -207,7 +225,12 @@ struct Walk<'a, A> {
     dfa: &'a A,
     start: StateID,
     hay: &'a [u8],
-    flagged: &'a mut Vec<usize>,
+    /// The lines flagged by a literal, and by a name.
+    literal: &'a mut Vec<usize>,
+    named: &'a mut Vec<usize>,
+    /// Per lane: the line its last hit was in, and the kinds found there
+    /// (bit 0 literal, bit 1 name).
+    line: [(usize, u8); LANES],
 }
 
 impl<'a, A: Automaton> Walk<'a, A> {
@@ -215,7 +238,8 @@ impl<'a, A: Automaton> Walk<'a, A> {
         filter: &'a LineFilter,
         dfa: &'a A,
         hay: &'a [u8],
-        flagged: &'a mut Vec<usize>,
+        literal: &'a mut Vec<usize>,
+        named: &'a mut Vec<usize>,
     ) -> Walk<'a, A> {
         Walk {
             filter,
@@ -224,7 +248,9 @@ impl<'a, A: Automaton> Walk<'a, A> {
                 .start_state(Anchored::No)
                 .expect("an unanchored start state, asked for at build"),
             hay,
-            flagged,
+            literal,
+            named,
+            line: [(usize::MAX, 0); LANES],
         }
     }
 
@@ -271,7 +297,7 @@ impl<'a, A: Automaton> Walk<'a, A> {
             for i in 0..LANES {
                 pos[i] += taken;
                 if dfa.is_match(sid[i]) {
-                    self.hits(&mut pos[i], &mut sid[i], ends[i]);
+                    self.hits(i, &mut pos[i], &mut sid[i], ends[i]);
                 }
             }
         }
@@ -280,28 +306,50 @@ impl<'a, A: Automaton> Walk<'a, A> {
                 sid[i] = dfa.next_state(Anchored::No, sid[i], hay[pos[i]]);
                 pos[i] += 1;
                 if dfa.is_match(sid[i]) {
-                    self.hits(&mut pos[i], &mut sid[i], ends[i]);
+                    self.hits(i, &mut pos[i], &mut sid[i], ends[i]);
                 }
             }
         }
     }
 
-    /// A lane in match state `sid` after reading up to `pos`: when one of
-    /// the patterns ending there counts, flags its line and moves the lane
-    /// to the next line.
-    fn hits(&mut self, pos: &mut usize, sid: &mut StateID, end: usize) {
+    /// Lane `lane` in match state `sid` after reading up to `pos`: flags
+    /// the line of each pattern ending there that counts, by its kind. Once
+    /// a line is flagged for both kinds, the lane moves to the next line.
+    fn hits(&mut self, lane: usize, pos: &mut usize, sid: &mut StateID, end: usize) {
         let (dfa, hay, e) = (self.dfa, self.hay, *pos);
-        let hit = (0..dfa.match_len(*sid)).find_map(|j| {
+        for j in 0..dfa.match_len(*sid) {
             let p = dfa.match_pattern(*sid, j);
             let s = e - dfa.pattern_len(p);
-            self.filter.accepts(hay, p.as_usize(), s, e).then_some(s)
-        });
-        if let Some(s) = hit {
-            self.flagged.push(line_start(hay, s));
-            // With one lane and a pattern across lines this may step back
-            // (to the line after the hit's start): the state restarts there.
-            *pos = next_line(hay, s).min(end);
-            *sid = self.start;
+            if !self.filter.accepts(hay, p.as_usize(), s, e) {
+                continue;
+            }
+            let bit = if p.as_usize() < self.filter.literals {
+                1
+            } else {
+                2
+            };
+            let at = line_start(hay, s);
+            let (line, kinds) = &mut self.line[lane];
+            if *line != at {
+                *line = at;
+                *kinds = 0;
+            }
+            if *kinds & bit == 0 {
+                *kinds |= bit;
+                if bit == 1 {
+                    self.literal.push(at);
+                } else {
+                    self.named.push(at);
+                }
+            }
+            if *kinds == 3 {
+                // With one lane and a pattern across lines this may step
+                // back (to the line after the hit's start): the state
+                // restarts there.
+                *pos = next_line(hay, s).min(end);
+                *sid = self.start;
+                return;
+            }
         }
     }
 }
@@ -407,6 +455,40 @@ mod tests {
                         start = end;
                     }
                     prop_assert_eq!(flagged(&filter, &batch), want);
+                    // Apart by kind: a line holding a literal's hit, and one
+                    // holding a name's.
+                    let (mut want_literal, mut want_named) = (Vec::new(), Vec::new());
+                    let mut start = 0;
+                    for line in batch.split_inclusive(|&b| b == b'\n') {
+                        let end = start + line.len();
+                        for (kind, want) in [(0, &mut want_literal), (1, &mut want_named)] {
+                            let range = if kind == 0 {
+                                0..lits.len()
+                            } else {
+                                lits.len()..lits.len() + names.len()
+                            };
+                            let hit = (start..end).any(|s| {
+                                range.clone().any(|p| {
+                                    let pat: &[u8] = if p < lits.len() {
+                                        lits[p].1
+                                    } else {
+                                        names[p - lits.len()].0.as_bytes()
+                                    };
+                                    s + pat.len() <= batch.len()
+                                        && batch[s..s + pat.len()].eq_ignore_ascii_case(pat)
+                                        && filter.accepts(&batch, p, s, s + pat.len())
+                                })
+                            });
+                            if hit {
+                                want.push(start);
+                            }
+                        }
+                        start = end;
+                    }
+                    let (mut literal, mut named) = (Vec::new(), Vec::new());
+                    filter.flag_lines_by_kind(&batch, &mut literal, &mut named);
+                    prop_assert_eq!(literal, want_literal);
+                    prop_assert_eq!(named, want_named);
                     // The literal search: every occurrence of a literal that
                     // counts, each once.
                     let mut want_hits: Vec<usize> = (0..batch.len())

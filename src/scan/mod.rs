@@ -147,6 +147,11 @@ pub struct Scratch {
     /// The start offsets of the lines the gate flagged in the last batch:
     /// the only lines where the automaton can match.
     pub automaton_flagged: Vec<usize>,
+    /// The start offsets of the lines holding a sensitive name's spelling
+    /// in the last batch: the only lines where a field can be named.
+    pub named: Vec<usize>,
+    /// Scratch for the lines holding an indexed literal.
+    literal_flagged: Vec<usize>,
     /// The last line had more than [`MAX_FINDINGS_PER_LINE`] findings:
     /// scanning stopped there, and the line must fail closed.
     pub overflowed: bool,
@@ -286,23 +291,37 @@ impl Scanner {
     }
 
     /// Flags the lines of `batch` (whole lines) where the automaton could
-    /// match or an indexed rule's literal occurs, leaving their start
-    /// offsets in `scratch.flagged`. Returns false when the batch is not
-    /// gated: then every line must be scanned.
+    /// match, an indexed rule's literal occurs or a sensitive name is
+    /// spelled, leaving their start offsets in `scratch.flagged` (those of
+    /// the gate also in `scratch.automaton_flagged`, those of a name also
+    /// in `scratch.named`). Returns false when the batch is not gated: then
+    /// every line must be read whole.
     pub fn flag_lines(&self, batch: &[u8], scratch: &mut Scratch) -> bool {
         let gated = match (&self.gate, &mut scratch.gate) {
-            (Some(gate), Some(gs)) => gate.flag_lines(batch, gs, &mut scratch.automaton_flagged),
+            (Some(g), Some(gs)) => g.flag_lines(batch, gs, &mut scratch.automaton_flagged),
             _ => false,
         };
-        scratch.flagged.clear();
-        scratch
-            .flagged
-            .extend_from_slice(&scratch.automaton_flagged);
-        if gated && self.line_filter().flag_lines(batch, &mut scratch.flagged) > 0 {
-            scratch.flagged.sort_unstable();
-            scratch.flagged.dedup();
+        let (flagged, literal, named) = (
+            &mut scratch.flagged,
+            &mut scratch.literal_flagged,
+            &mut scratch.named,
+        );
+        flagged.clear();
+        literal.clear();
+        named.clear();
+        if !gated {
+            scratch.automaton_flagged.clear();
+            return false;
         }
-        gated
+        self.line_filter().flag_lines_by_kind(batch, literal, named);
+        flagged.extend_from_slice(&scratch.automaton_flagged);
+        if !literal.is_empty() || !named.is_empty() {
+            flagged.extend_from_slice(literal);
+            flagged.extend_from_slice(named);
+            flagged.sort_unstable();
+            flagged.dedup();
+        }
+        true
     }
 
     /// SHA-256 (hex) over the active rules in order: id, family, regex,
@@ -401,6 +420,8 @@ impl Scanner {
             gate: self.gate.as_ref().map(Gate::scratch),
             flagged: Vec::new(),
             automaton_flagged: Vec::new(),
+            named: Vec::new(),
+            literal_flagged: Vec::new(),
             overflowed: false,
         }
     }
