@@ -232,6 +232,16 @@ impl Feed {
         carried
     }
 
+    /// How many of the pending bytes were carried in from another
+    /// generation (see [`Feed::carry_in`]).
+    pub fn carried_pending(&self) -> usize {
+        self.synthetic
+            .iter()
+            .filter(|&&(_, _, carried)| carried)
+            .map(|&(_, len, _)| len as usize)
+            .sum()
+    }
+
     /// Whether what is pending ends inside a line.
     pub fn ends_mid_line(&self) -> bool {
         self.framer.ends_mid_line()

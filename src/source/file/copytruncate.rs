@@ -314,7 +314,21 @@ pub(super) fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> Option<Opt
         t.history.push((fingerprint, t.read_pos));
     }
     // A partial last line waits for its continuation: the writer's next
-    // block lands at the start of the truncated file.
+    // block lands at the start of the truncated file. Once it is handed
+    // out, the content before is read past it (recorded under that
+    // content's fingerprint: the next run finds it in the copy).
+    if t.feed.ends_mid_line() {
+        let own = t.feed.pending() - t.feed.carried_pending().min(t.feed.pending());
+        if own > 0 {
+            if let Some(mut ack) = t.ack(false) {
+                ack.offset += own as u64;
+                t.carried_acks.push(ack);
+            }
+        }
+    } else {
+        t.carried_acks.clear();
+        t.carried_from.clear();
+    }
     t.feed.restart_carrying(0);
     t.last_data = Instant::now();
     t.read_pos = 0;

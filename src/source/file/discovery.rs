@@ -11,7 +11,6 @@
 use std::collections::HashSet;
 use std::io::{self};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use super::tracked::Tracked;
 use super::FileSource;
@@ -42,7 +41,7 @@ impl FileSource {
             if !self
                 .options
                 .selection
-                .accepts(&path, meta.modified().ok(), SystemTime::now())
+                .accepts(&path, meta.modified().ok(), super::wall_clock())
             {
                 continue;
             }

@@ -30,12 +30,19 @@
 //!   scanned in two halves.
 //! - **New files** matching the pattern are picked up from their start.
 //! - **Checkpoints**: a file is resumed at its recorded offset when its
-//!   device, inode and fingerprint match; with a checkpoint, shutdown keeps
-//!   a partial last line for the next run instead of emitting it. On
+//!   device, inode and fingerprint match; content copied away by
+//!   copytruncate (while down) is resumed in its copy, found by
+//!   fingerprint. With a checkpoint, shutdown keeps a partial last line of
+//!   the file at the path for the next run instead of emitting it; one in a
+//!   rotated generation or a copy (which may be deleted meanwhile) goes out
+//!   alone, a cut. A partial line carried into the next generation records
+//!   its origin's position once it goes out, so it is never read again. On
 //!   restart, every generation written since the checkpoint (rotated away
 //!   since, or created and rotated away after the last save) is read in
 //!   order before the file at the path; compressed ones are skipped with a
-//!   counted warning.
+//!   counted warning. Model-tested (`model_tests`): after SIGTERM nothing is
+//!   lost or repeated; after a kill only lines written after the last
+//!   commit are repeated, once, in order.
 
 mod chain;
 mod copytruncate;
@@ -57,6 +64,7 @@ use std::time::{Duration, Instant};
 use super::{ChunkSender, FramingOptions};
 use crate::checkpoint::{Checkpoints, FileKey, Fingerprint};
 
+use copytruncate::recover_truncated;
 use tracked::Tracked;
 use watcher::{Changes, StopOnDrop, Wakeup, Watcher};
 
@@ -86,6 +94,16 @@ const MAX_ROTATED_OPEN: usize = 16;
 /// content a copytruncate copied away) waits for its continuation at the
 /// start of the next generation; then it goes out alone, terminated.
 pub const PARTIAL_HOLD: Duration = Duration::from_secs(2);
+
+/// The wall clock file times are compared with (when a file was opened).
+/// Model tests set it to their model clock, which sets the files' times.
+pub(super) fn wall_clock() -> std::time::SystemTime {
+    #[cfg(test)]
+    if let Some(now) = model_tests::MODEL_NOW.with(std::cell::Cell::get) {
+        return now;
+    }
+    std::time::SystemTime::now()
+}
 
 /// Settings of a file source.
 #[derive(Clone, Debug)]
@@ -357,36 +375,8 @@ impl FileSource {
             self.pace.to_check.insert(path.clone());
             to_read.insert(path);
         }
-        // A copytruncated file about to be read from its start again: copies
-        // of content it held meanwhile come first.
-        if self.options.follow
-            && self.tracked.iter().any(|t| {
-                !t.rotated && t.last_copy.is_some() && t.read_pos == 0 && t.head.is_empty()
-            })
-        {
-            self.reconcile_copies(&Scope::All);
-        }
-        // Before the first bytes of a file are read: generations
-        // copytruncate copied away, or renamed away, before anything was
-        // read (a slow reader) are found first, so they are read first.
-        let first_reads: HashSet<PathBuf> = self
-            .tracked
-            .iter()
-            .filter(|t| {
-                self.options.follow
-                    && !t.rotated
-                    && (sweep || to_read.contains(&t.path))
-                    && t.unread()
-                    && t.file.metadata().is_ok_and(|m| m.len() > 0)
-            })
-            .map(|t| t.path.clone())
-            .collect();
-        if !first_reads.is_empty() {
-            let scope = Scope::Changed(first_reads);
-            if !self.check_renamed(tx, &scope) {
-                return None;
-            }
-            self.reconcile_copies(&scope);
+        if !self.look_before_first_reads(tx, sweep, &to_read) {
+            return None;
         }
         let mut progressed = false;
         let mut i = 0;
@@ -495,8 +485,28 @@ impl FileSource {
     /// read. With a checkpoint, a partial last line also waits; without,
     /// it is sent.
     fn drain_for_shutdown(&mut self, tx: &ChunkSender) {
+        // As a turn looks before reading: renamed generations, copies made
+        // before the first read, truncations (copies recovered from) —
+        // of every file at its path, read to its end or not (a file resumed
+        // from a checkpoint and truncated since reads nothing that would
+        // tell).
         if self.options.follow {
-            self.check_renamed(tx, &Scope::All);
+            if !(self.check_renamed(tx, &Scope::All)
+                && self.look_before_first_reads(tx, true, &HashSet::new()))
+            {
+                return;
+            }
+            for t in self.tracked.iter_mut().filter(|t| !t.rotated) {
+                if t.truncated(false) {
+                    match recover_truncated(t, tx) {
+                        None => return,
+                        Some(copy) => t.recovered_from = Some(copy),
+                    }
+                }
+            }
+            if !self.check_files(tx, &Scope::All) {
+                return;
+            }
         }
         let ends: HashMap<FileKey, u64> = self
             .tracked
@@ -507,10 +517,19 @@ impl FileSource {
             let mut progressed = false;
             for i in 0..self.tracked.len() {
                 let end = ends.get(&self.tracked[i].key).copied().unwrap_or(0);
-                if self.is_waiting(i) || self.tracked[i].read_pos >= end {
-                    if self.tracked[i].read_pos >= end {
-                        self.tracked[i].at_eof = true;
-                    }
+                if self.is_waiting(i) {
+                    continue;
+                }
+                // A partial line of the generation before continues here
+                // (or passes through it, an empty one rotated away).
+                match self.carry_from_predecessor(i, tx) {
+                    None => return,
+                    Some(false) => continue,
+                    Some(true) => {}
+                }
+                if self.tracked[i].read_pos >= end {
+                    // (Now at its end: a file waiting for it is read next.)
+                    progressed |= !std::mem::replace(&mut self.tracked[i].at_eof, true);
                     continue;
                 }
                 match self.tracked[i].read_some(tx, self.options.follow) {
@@ -528,7 +547,70 @@ impl FileSource {
                     return;
                 }
             }
+            return;
         }
+        // A partial last line waits for the next run only where that run
+        // reads it again: bytes of the file at the path (the checkpoint
+        // resumes it there). Bytes of a rotated generation or a copy (which
+        // may be deleted before the next run) go out now, the line ended
+        // alone (a cut).
+        for t in &mut self.tracked {
+            let kept = !t.rotated && t.feed.carried_pending() == 0;
+            if kept || !t.feed.ends_mid_line() {
+                continue;
+            }
+            t.feed.terminate_partial();
+            t.cut_tail = true;
+            if !t.send_ready(tx) {
+                return;
+            }
+        }
+    }
+
+    /// Before the first bytes of a file are read: generations
+    /// copytruncate copied away, or renamed away, before anything was read
+    /// (a slow reader) are found first, so they are read first; so are
+    /// copies of content a copytruncated file held before it starts over.
+    /// Looks at the files `to_read` names (all on a `sweep`). False when
+    /// the receiver is gone.
+    fn look_before_first_reads(
+        &mut self,
+        tx: &ChunkSender,
+        sweep: bool,
+        to_read: &HashSet<PathBuf>,
+    ) -> bool {
+        // A copytruncated file about to be read from its start again: copies
+        // of content it held meanwhile come first.
+        if self.options.follow
+            && self.tracked.iter().any(|t| {
+                !t.rotated && t.last_copy.is_some() && t.read_pos == 0 && t.head.is_empty()
+            })
+        {
+            self.reconcile_copies(&Scope::All);
+        }
+        // Before the first bytes of a file are read: generations
+        // copytruncate copied away, or renamed away, before anything was
+        // read (a slow reader) are found first, so they are read first.
+        let first_reads: HashSet<PathBuf> = self
+            .tracked
+            .iter()
+            .filter(|t| {
+                self.options.follow
+                    && !t.rotated
+                    && (sweep || to_read.contains(&t.path))
+                    && t.unread()
+                    && t.file.metadata().is_ok_and(|m| m.len() > 0)
+            })
+            .map(|t| t.path.clone())
+            .collect();
+        if !first_reads.is_empty() {
+            let scope = Scope::Changed(first_reads);
+            if !self.check_renamed(tx, &scope) {
+                return false;
+            }
+            self.reconcile_copies(&scope);
+        }
+        true
     }
 
     /// Before file `i` is read: if the generation before it ended inside a
@@ -572,10 +654,34 @@ impl FileSource {
             }
         }
         if self.tracked[p].feed.ends_mid_line() {
+            let carried = self.tracked[p].feed.carried_pending();
             let partial = self.tracked[p].feed.take_partial();
             // Certain after a rename (the writer's bytes go to the old
             // file until it reopens); not after a copy.
             let certain = !self.tracked[p].copy;
+            // Where the partial line's bytes come from, and the positions
+            // to record once it is written (the predecessor's own bytes
+            // read to its end: the next run does not read them again).
+            let (mut from, mut acks) = if carried > 0 {
+                let t = &mut self.tracked[p];
+                (
+                    std::mem::take(&mut t.carried_from),
+                    std::mem::take(&mut t.carried_acks),
+                )
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let own = (partial.len() - carried.min(partial.len())) as u64;
+            if own > 0 {
+                let t = &self.tracked[p];
+                from.push(t.id);
+                acks.extend(t.ack(false).map(|mut ack| {
+                    ack.offset += own;
+                    ack
+                }));
+            }
+            self.tracked[i].carried_from = from;
+            self.tracked[i].carried_acks = acks;
             self.tracked[i].feed.carry_in(&partial, certain);
             self.tracked[i].last_data = Instant::now();
         }
@@ -656,6 +762,8 @@ impl FileSource {
     pub(super) fn route_carry(live: &mut Tracked, first: &mut Tracked) {
         let carried = live.feed.take_carry();
         if !carried.is_empty() {
+            first.carried_from = std::mem::take(&mut live.carried_from);
+            first.carried_acks = std::mem::take(&mut live.carried_acks);
             first.feed.carry_in(&carried, false);
             first.carry_checked = true;
         } else if first.read_pos > 0 || live.feed.holds_carry() {

@@ -5,17 +5,22 @@
 //! checkpoint (rotated away since, or created and rotated away after the
 //! last save) and chain them, oldest first, before the file at the path.
 //!
-//! Guarantees: a generation known to the checkpoint resumes at its offset
-//! (no line read twice beyond the checkpoint interval); an unknown one
-//! written since is read from its start; compressed ones are skipped with
-//! a counted warning (`compressed_generation_skipped`).
+//! Guarantees: a generation known to the checkpoint (by device, inode and
+//! fingerprint, recorded at the path or under a rotated name of it)
+//! resumes at its offset (no line read twice beyond the checkpoint
+//! interval); known content copied away by copytruncate while down resumes
+//! in its copy, found by fingerprint; an unknown one written since — a
+//! known inode that holds other bytes now included (truncated, or reused)
+//! — is read from its start; compressed ones are skipped with a counted
+//! warning (`compressed_generation_skipped`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::chain::{compressed_siblings, rotated_siblings};
+use super::chain::{compressed_siblings, is_rotated_name, rotated_siblings};
 use super::tracked::Tracked;
 use super::FileSource;
 use crate::checkpoint::FileKey;
@@ -52,10 +57,11 @@ impl FileSource {
         // A run killed before its first save leaves an empty checkpoint:
         // then everything written since that save is new, at the paths
         // the pattern matches now as well.
+        // (A generation found rotated away was recorded under its rotated
+        // name: it belongs to the followed path that name continues.)
         let mut paths: Vec<PathBuf> = positions
             .iter()
-            .map(|(_, p)| p.path.clone())
-            .filter(|p| pattern.matches_path(p))
+            .filter_map(|(_, p)| followed_path_of(&p.path, &pattern))
             .collect();
         if saved_at.is_some() {
             if let Ok(matches) = glob::glob(&self.options.pattern) {
@@ -67,13 +73,26 @@ impl FileSource {
         for path in paths {
             let known: HashMap<FileKey, &crate::checkpoint::Position> = positions
                 .iter()
-                .filter(|(_, p)| p.path == path)
+                .filter(|(_, p)| followed_path_of(&p.path, &pattern).as_ref() == Some(&path))
                 .map(|(k, p)| (*k, p))
                 .collect();
             let live = std::fs::metadata(&path).ok().map(|m| FileKey::of(&m));
+            // The live file is the one the checkpoint knows only while it
+            // starts with the same bytes (not truncated since).
+            let live_known = live.filter(|k| {
+                known.get(k).is_some_and(|p| {
+                    File::open(&path).is_ok_and(|f| {
+                        f.metadata().is_ok_and(|m| FileKey::of(&m) == *k)
+                            && p.fingerprint.matches(&f)
+                    })
+                })
+            });
             let mut generations = Vec::new();
             // The newest write the checkpoint knows of at this path.
             let mut newest_known: Option<SystemTime> = None;
+            // Known files found (by inode and fingerprint), and copies of
+            // known content found (by fingerprint).
+            let mut found: HashSet<FileKey> = live_known.into_iter().collect();
             let siblings = rotated_siblings(&path);
             for (candidate, meta) in &siblings {
                 let key = FileKey::of(meta);
@@ -86,6 +105,7 @@ impl FileSource {
                 if !position.fingerprint.matches(&file) {
                     continue;
                 }
+                found.insert(key);
                 newest_known = newest_known.max(meta.modified().ok());
                 if Some(key) == live || meta.len() < position.offset || self.is_tracked(key) {
                     continue;
@@ -97,10 +117,47 @@ impl FileSource {
                     generations.push(t);
                 }
             }
-            if let Some(key) = live {
-                if known.contains_key(&key) {
-                    let m = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-                    newest_known = newest_known.max(m);
+            if live_known.is_some() {
+                let m = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                newest_known = newest_known.max(m);
+            }
+            // Known content no longer in its file (copytruncate while
+            // down: the file at the path starts over) is in its copy, a
+            // sibling with another inode and the same first bytes: resumed
+            // there at the recorded offset (the first copy made, if more
+            // match).
+            let mut copies: Vec<FileKey> = Vec::new();
+            for (key, position) in &known {
+                if found.contains(key) {
+                    continue;
+                }
+                let copy = siblings
+                    .iter()
+                    .filter(|(_, meta)| {
+                        // (A known inode holding other bytes is another
+                        // file now: inode numbers are reused.)
+                        let k = FileKey::of(meta);
+                        !found.contains(&k)
+                            && !copies.contains(&k)
+                            && Some(k) != live
+                            && !self.is_tracked(k)
+                            && meta.len() >= position.offset
+                    })
+                    .filter(|(candidate, _)| {
+                        File::open(candidate).is_ok_and(|f| position.fingerprint.matches(&f))
+                    })
+                    .min_by_key(|(_, meta)| (meta.modified().ok(), meta.ino()));
+                let Some((candidate, meta)) = copy else {
+                    continue;
+                };
+                copies.push(FileKey::of(meta));
+                newest_known = newest_known.max(meta.modified().ok());
+                if let Ok(mut t) =
+                    Tracked::open(candidate, position.offset, self.framing, &self.label)
+                {
+                    t.path = path.clone();
+                    t.copy = true;
+                    generations.push(t);
                 }
             }
             // Without a known file left, the save time (less the save
@@ -112,7 +169,10 @@ impl FileSource {
             };
             for (candidate, meta) in &siblings {
                 let key = FileKey::of(meta);
-                if known.contains_key(&key)
+                // (A known inode holding other bytes now was truncated,
+                // or reused: its content is new.)
+                if found.contains(&key)
+                    || copies.contains(&key)
                     || Some(key) == live
                     || self.is_tracked(key)
                     || generations.iter().any(|t| t.key == key)
@@ -137,9 +197,10 @@ impl FileSource {
                     );
                 }
             }
-            // The file now at the path, unknown to the checkpoint, is a new
-            // generation too: read from its start, after these.
-            if live.is_some_and(|k| !known.contains_key(&k)) {
+            // The file now at the path, unknown to the checkpoint (or
+            // truncated since), is a new generation too: read from its
+            // start, after these.
+            if live.is_some() && live_known.is_none() {
                 self.from_start.insert(path.clone());
             }
             let last = self.chain(&mut generations, None);
@@ -180,4 +241,22 @@ impl FileSource {
             0
         }
     }
+}
+
+/// The followed path (one `pattern` matches) that `recorded` was at: itself,
+/// or, for a rotated name (`app.log.1`, `0.log.20261125-101010`), the path
+/// it was rotated away from.
+fn followed_path_of(recorded: &Path, pattern: &glob::Pattern) -> Option<PathBuf> {
+    if pattern.matches_path(recorded) {
+        return Some(recorded.to_path_buf());
+    }
+    let name = recorded.file_name()?.to_str()?;
+    let dir = recorded.parent()?;
+    name.char_indices()
+        .filter(|&(i, c)| i > 0 && matches!(c, '.' | '-' | '_'))
+        .map(|(i, _)| dir.join(&name[..i]))
+        .find(|p| {
+            pattern.matches_path(p)
+                && is_rotated_name(&p.file_name().unwrap_or_default().to_string_lossy(), name)
+        })
 }

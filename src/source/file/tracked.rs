@@ -66,6 +66,12 @@ pub(super) struct Tracked {
     /// Size and modification time when the file was last found not
     /// truncated.
     pub(super) last_look: Option<(SystemTime, u64)>,
+    /// The files (by number) whose bytes are in the partial line carried
+    /// in from the generation before.
+    pub(super) carried_from: Vec<u64>,
+    /// The positions in those files after their bytes of that line: sent
+    /// once the line is handed out.
+    pub(super) carried_acks: Vec<Ack>,
 }
 
 impl Tracked {
@@ -118,7 +124,7 @@ impl Tracked {
             fingerprint: None,
             rotated: false,
             at_eof: false,
-            opened_at: SystemTime::now(),
+            opened_at: super::wall_clock(),
             id: next_id(),
             waits_for: None,
             recovered_from: None,
@@ -131,6 +137,8 @@ impl Tracked {
             cut_tail: false,
             copy: false,
             last_look: None,
+            carried_from: Vec::new(),
+            carried_acks: Vec::new(),
         };
         t.refresh_fingerprint();
         t
@@ -196,6 +204,21 @@ impl Tracked {
             chunk.ack = self.ack(false);
             if tx.blocking_send(chunk).is_err() {
                 return false;
+            }
+            // The carried partial line went out: the files its bytes came
+            // from are read past it. (This file's earlier content, before
+            // a truncation, is superseded by its current one: one
+            // position per file.)
+            if !self.carried_acks.is_empty() && self.feed.carried_pending() == 0 {
+                let key = self.key;
+                let acks = std::mem::take(&mut self.carried_acks);
+                let own = self.fingerprint.is_some();
+                for ack in acks.into_iter().filter(|a| a.key != key || !own) {
+                    let stream = Arc::clone(self.feed.stream());
+                    if tx.blocking_send(Chunk::ack_only(stream, ack)).is_err() {
+                        return false;
+                    }
+                }
             }
         }
         true
