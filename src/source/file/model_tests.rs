@@ -314,7 +314,7 @@ impl Reader {
         };
         let framing = FramingOptions {
             max_line_bytes: 1 << 20,
-            hold_cri_partials: false,
+            continued: None,
         };
         let (tx, rx) = tokio::sync::mpsc::channel(1 << 16);
         let store = checkpoint.map(|path| Arc::new(Mutex::new(Checkpoints::load(path).unwrap())));
