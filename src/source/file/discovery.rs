@@ -14,24 +14,20 @@ use std::path::{Path, PathBuf};
 
 use super::tracked::Tracked;
 use super::FileSource;
-use crate::checkpoint::FileKey;
 
 impl FileSource {
     /// Opens files matching the pattern that are not open yet; returns
     /// how many paths matched.
     pub(super) fn discover(&mut self, at_startup: bool) -> usize {
-        let paths: Vec<PathBuf> = match glob::glob(&self.options.pattern) {
-            Ok(paths) => paths.filter_map(Result::ok).collect(),
-            Err(_) => return 0,
-        };
+        let paths: Vec<PathBuf> = self.fs.glob(&self.options.pattern);
         let matched = paths.len();
         let followed: HashSet<PathBuf> = self.followed.iter().map(|(p, _)| p.clone()).collect();
         for path in paths {
             if followed.contains(&path) {
                 continue;
             }
-            let meta = match std::fs::metadata(&path) {
-                Ok(m) if m.is_file() => m,
+            let meta = match self.fs.metadata(&path) {
+                Ok(m) if m.is_file => m,
                 Ok(_) => continue,
                 Err(e) => {
                     self.report_open_failure(&path, &e);
@@ -41,16 +37,16 @@ impl FileSource {
             if !self
                 .options
                 .selection
-                .accepts(&path, meta.modified().ok(), super::wall_clock())
+                .accepts(&path, meta.modified, super::wall_clock())
             {
                 continue;
             }
-            let key = FileKey::of(&meta);
+            let key = meta.key;
             if self.is_tracked(key) {
                 continue;
             }
-            let offset = self.start_offset(key, meta.len(), at_startup, &path);
-            match Tracked::open(&path, offset, self.framing, &self.label) {
+            let offset = self.start_offset(key, meta.len, at_startup, &path);
+            match Tracked::open(&*self.fs, &path, offset, self.framing, &self.label) {
                 Ok(mut t) => {
                     self.reported.remove(&path);
                     t.waits_for = self.unfinished_predecessor(&path);

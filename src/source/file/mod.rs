@@ -47,6 +47,7 @@
 mod chain;
 mod copytruncate;
 mod discovery;
+mod fs;
 mod resume;
 mod tracked;
 mod watcher;
@@ -65,6 +66,7 @@ use super::{ChunkSender, FramingOptions};
 use crate::checkpoint::{Checkpoints, FileKey, Fingerprint};
 
 use copytruncate::recover_truncated;
+use fs::{Fs, RealFs};
 use tracked::Tracked;
 use watcher::{Changes, StopOnDrop, Wakeup, Watcher};
 
@@ -120,6 +122,8 @@ pub struct FileOptions {
 
 /// Where the files of one pattern stand.
 struct FileSource {
+    /// The file system (the real one, but in model tests).
+    fs: Arc<dyn Fs>,
     options: FileOptions,
     framing: FramingOptions,
     label: Arc<str>,
@@ -195,7 +199,7 @@ pub fn run(
     })?;
     drop(pattern);
     let follow = options.follow;
-    let mut source = FileSource::new(options, framing, checkpoints, follow);
+    let mut source = FileSource::new(Arc::new(RealFs), options, framing, checkpoints, follow);
     let _watching = if source.options.follow {
         let watcher = Arc::clone(&source.watcher);
         std::thread::Builder::new()
@@ -255,15 +259,17 @@ impl Pace {
 }
 
 impl FileSource {
-    /// A source for `options`; with `events`, inotify (through `notify`)
-    /// watches the followed directories (else they are polled).
+    /// A source for `options` on `fs`; with `events`, inotify (through
+    /// `notify`) watches the followed directories (else they are polled).
     fn new(
+        fs: Arc<dyn Fs>,
         options: FileOptions,
         framing: FramingOptions,
         checkpoints: Option<Arc<Mutex<Checkpoints>>>,
         events: bool,
     ) -> FileSource {
         let mut source = FileSource {
+            fs,
             label: options.pattern.clone().into(),
             options,
             framing,
@@ -395,7 +401,7 @@ impl FileSource {
                 }
                 Some(true) => {}
             }
-            match self.tracked[i].read_some(tx, self.options.follow) {
+            match self.tracked[i].read_some(&*self.fs, tx, self.options.follow) {
                 Ok((got, true)) => progressed |= got,
                 Ok((_, false)) => return None,
                 Err(e) => {
@@ -498,7 +504,7 @@ impl FileSource {
             }
             for t in self.tracked.iter_mut().filter(|t| !t.rotated) {
                 if t.truncated(false) {
-                    match recover_truncated(t, tx) {
+                    match recover_truncated(&*self.fs, t, tx) {
                         None => return,
                         Some(copy) => t.recovered_from = Some(copy),
                     }
@@ -511,7 +517,7 @@ impl FileSource {
         let ends: HashMap<FileKey, u64> = self
             .tracked
             .iter()
-            .map(|t| (t.key, t.file.metadata().map_or(0, |m| m.len())))
+            .map(|t| (t.key, t.file.meta().map_or(0, |m| m.len)))
             .collect();
         loop {
             let mut progressed = false;
@@ -532,7 +538,7 @@ impl FileSource {
                     progressed |= !std::mem::replace(&mut self.tracked[i].at_eof, true);
                     continue;
                 }
-                match self.tracked[i].read_some(tx, self.options.follow) {
+                match self.tracked[i].read_some(&*self.fs, tx, self.options.follow) {
                     Ok((got, true)) => progressed |= got,
                     Ok((_, false)) | Err(_) => return,
                 }
@@ -599,7 +605,7 @@ impl FileSource {
                     && !t.rotated
                     && (sweep || to_read.contains(&t.path))
                     && t.unread()
-                    && t.file.metadata().is_ok_and(|m| m.len() > 0)
+                    && t.file.meta().is_ok_and(|m| m.len > 0)
             })
             .map(|t| t.path.clone())
             .collect();
@@ -634,7 +640,7 @@ impl FileSource {
             self.tracked[i].carry_checked = true;
             return Some(true);
         };
-        let has_bytes = self.tracked[i].file.metadata().is_ok_and(|m| m.len() > 0);
+        let has_bytes = self.tracked[i].file.meta().is_ok_and(|m| m.len > 0);
         // An empty generation already rotated away (a newer one follows):
         // the writer's next bytes are in a later one, so the partial line
         // passes through it.
@@ -647,7 +653,7 @@ impl FileSource {
         // predecessor before (lines still landing there after the rename
         // included) comes first, and its partial last line is complete.
         loop {
-            match self.tracked[p].read_some(tx, self.options.follow) {
+            match self.tracked[p].read_some(&*self.fs, tx, self.options.follow) {
                 Ok((true, true)) => continue,
                 Ok((_, false)) => return None,
                 Ok((false, true)) | Err(_) => break,
@@ -782,11 +788,11 @@ impl FileSource {
                 // (Renamed meanwhile — logrotate shifts `.1` to `.2` — and
                 // another file at `path`: taken as closed, looked at again
                 // at the next listing.)
-                let Ok(file) = std::fs::File::open(path) else {
+                let Ok(file) = self.fs.open(path) else {
                     return true;
                 };
-                let same_file = file.metadata().is_ok_and(|m| FileKey::of(&m) == key);
-                !same_file || (f.len > 0 && f.matches(&file))
+                let same_file = file.meta().is_ok_and(|m| m.key == key);
+                !same_file || (f.len > 0 && f.matches(&*file))
             }
         }
     }

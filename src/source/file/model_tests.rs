@@ -5,6 +5,10 @@
 //! a forced sweep), against a model of what must come out — every line
 //! written, once, in order, none merged with another or cut.
 //!
+//! Every model runs twice: on the real file system and on an in-memory one
+//! (`fs::MemFs`, where renames, truncations and inode reuse are exact and
+//! instant), through the same [`super::fs::Fs`] trait.
+//!
 //! File times come from a model clock (one second per action, set on every
 //! file an action touches, the checkpoint file's included), so the order of
 //! generations never depends on the file system's clock granularity.
@@ -29,6 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 
+use super::fs::{Fs, MemFile, MemFs, RealFs};
 use super::{FileOptions, FileSource};
 use crate::checkpoint::{Checkpoints, Position};
 use crate::framing::OwnedBatch;
@@ -95,13 +100,38 @@ fn line(n: u64) -> Vec<u8> {
     format!("L{n:06} {}\n", "x".repeat(32 + (n * 7 % 23) as usize)).into_bytes()
 }
 
+/// Where the files are: a real temporary directory, or an in-memory file
+/// system (the checkpoint file is always real).
+#[derive(Clone)]
+enum Disk {
+    Real,
+    Mem(Arc<MemFs>),
+}
+
+impl Disk {
+    /// The file system the reader sees.
+    fn fs(&self) -> Arc<dyn Fs> {
+        match self {
+            Disk::Real => Arc::new(RealFs),
+            Disk::Mem(fs) => Arc::clone(fs) as Arc<dyn Fs>,
+        }
+    }
+}
+
+/// The writer's open file.
+enum Writer {
+    Real(File),
+    Mem(MemFile),
+}
+
 /// The world: the writer, the files, the model clock.
 struct World {
     dir: PathBuf,
     log: PathBuf,
     /// The reader's checkpoint file (beside, not matching the pattern).
     checkpoint: PathBuf,
-    writer: File,
+    disk: Disk,
+    writer: Writer,
     /// The rest of the line the writer is in the middle of, and its number.
     pending: Option<(u64, Vec<u8>)>,
     next: u64,
@@ -127,7 +157,7 @@ struct Generation {
 }
 
 impl World {
-    fn new(name: &str) -> World {
+    fn new(name: &str, disk: Disk) -> World {
         let dir = std::env::temp_dir().join(format!(
             "logscrub-model-{name}-{}-{:?}",
             std::process::id(),
@@ -136,15 +166,12 @@ impl World {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("app.log");
-        let writer = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap();
+        let writer = World::create(&disk, &log, SystemTime::now());
         let mut world = World {
             checkpoint: dir.join("checkpoint.json"),
             dir,
             log,
+            disk,
             writer,
             pending: None,
             next: 0,
@@ -158,11 +185,32 @@ impl World {
         world
     }
 
+    /// Creates the file at `path` and opens it for appending.
+    fn create(disk: &Disk, path: &Path, now: SystemTime) -> Writer {
+        match disk {
+            Disk::Real => Writer::Real(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap(),
+            ),
+            Disk::Mem(fs) => Writer::Mem(fs.create(path, now)),
+        }
+    }
+
     /// Advances the model clock and sets it as `path`'s modification time.
     fn touch(&mut self, path: &Path) {
         self.tick();
-        if let Ok(f) = OpenOptions::new().write(true).open(path) {
-            f.set_modified(self.clock).unwrap();
+        match &self.disk {
+            Disk::Mem(fs) if *path != self.checkpoint => {
+                let _ = fs.set_modified(path, self.clock);
+            }
+            _ => {
+                if let Ok(f) = OpenOptions::new().write(true).open(path) {
+                    f.set_modified(self.clock).unwrap();
+                }
+            }
         }
     }
 
@@ -190,7 +238,10 @@ impl World {
             self.pending_in = Some(self.log.clone());
             self.next += 1;
         }
-        self.writer.write_all(&bytes).unwrap();
+        match &mut self.writer {
+            Writer::Real(f) => f.write_all(&bytes).unwrap(),
+            Writer::Mem(f) => f.append(&bytes),
+        }
         let log = self.log.clone();
         self.touch(&log);
     }
@@ -202,12 +253,11 @@ impl World {
 
     fn rotate_create(&mut self) {
         let to = self.rotated_name();
-        std::fs::rename(&self.log, &to).unwrap();
-        self.writer = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
+        match &self.disk {
+            Disk::Real => std::fs::rename(&self.log, &to).unwrap(),
+            Disk::Mem(fs) => fs.rename(&self.log, &to).unwrap(),
+        }
+        self.writer = World::create(&self.disk, &self.log, self.clock);
         let log = self.log.clone();
         self.touch(&log);
         self.push_rotated(to);
@@ -226,14 +276,22 @@ impl World {
 
     fn copytruncate(&mut self) {
         let to = self.rotated_name();
-        std::fs::copy(&self.log, &to).unwrap();
+        match &self.disk {
+            Disk::Real => {
+                std::fs::copy(&self.log, &to).unwrap();
+            }
+            Disk::Mem(fs) => fs.copy(&self.log, &to, self.clock).unwrap(),
+        }
         self.touch(&to);
-        OpenOptions::new()
-            .write(true)
-            .open(&self.log)
-            .unwrap()
-            .set_len(0)
-            .unwrap();
+        match &self.disk {
+            Disk::Real => OpenOptions::new()
+                .write(true)
+                .open(&self.log)
+                .unwrap()
+                .set_len(0)
+                .unwrap(),
+            Disk::Mem(fs) => fs.open_write(&self.log).unwrap().set_len(0),
+        }
         let log = self.log.clone();
         self.touch(&log);
         self.push_rotated(to);
@@ -248,7 +306,10 @@ impl World {
             .is_some_and(|g| g.looked && committed.is_none_or(|c| c >= g.upto));
         if deletable {
             let g = self.rotated.remove(0);
-            std::fs::remove_file(g.path).unwrap();
+            match &self.disk {
+                Disk::Real => std::fs::remove_file(g.path).unwrap(),
+                Disk::Mem(fs) => fs.remove(&g.path).unwrap(),
+            }
         }
     }
 
@@ -305,7 +366,7 @@ struct Reader {
 impl Reader {
     /// A reader of `log`; with `checkpoint`, it resumes from that file (as
     /// the binary does at start-up: the file is loaded anew).
-    fn new(log: &Path, checkpoint: Option<&Path>) -> Reader {
+    fn new(fs: Arc<dyn Fs>, log: &Path, checkpoint: Option<&Path>) -> Reader {
         let options = FileOptions {
             pattern: log.display().to_string(),
             follow: true,
@@ -318,7 +379,7 @@ impl Reader {
         };
         let (tx, rx) = tokio::sync::mpsc::channel(1 << 16);
         let store = checkpoint.map(|path| Arc::new(Mutex::new(Checkpoints::load(path).unwrap())));
-        let mut source = FileSource::new(options, framing, store.clone(), false);
+        let mut source = FileSource::new(fs, options, framing, store.clone(), false);
         source.start();
         Reader {
             source,
@@ -405,14 +466,16 @@ fn show(lines: &[Vec<u8>]) -> Vec<String> {
 /// Runs `ops`, then completes the pending line and looks a last time: the
 /// reader must have sent exactly the lines written (without a checkpoint);
 /// with one, as the restart contract allows (see the module docs).
-fn check(ops: &[Op], with_checkpoint: bool) -> Result<(), TestCaseError> {
-    let mut world = World::new(if with_checkpoint {
-        "restart"
-    } else {
-        "rotation"
-    });
+fn check(ops: &[Op], with_checkpoint: bool, disk: Disk) -> Result<(), TestCaseError> {
+    let name = match (with_checkpoint, &disk) {
+        (false, Disk::Real) => "rotation",
+        (true, Disk::Real) => "restart",
+        (false, Disk::Mem(_)) => "rotation-mem",
+        (true, Disk::Mem(_)) => "restart-mem",
+    };
+    let mut world = World::new(name, disk);
     let checkpoint = with_checkpoint.then(|| world.checkpoint.clone());
-    let start = |world: &World| Reader::new(&world.log, checkpoint.as_deref());
+    let start = |world: &World| Reader::new(world.disk.fs(), &world.log, checkpoint.as_deref());
     let mut reader = Some(start(&world));
     // What the sink received, and how much of it was committed.
     let mut out: Vec<Vec<u8>> = Vec::new();
@@ -478,6 +541,10 @@ fn check(ops: &[Op], with_checkpoint: bool) -> Result<(), TestCaseError> {
     out.extend(got.iter().cloned());
     view.extend(got);
     let expected = world.expected();
+    if let Disk::Mem(_) = world.disk {
+        // (Nothing of it on the real disk.)
+        prop_assert!(!world.log.exists());
+    }
     prop_assert_eq!(show(&view), show(&expected));
     // A killed reader's uncommitted lines come again exactly where the
     // output resumes, in order.
@@ -504,11 +571,16 @@ fn committed_lines(lines: &[Vec<u8>]) -> u64 {
         .count() as u64
 }
 
+/// A fresh in-memory file system.
+fn mem() -> Disk {
+    Disk::Mem(Arc::new(MemFs::default()))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
     fn rotation_never_loses_duplicates_reorders_or_merges(ops in proptest::collection::vec(op(), 1..24)) {
-        check(&ops, false)?;
+        check(&ops, false, Disk::Real)?;
     }
 }
 
@@ -518,7 +590,25 @@ proptest! {
     fn restarts_from_the_checkpoint_lose_nothing_and_repeat_only_uncommitted_lines(
         ops in proptest::collection::vec(op_with_restarts(), 1..28)
     ) {
-        check(&ops, true)?;
+        check(&ops, true, Disk::Real)?;
+    }
+}
+
+proptest! {
+    // (In memory: exact and instant, so more cases in the same time.)
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn in_memory_rotation_never_loses_duplicates_reorders_or_merges(
+        ops in proptest::collection::vec(op(), 1..24)
+    ) {
+        check(&ops, false, mem())?;
+    }
+
+    #[test]
+    fn in_memory_restarts_lose_nothing_and_repeat_only_uncommitted_lines(
+        ops in proptest::collection::vec(op_with_restarts(), 1..28)
+    ) {
+        check(&ops, true, mem())?;
     }
 }
 
@@ -544,7 +634,8 @@ fn two_copytruncates_between_looks_keep_the_partial_line_with_its_continuation()
         },
         Op::Look,
     ];
-    check(&ops, false).unwrap();
+    check(&ops, false, Disk::Real).unwrap();
+    check(&ops, false, mem()).unwrap();
 }
 
 /// Restart sequences the model found wrong, each with what was wrong.
@@ -636,8 +727,10 @@ fn restart_regressions() {
         ),
     ];
     for (what, ops) in cases {
-        if let Err(e) = check(&ops, true) {
-            panic!("{what}: {e}");
+        for disk in [Disk::Real, mem()] {
+            if let Err(e) = check(&ops, true, disk) {
+                panic!("{what}: {e}");
+            }
         }
     }
 }

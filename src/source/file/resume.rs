@@ -15,8 +15,6 @@
 //! warning (`compressed_generation_skipped`).
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -64,9 +62,7 @@ impl FileSource {
             .filter_map(|(_, p)| followed_path_of(&p.path, &pattern))
             .collect();
         if saved_at.is_some() {
-            if let Ok(matches) = glob::glob(&self.options.pattern) {
-                paths.extend(matches.filter_map(Result::ok));
-            }
+            paths.extend(self.fs.glob(&self.options.pattern));
         }
         paths.sort();
         paths.dedup();
@@ -76,14 +72,14 @@ impl FileSource {
                 .filter(|(_, p)| followed_path_of(&p.path, &pattern).as_ref() == Some(&path))
                 .map(|(k, p)| (*k, p))
                 .collect();
-            let live = std::fs::metadata(&path).ok().map(|m| FileKey::of(&m));
+            let fs = std::sync::Arc::clone(&self.fs);
+            let live = fs.metadata(&path).ok().map(|m| m.key);
             // The live file is the one the checkpoint knows only while it
             // starts with the same bytes (not truncated since).
             let live_known = live.filter(|k| {
                 known.get(k).is_some_and(|p| {
-                    File::open(&path).is_ok_and(|f| {
-                        f.metadata().is_ok_and(|m| FileKey::of(&m) == *k)
-                            && p.fingerprint.matches(&f)
+                    fs.open(&path).is_ok_and(|f| {
+                        f.meta().is_ok_and(|m| m.key == *k) && p.fingerprint.matches(&*f)
                     })
                 })
             });
@@ -93,32 +89,32 @@ impl FileSource {
             // Known files found (by inode and fingerprint), and copies of
             // known content found (by fingerprint).
             let mut found: HashSet<FileKey> = live_known.into_iter().collect();
-            let siblings = rotated_siblings(&path);
+            let siblings = rotated_siblings(&*fs, &path);
             for (candidate, meta) in &siblings {
-                let key = FileKey::of(meta);
+                let key = meta.key;
                 let Some(position) = known.get(&key) else {
                     continue;
                 };
-                let Ok(file) = File::open(candidate) else {
+                let Ok(file) = fs.open(candidate) else {
                     continue;
                 };
-                if !position.fingerprint.matches(&file) {
+                if !position.fingerprint.matches(&*file) {
                     continue;
                 }
                 found.insert(key);
-                newest_known = newest_known.max(meta.modified().ok());
-                if Some(key) == live || meta.len() < position.offset || self.is_tracked(key) {
+                newest_known = newest_known.max(meta.modified);
+                if Some(key) == live || meta.len < position.offset || self.is_tracked(key) {
                     continue;
                 }
                 if let Ok(mut t) =
-                    Tracked::open(candidate, position.offset, self.framing, &self.label)
+                    Tracked::open(&*fs, candidate, position.offset, self.framing, &self.label)
                 {
                     t.path = path.clone();
                     generations.push(t);
                 }
             }
             if live_known.is_some() {
-                let m = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                let m = fs.metadata(&path).ok().and_then(|m| m.modified);
                 newest_known = newest_known.max(m);
             }
             // Known content no longer in its file (copytruncate while
@@ -136,24 +132,25 @@ impl FileSource {
                     .filter(|(_, meta)| {
                         // (A known inode holding other bytes is another
                         // file now: inode numbers are reused.)
-                        let k = FileKey::of(meta);
+                        let k = meta.key;
                         !found.contains(&k)
                             && !copies.contains(&k)
                             && Some(k) != live
                             && !self.is_tracked(k)
-                            && meta.len() >= position.offset
+                            && meta.len >= position.offset
                     })
                     .filter(|(candidate, _)| {
-                        File::open(candidate).is_ok_and(|f| position.fingerprint.matches(&f))
+                        fs.open(candidate)
+                            .is_ok_and(|f| position.fingerprint.matches(&*f))
                     })
-                    .min_by_key(|(_, meta)| (meta.modified().ok(), meta.ino()));
+                    .min_by_key(|(_, meta)| (meta.modified, meta.key.ino));
                 let Some((candidate, meta)) = copy else {
                     continue;
                 };
-                copies.push(FileKey::of(meta));
-                newest_known = newest_known.max(meta.modified().ok());
+                copies.push(meta.key);
+                newest_known = newest_known.max(meta.modified);
                 if let Ok(mut t) =
-                    Tracked::open(candidate, position.offset, self.framing, &self.label)
+                    Tracked::open(&*fs, candidate, position.offset, self.framing, &self.label)
                 {
                     t.path = path.clone();
                     t.copy = true;
@@ -168,7 +165,7 @@ impl FileSource {
                 continue;
             };
             for (candidate, meta) in &siblings {
-                let key = FileKey::of(meta);
+                let key = meta.key;
                 // (A known inode holding other bytes now was truncated,
                 // or reused: its content is new.)
                 if found.contains(&key)
@@ -176,17 +173,17 @@ impl FileSource {
                     || Some(key) == live
                     || self.is_tracked(key)
                     || generations.iter().any(|t| t.key == key)
-                    || !meta.modified().is_ok_and(|m| m >= since)
+                    || meta.modified.is_none_or(|m| m < since)
                 {
                     continue;
                 }
-                if let Ok(mut t) = Tracked::open(candidate, 0, self.framing, &self.label) {
+                if let Ok(mut t) = Tracked::open(&*fs, candidate, 0, self.framing, &self.label) {
                     t.path = path.clone();
                     generations.push(t);
                 }
             }
-            for (candidate, meta) in compressed_siblings(&path) {
-                if meta.modified().is_ok_and(|m| m >= since) {
+            for (candidate, meta) in compressed_siblings(&*fs, &path) {
+                if meta.modified.is_some_and(|m| m >= since) {
                     crate::telemetry::count_error("receiving", "compressed_generation_skipped");
                     crate::diag::emit(
                         "warn",
@@ -219,8 +216,8 @@ impl FileSource {
         path: &Path,
     ) -> u64 {
         if let Some((fingerprint, offset)) = self.closed.get(&key) {
-            let same = match (fingerprint, File::open(path)) {
-                (Some(f), Ok(file)) => f.matches(&file),
+            let same = match (fingerprint, self.fs.open(path)) {
+                (Some(f), Ok(file)) => f.matches(&*file),
                 (None, _) => true,
                 _ => false,
             };
@@ -229,8 +226,8 @@ impl FileSource {
             }
         }
         if let Some(store) = &self.checkpoints {
-            if let (Ok(store), Ok(file)) = (store.lock(), File::open(path)) {
-                if let Some(offset) = store.resume_offset(key, &file) {
+            if let (Ok(store), Ok(file)) = (store.lock(), self.fs.open(path)) {
+                if let Some(offset) = store.resume_offset(key, &*file, file_len) {
                     return offset;
                 }
             }
