@@ -49,6 +49,7 @@ impl FileSource {
             match Tracked::open(&*self.fs, &path, offset, self.framing, &self.label) {
                 Ok(mut t) => {
                     self.reported.remove(&path);
+                    self.mark_resumed_mid_line(&mut t);
                     t.waits_for = self.unfinished_predecessor(&path);
                     if self.options.follow {
                         self.followed.push((path.clone(), Some(t.key)));

@@ -110,6 +110,7 @@ impl FileSource {
                     Tracked::open(&*fs, candidate, position.offset, self.framing, &self.label)
                 {
                     t.path = path.clone();
+                    self.mark_resumed_mid_line(&mut t);
                     generations.push(t);
                 }
             }
@@ -154,6 +155,7 @@ impl FileSource {
                 {
                     t.path = path.clone();
                     t.copy = true;
+                    self.mark_resumed_mid_line(&mut t);
                     generations.push(t);
                 }
             }
@@ -204,6 +206,26 @@ impl FileSource {
             if let Some(id) = last {
                 self.newest_at.insert(path.clone(), id);
             }
+        }
+    }
+
+    /// A file resumed at an offset inside a line: the line's start went
+    /// out before, alone (a partial line a previous run ended at SIGTERM,
+    /// or bytes before `--read-from end`). Its continuation — this file's
+    /// next line, or, when it has no more bytes, the first line of the
+    /// generation after it — is marked a cut, so digits at that seam fail
+    /// closed in this run too.
+    pub(super) fn mark_resumed_mid_line(&mut self, t: &mut Tracked) {
+        let Some(before) = t.read_pos.checked_sub(1) else {
+            return;
+        };
+        let mut last = [0u8; 1];
+        if !matches!(t.file.read_at(&mut last, before), Ok(1)) || last[0] == b'\n' {
+            return;
+        }
+        t.feed.mark_head_cut();
+        if t.file.meta().is_ok_and(|m| m.len <= t.read_pos) {
+            self.cut_ids.insert(t.id);
         }
     }
 
