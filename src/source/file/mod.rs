@@ -488,8 +488,9 @@ impl FileSource {
     /// sent (a pod's `emptyDir` goes away with the pod, so lines left
     /// unread would be lost), within the shutdown timeout. Lines written
     /// after that wait for the next run (with a checkpoint) or are not
-    /// read. With a checkpoint, a partial last line also waits; without,
-    /// it is sent.
+    /// read. With a checkpoint, a partial last line of the file at the path
+    /// also waits (the next run reads it again), and one of a rotated
+    /// generation or a copy is sent, ended alone; without, it is sent.
     fn drain_for_shutdown(&mut self, tx: &ChunkSender) {
         // As a turn looks before reading: renamed generations, copies made
         // before the first read, truncations (copies recovered from) —
