@@ -183,7 +183,8 @@ fn normal_line(line: &[u8], max: usize) -> Line<'_> {
 /// way; returns the lines handed out (5's normal form).
 fn run_framer<'s>(stream: &'s [u8], p: &Params, reads: &[usize]) -> Vec<Line<'s>> {
     let max = p.max_line_bytes;
-    let mut framer = Framer::new(max).hold_cri_partials(p.hold_cri);
+    let mut framer =
+        Framer::new(max).hold_continued_runs(p.hold_cri.then_some(logscrub::source::cri_partial));
     let mut lines = Vec::new();
     // Bytes of the events handed out so far: where the next one starts.
     let mut at = 0usize;

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -67,6 +67,20 @@ impl FileKey {
     }
 }
 
+/// Reading at an offset: an open file (of the real file system or of the
+/// file source's in-memory one, in tests).
+pub trait ReadAt {
+    /// Reads into `buf` from `offset`; how many bytes were read (0: the
+    /// end).
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+}
+
+impl ReadAt for File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(self, buf, offset)
+    }
+}
+
 /// A hash of a file's first `len` bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fingerprint {
@@ -91,7 +105,7 @@ impl Fingerprint {
 
     /// Reads the first `len` bytes of `file` and fingerprints them; `None`
     /// when the file is shorter than that now.
-    pub fn read(file: &File, len: u32) -> io::Result<Option<Fingerprint>> {
+    pub fn read<R: ReadAt + ?Sized>(file: &R, len: u32) -> io::Result<Option<Fingerprint>> {
         let mut buf = vec![0u8; len as usize];
         let mut got = 0;
         while got < buf.len() {
@@ -106,7 +120,7 @@ impl Fingerprint {
     }
 
     /// Whether `file` still starts with the bytes this fingerprint covers.
-    pub fn matches(&self, file: &File) -> bool {
+    pub fn matches<R: ReadAt + ?Sized>(&self, file: &R) -> bool {
         matches!(Fingerprint::read(file, self.len), Ok(Some(f)) if f == *self)
     }
 
@@ -223,11 +237,16 @@ impl Checkpoints {
         Ok(store)
     }
 
-    /// Where to resume `file` (whose key is `key`): its recorded offset
-    /// when the fingerprint still matches and the file is not shorter.
-    pub fn resume_offset(&self, key: FileKey, file: &File) -> Option<u64> {
+    /// Where to resume `file` (whose key is `key`, `len` bytes long): its
+    /// recorded offset when the fingerprint still matches and the file is
+    /// not shorter.
+    pub fn resume_offset<R: ReadAt + ?Sized>(
+        &self,
+        key: FileKey,
+        file: &R,
+        len: u64,
+    ) -> Option<u64> {
         let position = self.positions.get(&key)?;
-        let len = file.metadata().ok()?.len();
         (position.offset <= len && position.fingerprint.matches(file)).then_some(position.offset)
     }
 
@@ -340,10 +359,13 @@ mod tests {
         let mode = std::fs::metadata(&store_path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let store = Checkpoints::load(&store_path).unwrap();
-        assert_eq!(store.resume_offset(key, &file), Some(11));
+        assert_eq!(store.resume_offset(key, &file, 23), Some(11));
         // The same inode with other content is another file.
         std::fs::write(&log, b"other content\n").unwrap();
-        assert_eq!(store.resume_offset(key, &File::open(&log).unwrap()), None);
+        assert_eq!(
+            store.resume_offset(key, &File::open(&log).unwrap(), 14),
+            None
+        );
         std::fs::write(&store_path, b"{not json").unwrap();
         let err = Checkpoints::load(&store_path).unwrap_err().to_string();
         assert!(

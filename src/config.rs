@@ -47,12 +47,27 @@ pub enum ConfigError {
         /// the line's text, which may hold a secret).
         detail: String,
     },
-    /// A pattern file is wrong.
-    #[error(transparent)]
-    Catalog(#[from] CatalogError),
-    /// The policy cannot be built (hash key, allowlist).
-    #[error(transparent)]
-    Policy(crate::policy::PolicyError),
+    /// A pattern file is wrong (or two rules share an id).
+    #[error("{origin}: {source}")]
+    Catalog {
+        /// Where the pattern files were named: `FILE: patterns` (the config
+        /// file) or `--patterns`.
+        origin: String,
+        /// What is wrong, naming the pattern file and the rule.
+        #[source]
+        source: CatalogError,
+    },
+    /// The policy cannot be built (hash key, key id).
+    #[error("{file}: {key}: {source}")]
+    Policy {
+        /// The config file, or `command line`.
+        file: String,
+        /// The setting, e.g. `[hash] key_id` or where the key came from.
+        key: String,
+        /// What is wrong.
+        #[source]
+        source: crate::policy::PolicyError,
+    },
     /// An allowlist of the config file is wrong.
     #[error("{file}: [{section}]: {source}")]
     Allowlist {
@@ -331,6 +346,8 @@ struct Loaded {
     config: ConfigFile,
     base: PathBuf,
     config_name: String,
+    /// Where pattern files were named, for their errors.
+    patterns_origin: String,
     all: Vec<Rule>,
     active: Vec<Rule>,
 }
@@ -355,14 +372,31 @@ fn load(overrides: &Overrides) -> Result<Loaded, ConfigError> {
         .map_or_else(|| "command line".to_string(), |p| p.display().to_string());
 
     // Rules: built in, then the config's pattern paths, then the CLI's.
+    let in_config = |source| ConfigError::Catalog {
+        origin: format!("{config_name}: patterns"),
+        source,
+    };
     let mut all: Vec<Rule> = rules::builtin_rules();
     for p in &config.patterns {
-        all.extend(rules::load_pattern_path(&base.join(p))?);
+        all.extend(rules::load_pattern_path(&base.join(p)).map_err(in_config)?);
     }
     for p in &overrides.patterns {
-        all.extend(rules::load_pattern_path(p)?);
+        all.extend(
+            rules::load_pattern_path(p).map_err(|source| ConfigError::Catalog {
+                origin: "--patterns".into(),
+                source,
+            })?,
+        );
     }
-    rules::check_unique_ids(&all)?;
+    let patterns_origin = match (config.patterns.is_empty(), overrides.patterns.is_empty()) {
+        (false, true) | (true, true) => format!("{config_name}: patterns"),
+        (true, false) => "--patterns".to_string(),
+        (false, false) => format!("{config_name}: patterns and --patterns"),
+    };
+    rules::check_unique_ids(&all).map_err(|source| ConfigError::Catalog {
+        origin: patterns_origin.clone(),
+        source,
+    })?;
 
     let known = |name: &str| all.iter().any(|r| r.id == name || r.family == name);
     let unknown = |place: &'static str, name: &str| ConfigError::UnknownRule {
@@ -397,6 +431,7 @@ fn load(overrides: &Overrides) -> Result<Loaded, ConfigError> {
         config,
         base,
         config_name,
+        patterns_origin,
         all,
         active,
     })
@@ -408,6 +443,7 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         config,
         base,
         config_name,
+        patterns_origin,
         all,
         active,
     } = load(overrides)?;
@@ -417,7 +453,10 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
         place,
         name: name.to_string(),
     };
-    let scanner = Scanner::new(active)?;
+    let scanner = Scanner::new(active).map_err(|source| ConfigError::Catalog {
+        origin: patterns_origin,
+        source,
+    })?;
     let rules = scanner.rules().to_vec();
     let mut policy = Policy::labels(&rules);
 
@@ -529,6 +568,12 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
             }
             (None, None) => None,
         };
+        // Where the key comes from, to name it if it is unusable.
+        let key_origin = match (&overrides.hash_key_file, &config.hash.key_file) {
+            (Some(path), _) => format!("--hash-key-file {}", path.display()),
+            (None, Some(path)) => format!("[hash] key_file {}", base.join(path).display()),
+            (None, None) => format!("the hash key in {HASH_KEY_ENV}"),
+        };
         let secret = match key_file {
             Some((origin, path)) => std::fs::read(&path)
                 .map_err(|source| ConfigError::HashKeyFile {
@@ -549,14 +594,25 @@ pub fn build(overrides: &Overrides) -> Result<Engine, ConfigError> {
                 })?,
         };
         let id = config.hash.key_id.as_deref().unwrap_or("k1");
-        let key = HashKey::new(id, &secret).map_err(ConfigError::Policy)?;
+        let key = HashKey::new(id, &secret).map_err(|source| ConfigError::Policy {
+            file: config_name.clone(),
+            key: match source {
+                crate::policy::PolicyError::HashKeyId { .. } => "[hash] key_id".to_string(),
+                _ => key_origin.clone(),
+            },
+            source,
+        })?;
         let length = config
             .hash
             .length
             .unwrap_or(crate::policy::hash::DEFAULT_TOKEN_CHARS);
         policy.set_hasher(Some(Hasher::new(key, length)));
     }
-    policy.check().map_err(ConfigError::Policy)?;
+    policy.check().map_err(|source| ConfigError::Policy {
+        file: config_name.clone(),
+        key: "[actions]".into(),
+        source,
+    })?;
 
     let overlong = match config.overlong.as_deref() {
         None | Some("replace") => OverlongPolicy::Replace,
@@ -944,6 +1000,128 @@ regexes = ['4242(?:[ -]?4242){3}']
             },
         );
         assert!(message.starts_with("--format:"), "{message}");
+    }
+
+    #[test]
+    fn pattern_file_errors_name_the_config_file_or_the_flag_and_the_pattern_file() {
+        let dir = tempdir("patterns");
+        let broken = write(&dir, "broken.toml", "family = \"x\"\n[[rule]]\nid = 3\n");
+        let broken_name = broken.display().to_string();
+        // Named in the config file (relative to it).
+        let (err, message, file) = config_error(
+            "patterns",
+            "patterns = [\"broken.toml\"]\n",
+            Overrides::default(),
+        );
+        assert!(matches!(err, ConfigError::Catalog { .. }), "{err:?}");
+        assert!(
+            message.starts_with(&format!("{file}: patterns: pattern file "))
+                && message.contains(&broken_name),
+            "{message}"
+        );
+        // Named by the flag.
+        let err = build(&Overrides {
+            patterns: vec![broken.clone()],
+            ..Overrides::default()
+        })
+        .err()
+        .expect("an error");
+        let message = err.to_string();
+        assert!(
+            message.starts_with("--patterns: pattern file ") && message.contains(&broken_name),
+            "{message}"
+        );
+        // A rule the engine rejects (over its size limit), by the flag.
+        let explode = write(
+            &dir,
+            "explode.toml",
+            "family = \"mine\"\ndescription = \"d\"\n[[rule]]\nid = \"explode\"\ndescription = \"d\"\nregex = '''\\w{1000}{1000}'''\nlabel = \"[X]\"\n",
+        );
+        let message = build(&Overrides {
+            patterns: vec![explode],
+            ..Overrides::default()
+        })
+        .err()
+        .expect("an error")
+        .to_string();
+        assert!(
+            message.starts_with("--patterns: pattern file ")
+                && message.contains("explode.toml")
+                && message.contains("explode"),
+            "{message}"
+        );
+        // A rule id used twice (across files): the config file, the id.
+        let twice = "family = \"dup\"\ndescription = \"d\"\n[[rule]]\nid = \"dup_rule\"\ndescription = \"d\"\nregex = 'zz[0-9]{8}'\nlabel = \"[DUP]\"\n";
+        write(&dir, "a.toml", twice);
+        write(&dir, "b.toml", twice);
+        let (err, message, file) = config_error(
+            "patterns2",
+            &format!(
+                "patterns = [{:?}, {:?}]\n",
+                dir.join("a.toml").display().to_string(),
+                dir.join("b.toml").display().to_string()
+            ),
+            Overrides::default(),
+        );
+        assert!(matches!(err, ConfigError::Catalog { .. }), "{err:?}");
+        assert!(
+            message.starts_with(&format!("{file}: patterns: ")) && message.contains("dup_rule"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn hash_key_errors_name_the_config_file_and_the_key() {
+        let dir = tempdir("hashkey");
+        let short = write(&dir, "short.key", "too-short\n");
+        let long = write(&dir, "long.key", "a-very-secret-key-of-32-bytes!!!\n");
+        // A short key from `[hash] key_file`.
+        let (err, message, file) = config_error(
+            "shortkey",
+            &format!(
+                "[actions]\npan = \"hash\"\n[hash]\nkey_file = {:?}\n",
+                short.display().to_string()
+            ),
+            Overrides::default(),
+        );
+        assert!(matches!(err, ConfigError::Policy { .. }), "{err:?}");
+        assert!(
+            message.starts_with(&format!("{file}: [hash] key_file "))
+                && message.contains("short.key")
+                && message.contains("at least 16 bytes")
+                && !message.contains("too-short"),
+            "{message}"
+        );
+        // A short key from `--hash-key-file`.
+        let (_, message, file) = config_error(
+            "shortflag",
+            "[actions]\npan = \"hash\"\n",
+            Overrides {
+                hash_key_file: Some(short),
+                ..Overrides::default()
+            },
+        );
+        assert!(
+            message.starts_with(&format!("{file}: --hash-key-file "))
+                && message.contains("short.key")
+                && message.contains("at least 16 bytes"),
+            "{message}"
+        );
+        // A bad key id.
+        let (err, message, file) = config_error(
+            "keyid",
+            &format!(
+                "[actions]\npan = \"hash\"\n[hash]\nkey_file = {:?}\nkey_id = \"bad id!\"\n",
+                long.display().to_string()
+            ),
+            Overrides::default(),
+        );
+        assert!(matches!(err, ConfigError::Policy { .. }), "{err:?}");
+        assert!(
+            message.starts_with(&format!("{file}: [hash] key_id: "))
+                && message.contains("\"bad id!\""),
+            "{message}"
+        );
     }
 
     #[test]

@@ -162,8 +162,12 @@ fn run_sequential<R: Read, W: Write>(
     options: &PipeOptions,
     stats: &mut Stats,
 ) -> Result<(), PipeError> {
-    let mut reader = LineReader::new(input, options.max_line_bytes)
-        .hold_cri_partials(options.scrub().holds_cri_partials());
+    let mut reader = LineReader::new(input, options.max_line_bytes).hold_continued_runs(
+        options
+            .scrub()
+            .holds_cri_partials()
+            .then_some(crate::source::cri_partial),
+    );
     let mut redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
     let mut out = Vec::with_capacity(crate::framing::READ_CHUNK + 4096);
     let result = loop {
@@ -356,8 +360,8 @@ impl BatchReader {
         report_tx: &mpsc::Sender<Report>,
         free_rx: &Receiver<Vec<u8>>,
     ) {
-        let mut reader =
-            LineReader::new(input, self.max_line_bytes).hold_cri_partials(self.hold_cri_partials);
+        let mut reader = LineReader::new(input, self.max_line_bytes)
+            .hold_continued_runs(self.hold_cri_partials.then_some(crate::source::cri_partial));
         let mut seq = 0u64;
         let mut cursor = StreamCursor::default();
         loop {

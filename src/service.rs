@@ -162,7 +162,11 @@ async fn serve(
     };
     let framing = FramingOptions {
         max_line_bytes: options.pipe.max_line_bytes,
-        hold_cri_partials: options.pipe.scrub().holds_cri_partials(),
+        continued: options
+            .pipe
+            .scrub()
+            .holds_cri_partials()
+            .then_some(crate::source::cri_partial),
     };
     let cancel = CancellationToken::new();
     {

@@ -7,6 +7,11 @@
 //! rest of it up to its newline, so the caller can fail closed (emit a
 //! marker, never the raw bytes). Resident memory stays under about
 //! `max_line_bytes + READ_CHUNK` whatever the input.
+//!
+//! The framer knows no log format: a caller whose format splits one message
+//! over several lines (CRI's partial `P` lines) passes a [`Continues`]
+//! predicate, and a trailing run of lines it holds true for waits for the
+//! line that ends the message ([`Framer::hold_continued_runs`]).
 
 pub mod octet;
 
@@ -17,6 +22,10 @@ pub const READ_CHUNK: usize = 256 * 1024;
 
 /// The default over-long-line limit: 1 MiB.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Whether a line (without its `\n` or `\r\n`) continues in the next
+/// line: the message it belongs to is not complete yet.
+pub type Continues = fn(&[u8]) -> bool;
 
 /// What the reader hands out next.
 #[derive(Debug, PartialEq, Eq)]
@@ -65,8 +74,9 @@ pub struct Framer {
     discarding: bool,
     /// Bytes of the line being discarded so far.
     discarded: u64,
-    /// Keep a trailing run of CRI partial lines for the next batch.
-    hold_cri_partials: bool,
+    /// Lines that continue in the next one: a trailing run of them waits
+    /// for the next batch.
+    continues: Option<Continues>,
     max_line_bytes: usize,
 }
 
@@ -81,16 +91,17 @@ impl Framer {
             eof: false,
             discarding: false,
             discarded: 0,
-            hold_cri_partials: false,
+            continues: None,
             max_line_bytes: max_line_bytes.max(1),
         }
     }
 
-    /// Makes every batch end after a complete CRI message: a trailing run
-    /// of partial (`P`) lines waits for the line that completes it, unless
-    /// the run passes the line limit or the input ends. Off by default.
-    pub fn hold_cri_partials(mut self, yes: bool) -> Framer {
-        self.hold_cri_partials = yes;
+    /// Makes every batch end after a complete message: a trailing run of
+    /// lines that `continues` holds true for (CRI's partial `P` lines, say)
+    /// waits for the line that completes it, unless the run passes the line
+    /// limit or the input ends. `None` (the default): every line is whole.
+    pub fn hold_continued_runs(mut self, continues: Option<Continues>) -> Framer {
+        self.continues = continues;
         self
     }
 
@@ -150,7 +161,7 @@ impl Framer {
     }
 
     /// Takes the bytes received but not handed out (a partial last line,
-    /// or a held run of CRI partial lines with it), so they can go on in
+    /// or a held run of continued lines with it), so they can go on in
     /// another framer: the stream's next generation. Nothing is taken while
     /// an over-long line is being discarded (its bytes are gone already).
     pub fn take_pending(&mut self) -> Vec<u8> {
@@ -168,19 +179,20 @@ impl Framer {
         self.eof = true;
     }
 
-    /// Where a trailing run of CRI partial lines starts in `lines` (whole
-    /// lines), or `lines.len()` when the last line completes its message.
-    fn partial_run_start(lines: &[u8]) -> usize {
+    /// Where a trailing run of lines that `continues` starts in `lines`
+    /// (whole lines), or `lines.len()` when the last line completes its
+    /// message.
+    fn continued_run_start(lines: &[u8], continues: Continues) -> usize {
         let mut end = lines.len();
         while end > 0 {
             let start = memchr::memrchr(b'\n', &lines[..end - 1]).map_or(0, |i| i + 1);
             let mut line = &lines[start..end];
             line = line.strip_suffix(b"\n").unwrap_or(line);
             line = line.strip_suffix(b"\r").unwrap_or(line);
-            match crate::format::parse_cri(line) {
-                Some(c) if c.partial => end = start,
-                _ => break,
+            if !continues(line) {
+                break;
             }
+            end = start;
         }
         end
     }
@@ -221,16 +233,16 @@ impl Framer {
                     };
                 }
                 return Step::NeedInput;
-            } else if self.eof && !pending.is_empty() && self.hold_cri_partials {
-                // The end: the rest in one batch, so a run of CRI partial
+            } else if self.eof && !pending.is_empty() && self.continues.is_some() {
+                // The end: the rest in one batch, so a run of continued
                 // lines stays with its last, unterminated line.
                 let batch = self.start..self.end;
                 self.start = self.end;
                 return Step::Lines(batch);
             } else if let Some(i) = memchr::memrchr(b'\n', pending) {
                 let mut batch = self.start..self.start + i + 1;
-                if self.hold_cri_partials {
-                    let keep = Self::partial_run_start(&self.buf[batch.clone()]);
+                if let Some(continues) = self.continues {
+                    let keep = Self::continued_run_start(&self.buf[batch.clone()], continues);
                     if keep == 0 && !self.eof && pending.len() <= self.max_line_bytes {
                         // Only partial lines so far: wait for the rest.
                         return Step::NeedInput;
@@ -286,9 +298,9 @@ impl<R: Read> LineReader<R> {
         }
     }
 
-    /// See [`Framer::hold_cri_partials`].
-    pub fn hold_cri_partials(mut self, yes: bool) -> LineReader<R> {
-        self.framer = self.framer.hold_cri_partials(yes);
+    /// See [`Framer::hold_continued_runs`].
+    pub fn hold_continued_runs(mut self, continues: Option<Continues>) -> LineReader<R> {
+        self.framer = self.framer.hold_continued_runs(continues);
         self
     }
 
@@ -371,24 +383,35 @@ mod tests {
         assert_eq!(got.concat(), "ok\n<long true>fine\n<long false>");
     }
 
+    /// CRI's partial lines (`P` tag), as the sources configure it.
+    fn cri_partial(line: &[u8]) -> bool {
+        crate::format::parse_cri(line).is_some_and(|c| c.partial)
+    }
+
+    /// Reads `data` `step` bytes at a time, holding runs `continues` marks.
+    fn held_batches(data: &str, step: usize, continues: Continues) -> Vec<String> {
+        let mut reader = LineReader::new(
+            Trickle {
+                data: data.as_bytes(),
+                step,
+            },
+            1000,
+        )
+        .hold_continued_runs(Some(continues));
+        let mut batches = Vec::new();
+        while let Some(Batch::Lines(b)) = reader.next_batch().unwrap() {
+            batches.push(String::from_utf8(b.to_vec()).unwrap());
+        }
+        batches
+    }
+
     #[test]
     fn cri_partial_runs_stay_in_one_batch() {
         let p = "2024-04-13T16:22:02.416120330Z stdout P part\n";
         let f = "2024-04-13T16:22:02.416120330Z stdout F end\n";
         let data = format!("x\n{p}{p}{f}y\n{p}");
         for step in [1, 7, 50, 1000] {
-            let mut reader = LineReader::new(
-                Trickle {
-                    data: data.as_bytes(),
-                    step,
-                },
-                1000,
-            )
-            .hold_cri_partials(true);
-            let mut batches = Vec::new();
-            while let Some(Batch::Lines(b)) = reader.next_batch().unwrap() {
-                batches.push(String::from_utf8(b.to_vec()).unwrap());
-            }
+            let batches = held_batches(&data, step, cri_partial);
             assert_eq!(batches.concat(), data);
             for b in &batches {
                 // A batch never ends inside a run, except at the end.
@@ -402,6 +425,51 @@ mod tests {
                 "{step}: {batches:?}"
             );
         }
+    }
+
+    #[test]
+    fn any_continuation_predicate_holds_its_runs() {
+        // Another format: a line ending in a backslash goes on in the next
+        // one. The framer holds those runs, and CRI lines mean nothing to
+        // it.
+        fn backslash(line: &[u8]) -> bool {
+            line.ends_with(b"\\")
+        }
+        let cri_p = "2024-04-13T16:22:02.416120330Z stdout P part\n";
+        let data = format!("a\nb \\\nc \\\r\nd\n{cri_p}e \\\n");
+        for step in [1, 3, 8, 1000] {
+            let batches = held_batches(&data, step, backslash);
+            assert_eq!(batches.concat(), data);
+            for b in &batches[..batches.len() - 1] {
+                // Only the last batch may end inside a run.
+                assert!(
+                    !b.ends_with("\\\n") && !b.ends_with("\\\r\n"),
+                    "{step}: {batches:?}"
+                );
+            }
+            assert!(
+                batches.iter().any(|b| b.contains("b \\\nc \\\r\nd\n")),
+                "{step}: {batches:?}"
+            );
+            // A CRI partial line is an ordinary line here: a batch may end
+            // after it.
+            if step == 1 {
+                assert!(batches.iter().any(|b| b.ends_with(cri_p)), "{batches:?}");
+            }
+        }
+        // Without a predicate, nothing is held.
+        let mut reader = LineReader::new(
+            Trickle {
+                data: b"b \\\nc\n",
+                step: 1,
+            },
+            1000,
+        );
+        let mut first = Vec::new();
+        if let Some(Batch::Lines(b)) = reader.next_batch().unwrap() {
+            first = b.to_vec();
+        }
+        assert_eq!(first, b"b \\\n");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::checkpoint::{FileKey, Fingerprint};
-use crate::framing::{Batch, Framer, Next, OwnedBatch};
+use crate::framing::{Batch, Continues, Framer, Next, OwnedBatch};
 
 /// One stream of lines: a file, a connection, standard input.
 #[derive(Debug)]
@@ -85,8 +85,17 @@ pub type ChunkSender = tokio::sync::mpsc::Sender<Chunk>;
 pub struct FramingOptions {
     /// The over-long-line limit.
     pub max_line_bytes: usize,
-    /// Keep CRI partial runs together (formats auto and cri).
-    pub hold_cri_partials: bool,
+    /// Lines that continue in the next one, held together in one batch
+    /// ([`cri_partial`] for formats auto and cri); `None`: every line is
+    /// whole.
+    pub continued: Option<Continues>,
+}
+
+/// A CRI partial line (tag `P`): its message goes on in the next line.
+/// What the framer holds for formats `auto` and `cri` (the CRI knowledge is
+/// [`crate::format::parse_cri`]'s).
+pub fn cri_partial(line: &[u8]) -> bool {
+    crate::format::parse_cri(line).is_some_and(|c| c.partial)
 }
 
 /// One stream's framing state: bytes in, chunks out.
@@ -116,8 +125,7 @@ impl Feed {
     pub fn new(stream: Arc<Stream>, options: FramingOptions, offset_base: u64) -> Feed {
         Feed {
             stream,
-            framer: Framer::new(options.max_line_bytes)
-                .hold_cri_partials(options.hold_cri_partials),
+            framer: Framer::new(options.max_line_bytes).hold_continued_runs(options.continued),
             options,
             offset_base,
             synthetic: Vec::new(),
@@ -232,6 +240,16 @@ impl Feed {
         carried
     }
 
+    /// How many of the pending bytes were carried in from another
+    /// generation (see [`Feed::carry_in`]).
+    pub fn carried_pending(&self) -> usize {
+        self.synthetic
+            .iter()
+            .filter(|&&(_, _, carried)| carried)
+            .map(|&(_, len, _)| len as usize)
+            .sum()
+    }
+
     /// Whether what is pending ends inside a line.
     pub fn ends_mid_line(&self) -> bool {
         self.framer.ends_mid_line()
@@ -245,8 +263,8 @@ impl Feed {
     /// Drops what is pending and continues the stream with bytes that
     /// start at `offset_base` (a file that was truncated and starts over).
     pub fn restart_at(&mut self, offset_base: u64) {
-        self.framer = Framer::new(self.options.max_line_bytes)
-            .hold_cri_partials(self.options.hold_cri_partials);
+        self.framer =
+            Framer::new(self.options.max_line_bytes).hold_continued_runs(self.options.continued);
         self.offset_base = offset_base;
         self.synthetic.clear();
         self.synthetic_done = 0;
@@ -461,7 +479,7 @@ mod tests {
         });
         let options = FramingOptions {
             max_line_bytes: 100,
-            hold_cri_partials: false,
+            continued: None,
         };
         Feed::new(stream, options, offset_base)
     }

@@ -119,7 +119,7 @@ impl Listener {
                         // Octet-counted syslog is not CRI: no partial lines
                         // are held, so a garbage marker keeps its place.
                         let framing = FramingOptions {
-                            hold_cri_partials: framing.hold_cri_partials && !octet_counting,
+                            continued: framing.continued.filter(|_| !octet_counting),
                             ..framing
                         };
                         let feed = Feed::new(stream, framing, 0);

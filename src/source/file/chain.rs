@@ -10,14 +10,14 @@
 //! its end; a file is tracked once (by device and inode); compressed
 //! siblings are never opened (`is_rotated_name`).
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::copytruncate::recover_truncated;
+use super::fs::{Fs, FsFile, Meta};
 use super::tracked::Tracked;
 use super::{FileSource, Scope};
-use crate::checkpoint::{FileKey, Fingerprint, FINGERPRINT_BYTES};
+use crate::checkpoint::{Fingerprint, FINGERPRINT_BYTES};
 use crate::source::ChunkSender;
 
 impl FileSource {
@@ -35,7 +35,7 @@ impl FileSource {
                 continue;
             }
             let (path, current) = self.followed[idx].clone();
-            let now = std::fs::metadata(&path).ok().map(|m| FileKey::of(&m));
+            let now = self.fs.metadata(&path).ok().map(|m| m.key);
             if now == current {
                 continue;
             }
@@ -46,7 +46,7 @@ impl FileSource {
             if let Some(old) = current {
                 if let Some(t) = self.tracked.iter_mut().find(|t| t.key == old && !t.rotated) {
                     if t.at_eof && t.truncated(false) {
-                        match recover_truncated(t, tx) {
+                        match recover_truncated(&*self.fs, t, tx) {
                             None => return false,
                             Some(copy) => t.recovered_from = Some(copy),
                         }
@@ -73,7 +73,7 @@ impl FileSource {
                     previous = t.waits_for;
                     // A partial line it carries continues in the first of
                     // them when that one is older.
-                    let modified = |t: &Tracked| t.file.metadata().and_then(|m| m.modified()).ok();
+                    let modified = |t: &Tracked| t.file.meta().ok().and_then(|m| m.modified);
                     generations.sort_by_key(|g| (modified(g), g.key.ino));
                     if let Some(first) = generations.first_mut() {
                         if modified(first) <= modified(&t) {
@@ -85,7 +85,7 @@ impl FileSource {
             }
             for (key, file, opened_at) in self.watcher.take(&path) {
                 if !self.is_tracked(key) && !generations.iter().any(|t| t.key == key) {
-                    let mut t = Tracked::adopt(&path, file, self.framing, &self.label);
+                    let mut t = Tracked::adopt(&path, Box::new(file), self.framing, &self.label);
                     t.opened_at = opened_at;
                     generations.push(t);
                 }
@@ -93,10 +93,10 @@ impl FileSource {
             // The file at the path now (looked at again: the writer may have
             // rotated meanwhile) is the newest; all are read in the order
             // they were written, after the old one.
-            let now = std::fs::metadata(&path).ok().map(|m| FileKey::of(&m));
+            let now = self.fs.metadata(&path).ok().map(|m| m.key);
             if let Some(key) = now {
                 if !self.is_tracked(key) && !generations.iter().any(|t| t.key == key) {
-                    match Tracked::open(&path, 0, self.framing, &self.label) {
+                    match Tracked::open(&*self.fs, &path, 0, self.framing, &self.label) {
                         Ok(t) => generations.push(t),
                         Err(e) => self.report_open_failure(&path, &e),
                     }
@@ -144,23 +144,25 @@ impl FileSource {
         &mut self,
         path: &Path,
         since: SystemTime,
-        except_copy_of: Option<&File>,
+        except_copy_of: Option<&dyn FsFile>,
     ) -> Vec<Tracked> {
         let mut found: Vec<(SystemTime, PathBuf)> = Vec::new();
-        for (candidate, meta) in rotated_siblings(path) {
-            let key = FileKey::of(&meta);
-            if !meta.is_file() || self.is_tracked(key) || self.is_closed(key, &candidate) {
+        for (candidate, meta) in rotated_siblings(&*self.fs, path) {
+            let key = meta.key;
+            if !meta.is_file || self.is_tracked(key) || self.is_closed(key, &candidate) {
                 continue;
             }
             // A copy of the current content, or one still being written
             // (its first bytes are the current content's).
             if except_copy_of.is_some_and(|live| {
-                File::open(&candidate).is_ok_and(|c| copy_of(&c, live, meta.len()))
+                self.fs
+                    .open(&candidate)
+                    .is_ok_and(|c| copy_of(&*c, live, meta.len))
             }) {
                 continue;
             }
-            match meta.modified() {
-                Ok(m) if m >= since => found.push((m, candidate)),
+            match meta.modified {
+                Some(m) if m >= since => found.push((m, candidate)),
                 _ => {}
             }
         }
@@ -168,7 +170,7 @@ impl FileSource {
         found
             .into_iter()
             .filter_map(|(_, candidate)| {
-                Tracked::open(&candidate, 0, self.framing, &self.label).ok()
+                Tracked::open(&*self.fs, &candidate, 0, self.framing, &self.label).ok()
             })
             .collect()
     }
@@ -183,7 +185,7 @@ impl FileSource {
     ) -> Option<u64> {
         // File times are coarse (a clock tick): equal times are ordered by
         // inode number, which file systems hand out increasingly.
-        generations.sort_by_key(|t| (t.file.metadata().and_then(|m| m.modified()).ok(), t.key.ino));
+        generations.sort_by_key(|t| (t.file.meta().ok().and_then(|m| m.modified), t.key.ino));
         for mut t in generations.drain(..) {
             t.rotated = true;
             t.waits_for = previous;
@@ -198,7 +200,25 @@ impl FileSource {
 
 /// Rotated, uncompressed generations beside `path` (`path.1`,
 /// `path-<time>`, …): regular files, with their metadata.
-pub(super) fn rotated_siblings(path: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
+pub(super) fn rotated_siblings(fs: &dyn Fs, path: &Path) -> Vec<(PathBuf, Meta)> {
+    siblings(fs, path, is_rotated_name)
+}
+
+/// Compressed rotated generations beside `path` (`path.1.gz`, …).
+pub(super) fn compressed_siblings(fs: &dyn Fs, path: &Path) -> Vec<(PathBuf, Meta)> {
+    siblings(fs, path, |base, name| {
+        let Some(rest) = name.strip_prefix(base) else {
+            return false;
+        };
+        let compressed = [".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4"]
+            .iter()
+            .any(|ext| rest.ends_with(ext));
+        compressed && (rest.starts_with('.') || rest.starts_with('-') || rest.starts_with('_'))
+    })
+}
+
+/// Regular files beside `path` whose names `wanted(base, name)` accepts.
+fn siblings(fs: &dyn Fs, path: &Path, wanted: impl Fn(&str, &str) -> bool) -> Vec<(PathBuf, Meta)> {
     let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
         return Vec::new();
     };
@@ -208,52 +228,19 @@ pub(super) fn rotated_siblings(path: &Path) -> Vec<(PathBuf, std::fs::Metadata)>
     } else {
         dir
     };
-    let Ok(entries) = std::fs::read_dir(listed) else {
+    let Ok(entries) = fs.read_dir(listed) else {
         return Vec::new();
     };
     entries
-        .flatten()
+        .into_iter()
         .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !is_rotated_name(&base, &name) {
+            let name = entry.file_name()?.to_string_lossy().into_owned();
+            if !wanted(&base, &name) {
                 return None;
             }
             let candidate = dir.join(&name);
-            let meta = std::fs::metadata(&candidate).ok()?;
-            meta.is_file().then_some((candidate, meta))
-        })
-        .collect()
-}
-
-/// Compressed rotated generations beside `path` (`path.1.gz`, …).
-pub(super) fn compressed_siblings(path: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
-    let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
-        return Vec::new();
-    };
-    let base = base.to_string_lossy();
-    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    }) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let rest = name.strip_prefix(base.as_ref())?;
-            let compressed = [".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4"]
-                .iter()
-                .any(|ext| rest.ends_with(ext));
-            if !compressed
-                || !(rest.starts_with('.') || rest.starts_with('-') || rest.starts_with('_'))
-            {
-                return None;
-            }
-            let candidate = dir.join(&name);
-            let meta = std::fs::metadata(&candidate).ok()?;
-            meta.is_file().then_some((candidate, meta))
+            let meta = fs.metadata(&candidate).ok()?;
+            meta.is_file.then_some((candidate, meta))
         })
         .collect()
 }
@@ -272,7 +259,7 @@ pub(super) fn is_rotated_name(base: &str, name: &str) -> bool {
 /// Whether `copy` (`len` bytes long) starts with the same bytes as `live`:
 /// a copy of its current content, or one still being written. A copy
 /// longer than `live`'s content is of earlier content.
-pub(super) fn copy_of(copy: &File, live: &File, len: u64) -> bool {
+pub(super) fn copy_of(copy: &dyn FsFile, live: &dyn FsFile, len: u64) -> bool {
     let n = len.min(FINGERPRINT_BYTES as u64) as u32;
     n > 0
         && matches!(

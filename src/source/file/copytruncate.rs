@@ -16,15 +16,13 @@
 //! cut, see [`crate::source::Chunk`]). It also closes rotated files that
 //! are gone and read to their end, and bounds the rotated files kept open.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Instant, SystemTime};
 
 use super::super::ChunkSender;
 
 use super::chain::{copy_of, rotated_siblings};
+use super::fs::{Fs, FsFile};
 use super::tracked::Tracked;
 use super::{FileSource, Scope, MAX_ROTATED_OPEN, MIN_FINGERPRINT_BYTES};
 use crate::checkpoint::{FileKey, Fingerprint, FINGERPRINT_BYTES};
@@ -40,7 +38,7 @@ impl FileSource {
             .filter(|t| t.at_eof && !t.rotated && scope.covers(&t.path))
         {
             if t.truncated(quick) {
-                match recover_truncated(t, tx) {
+                match recover_truncated(&*self.fs, t, tx) {
                     None => return false,
                     Some(copy) => t.recovered_from = Some(copy),
                 }
@@ -57,7 +55,7 @@ impl FileSource {
                 && t.at_eof
                 && scope.covers(&t.path)
                 && !t.feed.ends_mid_line()
-                && t.file.metadata().is_ok_and(|m| m.nlink() == 0);
+                && t.file.meta().is_ok_and(|m| m.nlink == 0);
             if gone {
                 let mut t = self.tracked.remove(i);
                 if !t.finish(tx, true) {
@@ -102,7 +100,7 @@ impl FileSource {
                 // made before the truncation that started it, so no later
                 // than its last change (a later file is a renamed
                 // generation after it, `check_renamed`'s business).
-                let until = t.file.metadata().and_then(|m| m.modified()).ok();
+                let until = t.file.meta().ok().and_then(|m| m.modified);
                 copies.push((t.path.clone(), copy, since, live, until));
             }
         }
@@ -110,15 +108,15 @@ impl FileSource {
             if let Some((key, fingerprint, len, _)) = copy {
                 self.closed.insert(key, (Some(fingerprint), len));
             }
-            let mut missed = self.missed_generations(&path, since, live.as_ref());
+            let mut missed = self.missed_generations(&path, since, live.as_deref());
             missed.retain(|t| {
-                let modified = t.file.metadata().and_then(|m| m.modified()).ok();
+                let modified = t.file.meta().ok().and_then(|m| m.modified);
                 until.is_none() || modified <= until
             });
             for t in &mut missed {
                 t.copy = true;
             }
-            missed.sort_by_key(|t| (t.file.metadata().and_then(|m| m.modified()).ok(), t.key.ino));
+            missed.sort_by_key(|t| (t.file.meta().ok().and_then(|m| m.modified), t.key.ino));
             if let (Some(first), Some(t)) = (
                 missed.first_mut(),
                 self.tracked
@@ -171,27 +169,31 @@ impl FileSource {
             // not read, the file itself is.
             let current = self.tracked[i].fingerprint.or_else(|| {
                 let t = &self.tracked[i];
-                let len = t.file.metadata().map_or(0, |m| m.len());
-                Fingerprint::read(&t.file, len.min(FINGERPRINT_BYTES as u64) as u32)
+                let len = t.file.meta().map_or(0, |m| m.len);
+                Fingerprint::read(&*t.file, len.min(FINGERPRINT_BYTES as u64) as u32)
                     .ok()
                     .flatten()
                     .filter(|f| f.len > 0)
             });
             // After a rename the path holds a newer file: renamed
             // generations are `check_renamed`'s business.
-            if !std::fs::metadata(&path).is_ok_and(|m| FileKey::of(&m) == self.tracked[i].key) {
+            if !self
+                .fs
+                .metadata(&path)
+                .is_ok_and(|m| m.key == self.tracked[i].key)
+            {
                 continue;
             }
             let mut found = Vec::new();
-            for (candidate, meta) in rotated_siblings(&path) {
-                let key = FileKey::of(&meta);
-                let recent = meta.modified().is_ok_and(|m| m >= since);
+            for (candidate, meta) in rotated_siblings(&*self.fs, &path) {
+                let key = meta.key;
+                let recent = meta.modified.is_some_and(|m| m >= since);
                 let held = self
                     .watcher
                     .opened
                     .lock()
                     .is_ok_and(|o| o.iter().any(|(_, k, _, _)| *k == key));
-                if !meta.is_file()
+                if !meta.is_file
                     || !recent
                     || held
                     || self.is_tracked(key)
@@ -200,17 +202,18 @@ impl FileSource {
                     continue;
                 }
                 // Too short to tell apart: looked at again later.
-                if meta.len() < MIN_FINGERPRINT_BYTES as u64 {
+                if meta.len < MIN_FINGERPRINT_BYTES as u64 {
                     continue;
                 }
-                let Ok(file) = File::open(&candidate) else {
+                let Ok(file) = self.fs.open(&candidate) else {
                     continue;
                 };
+                let file = &*file;
                 // A copy of the current content (or one still being written:
                 // its bytes are the current content's first ones) is left to
                 // the truncation, which recovers from it.
-                let same = current.is_some_and(|f| f.len > 0 && f.matches(&file))
-                    || copy_of(&file, &self.tracked[i].file, meta.len());
+                let same = current.is_some_and(|f| f.len > 0 && f.matches(file))
+                    || copy_of(file, &*self.tracked[i].file, meta.len);
                 if same {
                     continue;
                 }
@@ -219,17 +222,18 @@ impl FileSource {
                     .iter()
                     .rev()
                     .find(|(f, _)| {
-                        (f.len as usize >= MIN_FINGERPRINT_BYTES || u64::from(f.len) == meta.len())
-                            && f.matches(&file)
+                        (f.len as usize >= MIN_FINGERPRINT_BYTES || u64::from(f.len) == meta.len)
+                            && f.matches(file)
                     })
                     .map(|(_, read)| *read);
-                if let Some(read) = read.filter(|&r| r >= meta.len()) {
+                if let Some(read) = read.filter(|&r| r >= meta.len) {
                     // Read in full already, from the file itself.
                     self.closed.insert(key, (None, read));
                     continue;
                 }
                 let read = read.unwrap_or(0);
-                if let Ok(t) = Tracked::open(&candidate, read, self.framing, &self.label) {
+                if let Ok(t) = Tracked::open(&*self.fs, &candidate, read, self.framing, &self.label)
+                {
                     found.push(t);
                 }
             }
@@ -239,7 +243,7 @@ impl FileSource {
             for t in &mut found {
                 t.copy = true;
             }
-            found.sort_by_key(|t| (t.file.metadata().and_then(|m| m.modified()).ok(), t.key.ino));
+            found.sort_by_key(|t| (t.file.meta().ok().and_then(|m| m.modified), t.key.ino));
             FileSource::route_carry(&mut self.tracked[i], &mut found[0]);
             // After the copies already queued before the file, if any.
             let queued = self.pending_predecessor(i);
@@ -262,25 +266,27 @@ pub(super) type CopyInfo = (FileKey, Fingerprint, u64, SystemTime);
 /// A file was truncated (copytruncate): reads what was written since the
 /// last read from the copy, ends the partial line, and starts over at 0.
 /// `None` when the receiver is gone; else the copy used, if one was found.
-pub(super) fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> Option<Option<CopyInfo>> {
+pub(super) fn recover_truncated(
+    fs: &dyn Fs,
+    t: &mut Tracked,
+    tx: &ChunkSender,
+) -> Option<Option<CopyInfo>> {
     let mut used = None;
-    if let Some((mut copy, modified)) = find_copy(&t.path, t.fingerprint, t.read_pos, t.last_copy) {
-        if copy.seek(SeekFrom::Start(t.read_pos)).is_ok() {
-            loop {
-                match copy.read(t.feed.framer().spare()) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        t.feed.framer().filled(n);
-                        t.read_pos += n as u64;
-                        if !t.send_ready(tx) {
-                            return None;
-                        }
+    if let Some((copy, modified)) = find_copy(fs, &t.path, t.fingerprint, t.read_pos, t.last_copy) {
+        loop {
+            match copy.read_at(t.feed.framer().spare(), t.read_pos) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    t.feed.framer().filled(n);
+                    t.read_pos += n as u64;
+                    if !t.send_ready(tx) {
+                        return None;
                     }
                 }
             }
         }
-        if let (Ok(meta), Some(fingerprint)) = (copy.metadata(), t.fingerprint) {
-            used = Some((FileKey::of(&meta), fingerprint, meta.len(), modified));
+        if let (Ok(meta), Some(fingerprint)) = (copy.meta(), t.fingerprint) {
+            used = Some((meta.key, fingerprint, meta.len, modified));
         }
     }
     // Bytes the file was seen to hold that neither the copy nor the reads
@@ -314,14 +320,27 @@ pub(super) fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> Option<Opt
         t.history.push((fingerprint, t.read_pos));
     }
     // A partial last line waits for its continuation: the writer's next
-    // block lands at the start of the truncated file.
+    // block lands at the start of the truncated file. Once it is handed
+    // out, the content before is read past it (recorded under that
+    // content's fingerprint: the next run finds it in the copy).
+    if t.feed.ends_mid_line() {
+        let own = t.feed.pending() - t.feed.carried_pending().min(t.feed.pending());
+        if own > 0 {
+            if let Some(mut ack) = t.ack(false) {
+                ack.offset += own as u64;
+                t.carried_acks.push(ack);
+            }
+        }
+    } else {
+        t.carried_acks.clear();
+        t.carried_from.clear();
+    }
     t.feed.restart_carrying(0);
     t.last_data = Instant::now();
     t.read_pos = 0;
     t.fingerprint = None;
     t.head.clear();
     t.at_eof = false;
-    let _ = t.file.seek(SeekFrom::Start(0));
     Some(used)
 }
 
@@ -329,24 +348,27 @@ pub(super) fn recover_truncated(t: &mut Tracked, tx: &ChunkSender) -> Option<Opt
 /// bytes, at least `len` long, the first one modified at or after `after`
 /// (the previous copy).
 pub(super) fn find_copy(
+    fs: &dyn Fs,
     path: &Path,
     fingerprint: Option<Fingerprint>,
     len: u64,
     after: Option<SystemTime>,
-) -> Option<(File, SystemTime)> {
+) -> Option<(Box<dyn FsFile>, SystemTime)> {
     let fingerprint = fingerprint?;
-    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut best: Option<((bool, bool, SystemTime), File)> = None;
-    for (candidate, _) in rotated_siblings(&real) {
-        let Ok(file) = File::open(&candidate) else {
+    let real = fs.canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    // (Earlier than the previous copy, shorter than what was read, when.)
+    type Rank = (bool, bool, SystemTime);
+    let mut best: Option<(Rank, Box<dyn FsFile>)> = None;
+    for (candidate, _) in rotated_siblings(fs, &real) {
+        let Ok(file) = fs.open(&candidate) else {
             continue;
         };
-        let Ok(meta) = file.metadata() else { continue };
+        let Ok(meta) = file.meta() else { continue };
         // The copy is recognised by its content, not by its length: when
         // the writer appended between the copy and the truncation and those
         // bytes were read from the file itself, the copy is shorter than
         // what was read (and holds nothing new).
-        if !fingerprint.matches(&file) {
+        if !fingerprint.matches(&*file) {
             continue;
         }
         // Copies are made one after another: the copy of this content is
@@ -354,10 +376,10 @@ pub(super) fn find_copy(
         // can match later copies too). Copies from before `after` only
         // when there is no other; a copy shorter than what was read only
         // when no copy holds all of it.
-        let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        let modified = meta.modified.unwrap_or(SystemTime::UNIX_EPOCH);
         let rank = (
             after.is_some_and(|a| modified < a),
-            meta.len() < len,
+            meta.len < len,
             modified,
         );
         if best.as_ref().is_none_or(|(r, _)| rank < *r) {

@@ -11,28 +11,23 @@
 use std::collections::HashSet;
 use std::io::{self};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use super::tracked::Tracked;
 use super::FileSource;
-use crate::checkpoint::FileKey;
 
 impl FileSource {
     /// Opens files matching the pattern that are not open yet; returns
     /// how many paths matched.
     pub(super) fn discover(&mut self, at_startup: bool) -> usize {
-        let paths: Vec<PathBuf> = match glob::glob(&self.options.pattern) {
-            Ok(paths) => paths.filter_map(Result::ok).collect(),
-            Err(_) => return 0,
-        };
+        let paths: Vec<PathBuf> = self.fs.glob(&self.options.pattern);
         let matched = paths.len();
         let followed: HashSet<PathBuf> = self.followed.iter().map(|(p, _)| p.clone()).collect();
         for path in paths {
             if followed.contains(&path) {
                 continue;
             }
-            let meta = match std::fs::metadata(&path) {
-                Ok(m) if m.is_file() => m,
+            let meta = match self.fs.metadata(&path) {
+                Ok(m) if m.is_file => m,
                 Ok(_) => continue,
                 Err(e) => {
                     self.report_open_failure(&path, &e);
@@ -42,18 +37,19 @@ impl FileSource {
             if !self
                 .options
                 .selection
-                .accepts(&path, meta.modified().ok(), SystemTime::now())
+                .accepts(&path, meta.modified, super::wall_clock())
             {
                 continue;
             }
-            let key = FileKey::of(&meta);
+            let key = meta.key;
             if self.is_tracked(key) {
                 continue;
             }
-            let offset = self.start_offset(key, meta.len(), at_startup, &path);
-            match Tracked::open(&path, offset, self.framing, &self.label) {
+            let offset = self.start_offset(key, meta.len, at_startup, &path);
+            match Tracked::open(&*self.fs, &path, offset, self.framing, &self.label) {
                 Ok(mut t) => {
                     self.reported.remove(&path);
+                    self.mark_resumed_mid_line(&mut t);
                     t.waits_for = self.unfinished_predecessor(&path);
                     if self.options.follow {
                         self.followed.push((path.clone(), Some(t.key)));

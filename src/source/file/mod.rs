@@ -30,16 +30,24 @@
 //!   scanned in two halves.
 //! - **New files** matching the pattern are picked up from their start.
 //! - **Checkpoints**: a file is resumed at its recorded offset when its
-//!   device, inode and fingerprint match; with a checkpoint, shutdown keeps
-//!   a partial last line for the next run instead of emitting it. On
+//!   device, inode and fingerprint match; content copied away by
+//!   copytruncate (while down) is resumed in its copy, found by
+//!   fingerprint. With a checkpoint, shutdown keeps a partial last line of
+//!   the file at the path for the next run instead of emitting it; one in a
+//!   rotated generation or a copy (which may be deleted meanwhile) goes out
+//!   alone, a cut. A partial line carried into the next generation records
+//!   its origin's position once it goes out, so it is never read again. On
 //!   restart, every generation written since the checkpoint (rotated away
 //!   since, or created and rotated away after the last save) is read in
 //!   order before the file at the path; compressed ones are skipped with a
-//!   counted warning.
+//!   counted warning. Model-tested (`model_tests`): after SIGTERM nothing is
+//!   lost or repeated; after a kill only lines written after the last
+//!   commit are repeated, once, in order.
 
 mod chain;
 mod copytruncate;
 mod discovery;
+mod fs;
 mod resume;
 mod tracked;
 mod watcher;
@@ -57,6 +65,8 @@ use std::time::{Duration, Instant};
 use super::{ChunkSender, FramingOptions};
 use crate::checkpoint::{Checkpoints, FileKey, Fingerprint};
 
+use copytruncate::recover_truncated;
+use fs::{Fs, RealFs};
 use tracked::Tracked;
 use watcher::{Changes, StopOnDrop, Wakeup, Watcher};
 
@@ -87,6 +97,16 @@ const MAX_ROTATED_OPEN: usize = 16;
 /// start of the next generation; then it goes out alone, terminated.
 pub const PARTIAL_HOLD: Duration = Duration::from_secs(2);
 
+/// The wall clock file times are compared with (when a file was opened).
+/// Model tests set it to their model clock, which sets the files' times.
+pub(super) fn wall_clock() -> std::time::SystemTime {
+    #[cfg(test)]
+    if let Some(now) = model_tests::MODEL_NOW.with(std::cell::Cell::get) {
+        return now;
+    }
+    std::time::SystemTime::now()
+}
+
 /// Settings of a file source.
 #[derive(Clone, Debug)]
 pub struct FileOptions {
@@ -102,6 +122,8 @@ pub struct FileOptions {
 
 /// Where the files of one pattern stand.
 struct FileSource {
+    /// The file system (the real one, but in model tests).
+    fs: Arc<dyn Fs>,
     options: FileOptions,
     framing: FramingOptions,
     label: Arc<str>,
@@ -177,7 +199,7 @@ pub fn run(
     })?;
     drop(pattern);
     let follow = options.follow;
-    let mut source = FileSource::new(options, framing, checkpoints, follow);
+    let mut source = FileSource::new(Arc::new(RealFs), options, framing, checkpoints, follow);
     let _watching = if source.options.follow {
         let watcher = Arc::clone(&source.watcher);
         std::thread::Builder::new()
@@ -237,15 +259,17 @@ impl Pace {
 }
 
 impl FileSource {
-    /// A source for `options`; with `events`, inotify (through `notify`)
-    /// watches the followed directories (else they are polled).
+    /// A source for `options` on `fs`; with `events`, inotify (through
+    /// `notify`) watches the followed directories (else they are polled).
     fn new(
+        fs: Arc<dyn Fs>,
         options: FileOptions,
         framing: FramingOptions,
         checkpoints: Option<Arc<Mutex<Checkpoints>>>,
         events: bool,
     ) -> FileSource {
         let mut source = FileSource {
+            fs,
             label: options.pattern.clone().into(),
             options,
             framing,
@@ -357,36 +381,8 @@ impl FileSource {
             self.pace.to_check.insert(path.clone());
             to_read.insert(path);
         }
-        // A copytruncated file about to be read from its start again: copies
-        // of content it held meanwhile come first.
-        if self.options.follow
-            && self.tracked.iter().any(|t| {
-                !t.rotated && t.last_copy.is_some() && t.read_pos == 0 && t.head.is_empty()
-            })
-        {
-            self.reconcile_copies(&Scope::All);
-        }
-        // Before the first bytes of a file are read: generations
-        // copytruncate copied away, or renamed away, before anything was
-        // read (a slow reader) are found first, so they are read first.
-        let first_reads: HashSet<PathBuf> = self
-            .tracked
-            .iter()
-            .filter(|t| {
-                self.options.follow
-                    && !t.rotated
-                    && (sweep || to_read.contains(&t.path))
-                    && t.unread()
-                    && t.file.metadata().is_ok_and(|m| m.len() > 0)
-            })
-            .map(|t| t.path.clone())
-            .collect();
-        if !first_reads.is_empty() {
-            let scope = Scope::Changed(first_reads);
-            if !self.check_renamed(tx, &scope) {
-                return None;
-            }
-            self.reconcile_copies(&scope);
+        if !self.look_before_first_reads(tx, sweep, &to_read) {
+            return None;
         }
         let mut progressed = false;
         let mut i = 0;
@@ -405,7 +401,7 @@ impl FileSource {
                 }
                 Some(true) => {}
             }
-            match self.tracked[i].read_some(tx, self.options.follow) {
+            match self.tracked[i].read_some(&*self.fs, tx, self.options.follow) {
                 Ok((got, true)) => progressed |= got,
                 Ok((_, false)) => return None,
                 Err(e) => {
@@ -492,28 +488,58 @@ impl FileSource {
     /// sent (a pod's `emptyDir` goes away with the pod, so lines left
     /// unread would be lost), within the shutdown timeout. Lines written
     /// after that wait for the next run (with a checkpoint) or are not
-    /// read. With a checkpoint, a partial last line also waits; without,
-    /// it is sent.
+    /// read. With a checkpoint, a partial last line of the file at the path
+    /// also waits (the next run reads it again), and one of a rotated
+    /// generation or a copy is sent, ended alone; without, it is sent.
     fn drain_for_shutdown(&mut self, tx: &ChunkSender) {
+        // As a turn looks before reading: renamed generations, copies made
+        // before the first read, truncations (copies recovered from) —
+        // of every file at its path, read to its end or not (a file resumed
+        // from a checkpoint and truncated since reads nothing that would
+        // tell).
         if self.options.follow {
-            self.check_renamed(tx, &Scope::All);
+            if !(self.check_renamed(tx, &Scope::All)
+                && self.look_before_first_reads(tx, true, &HashSet::new()))
+            {
+                return;
+            }
+            for t in self.tracked.iter_mut().filter(|t| !t.rotated) {
+                if t.truncated(false) {
+                    match recover_truncated(&*self.fs, t, tx) {
+                        None => return,
+                        Some(copy) => t.recovered_from = Some(copy),
+                    }
+                }
+            }
+            if !self.check_files(tx, &Scope::All) {
+                return;
+            }
         }
         let ends: HashMap<FileKey, u64> = self
             .tracked
             .iter()
-            .map(|t| (t.key, t.file.metadata().map_or(0, |m| m.len())))
+            .map(|t| (t.key, t.file.meta().map_or(0, |m| m.len)))
             .collect();
         loop {
             let mut progressed = false;
             for i in 0..self.tracked.len() {
                 let end = ends.get(&self.tracked[i].key).copied().unwrap_or(0);
-                if self.is_waiting(i) || self.tracked[i].read_pos >= end {
-                    if self.tracked[i].read_pos >= end {
-                        self.tracked[i].at_eof = true;
-                    }
+                if self.is_waiting(i) {
                     continue;
                 }
-                match self.tracked[i].read_some(tx, self.options.follow) {
+                // A partial line of the generation before continues here
+                // (or passes through it, an empty one rotated away).
+                match self.carry_from_predecessor(i, tx) {
+                    None => return,
+                    Some(false) => continue,
+                    Some(true) => {}
+                }
+                if self.tracked[i].read_pos >= end {
+                    // (Now at its end: a file waiting for it is read next.)
+                    progressed |= !std::mem::replace(&mut self.tracked[i].at_eof, true);
+                    continue;
+                }
+                match self.tracked[i].read_some(&*self.fs, tx, self.options.follow) {
                     Ok((got, true)) => progressed |= got,
                     Ok((_, false)) | Err(_) => return,
                 }
@@ -528,7 +554,70 @@ impl FileSource {
                     return;
                 }
             }
+            return;
         }
+        // A partial last line waits for the next run only where that run
+        // reads it again: bytes of the file at the path (the checkpoint
+        // resumes it there). Bytes of a rotated generation or a copy (which
+        // may be deleted before the next run) go out now, the line ended
+        // alone (a cut).
+        for t in &mut self.tracked {
+            let kept = !t.rotated && t.feed.carried_pending() == 0;
+            if kept || !t.feed.ends_mid_line() {
+                continue;
+            }
+            t.feed.terminate_partial();
+            t.cut_tail = true;
+            if !t.send_ready(tx) {
+                return;
+            }
+        }
+    }
+
+    /// Before the first bytes of a file are read: generations
+    /// copytruncate copied away, or renamed away, before anything was read
+    /// (a slow reader) are found first, so they are read first; so are
+    /// copies of content a copytruncated file held before it starts over.
+    /// Looks at the files `to_read` names (all on a `sweep`). False when
+    /// the receiver is gone.
+    fn look_before_first_reads(
+        &mut self,
+        tx: &ChunkSender,
+        sweep: bool,
+        to_read: &HashSet<PathBuf>,
+    ) -> bool {
+        // A copytruncated file about to be read from its start again: copies
+        // of content it held meanwhile come first.
+        if self.options.follow
+            && self.tracked.iter().any(|t| {
+                !t.rotated && t.last_copy.is_some() && t.read_pos == 0 && t.head.is_empty()
+            })
+        {
+            self.reconcile_copies(&Scope::All);
+        }
+        // Before the first bytes of a file are read: generations
+        // copytruncate copied away, or renamed away, before anything was
+        // read (a slow reader) are found first, so they are read first.
+        let first_reads: HashSet<PathBuf> = self
+            .tracked
+            .iter()
+            .filter(|t| {
+                self.options.follow
+                    && !t.rotated
+                    && (sweep || to_read.contains(&t.path))
+                    && t.unread()
+                    && t.file.meta().is_ok_and(|m| m.len > 0)
+            })
+            .map(|t| t.path.clone())
+            .collect();
+        if !first_reads.is_empty() {
+            let scope = Scope::Changed(first_reads);
+            if !self.check_renamed(tx, &scope) {
+                return false;
+            }
+            self.reconcile_copies(&scope);
+        }
+        true
     }
 
     /// Before file `i` is read: if the generation before it ended inside a
@@ -552,7 +641,7 @@ impl FileSource {
             self.tracked[i].carry_checked = true;
             return Some(true);
         };
-        let has_bytes = self.tracked[i].file.metadata().is_ok_and(|m| m.len() > 0);
+        let has_bytes = self.tracked[i].file.meta().is_ok_and(|m| m.len > 0);
         // An empty generation already rotated away (a newer one follows):
         // the writer's next bytes are in a later one, so the partial line
         // passes through it.
@@ -565,17 +654,41 @@ impl FileSource {
         // predecessor before (lines still landing there after the rename
         // included) comes first, and its partial last line is complete.
         loop {
-            match self.tracked[p].read_some(tx, self.options.follow) {
+            match self.tracked[p].read_some(&*self.fs, tx, self.options.follow) {
                 Ok((true, true)) => continue,
                 Ok((_, false)) => return None,
                 Ok((false, true)) | Err(_) => break,
             }
         }
         if self.tracked[p].feed.ends_mid_line() {
+            let carried = self.tracked[p].feed.carried_pending();
             let partial = self.tracked[p].feed.take_partial();
             // Certain after a rename (the writer's bytes go to the old
             // file until it reopens); not after a copy.
             let certain = !self.tracked[p].copy;
+            // Where the partial line's bytes come from, and the positions
+            // to record once it is written (the predecessor's own bytes
+            // read to its end: the next run does not read them again).
+            let (mut from, mut acks) = if carried > 0 {
+                let t = &mut self.tracked[p];
+                (
+                    std::mem::take(&mut t.carried_from),
+                    std::mem::take(&mut t.carried_acks),
+                )
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let own = (partial.len() - carried.min(partial.len())) as u64;
+            if own > 0 {
+                let t = &self.tracked[p];
+                from.push(t.id);
+                acks.extend(t.ack(false).map(|mut ack| {
+                    ack.offset += own;
+                    ack
+                }));
+            }
+            self.tracked[i].carried_from = from;
+            self.tracked[i].carried_acks = acks;
             self.tracked[i].feed.carry_in(&partial, certain);
             self.tracked[i].last_data = Instant::now();
         }
@@ -656,6 +769,8 @@ impl FileSource {
     pub(super) fn route_carry(live: &mut Tracked, first: &mut Tracked) {
         let carried = live.feed.take_carry();
         if !carried.is_empty() {
+            first.carried_from = std::mem::take(&mut live.carried_from);
+            first.carried_acks = std::mem::take(&mut live.carried_acks);
             first.feed.carry_in(&carried, false);
             first.carry_checked = true;
         } else if first.read_pos > 0 || live.feed.holds_carry() {
@@ -674,11 +789,11 @@ impl FileSource {
                 // (Renamed meanwhile — logrotate shifts `.1` to `.2` — and
                 // another file at `path`: taken as closed, looked at again
                 // at the next listing.)
-                let Ok(file) = std::fs::File::open(path) else {
+                let Ok(file) = self.fs.open(path) else {
                     return true;
                 };
-                let same_file = file.metadata().is_ok_and(|m| FileKey::of(&m) == key);
-                !same_file || (f.len > 0 && f.matches(&file))
+                let same_file = file.meta().is_ok_and(|m| m.key == key);
+                !same_file || (f.len > 0 && f.matches(&*file))
             }
         }
     }

@@ -10,8 +10,7 @@
 //! fingerprint is of the bytes actually read (the first
 //! [`FINGERPRINT_BYTES`]); a full channel blocks reading (backpressure).
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -21,13 +20,14 @@ use super::super::{Ack, Chunk, ChunkSender, Feed, FramingOptions, Stream};
 
 use super::copytruncate::recover_truncated;
 use super::copytruncate::CopyInfo;
+use super::fs::{Fs, FsFile};
 use super::READS_PER_TURN;
 use crate::checkpoint::{FileKey, Fingerprint, FINGERPRINT_BYTES};
 
 /// One open file.
 pub(super) struct Tracked {
     pub(super) path: PathBuf,
-    pub(super) file: File,
+    pub(super) file: Box<dyn FsFile>,
     pub(super) key: FileKey,
     /// The next byte to read.
     pub(super) read_pos: u64,
@@ -66,27 +66,33 @@ pub(super) struct Tracked {
     /// Size and modification time when the file was last found not
     /// truncated.
     pub(super) last_look: Option<(SystemTime, u64)>,
+    /// The files (by number) whose bytes are in the partial line carried
+    /// in from the generation before.
+    pub(super) carried_from: Vec<u64>,
+    /// The positions in those files after their bytes of that line: sent
+    /// once the line is handed out.
+    pub(super) carried_acks: Vec<Ack>,
 }
 
 impl Tracked {
     pub(super) fn open(
+        fs: &dyn Fs,
         path: &Path,
         offset: u64,
         options: FramingOptions,
         label: &Arc<str>,
     ) -> io::Result<Tracked> {
-        let mut file = File::open(path)?;
-        if file.metadata()?.is_dir() {
+        let file = fs.open(path)?;
+        if !file.meta()?.is_file {
             return Err(io::Error::other("is a directory"));
         }
-        file.seek(SeekFrom::Start(offset))?;
         Ok(Tracked::with_file(path, file, offset, options, label))
     }
 
     /// Tracks a file the watcher opened at `path` (read from its start).
     pub(super) fn adopt(
         path: &Path,
-        file: File,
+        file: Box<dyn FsFile>,
         options: FramingOptions,
         label: &Arc<str>,
     ) -> Tracked {
@@ -96,14 +102,14 @@ impl Tracked {
     /// Tracks `file`, opened at `path` and positioned at `offset`.
     pub(super) fn with_file(
         path: &Path,
-        file: File,
+        file: Box<dyn FsFile>,
         offset: u64,
         options: FramingOptions,
         label: &Arc<str>,
     ) -> Tracked {
         let key = file
-            .metadata()
-            .map(|m| FileKey::of(&m))
+            .meta()
+            .map(|m| m.key)
             .unwrap_or(FileKey { dev: 0, ino: 0 });
         let stream = Arc::new(Stream {
             name: path.display().to_string().into(),
@@ -118,7 +124,7 @@ impl Tracked {
             fingerprint: None,
             rotated: false,
             at_eof: false,
-            opened_at: SystemTime::now(),
+            opened_at: super::wall_clock(),
             id: next_id(),
             waits_for: None,
             recovered_from: None,
@@ -131,6 +137,8 @@ impl Tracked {
             cut_tail: false,
             copy: false,
             last_look: None,
+            carried_from: Vec::new(),
+            carried_acks: Vec::new(),
         };
         t.refresh_fingerprint();
         t
@@ -146,7 +154,7 @@ impl Tracked {
         let mut head = vec![0u8; want];
         let mut got = 0;
         while got < want {
-            match std::os::unix::fs::FileExt::read_at(&self.file, &mut head[got..], got as u64) {
+            match self.file.read_at(&mut head[got..], got as u64) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => got += n,
             }
@@ -197,6 +205,21 @@ impl Tracked {
             if tx.blocking_send(chunk).is_err() {
                 return false;
             }
+            // The carried partial line went out: the files its bytes came
+            // from are read past it. (This file's earlier content, before
+            // a truncation, is superseded by its current one: one
+            // position per file.)
+            if !self.carried_acks.is_empty() && self.feed.carried_pending() == 0 {
+                let key = self.key;
+                let acks = std::mem::take(&mut self.carried_acks);
+                let own = self.fingerprint.is_some();
+                for ack in acks.into_iter().filter(|a| a.key != key || !own) {
+                    let stream = Arc::clone(self.feed.stream());
+                    if tx.blocking_send(Chunk::ack_only(stream, ack)).is_err() {
+                        return false;
+                    }
+                }
+            }
         }
         true
     }
@@ -208,14 +231,14 @@ impl Tracked {
     /// modification time did not change since it was last found whole is
     /// not read again for its fingerprint.
     pub(super) fn truncated(&mut self, quick: bool) -> bool {
-        let meta = self.file.metadata().ok();
-        let len = meta.as_ref().map_or(self.read_pos, |m| m.len());
-        let stamp = meta.and_then(|m| m.modified().ok()).map(|t| (t, len));
+        let meta = self.file.meta().ok();
+        let len = meta.as_ref().map_or(self.read_pos, |m| m.len);
+        let stamp = meta.and_then(|m| m.modified).map(|t| (t, len));
         if quick && stamp.is_some() && stamp == self.last_look {
             return false;
         }
         let shorter = len < self.read_pos;
-        let truncated = shorter || self.fingerprint.is_some_and(|f| !f.matches(&self.file));
+        let truncated = shorter || self.fingerprint.is_some_and(|f| !f.matches(&*self.file));
         if !truncated {
             // How long the current content was seen: what copytruncate
             // loses is measured against it.
@@ -229,11 +252,16 @@ impl Tracked {
     /// receiver is gone. When following, bytes are kept only if the file
     /// was not truncated meanwhile (they could belong to its new content);
     /// a truncation is handled with [`recover_truncated`].
-    pub(super) fn read_some(&mut self, tx: &ChunkSender, follow: bool) -> io::Result<(bool, bool)> {
+    pub(super) fn read_some(
+        &mut self,
+        fs: &dyn Fs,
+        tx: &ChunkSender,
+        follow: bool,
+    ) -> io::Result<(bool, bool)> {
         let mut got = false;
         for _ in 0..READS_PER_TURN {
             let spare = self.feed.framer().spare();
-            let n = match self.file.read(spare) {
+            let n = match self.file.read_at(spare, self.read_pos) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -250,7 +278,7 @@ impl Tracked {
                 self.head.truncate(head_before);
                 self.fingerprint = (!self.head.is_empty()).then(|| Fingerprint::of(&self.head));
                 // Not `filled`: the bytes just read are dropped.
-                match recover_truncated(self, tx) {
+                match recover_truncated(fs, self, tx) {
                     None => return Ok((got, false)),
                     Some(copy) => self.recovered_from = Some(copy),
                 }
