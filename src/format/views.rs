@@ -16,6 +16,22 @@
 
 use std::ops::Range;
 
+/// A set of byte values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    /// Adds `b`.
+    pub fn insert(&mut self, b: u8) {
+        self.0[usize::from(b >> 6)] |= 1 << (b & 63);
+    }
+
+    /// Whether `b` is in the set.
+    pub fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b >> 6)] >> (b & 63) & 1 == 1
+    }
+}
+
 /// A decoded copy of a line with its map back to raw offsets.
 ///
 /// The map is kept per run, not per byte: decoding copies the text between
@@ -51,6 +67,28 @@ impl View {
     fn clear(&mut self) {
         self.bytes.clear();
         self.segments.clear();
+    }
+
+    /// True when no text made of bytes in `set` can occur in this view
+    /// unless it occurs in the raw line: every byte an escape decoded to is
+    /// outside `set`, and no two verbatim runs stand side by side (they
+    /// would join raw bytes that were apart; contiguous ones are one run).
+    pub fn adds_none_of(&self, set: &ByteSet) -> bool {
+        let mut last_linear = false;
+        for seg in &self.segments {
+            if seg.linear {
+                if last_linear {
+                    return false;
+                }
+            } else {
+                let run = &self.bytes[seg.start as usize..(seg.start + seg.len) as usize];
+                if run.iter().any(|&b| set.contains(b)) {
+                    return false;
+                }
+            }
+            last_linear = seg.linear;
+        }
+        true
     }
 
     /// Appends a segment, joining it to the last one when both are linear
@@ -554,6 +592,53 @@ pub fn has_form_plus(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// When a view adds none of a set's bytes, every run of those bytes in
+    /// the view (so every text made of them) is in the raw line too; views
+    /// of views included.
+    #[test]
+    fn a_view_that_adds_none_of_a_set_holds_only_raw_runs_of_it() {
+        use proptest::prelude::*;
+        let byte = prop::sample::select(b"ab\\u0061%&#;97x\"".to_vec());
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(
+                &(prop::collection::vec(byte, 0..40), 0usize..4, 0usize..4),
+                |(raw, first, second)| {
+                    let mut set = ByteSet::default();
+                    set.insert(b'a');
+                    set.insert(b'b');
+                    let decode = |k: usize, input: &[u8], source: Option<&View>, out: &mut View| {
+                        out.clear();
+                        match k {
+                            0 => json_unescape(input, source, out),
+                            1 => percent_decode(input, source, out),
+                            2 => html_unescape(input, source, out),
+                            _ => form_decode(input, source, out),
+                        }
+                    };
+                    let mut one = View::default();
+                    decode(first, &raw, None, &mut one);
+                    let mut two = View::default();
+                    decode(second, &one.bytes.clone(), Some(&one), &mut two);
+                    for view in [&one, &two] {
+                        if !view.adds_none_of(&set) {
+                            continue;
+                        }
+                        for run in view.bytes.split(|&b| !set.contains(b)) {
+                            prop_assert!(
+                                run.is_empty() || raw.windows(run.len()).any(|w| w == run),
+                                "{:?} -> {:?}",
+                                String::from_utf8_lossy(&raw),
+                                String::from_utf8_lossy(&view.bytes)
+                            );
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
 
     #[test]
     fn form_bodies() {

@@ -24,6 +24,7 @@
 //! table loads of the lanes overlap; after a line is flagged, its lane goes
 //! on at the next line.
 
+use crate::format::views::ByteSet;
 use aho_corasick::automaton::Automaton;
 use aho_corasick::automaton::StateID;
 use aho_corasick::dfa::DFA;
@@ -51,6 +52,9 @@ pub struct LineFilter {
     kinds: Vec<Kind>,
     /// Patterns `0..literals` are the literals, the rest the names.
     literals: usize,
+    /// The bytes a literal's hit can hold (both cases where the literal is
+    /// matched in any case).
+    literal_bytes: ByteSet,
 }
 
 /// The automaton: a DFA, or the slower contiguous NFA (same answers) when
@@ -94,6 +98,16 @@ impl LineFilter {
             .iter()
             .filter(|k| !matches!(k, Kind::Name { .. }))
             .count();
+        let mut literal_bytes = ByteSet::default();
+        for (pattern, kind) in patterns.iter().zip(&kinds).take(literals) {
+            for &b in pattern {
+                literal_bytes.insert(b);
+                if *kind == Kind::AnyCase {
+                    literal_bytes.insert(b.to_ascii_uppercase());
+                    literal_bytes.insert(b.to_ascii_lowercase());
+                }
+            }
+        }
         if patterns.is_empty() {
             return LineFilter::default();
         }
@@ -123,6 +137,7 @@ impl LineFilter {
             automaton: Some(Compiled { engine, lanes }),
             kinds,
             literals,
+            literal_bytes,
         }
     }
 
@@ -163,6 +178,11 @@ impl LineFilter {
         }
         literal[literal_before..].sort_unstable();
         named[named_before..].sort_unstable();
+    }
+
+    /// The bytes a hit of [`LineFilter::literal_hits`] can be made of.
+    pub fn literal_bytes(&self) -> &ByteSet {
+        &self.literal_bytes
     }
 
     /// Calls `each` with the index (in the order given to [`LineFilter::new`])

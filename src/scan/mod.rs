@@ -113,6 +113,10 @@ struct Work<'a> {
     /// Whether the automaton runs over the view being scanned: false where
     /// the gate has shown that none of its rules can match.
     automaton: bool,
+    /// Whether an indexed literal may occur in the view being scanned:
+    /// false for a decoded view whose escapes added no byte a literal is
+    /// made of, when the raw line holds no literal.
+    literals: bool,
     secret_caches: &'a mut [Option<(meta::Cache, Captures)>],
     single_caches: &'a mut [Option<(meta::Cache, Captures)>],
     active: &'a mut Vec<usize>,
@@ -476,6 +480,7 @@ impl Scanner {
             cache,
             gate: gate.as_mut(),
             automaton: raw == RawView::Full,
+            literals: true,
             secret_caches,
             single_caches,
             active,
@@ -487,6 +492,10 @@ impl Scanner {
         if raw != RawView::Skip {
             self.scan_view(line, "raw", &mut work, explain);
         }
+        // A literal in a decoded view is in the raw line too unless it
+        // holds a byte an escape decoded to. (A line not read raw was
+        // gated: the line filter found no literal in it.)
+        let raw_literal = raw != RawView::Skip && !work.active.is_empty();
 
         // Decoded views, each decoded from the one before: JSON escapes
         // (twice, for JSON inside a JSON string), HTML references once, and
@@ -523,6 +532,7 @@ impl Scanner {
                 break;
             }
             let before = work.findings.len();
+            work.literals = raw_literal || !out.adds_none_of(self.line_filter().literal_bytes());
             self.scan_view(&out.bytes, "decoded", &mut work, explain);
             for f in &mut work.findings[before..] {
                 f.span = out.to_raw(f.span.clone());
@@ -657,7 +667,11 @@ impl Scanner {
         w: &mut Work,
         explain: &mut dyn FnMut(Candidate),
     ) {
-        self.literals.active(hay, self.line_filter(), w.active);
+        if w.literals {
+            self.literals.active(hay, self.line_filter(), w.active);
+        } else {
+            w.active.clear();
+        }
         if view_name != "raw" {
             // A decoded view: the automaton runs over it when the gate sees
             // that one of its rules may match; with no indexed literal
@@ -944,6 +958,45 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    /// A literal spelled in part by an escape is not in the raw line, so
+    /// the line filter does not flag it: its decoded view still runs the
+    /// literal's rule. Every byte of the literal, in every escape syntax.
+    #[test]
+    fn a_literal_made_by_an_escape_is_found_in_the_decoded_view() {
+        let scanner = Scanner::builtin();
+        let mut scratch = scanner.scratch();
+        let literal = "glpat-";
+        let tail = "rckbMZE3VnrWepH7HPJQ";
+        for k in 0..literal.len() {
+            let b = literal.as_bytes()[k];
+            for escaped in [
+                format!("\\u{:04x}", b),
+                format!("%{:02X}", b),
+                format!("&#{};", b),
+            ] {
+                let line = format!(
+                    "{{\"msg\":\"clone {}{}{}{} ok\"}}",
+                    &literal[..k],
+                    escaped,
+                    &literal[k + 1..],
+                    tail
+                );
+                let mut batch = line.clone().into_bytes();
+                batch.push(b'\n');
+                assert!(scanner.flag_lines(&batch, &mut scratch));
+                assert!(scratch.flagged.is_empty(), "{line}");
+                scanner.scan_gated_line(line.as_bytes(), RawView::Skip, &mut scratch);
+                assert!(
+                    scratch
+                        .findings
+                        .iter()
+                        .any(|f| scanner.rules()[f.rule].id.contains("gitlab")),
+                    "{line}"
+                );
+            }
+        }
     }
 
     #[test]
