@@ -351,6 +351,19 @@ pub fn has_json_escape(bytes: &[u8]) -> bool {
     memchr::memchr(b'\\', bytes).is_some()
 }
 
+/// True when every JSON escape in `bytes` is a newline (`\n`) that ends
+/// its string: followed by another one, a closing quote or the end (the
+/// `\n` a container runtime appends to each log line). Decoding them adds
+/// only newlines, after which comes no word byte: to rules that match no
+/// newline and look at no more than word boundaries and the ends of the
+/// text, the decoded view holds no match the raw bytes do not (see
+/// `Scanner::scan`).
+pub fn only_closing_line_breaks(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'\\', bytes).all(|i| {
+        bytes.get(i + 1) == Some(&b'n') && matches!(bytes.get(i + 2), None | Some(b'"' | b'\\'))
+    })
+}
+
 /// True when `bytes` holds at least one `%XX` sequence.
 pub fn has_percent_escape(bytes: &[u8]) -> bool {
     memchr::memchr_iter(b'%', bytes).any(|i| {

@@ -78,6 +78,10 @@ pub struct Scanner {
     /// The literal index.
     literals: Literals,
     pem_end: memchr::memmem::Finder<'static>,
+    /// Some rule can match a line break, or looks at more than ASCII or
+    /// Unicode word boundaries and the ends of the text: decoding a line's
+    /// closing `\n` escapes may then show it a match. Found on first use.
+    line_breaks_matter: std::sync::OnceLock<bool>,
     policy: Policy,
     sensitive_keys: crate::format::SensitiveKeys,
     /// Flags the lines of a batch the automaton must see.
@@ -261,6 +265,7 @@ impl Scanner {
             single,
             literals,
             pem_end: memchr::memmem::Finder::new(b"-----END").into_owned(),
+            line_breaks_matter: std::sync::OnceLock::new(),
         })
     }
 
@@ -512,7 +517,15 @@ impl Scanner {
             let source = done.last();
             let src: &[u8] = source.map_or(line, |v| v.bytes.as_slice());
             let out = &mut rest[0];
-            if json_passes < 2 && views::has_json_escape(src) {
+            // Closing `\n` escapes alone need no decoded view (see
+            // `views::only_closing_line_breaks`).
+            if json_passes < 2
+                && views::has_json_escape(src)
+                && (!views::only_closing_line_breaks(src)
+                    || *self
+                        .line_breaks_matter
+                        .get_or_init(|| line_breaks_matter(&self.rules)))
+            {
                 views::json_unescape(src, source, out);
                 json_passes += 1;
                 enc = enc.then(views::Decoding::Json);
@@ -940,6 +953,40 @@ pub(crate) fn merge_findings(findings: &mut Vec<Finding>) {
     findings.truncate(out);
 }
 
+/// Whether some rule of `rules` can match a newline or uses a look other
+/// than `^`, `$` (of the whole text) and `\b`: then the newlines that
+/// decoding adds can change what matches. A regex that does not parse
+/// counts as mattering. (Loaded rules never match a newline: see
+/// `rules::check_rule`.)
+fn line_breaks_matter(rules: &[Rule]) -> bool {
+    use regex_syntax::hir::{Class, Hir, HirKind, Look};
+    fn matters(hir: &Hir) -> bool {
+        match hir.kind() {
+            HirKind::Empty => false,
+            HirKind::Literal(l) => l.0.contains(&b'\n'),
+            HirKind::Class(Class::Bytes(c)) => c
+                .ranges()
+                .iter()
+                .any(|r| r.start() <= b'\n' && b'\n' <= r.end()),
+            HirKind::Class(Class::Unicode(c)) => c
+                .ranges()
+                .iter()
+                .any(|r| r.start() <= '\n' && '\n' <= r.end()),
+            HirKind::Look(look) => !matches!(
+                look,
+                Look::Start | Look::End | Look::WordAscii | Look::WordUnicode
+            ),
+            HirKind::Repetition(r) => matters(&r.sub),
+            HirKind::Capture(c) => matters(&c.sub),
+            HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().any(matters),
+        }
+    }
+    rules.iter().any(|r| {
+        regex_automata::util::syntax::parse_with(&r.regex, &crate::rules::syntax_config())
+            .map_or(true, |hir| matters(&hir))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -997,6 +1044,81 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn rule_of(id: &str, regex: &str) -> Rule {
+        let text = format!(
+            "family = \"t\"\n[[rule]]\nid = \"{id}\"\ndescription = \"d\"\nregex = '''{regex}'''\nlabel = \"[X]\"\n"
+        );
+        crate::rules::parse_pattern_file("t.toml", &text)
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn which_rules_see_line_breaks() {
+        assert!(!line_breaks_matter(&crate::rules::builtin_rules()));
+        for regex in [r"(?m)^abc", r"abc(?m:$)", r"\Babc", r"\b{start}abc"] {
+            assert!(line_breaks_matter(&[rule_of("x", regex)]), "{regex}");
+        }
+        assert!(!line_breaks_matter(&[rule_of("x", r"^\babc[^\n]\b$")]));
+    }
+
+    /// Lines whose only escapes are closing line breaks are not decoded
+    /// when no rule sees line breaks: the findings are those of a scanner
+    /// that decodes them (one with a rule that sees line breaks, matching
+    /// nothing here), for secrets and words right next to the escapes.
+    #[test]
+    fn closing_line_breaks_need_no_decoded_view() {
+        use proptest::prelude::*;
+        let skipping = Scanner::builtin();
+        let mut rules = crate::rules::default_rules();
+        rules.push(rule_of("sees_line_breaks", r"(?m)^qqqzzz$"));
+        let decoding = Scanner::new(rules).unwrap();
+        assert!(*decoding
+            .line_breaks_matter
+            .get_or_init(|| line_breaks_matter(&decoding.rules)));
+        let piece = prop::sample::select(vec![
+            "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+            "4111 1111 1111 1111",
+            "4111111111111111",
+            "user@example.com",
+            "glpat-rckbMZE3VnrWepH7HPJQ",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX3Rlc3Q",
+            "password=hunter2hunter2",
+            "word",
+            " ",
+            ":",
+            "'",
+            "\\n",
+            "\\t",
+        ]);
+        let ending = prop::sample::select(vec!["\\n", "\\r\\n", "\\n\\n", "\\r", ""]);
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(
+                &(prop::collection::vec(piece, 0..6), ending, any::<bool>()),
+                |(pieces, ending, envelope)| {
+                    let text = pieces.concat();
+                    let line = if envelope {
+                        format!("{{\"log\":\"{text}{ending}\",\"stream\":\"stdout\"}}")
+                    } else {
+                        format!("{text}{ending}")
+                    };
+                    let found = |scanner: &Scanner| {
+                        let mut scratch = scanner.scratch();
+                        scanner.scan_line(line.as_bytes(), &mut scratch);
+                        scratch
+                            .findings
+                            .iter()
+                            .map(|f| (scanner.rules()[f.rule].id.clone(), f.span.clone()))
+                            .collect::<Vec<_>>()
+                    };
+                    prop_assert_eq!(found(&skipping), found(&decoding), "{}", line);
+                    Ok(())
+                },
+            )
+            .unwrap();
     }
 
     #[test]
