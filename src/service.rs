@@ -35,7 +35,8 @@ use crate::redact::{Redactor, StreamCursor};
 use crate::scan::Scanner;
 use crate::sink::{Sink, SinkSpec};
 use crate::source::{
-    file, socket, stdin, Ack, Chunk, ChunkSender, FramingOptions, OrderedInput, SourceSpec, Stream,
+    file, socket, stdin, Ack, Chunk, ChunkSender, Feed, FramingOptions, OrderedInput, SourceSpec,
+    Stream,
 };
 use crate::stats::Stats;
 
@@ -325,7 +326,23 @@ fn read_in_order(
                     }
                 })?
             }
+            OrderedInput::File(path) if store.is_none() => {
+                let name: Arc<str> = path.display().to_string().into();
+                let read_error = |source| PipeError::Read {
+                    input: name.to_string(),
+                    source,
+                };
+                let file = std::fs::File::open(path).map_err(read_error)?;
+                let stream = Arc::new(Stream {
+                    name: Arc::clone(&name),
+                    label: Arc::clone(&name),
+                });
+                let input = crate::source::stoppable::StoppableRead::new(file, Arc::clone(stop));
+                stdin::pump(input, Feed::new(stream, framing, 0), tx).map_err(read_error)?
+            }
             OrderedInput::File(path) => {
+                // With a checkpoint: the file source records and resumes
+                // its position.
                 let name = path.display().to_string();
                 let file_options = file::FileOptions {
                     pattern: glob::Pattern::escape(&path.to_string_lossy()),
@@ -414,10 +431,8 @@ async fn dispatch(
             crate::pipe::scrub_job(
                 &mut redactor,
                 &scanner,
-                &payload,
-                start.block_lines_left,
-                start.carry,
-                start.lines,
+                crate::pipe::borrowed(&payload),
+                start,
                 &mut output,
             );
             let scrubbed = Scrubbed {
