@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod buffers;
 pub mod checkpoint;
 pub mod ci;
 pub mod config;

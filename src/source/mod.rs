@@ -296,7 +296,7 @@ impl Feed {
     pub fn next_chunk(&mut self) -> Option<Chunk> {
         let before = self.framer.consumed();
         let payload = match self.framer.next_batch() {
-            Next::Batch(Batch::Lines(lines)) => OwnedBatch::Lines(lines.to_vec()),
+            Next::Batch(Batch::Lines(lines)) => OwnedBatch::Lines(crate::buffers::copy_of(lines)),
             Next::Batch(Batch::OverLong { terminated, bytes }) => {
                 OwnedBatch::OverLong { terminated, bytes }
             }
