@@ -153,8 +153,11 @@ pub fn run<R: Read, W: Write>(
     stats: &mut Stats,
 ) -> Result<(), PipeError> {
     let scrub = options.scrub();
-    let mut reader = LineReader::new(input, options.max_line_bytes)
-        .hold_continued_runs(scrub.holds_cri_partials().then_some(crate::source::cri_partial));
+    let mut reader = LineReader::new(input, options.max_line_bytes).hold_continued_runs(
+        scrub
+            .holds_cri_partials()
+            .then_some(crate::source::cri_partial),
+    );
     let mut scanner = Arc::clone(scanner);
     let mut redactor = Redactor::with_options(Arc::clone(&scanner), scrub);
     let mut cursor = StreamCursor::default();
