@@ -15,7 +15,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod buffers;
 pub mod checkpoint;
 pub mod ci;
 pub mod config;

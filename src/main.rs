@@ -567,7 +567,6 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     let options = ci::ScanOptions {
         paths: args.paths.clone(),
         exclude,
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let outcome = ci::scan(&engine, &options, baseline.as_ref());
     for e in &outcome.read_errors {

@@ -427,7 +427,7 @@ async fn dispatch(
             if let OwnedBatch::Lines(lines) = &mut payload {
                 crate::redact::prepare_seams(&scanner, lines, seam, &cuts);
             }
-            let mut output = crate::buffers::take();
+            let mut output = crate::source::buffers::take();
             crate::pipe::scrub_job(
                 &mut redactor,
                 &scanner,
@@ -445,7 +445,7 @@ async fn dispatch(
                 p.push(redactor);
             }
             if let OwnedBatch::Lines(lines) = payload {
-                crate::buffers::give(lines);
+                crate::source::buffers::give(lines);
             }
             drop(slot);
             scrubbed
@@ -633,7 +633,7 @@ async fn drain_to_sink(
                 let Some(batch) = batch else { break };
                 sink.write(&batch.bytes).await.map_err(PipeError::Write)?;
                 waiting.fetch_sub(batch.lines, Ordering::Relaxed);
-                crate::buffers::give(batch.bytes);
+                crate::source::buffers::give(batch.bytes);
                 unsynced.extend(batch.acks);
             }
             _ = tick.tick() => {

@@ -1,4 +1,4 @@
-//! Spare byte buffers, reused from one chunk to the next.
+//! Spare chunk buffers, reused from one chunk to the next.
 //!
 //! A source copies each chunk's lines into a buffer taken here
 //! ([`copy_of`]); the pipeline gives the input buffer back once the chunk is
