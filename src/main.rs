@@ -195,13 +195,15 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         requested,
         Box::new(move || match config::build(&reload_overrides) {
             Ok(engine) => {
-                logscrub::telemetry::count_reload(true);
+                // The new identity first: a report that counts the reload
+                // shows what it loaded.
                 logscrub::report::set_identity(logscrub::report::Identity::of(
                     engine.scanner.catalog_sha256(),
                     engine.scanner.rules().len(),
                     reload_overrides.config.as_deref(),
                 ));
                 logscrub::telemetry::set_rules_active(engine.scanner.rules().len());
+                logscrub::telemetry::count_reload(true);
                 logscrub::diag::emit(
                     "info",
                     &format!(
