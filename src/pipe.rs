@@ -1,19 +1,21 @@
-//! The scrub job and what every run shares: its options ([`PipeOptions`],
-//! copied whole into each redactor), its errors ([`PipeError`]), live
-//! reload ([`Reloader`]) and the findings side channel.
+//! The pipe: source → framing → scan → redact → sink, for one stream.
 //!
-//! Every line of a run goes one way: sources → framing → [`scrub_job`] →
-//! one ordered writer → sink, in [`crate::service`]. Lines come out in input
-//! order, one output line per input line; a line longer than the limit is
-//! replaced by [`OVERLONG_MARKER`] (fail closed) and counted.
+//! Lines come out in input order, one output line per input line. A line
+//! longer than the limit is replaced by [`OVERLONG_MARKER`] (fail closed)
+//! and counted.
 //!
-//! [`run`] is a thin driver over the same framing, [`StreamCursor`] and
-//! [`scrub_job`] for one in-memory or file stream on the calling thread:
-//! the tools that show or check what a run does (`scan`, `explain`,
-//! `rules test`) and tests use it, so they see exactly what a run writes.
+//! With one thread, reading, scrubbing and writing take turns on the calling
+//! thread. With more, a reader thread cuts the input into batches of whole
+//! lines, `threads` workers scrub batches concurrently, and the calling
+//! thread writes them back in input order. At most `2 × threads` batches are
+//! in flight at any time, so memory stays bounded and a slow output slows
+//! the reader down (backpressure) instead of buffering without limit. Data
+//! read before an input error is still written before the error is returned.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use crate::framing::{Batch, LineReader, OwnedBatch};
@@ -135,16 +137,9 @@ impl Reloader {
     }
 }
 
-/// The thin driver: scrubs everything `input` yields into `output` on the
-/// calling thread, one batch at a time, with the same framing (line limit,
-/// CRI partial runs), [`StreamCursor`] and [`scrub_job`] as the service's
-/// pipeline. For the tools that read one stream into memory (`scan`,
-/// `explain`, `rules test`) and for tests; every run of the command goes
-/// through [`crate::service`]. `name` names the input in errors and
-/// findings; counts are added to `stats`; `options.threads` is not used
-/// (one thread). Data read before an input error is still written before
-/// the error is returned.
-pub fn run<R: Read, W: Write>(
+/// Scrubs everything `input` yields into `output`. `name` names the input
+/// in errors. Counts are added to `stats`.
+pub fn run<R: Read + Send + 'static, W: Write>(
     name: &str,
     input: R,
     output: &mut W,
@@ -152,23 +147,35 @@ pub fn run<R: Read, W: Write>(
     options: &PipeOptions,
     stats: &mut Stats,
 ) -> Result<(), PipeError> {
-    let scrub = options.scrub();
+    if options.threads <= 1 {
+        run_sequential(name, input, output, scanner, options, stats)
+    } else {
+        run_parallel(name, input, output, scanner, options, stats)
+    }
+}
+
+fn run_sequential<R: Read, W: Write>(
+    name: &str,
+    input: R,
+    output: &mut W,
+    scanner: &Arc<Scanner>,
+    options: &PipeOptions,
+    stats: &mut Stats,
+) -> Result<(), PipeError> {
     let mut reader = LineReader::new(input, options.max_line_bytes).hold_continued_runs(
-        scrub
+        options
+            .scrub()
             .holds_cri_partials()
             .then_some(crate::source::cri_partial),
     );
-    let mut scanner = Arc::clone(scanner);
-    let mut redactor = Redactor::with_options(Arc::clone(&scanner), scrub);
-    let mut cursor = StreamCursor::default();
+    let mut redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
     let mut out = Vec::with_capacity(crate::framing::READ_CHUNK + 4096);
     let result = loop {
         if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
-            scanner = next;
+            redactor.replace_scanner(next);
         }
         let batch = match reader.next_batch() {
-            Ok(None) => break Ok(()),
-            Ok(Some(batch)) => batch,
+            Ok(b) => b,
             Err(source) => {
                 break Err(PipeError::Read {
                     input: name.to_string(),
@@ -176,19 +183,16 @@ pub fn run<R: Read, W: Write>(
                 })
             }
         };
-        let lines = match batch {
-            Batch::Lines(lines) => Some(lines),
-            Batch::OverLong { .. } => None,
-        };
-        let start = cursor.advance(
-            lines,
-            &scanner,
-            options.findings.is_some(),
-            options.max_line_bytes,
-        );
         out.clear();
         let started = std::time::Instant::now();
-        scrub_job(&mut redactor, &scanner, batch, start, &mut out);
+        match batch {
+            None => break Ok(()),
+            Some(Batch::Lines(lines)) => redactor.scrub_lines(lines, &mut out),
+            Some(Batch::OverLong { terminated, bytes }) => {
+                redactor.stats_mut().bytes_in += bytes;
+                redactor.fail_closed(terminated, &mut out)
+            }
+        }
         let mut delta = redactor.take_stats();
         crate::telemetry::publish_batch(name, name, &delta, started.elapsed());
         stats.drain_from(&mut delta);
@@ -221,7 +225,7 @@ pub fn scrub_text(
     };
     let mut out = Vec::with_capacity(text.len());
     let mut stats = Stats::default();
-    run("text", text, &mut out, scanner, &options, &mut stats)?;
+    run_sequential("text", text, &mut out, scanner, &options, &mut stats)?;
     Ok(out)
 }
 
@@ -246,42 +250,316 @@ pub(crate) fn write_records(
     sink.flush().map_err(PipeError::Findings)
 }
 
-/// The scrub job: scrubs one batch of a stream into `output` with
-/// `scanner`, starting where `start` says the stream stands (its line
-/// number, private-key block state and carried fields; see
-/// [`StreamCursor`]). Every line of every run goes through here, on
-/// whichever thread; the counts and finding records wait in `redactor` to
-/// be taken.
+/// A batch of input for a worker.
+struct Job {
+    seq: u64,
+    kind: OwnedBatch,
+    /// Private-key block state at the batch's first line.
+    block_lines_left: u32,
+    /// Fields named before the batch's first line (tables, dumps).
+    carry: crate::format::carry::Carry,
+    /// The configuration to scrub it with.
+    scanner: Arc<Scanner>,
+    /// Lines of the input before this batch.
+    first_line: u64,
+}
+
+/// What the workers and the reader report to the writer.
+enum Report {
+    Done {
+        seq: u64,
+        output: Vec<u8>,
+        input: Option<Vec<u8>>,
+        records: Vec<crate::findings::FindingRecord>,
+        /// The batch's counts, folded by rule id, and scrubbing time.
+        stats: Stats,
+        duration: std::time::Duration,
+    },
+    /// The reader failed after handing out batches `0..seq`.
+    ReadFailed { seq: u64, error: io::Error },
+    /// The reader reached the end after `seq` batches.
+    Finished { seq: u64 },
+    /// A worker's counters, sent when it stops.
+    Stats(Stats),
+}
+
+fn run_parallel<R: Read + Send + 'static, W: Write>(
+    name: &str,
+    input: R,
+    output: &mut W,
+    scanner: &Arc<Scanner>,
+    options: &PipeOptions,
+    stats: &mut Stats,
+) -> Result<(), PipeError> {
+    let threads = options.threads;
+    let in_flight = 2 * threads;
+    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(in_flight);
+    let (report_tx, report_rx) = mpsc::channel::<Report>();
+    // One token per batch in flight: the reader takes one before sending a
+    // batch, the writer gives it back once the batch is written.
+    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+    // Emptied input buffers go back to the reader.
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    // Written output buffers go back to the workers.
+    let spare_outputs: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    for _ in 0..threads {
+        let job_rx = Arc::clone(&job_rx);
+        let report_tx = report_tx.clone();
+        let redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
+        std::thread::Builder::new()
+            .name("logscrub-worker".into())
+            .spawn({
+                let spare_outputs = Arc::clone(&spare_outputs);
+                move || worker(&job_rx, &report_tx, &spare_outputs, redactor)
+            })
+            .map_err(PipeError::Write)?;
+    }
+    let reader = BatchReader {
+        max_line_bytes: options.max_line_bytes,
+        hold_cri_partials: options.scrub().holds_cri_partials(),
+        scanner: Arc::clone(scanner),
+        reload: options.reload.clone(),
+        count_lines: options.findings.is_some(),
+    };
+    std::thread::Builder::new()
+        .name("logscrub-reader".into())
+        .spawn(move || reader.run(input, &job_tx, &token_tx, &report_tx, &free_rx))
+        .map_err(PipeError::Write)?;
+
+    write_in_order(
+        name,
+        options,
+        output,
+        &report_rx,
+        &token_rx,
+        &free_tx,
+        &spare_outputs,
+        stats,
+    )
+}
+
+/// The reader thread's state: cuts the input into numbered batches, each
+/// with the configuration and private-key block state it starts with.
+struct BatchReader {
+    max_line_bytes: usize,
+    hold_cri_partials: bool,
+    scanner: Arc<Scanner>,
+    reload: Option<Arc<Reloader>>,
+    /// Whether batches need their first line's number (finding records).
+    count_lines: bool,
+}
+
+impl BatchReader {
+    fn run<R: Read>(
+        mut self,
+        input: R,
+        job_tx: &SyncSender<Job>,
+        token_tx: &SyncSender<()>,
+        report_tx: &mpsc::Sender<Report>,
+        free_rx: &Receiver<Vec<u8>>,
+    ) {
+        let mut reader = LineReader::new(input, self.max_line_bytes)
+            .hold_continued_runs(self.hold_cri_partials.then_some(crate::source::cri_partial));
+        let mut seq = 0u64;
+        let mut cursor = StreamCursor::default();
+        loop {
+            let kind = match reader.next_batch() {
+                Ok(None) => {
+                    let _ = report_tx.send(Report::Finished { seq });
+                    return;
+                }
+                Ok(Some(Batch::Lines(lines))) => {
+                    let mut buf = free_rx.try_recv().unwrap_or_default();
+                    buf.clear();
+                    buf.extend_from_slice(lines);
+                    OwnedBatch::Lines(buf)
+                }
+                Ok(Some(Batch::OverLong { terminated, bytes })) => {
+                    OwnedBatch::OverLong { terminated, bytes }
+                }
+                Err(error) => {
+                    let _ = report_tx.send(Report::ReadFailed { seq, error });
+                    return;
+                }
+            };
+            if let Some(next) = self.reload.as_ref().and_then(|r| r.poll()) {
+                self.scanner = next;
+            }
+            let lines = match &kind {
+                OwnedBatch::Lines(lines) => Some(lines.as_slice()),
+                OwnedBatch::OverLong { .. } => None,
+            };
+            let start = cursor.advance(lines, &self.scanner, self.count_lines, self.max_line_bytes);
+            if token_tx.send(()).is_err() {
+                return;
+            }
+            let job = Job {
+                seq,
+                kind,
+                block_lines_left: start.block_lines_left,
+                carry: start.carry,
+                scanner: Arc::clone(&self.scanner),
+                first_line: start.lines,
+            };
+            if job_tx.send(job).is_err() {
+                return;
+            }
+            seq += 1;
+        }
+    }
+}
+
+/// A worker thread: scrubs batches until the reader is done.
+fn worker(
+    job_rx: &Mutex<Receiver<Job>>,
+    report_tx: &mpsc::Sender<Report>,
+    spare_outputs: &Mutex<Vec<Vec<u8>>>,
+    mut redactor: Redactor,
+) {
+    loop {
+        let job = {
+            let Ok(rx) = job_rx.lock() else { break };
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        };
+        // A reused buffer: a fresh one would fault in its pages anew.
+        let mut output = spare_outputs
+            .lock()
+            .ok()
+            .and_then(|mut spare| spare.pop())
+            .unwrap_or_default();
+        output.clear();
+        let started = std::time::Instant::now();
+        scrub_job(
+            &mut redactor,
+            &job.scanner,
+            &job.kind,
+            job.block_lines_left,
+            job.carry,
+            job.first_line,
+            &mut output,
+        );
+        let input = match job.kind {
+            OwnedBatch::Lines(lines) => Some(lines),
+            OwnedBatch::OverLong { .. } => None,
+        };
+        let report = Report::Done {
+            seq: job.seq,
+            output,
+            input,
+            records: redactor.take_records(),
+            stats: redactor.take_stats(),
+            duration: started.elapsed(),
+        };
+        if report_tx.send(report).is_err() {
+            return;
+        }
+    }
+    let _ = report_tx.send(Report::Stats(redactor.take_stats()));
+}
+
+/// Scrubs one batch into `output` with `scanner`, starting in the given
+/// private-key block state and carried fields at line `first_line` of its
+/// stream. The
+/// counts and finding records wait in `redactor` to be taken.
 pub(crate) fn scrub_job(
     redactor: &mut Redactor,
     scanner: &Arc<Scanner>,
-    batch: Batch<'_>,
-    start: StreamCursor,
+    kind: &OwnedBatch,
+    block_lines_left: u32,
+    carry: crate::format::carry::Carry,
+    first_line: u64,
     output: &mut Vec<u8>,
 ) {
     if !Arc::ptr_eq(redactor.scanner(), scanner) {
         redactor.replace_scanner(Arc::clone(scanner));
     }
-    redactor.set_block_state(start.block_lines_left);
-    redactor.set_carry(start.carry);
-    redactor.set_line_number(start.lines);
-    match batch {
-        Batch::Lines(lines) => {
+    redactor.set_block_state(block_lines_left);
+    redactor.set_carry(carry);
+    redactor.set_line_number(first_line);
+    match kind {
+        OwnedBatch::Lines(lines) => {
             output.reserve(lines.len() + lines.len() / 16);
             redactor.scrub_lines(lines, output);
         }
-        Batch::OverLong { terminated, bytes } => {
+        OwnedBatch::OverLong { terminated, bytes } => {
             redactor.stats_mut().bytes_in += bytes;
-            redactor.fail_closed(terminated, output);
+            redactor.fail_closed(*terminated, output);
         }
     }
 }
 
-/// The borrowed form of a batch a source handed over.
-pub(crate) fn borrowed(batch: &OwnedBatch) -> Batch<'_> {
-    match batch {
-        OwnedBatch::Lines(lines) => Batch::Lines(lines),
-        &OwnedBatch::OverLong { terminated, bytes } => Batch::OverLong { terminated, bytes },
+/// The calling thread: writes finished batches in input order.
+#[allow(clippy::too_many_arguments)] // the pipeline's channels, each its own
+fn write_in_order<W: Write>(
+    name: &str,
+    options: &PipeOptions,
+    output: &mut W,
+    report_rx: &Receiver<Report>,
+    token_rx: &Receiver<()>,
+    free_tx: &mpsc::Sender<Vec<u8>>,
+    spare_outputs: &Mutex<Vec<Vec<u8>>>,
+    stats: &mut Stats,
+) -> Result<(), PipeError> {
+    let mut pending: BTreeMap<u64, (Vec<u8>, Vec<crate::findings::FindingRecord>, u64)> =
+        BTreeMap::new();
+    let mut waiting_lines = 0u64;
+    let mut next = 0u64;
+    let mut end: Option<(u64, Option<io::Error>)> = None;
+    // Every report channel sender is dropped once the reader and all
+    // workers have stopped, which ends this loop.
+    for report in report_rx.iter() {
+        match report {
+            Report::Done {
+                seq,
+                output: out,
+                input,
+                records,
+                stats: mut delta,
+                duration,
+            } => {
+                if let Some(buf) = input {
+                    let _ = free_tx.send(buf);
+                }
+                crate::telemetry::publish_batch(name, name, &delta, duration);
+                waiting_lines += delta.lines;
+                let lines = delta.lines;
+                stats.drain_from(&mut delta);
+                pending.insert(seq, (out, records, lines));
+                while let Some((out, records, lines)) = pending.remove(&next) {
+                    output.write_all(&out).map_err(PipeError::Write)?;
+                    if let Ok(mut spare) = spare_outputs.lock() {
+                        spare.push(out);
+                    }
+                    write_records(options, name, &records)?;
+                    waiting_lines -= lines;
+                    let _ = token_rx.recv();
+                    next += 1;
+                }
+                crate::telemetry::set_output_buffer_lines(waiting_lines);
+            }
+            Report::ReadFailed { seq, error } => end = Some((seq, Some(error))),
+            Report::Finished { seq } => end = Some((seq, None)),
+            Report::Stats(mut s) => stats.drain_from(&mut s),
+        }
+    }
+    output.flush().map_err(PipeError::Write)?;
+    match end {
+        Some((seq, error)) => {
+            debug_assert_eq!(seq, next, "every batch was written");
+            match error {
+                Some(source) => Err(PipeError::Read {
+                    input: name.to_string(),
+                    source,
+                }),
+                None => Ok(()),
+            }
+        }
+        None => Ok(()),
     }
 }
 
@@ -348,14 +626,19 @@ mod tests {
     }
 
     #[test]
-    fn the_driver_scrubs_like_one_redactor() {
+    fn parallel_output_equals_sequential() {
         let data = corpus();
-        let (out, result, stats) = scrub(&data, 1, false);
-        result.unwrap();
-        let whole = crate::redact::scrub_with(&Arc::new(Scanner::builtin()), &data);
-        assert!(out == whole, "batches scrubbed apart differ from one pass");
-        assert_eq!(stats.lines, 40_001);
-        let text = String::from_utf8(out).unwrap();
+        let (one, r1, s1) = scrub(&data, 1, false);
+        r1.unwrap();
+        for threads in [2, 3, 8] {
+            let (many, r, s) = scrub(&data, threads, false);
+            r.unwrap();
+            assert!(many == one, "{threads} threads differ from 1");
+            assert_eq!(s.total_redactions(), s1.total_redactions());
+            assert_eq!(s.lines, s1.lines);
+        }
+        let text = String::from_utf8(one).unwrap();
+        assert_eq!(text.lines().count(), 40_001);
         assert!(
             !text.contains("4111 1111")
                 && !text.contains("QUJDREVG")
@@ -366,8 +649,10 @@ mod tests {
     #[test]
     fn data_before_a_read_error_is_written() {
         let data = corpus();
-        let (out, result, _) = scrub(&data, 1, true);
-        assert!(matches!(result, Err(PipeError::Read { .. })));
-        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 40_000);
+        for threads in [1, 2] {
+            let (out, result, _) = scrub(&data, threads, true);
+            assert!(matches!(result, Err(PipeError::Read { .. })), "{threads}");
+            assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 40_000);
+        }
     }
 }

@@ -431,8 +431,10 @@ async fn dispatch(
             crate::pipe::scrub_job(
                 &mut redactor,
                 &scanner,
-                crate::pipe::borrowed(&payload),
-                start,
+                &payload,
+                start.block_lines_left,
+                start.carry,
+                start.lines,
                 &mut output,
             );
             let scrubbed = Scrubbed {
@@ -768,7 +770,7 @@ mod tests {
         dir
     }
 
-    /// What the thin driver writes for `data`, and its findings.
+    /// What the plain pipe (one thread) writes for `data`, and its findings.
     fn driven(data: &[u8], name: &str) -> (Vec<u8>, Vec<u8>) {
         let findings: Arc<Mutex<Vec<u8>>> = Arc::default();
         let channel: Arc<Mutex<dyn std::io::Write + Send>> = findings.clone();
@@ -778,17 +780,26 @@ mod tests {
         };
         let mut out = Vec::new();
         let scanner = Arc::new(Scanner::builtin());
-        crate::pipe::run(name, data, &mut out, &scanner, &options, &mut Stats::new(0)).unwrap();
+        let input = std::io::Cursor::new(data.to_vec());
+        crate::pipe::run(
+            name,
+            input,
+            &mut out,
+            &scanner,
+            &options,
+            &mut Stats::new(0),
+        )
+        .unwrap();
         let found = std::mem::take(&mut *findings.lock().unwrap());
         (out, found)
     }
 
-    /// Positional files and the pipeline: in the order given, each stream
-    /// scrubbed exactly as the thin driver scrubs it alone (state carried
+    /// Positional files and the service: in the order given, each stream
+    /// scrubbed exactly as the plain pipe scrubs it alone (state carried
     /// across its batches, never across streams), streams kept apart, the
     /// findings in input order, whatever the number of threads.
     #[test]
-    fn ordered_files_through_the_pipeline_equal_the_driver_at_any_thread_count() {
+    fn ordered_files_through_the_service_equal_the_plain_pipe_at_any_thread_count() {
         let dir = temp_dir("ordered");
         let inputs: Vec<PathBuf> = (0..3u32)
             .map(|n| {
@@ -838,7 +849,7 @@ mod tests {
             )
             .unwrap();
             let got = std::fs::read(&output).unwrap();
-            assert!(got == want, "{threads} threads differ from the driver");
+            assert!(got == want, "{threads} threads differ from the plain pipe");
             assert_eq!(stats.lines, 3 * 30_001, "{threads} threads");
             let got_findings = untimed(&findings.lock().unwrap());
             assert!(

@@ -133,9 +133,9 @@ fn a_reload_keeps_recording_findings() {
     let findings = dir.join("findings.jsonl");
     let out_url = format!("file://{}", dir.join("out.log").display());
     let modes: [(&str, Vec<&str>); 3] = [
-        ("one thread", vec!["--threads", "1"]),
-        ("two threads", vec!["--threads", "2"]),
-        ("file output", vec!["--threads", "2", "--output", &out_url]),
+        ("sequential pipe", vec!["--threads", "1"]),
+        ("parallel pipe", vec!["--threads", "2"]),
+        ("service", vec!["--threads", "2", "--output", &out_url]),
     ];
     for (mode, extra) in modes {
         let _ = std::fs::remove_file(&findings);

@@ -4,12 +4,10 @@
 //! baseline.
 //!
 //! Guarantees:
-//! - **The same detection as a run.** Every input goes through
-//!   [`crate::pipe::run`], the thin driver over the run's own framing,
-//!   stream cursor and scrub job, with the configured input format, line
-//!   limit and policy; a finding here is a redaction there, and a line too
-//!   long to scan is a finding (`line_too_long`), never skipped. Inputs are
-//!   scanned one after another, each on the calling thread.
+//! - **The same detection as the pipe.** Every input goes through
+//!   [`crate::pipe::run`] with the configured input format, line limit and
+//!   policy; a finding here is a redaction there, and a line too long to
+//!   scan is a finding (`line_too_long`), never skipped.
 //! - **Every input is tried.** A file or directory that cannot be read is
 //!   recorded as a read error and the scan goes on; the exit code says so
 //!   ([`exit::READ_ERROR`]).
@@ -60,6 +58,8 @@ pub struct ScanOptions {
     /// skipped (a directory with everything under it). Paths named on the
     /// command line are always scanned.
     pub exclude: Vec<glob::Pattern>,
+    /// Scrubbing threads per input.
+    pub threads: usize,
 }
 
 /// One finding, located.
@@ -174,13 +174,13 @@ pub fn scan(engine: &Engine, options: &ScanOptions, baseline: Option<&Baseline>)
         let (name, result) = match &input {
             None => {
                 let name = "standard input".to_string();
-                let r = scan_one(engine, &name, io::stdin());
+                let r = scan_one(engine, options, &name, io::stdin());
                 (name, r)
             }
             Some(path) => {
                 let name = path.display().to_string();
                 let r = match std::fs::File::open(path) {
-                    Ok(file) => scan_one(engine, &name, file),
+                    Ok(file) => scan_one(engine, options, &name, file),
                     Err(e) => Err((e.to_string(), Vec::new(), 0)),
                 };
                 (name, r)
@@ -210,13 +210,18 @@ pub fn scan(engine: &Engine, options: &ScanOptions, baseline: Option<&Baseline>)
 
 type ScanResult = Result<(Vec<Finding>, u64), (String, Vec<Finding>, u64)>;
 
-/// Scans one input through the thin driver, collecting its finding records.
-fn scan_one<R: Read>(engine: &Engine, name: &str, input: R) -> ScanResult {
+/// Scans one input through the pipe, collecting its finding records.
+fn scan_one<R: Read + Send + 'static>(
+    engine: &Engine,
+    options: &ScanOptions,
+    name: &str,
+    input: R,
+) -> ScanResult {
     let written = Arc::new(Mutex::new(Vec::<u8>::new()));
     let channel: Arc<Mutex<dyn io::Write + Send>> = written.clone();
     let pipe = PipeOptions {
         max_line_bytes: engine.max_line_bytes,
-        threads: 1,
+        threads: options.threads.max(1),
         overlong: engine.overlong,
         reload: None,
         format: engine.format,
@@ -318,6 +323,7 @@ mod tests {
         std::fs::write(&file, "plain\nnaïve café 4111111111111111 ok\n").unwrap();
         let options = ScanOptions {
             paths: vec![file.clone()],
+            threads: 1,
             ..Default::default()
         };
         let o = scan(&engine(), &options, None);
@@ -338,6 +344,7 @@ mod tests {
         std::fs::write(&file, "4111111111111111\nalice@example.com\n").unwrap();
         let options = ScanOptions {
             paths: vec![file.clone()],
+            threads: 1,
             ..Default::default()
         };
         let all = scan(&engine(), &options, None);
@@ -361,6 +368,7 @@ mod tests {
         std::fs::write(&file, "4111111111111111\n").unwrap();
         let options = ScanOptions {
             paths: vec![dir.join("missing.log"), file],
+            threads: 1,
             ..Default::default()
         };
         let o = scan(&engine(), &options, None);
