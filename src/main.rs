@@ -98,7 +98,7 @@ fn main() -> ExitCode {
         Ok(code) => (code, None),
         Err(err) if is_broken_pipe(&err) => (0, None),
         Err(err) => {
-            if let Some(e) = err.downcast_ref::<PipeError>() {
+            if let Some(e) = pipe_error(&err) {
                 let (stage, kind) = match e {
                     PipeError::Read { .. } => ("receiving", "read_failed"),
                     PipeError::Write(_) => ("sending", "write_failed"),
@@ -122,18 +122,23 @@ fn main() -> ExitCode {
 /// A closed stdout (`| head`) is a normal way to stop.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     let broken = |e: &io::Error| e.kind() == io::ErrorKind::BrokenPipe;
-    if let Some(PipeError::Write(e)) = err.downcast_ref::<PipeError>() {
+    if let Some(PipeError::Write(e)) = pipe_error(err) {
         return broken(e);
     }
     if let Some(e) = err.downcast_ref::<io::Error>() {
         return broken(e);
     }
-    if let Some(logscrub::service::ServiceError::Pipe(PipeError::Write(e))) =
-        err.downcast_ref::<logscrub::service::ServiceError>()
-    {
-        return broken(e);
-    }
     false
+}
+
+/// The input, output or findings error that ended a run, if that is what
+/// `err` is.
+fn pipe_error(err: &anyhow::Error) -> Option<&PipeError> {
+    match err.downcast_ref::<logscrub::service::ServiceError>() {
+        Some(logscrub::service::ServiceError::Pipe(e)) => Some(e),
+        Some(_) => None,
+        None => err.downcast_ref::<PipeError>(),
+    }
 }
 
 /// The error and its causes, each cause once (many messages already
@@ -190,13 +195,15 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         requested,
         Box::new(move || match config::build(&reload_overrides) {
             Ok(engine) => {
-                logscrub::telemetry::count_reload(true);
+                // The new identity first: a report that counts the reload
+                // shows what it loaded.
                 logscrub::report::set_identity(logscrub::report::Identity::of(
                     engine.scanner.catalog_sha256(),
                     engine.scanner.rules().len(),
                     reload_overrides.config.as_deref(),
                 ));
                 logscrub::telemetry::set_rules_active(engine.scanner.rules().len());
+                logscrub::telemetry::count_reload(true);
                 logscrub::diag::emit(
                     "info",
                     &format!(

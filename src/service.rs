@@ -35,7 +35,8 @@ use crate::redact::{Redactor, StreamCursor};
 use crate::scan::Scanner;
 use crate::sink::{Sink, SinkSpec};
 use crate::source::{
-    file, socket, stdin, Ack, Chunk, ChunkSender, FramingOptions, OrderedInput, SourceSpec, Stream,
+    file, socket, stdin, Ack, Chunk, ChunkSender, Feed, FramingOptions, OrderedInput, SourceSpec,
+    Stream,
 };
 use crate::stats::Stats;
 
@@ -325,7 +326,23 @@ fn read_in_order(
                     }
                 })?
             }
+            OrderedInput::File(path) if store.is_none() => {
+                let name: Arc<str> = path.display().to_string().into();
+                let read_error = |source| PipeError::Read {
+                    input: name.to_string(),
+                    source,
+                };
+                let file = std::fs::File::open(path).map_err(read_error)?;
+                let stream = Arc::new(Stream {
+                    name: Arc::clone(&name),
+                    label: Arc::clone(&name),
+                });
+                let input = crate::source::stoppable::StoppableRead::new(file, Arc::clone(stop));
+                stdin::pump(input, Feed::new(stream, framing, 0), tx).map_err(read_error)?
+            }
             OrderedInput::File(path) => {
+                // With a checkpoint: the file source records and resumes
+                // its position.
                 let name = path.display().to_string();
                 let file_options = file::FileOptions {
                     pattern: glob::Pattern::escape(&path.to_string_lossy()),
@@ -410,7 +427,7 @@ async fn dispatch(
             if let OwnedBatch::Lines(lines) = &mut payload {
                 crate::redact::prepare_seams(&scanner, lines, seam, &cuts);
             }
-            let mut output = Vec::new();
+            let mut output = crate::source::buffers::take();
             crate::pipe::scrub_job(
                 &mut redactor,
                 &scanner,
@@ -428,6 +445,9 @@ async fn dispatch(
             };
             if let Ok(mut p) = pool.lock() {
                 p.push(redactor);
+            }
+            if let OwnedBatch::Lines(lines) = payload {
+                crate::source::buffers::give(lines);
             }
             drop(slot);
             scrubbed
@@ -615,6 +635,7 @@ async fn drain_to_sink(
                 let Some(batch) = batch else { break };
                 sink.write(&batch.bytes).await.map_err(PipeError::Write)?;
                 waiting.fetch_sub(batch.lines, Ordering::Relaxed);
+                crate::source::buffers::give(batch.bytes);
                 unsynced.extend(batch.acks);
             }
             _ = tick.tick() => {
@@ -718,6 +739,190 @@ mod tests {
             advance(&mut cursors, &s, Some(begin));
         }
         assert!(cursors.cursors.len() <= 128, "{}", cursors.cursors.len());
+    }
+
+    /// Lines that carry state from one line to the next (private-key
+    /// blocks, CRI partial runs), secrets, and a last line without newline.
+    fn corpus(seed: u32) -> Vec<u8> {
+        let mut data = Vec::new();
+        for i in 0..30_000u32 {
+            let line = match i % 9 {
+                0 => format!("{seed}/{i} card 4111 1111 1111 1111 ok\n"),
+                1 => "-----BEGIN RSA PRIVATE KEY-----\n".into(),
+                2 => "QUJDREVGR0hJSktMTU5PUA==\n".into(),
+                3 => "-----END RSA PRIVATE KEY-----\n".into(),
+                4 => format!("2024-01-01T00:00:00Z stdout P part {i} 5105 1051\n"),
+                5 => "2024-01-01T00:00:00Z stdout F 0510 5100 done\n".into(),
+                6 => format!("{i} mail alice@example.com\n"),
+                _ => format!("{i} plain line with id 1740797428239\n"),
+            };
+            data.extend_from_slice(line.as_bytes());
+        }
+        data.extend_from_slice(b"last line without newline 5555555555554444");
+        data
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("logscrub-service-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// What the plain pipe (one thread) writes for `data`, and its findings.
+    fn driven(data: &[u8], name: &str) -> (Vec<u8>, Vec<u8>) {
+        let findings: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let channel: Arc<Mutex<dyn std::io::Write + Send>> = findings.clone();
+        let options = PipeOptions {
+            findings: Some(channel),
+            ..PipeOptions::default()
+        };
+        let mut out = Vec::new();
+        let scanner = Arc::new(Scanner::builtin());
+        let input = std::io::Cursor::new(data.to_vec());
+        crate::pipe::run(
+            name,
+            input,
+            &mut out,
+            &scanner,
+            &options,
+            &mut Stats::new(0),
+        )
+        .unwrap();
+        let found = std::mem::take(&mut *findings.lock().unwrap());
+        (out, found)
+    }
+
+    /// Positional files and the service: in the order given, each stream
+    /// scrubbed exactly as the plain pipe scrubs it alone (state carried
+    /// across its batches, never across streams), streams kept apart, the
+    /// findings in input order, whatever the number of threads.
+    #[test]
+    fn ordered_files_through_the_service_equal_the_plain_pipe_at_any_thread_count() {
+        let dir = temp_dir("ordered");
+        let inputs: Vec<PathBuf> = (0..3u32)
+            .map(|n| {
+                let path = dir.join(format!("{n}.log"));
+                std::fs::write(&path, corpus(n)).unwrap();
+                path
+            })
+            .collect();
+        let (mut want, mut want_findings) = (Vec::new(), Vec::new());
+        for path in &inputs {
+            let (out, found) = driven(&corpus_of(path), &path.display().to_string());
+            if want.last().is_some_and(|&b| b != b'\n') {
+                want.push(b'\n');
+            }
+            want.extend_from_slice(&out);
+            want_findings.extend_from_slice(&found);
+        }
+        assert!(!want_findings.is_empty());
+        for threads in [1, 2, 3, 8] {
+            let output = dir.join(format!("out-{threads}.log"));
+            let findings: Arc<Mutex<Vec<u8>>> = Arc::default();
+            let channel: Arc<Mutex<dyn std::io::Write + Send>> = findings.clone();
+            let options = ServiceOptions {
+                sources: vec![SourceSpec::InOrder(
+                    inputs.iter().cloned().map(OrderedInput::File).collect(),
+                )],
+                follow: false,
+                start_at_end: false,
+                selection: Default::default(),
+                output: SinkSpec::File(output.clone()),
+                checkpoint: None,
+                buffer_bytes: 1 << 20,
+                when_full: WhenFull::Block,
+                pipe: PipeOptions {
+                    threads,
+                    findings: Some(channel),
+                    ..PipeOptions::default()
+                },
+            };
+            let mut stats = Stats::new(0);
+            run(
+                options,
+                Arc::new(Scanner::builtin()),
+                Arc::new(AtomicBool::new(false)),
+                Default::default(),
+                &mut stats,
+            )
+            .unwrap();
+            let got = std::fs::read(&output).unwrap();
+            assert!(got == want, "{threads} threads differ from the plain pipe");
+            assert_eq!(stats.lines, 3 * 30_001, "{threads} threads");
+            let got_findings = untimed(&findings.lock().unwrap());
+            assert!(
+                got_findings == untimed(&want_findings),
+                "{threads} threads: findings differ or are out of order"
+            );
+        }
+        let text = String::from_utf8(want).unwrap();
+        assert!(["4111 1111", "QUJDREVG", "5555555555554444", "alice@"]
+            .iter()
+            .all(|s| !text.contains(s)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Finding records without their time.
+    fn untimed(records: &[u8]) -> Vec<serde_json::Value> {
+        records
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_slice(l).unwrap();
+                v.as_object_mut().unwrap().remove("time");
+                v
+            })
+            .collect()
+    }
+
+    fn corpus_of(path: &std::path::Path) -> Vec<u8> {
+        std::fs::read(path).unwrap()
+    }
+
+    /// A positional file that cannot be opened ends the run with a read
+    /// error naming it, after everything read before it was written.
+    #[test]
+    fn an_unreadable_positional_file_ends_the_run_after_what_came_before() {
+        let dir = temp_dir("unreadable");
+        let good = dir.join("good.log");
+        std::fs::write(&good, b"good 4111111111111111\n").unwrap();
+        let missing = dir.join("missing.log");
+        let output = dir.join("out.log");
+        let options = ServiceOptions {
+            sources: vec![SourceSpec::InOrder(vec![
+                OrderedInput::File(good.clone()),
+                OrderedInput::File(missing.clone()),
+                OrderedInput::File(good),
+            ])],
+            follow: false,
+            start_at_end: false,
+            selection: Default::default(),
+            output: SinkSpec::File(output.clone()),
+            checkpoint: None,
+            buffer_bytes: 1 << 20,
+            when_full: WhenFull::Block,
+            pipe: PipeOptions {
+                threads: 2,
+                ..PipeOptions::default()
+            },
+        };
+        let result = run(
+            options,
+            Arc::new(Scanner::builtin()),
+            Arc::new(AtomicBool::new(false)),
+            Default::default(),
+            &mut Stats::new(0),
+        );
+        match result {
+            Err(ServiceError::Pipe(PipeError::Read { input, .. })) => {
+                assert_eq!(input, missing.display().to_string())
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(std::fs::read(&output).unwrap(), b"good [CARD_REDACTED]\n");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

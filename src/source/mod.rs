@@ -8,6 +8,7 @@
 //! source from reading (backpressure: a followed file pauses, a socket
 //! stops being read).
 
+pub mod buffers;
 pub mod file;
 pub mod select;
 pub mod socket;
@@ -296,7 +297,7 @@ impl Feed {
     pub fn next_chunk(&mut self) -> Option<Chunk> {
         let before = self.framer.consumed();
         let payload = match self.framer.next_batch() {
-            Next::Batch(Batch::Lines(lines)) => OwnedBatch::Lines(lines.to_vec()),
+            Next::Batch(Batch::Lines(lines)) => OwnedBatch::Lines(buffers::copy_of(lines)),
             Next::Batch(Batch::OverLong { terminated, bytes }) => {
                 OwnedBatch::OverLong { terminated, bytes }
             }
