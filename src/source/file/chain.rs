@@ -27,8 +27,9 @@ impl FileSource {
     /// now at the path is read after them.
     ///
     /// A file truncated before it was renamed (copytruncate, then a
-    /// rename) is recovered from its copy first, so the copy of what was
-    /// read is known and not read again. False when the receiver is gone.
+    /// rename) is recovered from its copy first — read to its end or not,
+    /// resumed from a checkpoint and not read since included — so the copy
+    /// of what was read is known and not read again. False when the receiver is gone.
     pub(super) fn check_renamed(&mut self, tx: &ChunkSender, scope: &Scope) -> bool {
         for idx in 0..self.followed.len() {
             if !scope.covers(&self.followed[idx].0) {
@@ -44,8 +45,11 @@ impl FileSource {
             let mut previous = self.newest_at.get(&path).copied();
             let mut generations = Vec::new();
             if let Some(old) = current {
+                // (At its end or not: a file not read since it was resumed,
+                // or stopped mid-read, loses to the truncation what it did
+                // not read, and its copy holds what it did.)
                 if let Some(t) = self.tracked.iter_mut().find(|t| t.key == old && !t.rotated) {
-                    if t.at_eof && t.truncated(false) {
+                    if t.truncated(false) {
                         match recover_truncated(&*self.fs, t, tx) {
                             None => return false,
                             Some(copy) => t.recovered_from = Some(copy),

@@ -724,6 +724,10 @@ fn restart_regressions() {
             vec![w(2, 1), term.clone(), Op::Commit, Ct, term.clone()],
         ),
         (
+            "a committed file copied, truncated and renamed while down resumes in its copy",
+            vec![w(2, 0), term.clone(), Op::Commit, Ct, Rc, term.clone()],
+        ),
+        (
             "a copy with a reused inode number is found by its content",
             vec![
                 w(2, 0),
