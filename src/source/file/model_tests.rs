@@ -587,8 +587,18 @@ fn mem() -> Disk {
     Disk::Mem(Arc::new(MemFs::default()))
 }
 
+/// Case counts: `PROPTEST_CASES` when set (to search with many fresh
+/// seeds), else `default`.
+fn cases(default: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    ProptestConfig::with_cases(cases)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(cases(64))]
     #[test]
     fn rotation_never_loses_duplicates_reorders_or_merges(ops in proptest::collection::vec(op(), 1..24)) {
         check(&ops, false, Disk::Real)?;
@@ -596,7 +606,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(cases(128))]
     #[test]
     fn restarts_from_the_checkpoint_lose_nothing_and_repeat_only_uncommitted_lines(
         ops in proptest::collection::vec(op_with_restarts(), 1..28)
@@ -607,7 +617,7 @@ proptest! {
 
 proptest! {
     // (In memory: exact and instant, so more cases in the same time.)
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(cases(256))]
     #[test]
     fn in_memory_rotation_never_loses_duplicates_reorders_or_merges(
         ops in proptest::collection::vec(op(), 1..24)
@@ -619,6 +629,53 @@ proptest! {
     fn in_memory_restarts_lose_nothing_and_repeat_only_uncommitted_lines(
         ops in proptest::collection::vec(op_with_restarts(), 1..28)
     ) {
+        check(&ops, true, mem())?;
+    }
+}
+
+/// Lines written and committed, a stop (SIGTERM or kill) and perhaps a
+/// reader started and left idle, then rotations of either kind in any
+/// order and number, with or without writes between them, before the next
+/// look: the committed lines are in a copy or a renamed generation (or in
+/// both: copytruncate then rename), and are never read again.
+fn rotations_while_down() -> impl Strategy<Value = Vec<Op>> {
+    let rotation = prop_oneof![
+        2 => Just(Op::RotateCreate),
+        2 => Just(Op::CopyTruncate),
+        1 => (2u8..4, 0u8..60).prop_map(|(lines, partial)| Op::Write { lines, partial }),
+    ];
+    (
+        (2u8..5, 0u8..60),
+        any::<bool>(),
+        any::<bool>(),
+        proptest::collection::vec(rotation, 1..6),
+        any::<bool>(),
+    )
+        .prop_map(|((lines, partial), graceful, idle, rotations, look)| {
+            let mut ops = vec![Op::Write { lines, partial }, Op::Look, Op::Commit];
+            ops.push(Op::Stop { graceful });
+            if idle {
+                // (A commit with nothing new starts a reader that does not
+                // read: it resumes, then sees the rotations all at once.)
+                ops.push(Op::Commit);
+            }
+            ops.extend(rotations);
+            ops.push(if look {
+                Op::Look
+            } else {
+                Op::Stop { graceful: true }
+            });
+            ops
+        })
+}
+
+proptest! {
+    #![proptest_config(cases(64))]
+    #[test]
+    fn rotations_while_down_after_a_commit_never_repeat_committed_lines(
+        ops in rotations_while_down()
+    ) {
+        check(&ops, true, Disk::Real)?;
         check(&ops, true, mem())?;
     }
 }
@@ -726,6 +783,24 @@ fn restart_regressions() {
         (
             "a committed file copied, truncated and renamed while down resumes in its copy",
             vec![w(2, 0), term.clone(), Op::Commit, Ct, Rc, term.clone()],
+        ),
+        (
+            "copies and renames while an idle resumed reader waits: none read again",
+            vec![
+                w(2, 0),
+                term.clone(),
+                Op::Commit,
+                Ct,
+                Ct,
+                Rc,
+                Ct,
+                Rc,
+                term.clone(),
+            ],
+        ),
+        (
+            "a rename then a copytruncate while an idle resumed reader waits",
+            vec![w(2, 0), term.clone(), Op::Commit, Rc, Ct, Rc, term.clone()],
         ),
         (
             "a copy with a reused inode number is found by its content",
