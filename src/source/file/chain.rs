@@ -29,7 +29,8 @@ impl FileSource {
     /// A file truncated before it was renamed (copytruncate, then a
     /// rename) is recovered from its copy first — read to its end or not,
     /// resumed from a checkpoint and not read since included — so the copy
-    /// of what was read is known and not read again. False when the receiver is gone.
+    /// of what was read is known and not read again. False when the
+    /// receiver is gone.
     pub(super) fn check_renamed(&mut self, tx: &ChunkSender, scope: &Scope) -> bool {
         for idx in 0..self.followed.len() {
             if !scope.covers(&self.followed[idx].0) {
@@ -45,9 +46,10 @@ impl FileSource {
             let mut previous = self.newest_at.get(&path).copied();
             let mut generations = Vec::new();
             if let Some(old) = current {
-                // (At its end or not: a file not read since it was resumed,
-                // or stopped mid-read, loses to the truncation what it did
-                // not read, and its copy holds what it did.)
+                // (At its end or not: of a file not read since it was
+                // resumed, or stopped mid-read, what was not read is in the
+                // copy, read from where reading stopped; what was read is
+                // not read again.)
                 if let Some(t) = self.tracked.iter_mut().find(|t| t.key == old && !t.rotated) {
                     if t.truncated(false) {
                         match recover_truncated(&*self.fs, t, tx) {
