@@ -445,7 +445,7 @@ pub fn label_is_safe(label: &str) -> bool {
 }
 
 /// True when some match of `hir` can contain a `\n` byte.
-fn can_match_newline(hir: &regex_syntax::hir::Hir) -> bool {
+pub(crate) fn can_match_newline(hir: &regex_syntax::hir::Hir) -> bool {
     use regex_syntax::hir::{Class, HirKind};
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => false,

@@ -959,31 +959,26 @@ pub(crate) fn merge_findings(findings: &mut Vec<Finding>) {
 /// counts as mattering. (Loaded rules never match a newline: see
 /// `rules::check_rule`.)
 fn line_breaks_matter(rules: &[Rule]) -> bool {
-    use regex_syntax::hir::{Class, Hir, HirKind, Look};
-    fn matters(hir: &Hir) -> bool {
+    use regex_syntax::hir::{Hir, HirKind, Look};
+    fn looks_past_word_bounds(hir: &Hir) -> bool {
         match hir.kind() {
-            HirKind::Empty => false,
-            HirKind::Literal(l) => l.0.contains(&b'\n'),
-            HirKind::Class(Class::Bytes(c)) => c
-                .ranges()
-                .iter()
-                .any(|r| r.start() <= b'\n' && b'\n' <= r.end()),
-            HirKind::Class(Class::Unicode(c)) => c
-                .ranges()
-                .iter()
-                .any(|r| r.start() <= '\n' && '\n' <= r.end()),
             HirKind::Look(look) => !matches!(
                 look,
                 Look::Start | Look::End | Look::WordAscii | Look::WordUnicode
             ),
-            HirKind::Repetition(r) => matters(&r.sub),
-            HirKind::Capture(c) => matters(&c.sub),
-            HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().any(matters),
+            HirKind::Repetition(r) => looks_past_word_bounds(&r.sub),
+            HirKind::Capture(c) => looks_past_word_bounds(&c.sub),
+            HirKind::Concat(subs) | HirKind::Alternation(subs) => {
+                subs.iter().any(looks_past_word_bounds)
+            }
+            HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) => false,
         }
     }
     rules.iter().any(|r| {
         regex_automata::util::syntax::parse_with(&r.regex, &crate::rules::syntax_config())
-            .map_or(true, |hir| matters(&hir))
+            .map_or(true, |hir| {
+                crate::rules::can_match_newline(&hir) || looks_past_word_bounds(&hir)
+            })
     })
 }
 
