@@ -149,9 +149,9 @@ fn cri_stream(content: &[u8]) -> [u8; 6] {
 /// How deep a line is read, as the line gate and filter found.
 #[derive(Clone, Copy, Debug)]
 struct Depth {
-    /// The indexed rules run over the raw bytes: a rule's literal, a name
-    /// or a gate's match is there.
-    scan_raw: bool,
+    /// The indexed rules run over the raw bytes: the line filter found one
+    /// of their literals there.
+    literal: bool,
     /// The automaton runs over the raw bytes too: the gate flagged the
     /// line (or did not look at it).
     automaton: bool,
@@ -163,18 +163,40 @@ struct Depth {
     walk: bool,
 }
 
+/// A sorted list of flagged line starts, asked in increasing order.
+struct FlaggedLines<'a> {
+    starts: &'a [usize],
+    next: usize,
+}
+
+impl<'a> FlaggedLines<'a> {
+    fn new(starts: &'a [usize]) -> FlaggedLines<'a> {
+        FlaggedLines { starts, next: 0 }
+    }
+
+    /// Whether the line starting at `start` is flagged; `start` must not
+    /// be below the one asked before.
+    fn holds(&mut self, start: usize) -> bool {
+        while self.starts.get(self.next).is_some_and(|&f| f < start) {
+            self.next += 1;
+        }
+        self.starts.get(self.next) == Some(&start)
+    }
+}
+
 impl Depth {
     /// Everything: a line the gate did not look at.
     const FULL: Depth = Depth {
-        scan_raw: true,
+        literal: true,
         automaton: true,
         walk: true,
     };
 
     /// What the raw view of the scan reads.
     fn raw_view(self) -> RawView {
-        match (self.scan_raw, self.automaton) {
-            (_, true) => RawView::Full,
+        match (self.literal, self.automaton) {
+            (true, true) => RawView::Full,
+            (false, true) => RawView::Automaton,
             (true, false) => RawView::Indexed,
             (false, false) => RawView::Skip,
         }
@@ -356,41 +378,27 @@ impl Redactor {
         };
         let flagged = std::mem::take(&mut self.scratch.flagged);
         let automaton_flagged = std::mem::take(&mut self.scratch.automaton_flagged);
+        let literal_flagged = std::mem::take(&mut self.scratch.literal_flagged);
         let named = std::mem::take(&mut self.scratch.named);
-        let mut next_flagged = 0;
-        let mut next_automaton = 0;
-        let mut next_named = 0;
+        let mut automaton_lines = FlaggedLines::new(&automaton_flagged);
+        let mut literal_lines = FlaggedLines::new(&literal_flagged);
+        let mut named_lines = FlaggedLines::new(&named);
         let mut lines = 0usize;
         let mut start = 0;
         while start < input.len() {
             let end = memchr::memchr(b'\n', &input[start..]).map_or(input.len(), |i| start + i + 1);
-            let scan_raw = !gated || {
-                while flagged.get(next_flagged).is_some_and(|&f| f < start) {
-                    next_flagged += 1;
+            // The automaton reads the lines the gate flagged, the indexed
+            // rules those holding one of their literals, and the field
+            // recognizer and the structure walks those where the line filter
+            // found a sensitive name's spelling.
+            let depth = if gated {
+                Depth {
+                    literal: literal_lines.holds(start),
+                    automaton: automaton_lines.holds(start),
+                    walk: named_lines.holds(start),
                 }
-                flagged.get(next_flagged) == Some(&start)
-            };
-            let automaton = !gated || {
-                while automaton_flagged
-                    .get(next_automaton)
-                    .is_some_and(|&f| f < start)
-                {
-                    next_automaton += 1;
-                }
-                automaton_flagged.get(next_automaton) == Some(&start)
-            };
-            let walk = !gated || {
-                while named.get(next_named).is_some_and(|&f| f < start) {
-                    next_named += 1;
-                }
-                named.get(next_named) == Some(&start)
-            };
-            // The field recognizer and the structure walks read only the
-            // lines where the line filter found a sensitive name's spelling.
-            let depth = Depth {
-                scan_raw,
-                automaton,
-                walk,
+            } else {
+                Depth::FULL
             };
             self.scrub_gated_line(&input[start..end], depth, out);
             lines += 1;
@@ -401,6 +409,7 @@ impl Redactor {
         }
         self.scratch.flagged = flagged;
         self.scratch.automaton_flagged = automaton_flagged;
+        self.scratch.literal_flagged = literal_flagged;
         self.scratch.named = named;
         self.finish(out);
     }

@@ -158,8 +158,9 @@ pub struct Scratch {
     /// The start offsets of the lines holding a sensitive name's spelling
     /// in the last batch: the only lines where a field can be named.
     pub named: Vec<usize>,
-    /// Scratch for the lines holding an indexed literal.
-    literal_flagged: Vec<usize>,
+    /// The start offsets of the lines holding an indexed rule's literal in
+    /// the last batch: the only lines where an indexed rule can match.
+    pub literal_flagged: Vec<usize>,
     /// The last line had more than [`MAX_FINDINGS_PER_LINE`] findings:
     /// scanning stopped there, and the line must fail closed.
     pub overflowed: bool,
@@ -176,12 +177,17 @@ pub const MAX_FINDINGS_PER_LINE: usize = 65_536;
 /// How much of a line's raw bytes [`Scanner::scan_gated_line`] reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RawView {
-    /// Not at all: neither the gate nor the line filter flagged the line.
+    /// Not at all: the gate did not flag the line and the line filter
+    /// found no literal of an indexed rule in it (a sensitive name there is
+    /// the structure walks' business, not the scan's).
     Skip,
     /// The indexed rules whose literals occur, not the automaton: the line
     /// filter flagged the line, the gate did not (so no rule of the
     /// automaton can match it).
     Indexed,
+    /// The automaton, not the indexed rules: the gate flagged the line,
+    /// the line filter found none of their literals in it.
+    Automaton,
     /// The automaton and the indexed rules.
     Full,
 }
@@ -484,8 +490,8 @@ impl Scanner {
         let mut work = Work {
             cache,
             gate: gate.as_mut(),
-            automaton: raw == RawView::Full,
-            literals: true,
+            automaton: matches!(raw, RawView::Full | RawView::Automaton),
+            literals: raw != RawView::Automaton,
             secret_caches,
             single_caches,
             active,
