@@ -60,7 +60,7 @@ fn long_enough(literal: &[u8], folded: bool) -> bool {
 const MAX_LITERALS_PER_RULE: usize = 256;
 
 /// One pattern of the automaton.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Pattern {
     /// Matched case-sensitively (a prefix literal) or not (a keyword).
     case_sensitive: bool,
@@ -71,7 +71,7 @@ struct Pattern {
 }
 
 /// The literal index of a rule list.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Literals {
     patterns: Vec<Pattern>,
     /// Per rule: true when the rule is indexed here (not in the automaton).

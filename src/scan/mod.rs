@@ -206,6 +206,31 @@ impl Scanner {
     pub fn new(rules: Vec<Rule>) -> Result<Scanner, CatalogError> {
         check_unique_ids(&rules)?;
         let literals = Literals::new(&rules);
+        let sensitive_keys = crate::format::SensitiveKeys::new(
+            crate::format::DEFAULT_SENSITIVE_KEYS.iter().copied(),
+            &rules,
+        );
+        // The line filter is built on a thread of its own while the
+        // automaton is compiled here: they are the two costly parts of
+        // start-up and need nothing of each other.
+        std::thread::scope(|scope| {
+            let filter =
+                scope.spawn(|| LineFilter::new(&literals.patterns(), sensitive_keys.spellings()));
+            let scanner = Scanner::compile(rules, literals.clone(), sensitive_keys.clone());
+            let filter = filter.join().expect("building the line filter");
+            scanner.map(|s| Scanner {
+                line_filter: std::sync::OnceLock::from(filter),
+                ..s
+            })
+        })
+    }
+
+    /// The scanner of `rules`, with the line filter left to be built.
+    fn compile(
+        rules: Vec<Rule>,
+        literals: Literals,
+        sensitive_keys: crate::format::SensitiveKeys,
+    ) -> Result<Scanner, CatalogError> {
         let combined_rules: Vec<usize> = (0..rules.len())
             .filter(|&i| !literals.is_indexed(i))
             .collect();
@@ -248,10 +273,6 @@ impl Scanner {
                 secret_regex[i] = Some((build_one(&rules[i])?, index));
             }
         }
-        let sensitive_keys = crate::format::SensitiveKeys::new(
-            crate::format::DEFAULT_SENSITIVE_KEYS.iter().copied(),
-            &rules,
-        );
         let single = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
         let rest: Vec<Rule> = combined_rules.iter().map(|&i| rules[i].clone()).collect();
         let gate = Gate::new(&rest);
@@ -374,8 +395,17 @@ impl Scanner {
         mut self,
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Scanner {
-        self.sensitive_keys = crate::format::SensitiveKeys::new(entries, &self.rules);
-        self.line_filter = std::sync::OnceLock::new();
+        let keys = crate::format::SensitiveKeys::new(entries, &self.rules);
+        let sorted = |k: &crate::format::SensitiveKeys| {
+            let mut spellings = k.spellings().to_vec();
+            spellings.sort_unstable();
+            spellings
+        };
+        // The filter flags the same lines for the same set of spellings.
+        if sorted(&keys) != sorted(&self.sensitive_keys) {
+            self.line_filter = std::sync::OnceLock::new();
+        }
+        self.sensitive_keys = keys;
         self
     }
 
@@ -991,6 +1021,36 @@ fn line_breaks_matter(rules: &[Rule]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The line filter built with the scanner (for the default names) is
+    /// kept for the same names in another order, and rebuilt for others.
+    #[test]
+    fn the_line_filter_follows_the_sensitive_keys() {
+        let batch = b"x=1\nfrobnicator=hunter2\npassword=a\n";
+        let named = |scanner: &Scanner| {
+            let mut scratch = scanner.scratch();
+            assert!(scanner.flag_lines(batch, &mut scratch));
+            scratch.named.clone()
+        };
+        let defaults = crate::format::DEFAULT_SENSITIVE_KEYS;
+        assert_eq!(named(&Scanner::builtin()), vec![24]);
+        let reordered = Scanner::builtin().with_sensitive_keys(defaults.iter().rev().copied());
+        assert_eq!(named(&reordered), vec![24]);
+        let added = Scanner::builtin().with_sensitive_keys(
+            defaults
+                .iter()
+                .copied()
+                .chain([("frobnicator", "kv_secret")]),
+        );
+        assert_eq!(named(&added), vec![4, 24]);
+        let removed = Scanner::builtin().with_sensitive_keys(
+            defaults
+                .iter()
+                .copied()
+                .filter(|(k, _)| !k.contains("pass")),
+        );
+        assert!(!named(&removed).contains(&24));
+    }
 
     fn spans(line: &str) -> Vec<(String, String)> {
         let scanner = Scanner::builtin();
