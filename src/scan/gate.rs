@@ -272,30 +272,32 @@ impl Walk<'_> {
             .unwrap_or(0);
         let (dfa, cache) = (self.dfa, &*self.cache);
         let mut sid = self.sid;
-        let mut prev = self.prev;
         // Each lane's next `steps` bytes, zipped: one step reads a byte of
         // every lane without bounds checks, and the lanes' table loads
-        // interleave.
+        // interleave. A step that leads a lane into a tagged state is not
+        // taken here: `run` takes it lane by lane, keeping the state before
+        // (an unknown transition is computed from it).
         let [a, b, c, d]: [&[u8]; LANES] =
             std::array::from_fn(|i| &hay[self.pos[i]..self.pos[i] + steps]);
         let mut taken = steps;
         for (k, (((&x0, &x1), &x2), &x3)) in a.iter().zip(b).zip(c).zip(d).enumerate() {
-            prev = sid;
-            sid[0] = dfa.next_state_untagged(cache, sid[0], x0);
-            sid[1] = dfa.next_state_untagged(cache, sid[1], x1);
-            sid[2] = dfa.next_state_untagged(cache, sid[2], x2);
-            sid[3] = dfa.next_state_untagged(cache, sid[3], x3);
-            if sid.iter().any(|s| s.is_tagged()) {
-                taken = k + 1;
+            let next = [
+                dfa.next_state_untagged(cache, sid[0], x0),
+                dfa.next_state_untagged(cache, sid[1], x1),
+                dfa.next_state_untagged(cache, sid[2], x2),
+                dfa.next_state_untagged(cache, sid[3], x3),
+            ];
+            if next.iter().any(|s| s.is_tagged()) {
+                taken = k;
                 break;
             }
+            sid = next;
         }
         let mut pos = self.pos;
         for p in &mut pos {
             *p += taken;
         }
         self.sid = sid;
-        self.prev = prev;
         self.pos = pos;
     }
 
