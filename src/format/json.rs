@@ -62,6 +62,20 @@ pub fn looks_like_json(line: &[u8]) -> bool {
     line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
+/// The bytes that end a run of ordinary string content: the closing quote,
+/// a backslash, and the control bytes JSON does not allow raw.
+const STRING_STOP: [bool; 256] = {
+    let mut stop = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        stop[b] = true;
+        b += 1;
+    }
+    stop[b'"' as usize] = true;
+    stop[b'\\' as usize] = true;
+    stop
+};
+
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
@@ -161,7 +175,16 @@ impl Parser<'_> {
         let start = self.i;
         // One pass: the closing quote, escapes skipped, control bytes
         // refused (most strings are short: a byte loop beats a search).
-        while let Some(&b) = self.s.get(self.i) {
+        // Ordinary bytes are skipped with one table test each.
+        loop {
+            let rest = self.s.get(self.i..).unwrap_or_default();
+            self.i += rest
+                .iter()
+                .position(|&b| STRING_STOP[usize::from(b)])
+                .unwrap_or(rest.len());
+            let Some(&b) = self.s.get(self.i) else {
+                return None;
+            };
             match b {
                 b'"' => {
                     let content = start..self.i;
@@ -170,11 +193,9 @@ impl Parser<'_> {
                 }
                 b'\\' if self.s.get(self.i + 1).is_some_and(|&c| c < 0x20) => return None,
                 b'\\' => self.i += 2,
-                0..=0x1f => return None,
-                _ => self.i += 1,
+                _ => return None,
             }
         }
-        None
     }
 
     fn object<V: FnMut(&Member)>(&mut self, depth: usize, visit: &mut V) -> Option<()> {
@@ -287,5 +308,48 @@ mod tests {
         }
         let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
         assert!(!walk(deep.as_bytes(), &mut |_| {}));
+    }
+
+    /// String content: every byte at every place of a string, against the
+    /// rule read byte by byte (a quote ends it, a backslash takes the next
+    /// byte unless that is a control byte, a raw control byte is refused).
+    #[test]
+    fn string_content_is_read_byte_by_byte() {
+        fn reference(content: &[u8]) -> Option<usize> {
+            let mut i = 0;
+            while let Some(&b) = content.get(i) {
+                match b {
+                    b'"' => return Some(i),
+                    b'\\' if content.get(i + 1).is_some_and(|&c| c < 0x20) => return None,
+                    b'\\' => i += 2,
+                    0..=0x1f => return None,
+                    _ => i += 1,
+                }
+            }
+            None
+        }
+        for b in 0..=255u8 {
+            for content in [
+                vec![b],
+                vec![b'x', b, b'y'],
+                vec![b'\\', b],
+                vec![b'a', b'\\', b, b'z'],
+                vec![b, b'\\'],
+            ] {
+                for closed in [false, true] {
+                    let mut line = b"{\"k\": \"".to_vec();
+                    line.extend_from_slice(&content);
+                    if closed {
+                        line.extend_from_slice(b"\"}");
+                    }
+                    let mut tail = content.clone();
+                    if closed {
+                        tail.extend_from_slice(b"\"}");
+                    }
+                    let want = reference(&tail).is_some_and(|end| &tail[end..] == b"\"}");
+                    assert_eq!(is_valid(&line), want, "{line:?}");
+                }
+            }
+        }
     }
 }
