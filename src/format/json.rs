@@ -182,10 +182,7 @@ impl Parser<'_> {
                 .iter()
                 .position(|&b| STRING_STOP[usize::from(b)])
                 .unwrap_or(rest.len());
-            let Some(&b) = self.s.get(self.i) else {
-                return None;
-            };
-            match b {
+            match *self.s.get(self.i)? {
                 b'"' => {
                     let content = start..self.i;
                     self.i += 1;
