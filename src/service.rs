@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::checkpoint::{CheckpointError, Checkpoints, Position};
+use crate::checkpoint::{CheckpointError, Checkpoints};
 use crate::findings::FindingRecord;
 use crate::framing::OwnedBatch;
 use crate::pipe::{PipeError, PipeOptions};
@@ -663,20 +663,7 @@ fn commit(
     let Ok(mut store) = store.lock() else {
         return Ok(());
     };
-    for ack in acks.drain(..) {
-        if ack.forget {
-            store.forget(ack.key);
-        } else {
-            store.record(
-                ack.key,
-                Position {
-                    path: (*ack.path).clone(),
-                    fingerprint: ack.fingerprint,
-                    offset: ack.offset,
-                },
-            );
-        }
-    }
+    store.apply(acks);
     // Logged once per run of failures, counted every time.
     static FAILING: AtomicBool = AtomicBool::new(false);
     match store.save() {

@@ -18,7 +18,6 @@ pub mod stoppable;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::checkpoint::{FileKey, Fingerprint};
 use crate::framing::{Batch, Continues, Framer, Next, OwnedBatch};
 
 /// One stream of lines: a file, a connection, standard input.
@@ -31,20 +30,7 @@ pub struct Stream {
     pub label: Arc<str>,
 }
 
-/// A file position to record once a chunk is written.
-#[derive(Clone, Debug)]
-pub struct Ack {
-    /// The file.
-    pub key: FileKey,
-    /// Where it was seen.
-    pub path: Arc<PathBuf>,
-    /// Its fingerprint.
-    pub fingerprint: Fingerprint,
-    /// The offset after the chunk's last byte.
-    pub offset: u64,
-    /// The file is gone and fully read: drop its checkpoint entry.
-    pub forget: bool,
-}
+pub use crate::checkpoint::Ack;
 
 /// A batch of whole lines of one stream, with where it is in the stream.
 pub struct Chunk {
