@@ -1,26 +1,41 @@
-//! The pipe: source → framing → scan → redact → sink, for one stream.
+//! The scrub stage: the one path every line takes between its source and
+//! its sink, for every run (the service's, `scan`'s, `explain`'s).
 //!
-//! Lines come out in input order, one output line per input line. A line
-//! longer than the limit is replaced by [`OVERLONG_MARKER`] (fail closed)
-//! and counted.
+//! ```text
+//! chunks (any sources, in order) ──▶ [threads == 1] one scrubbing thread
+//!                                ──▶ [threads  > 1] dispatcher ─(bounded)─▶ N workers
+//!        ──(bounded, numbered)──▶ the calling thread: delivered in input order
+//! ```
 //!
-//! With one thread, reading, scrubbing and writing take turns on the calling
-//! thread. With more, a reader thread cuts the input into batches of whole
-//! lines, `threads` workers scrub batches concurrently, and the calling
-//! thread writes them back in input order. At most `2 × threads` batches are
-//! in flight at any time, so memory stays bounded and a slow output slows
-//! the reader down (backpressure) instead of buffering without limit. Data
-//! read before an input error is still written before the error is returned.
+//! [`run_stage`] takes chunks of whole lines (each of one stream), scrubs
+//! them on `threads` long-lived threads, each owning its
+//! [`Redactor`], and hands them back on the calling thread in the order they
+//! came, one output line per input line. A line longer than the limit is
+//! replaced by [`OVERLONG_MARKER`] (fail closed) and counted. With one
+//! thread that thread scrubs every chunk itself, keeping each stream's
+//! state in its redactor; with more, a dispatcher gives each chunk the state
+//! its stream stands in at its first line (private-key block, carried
+//! fields, line number) and workers scrub chunks concurrently. At most
+//! `2 × threads` chunks are in flight at any time, so memory stays bounded
+//! and a slow output slows the sources down (backpressure) instead of
+//! buffering without limit.
+//!
+//! [`run`] drives the stage with one reader (the library, `scan`);
+//! [`scrub_text`] with a buffer (`explain`, `rules test`); the service with
+//! all its sources.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
-use crate::framing::{Batch, LineReader, OwnedBatch};
+use crate::findings::FindingRecord;
+use crate::framing::OwnedBatch;
 use crate::redact::{OverlongPolicy, Redactor, ScrubOptions, StreamCursor};
 use crate::scan::Scanner;
+use crate::source::{Ack, Chunk, Feed, FramingOptions, Stream};
 use crate::stats::Stats;
 
 pub use crate::redact::OVERLONG_MARKER;
@@ -137,8 +152,358 @@ impl Reloader {
     }
 }
 
-/// Scrubs everything `input` yields into `output`. `name` names the input
-/// in errors. Counts are added to `stats`.
+/// A chunk scrubbed, handed to the writer in input order.
+pub struct Scrubbed {
+    /// The stream it came from.
+    pub stream: Arc<Stream>,
+    /// The position to record once it is written.
+    pub ack: Option<Ack>,
+    /// The scrubbed lines (empty for a chunk that only moves a position).
+    pub output: Vec<u8>,
+    /// Its finding records (`--findings`, `scan`).
+    pub records: Vec<FindingRecord>,
+    /// Its counts, folded by rule id.
+    pub stats: Stats,
+    /// Time spent scrubbing it.
+    pub duration: Duration,
+}
+
+/// A chunk for a worker, numbered in arrival order.
+struct Job {
+    seq: u64,
+    chunk: Chunk,
+    /// The configuration to scrub it with.
+    scanner: Arc<Scanner>,
+    /// Where its stream stands at its first line.
+    start: StreamCursor,
+}
+
+/// Runs the scrub stage: `next` (called on a thread of the stage, blocking
+/// until a chunk is ready; `None` at the end) yields chunks, which are
+/// scrubbed on `options.threads` threads and handed to `deliver` on the
+/// calling thread, in the order `next` yielded them. At most
+/// `2 × threads` chunks are in flight, so a slow `deliver` stops `next`
+/// from being called (backpressure). A reload (`options.reload`) takes
+/// effect at the next chunk.
+///
+/// When `deliver` fails, its error is returned at once; the stage's
+/// threads then stop at their next hand-off (each finds its receiver gone)
+/// and `next` is called no more.
+pub fn run_stage<N, D, E>(
+    next: N,
+    scanner: &Arc<Scanner>,
+    options: &PipeOptions,
+    mut deliver: D,
+) -> Result<(), E>
+where
+    N: FnMut() -> Option<Chunk> + Send + 'static,
+    D: FnMut(Scrubbed) -> Result<(), E>,
+{
+    let threads = options.threads.max(1);
+    let in_flight = 2 * threads;
+    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Scrubbed)>(in_flight);
+    let dispatcher = {
+        let (scanner, options) = (Arc::clone(scanner), options.clone());
+        if threads == 1 {
+            spawn("logscrub-scrub", move || {
+                scrub_inline(next, scanner, &options, &done_tx)
+            })
+        } else {
+            // Results may come back out of order: one token per chunk in
+            // flight, given back once it is delivered, bounds how many wait.
+            let (job_tx, job_rx) = mpsc::sync_channel::<Job>(threads);
+            let job_rx = Arc::new(Mutex::new(job_rx));
+            for _ in 0..threads {
+                let (job_rx, done_tx) = (Arc::clone(&job_rx), done_tx.clone());
+                let redactor = Redactor::with_options(Arc::clone(&scanner), options.scrub());
+                spawn("logscrub-worker", move || worker(&job_rx, &done_tx, redactor));
+            }
+            let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+            let dispatcher = spawn("logscrub-dispatch", move || {
+                dispatch(next, scanner, &options, &job_tx, &token_tx, &done_tx)
+            });
+            return deliver_in_order(&done_rx, Some(&token_rx), deliver).map(|()| {
+                let _ = dispatcher.join();
+            });
+        }
+    };
+    deliver_in_order(&done_rx, None, &mut deliver).map(|()| {
+        let _ = dispatcher.join();
+    })
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("starting a {name} thread: {e}"))
+}
+
+/// The calling thread's part: results in sequence order to `deliver`.
+fn deliver_in_order<D, E>(
+    done_rx: &Receiver<(u64, Scrubbed)>,
+    tokens: Option<&Receiver<()>>,
+    mut deliver: D,
+) -> Result<(), E>
+where
+    D: FnMut(Scrubbed) -> Result<(), E>,
+{
+    let mut pending: BTreeMap<u64, Scrubbed> = BTreeMap::new();
+    let mut next = 0u64;
+    // Ends when every sender (the dispatcher, the workers) is gone.
+    for (seq, scrubbed) in done_rx.iter() {
+        if seq != next {
+            pending.insert(seq, scrubbed);
+            continue;
+        }
+        let mut ready = Some(scrubbed);
+        while let Some(scrubbed) = ready {
+            deliver(scrubbed)?;
+            if let Some(tokens) = tokens {
+                let _ = tokens.recv();
+            }
+            next += 1;
+            ready = pending.remove(&next);
+        }
+    }
+    Ok(())
+}
+
+/// A chunk that carries no lines: only a position to record, in order.
+fn is_ack_only(chunk: &Chunk) -> bool {
+    matches!(&chunk.payload, OwnedBatch::Lines(l) if l.is_empty())
+}
+
+fn passed_on(chunk: Chunk) -> Scrubbed {
+    Scrubbed {
+        stream: chunk.stream,
+        ack: chunk.ack,
+        output: Vec::new(),
+        records: Vec::new(),
+        stats: Stats::default(),
+        duration: Duration::ZERO,
+    }
+}
+
+/// One scrubbing thread (`--threads 1`): takes the chunks and scrubs them
+/// itself, in order, with one redactor. A stream's state (private-key
+/// block, carried fields, line number) is the redactor's own while the
+/// stream's chunks follow one another, and is put aside and restored when
+/// chunks of several streams interleave — no pass over the lines ahead of
+/// the scrub.
+fn scrub_inline<N>(
+    mut next: N,
+    mut scanner: Arc<Scanner>,
+    options: &PipeOptions,
+    done_tx: &SyncSender<(u64, Scrubbed)>,
+) where
+    N: FnMut() -> Option<Chunk>,
+{
+    let mut redactor = Redactor::with_options(Arc::clone(&scanner), options.scrub());
+    let mut current: Option<Arc<Stream>> = None;
+    let mut put_aside = Cursors::default();
+    let mut seq = 0u64;
+    while let Some(chunk) = next() {
+        if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
+            scanner = next;
+        }
+        let result = if is_ack_only(&chunk) {
+            passed_on(chunk)
+        } else {
+            let start = match &current {
+                Some(s) if Arc::ptr_eq(s, &chunk.stream) => redactor.cursor(),
+                _ => {
+                    if let Some(previous) = current.take() {
+                        put_aside.put(&previous, redactor.cursor());
+                    }
+                    current = Some(Arc::clone(&chunk.stream));
+                    put_aside.take(&chunk.stream)
+                }
+            };
+            scrub_chunk(&mut redactor, &scanner, chunk, start)
+        };
+        if done_tx.send((seq, result)).is_err() {
+            return;
+        }
+        seq += 1;
+    }
+}
+
+/// Several scrubbing threads: numbers the chunks, gives each the state its
+/// stream stands in at its first line ([`Cursors`]), and hands them to the
+/// workers.
+fn dispatch<N>(
+    mut next: N,
+    mut scanner: Arc<Scanner>,
+    options: &PipeOptions,
+    job_tx: &SyncSender<Job>,
+    token_tx: &SyncSender<()>,
+    done_tx: &SyncSender<(u64, Scrubbed)>,
+) where
+    N: FnMut() -> Option<Chunk>,
+{
+    let mut cursors = Cursors::default();
+    let mut seq = 0u64;
+    while let Some(chunk) = next() {
+        if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
+            scanner = next;
+        }
+        if token_tx.send(()).is_err() {
+            return;
+        }
+        if is_ack_only(&chunk) {
+            if done_tx.send((seq, passed_on(chunk))).is_err() {
+                return;
+            }
+        } else {
+            let lines = match &chunk.payload {
+                OwnedBatch::Lines(lines) => Some(lines.as_slice()),
+                OwnedBatch::OverLong { .. } => None,
+            };
+            let start = cursors.advance(
+                &chunk.stream,
+                lines,
+                &scanner,
+                options.findings.is_some(),
+                options.max_line_bytes,
+            );
+            let job = Job {
+                seq,
+                chunk,
+                scanner: Arc::clone(&scanner),
+                start,
+            };
+            if job_tx.send(job).is_err() {
+                return;
+            }
+        }
+        seq += 1;
+    }
+}
+
+/// A worker thread: scrubs chunks until the dispatcher is done.
+fn worker(
+    job_rx: &Mutex<Receiver<Job>>,
+    done_tx: &SyncSender<(u64, Scrubbed)>,
+    mut redactor: Redactor,
+) {
+    loop {
+        let job = {
+            let Ok(rx) = job_rx.lock() else { return };
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        let result = scrub_chunk(&mut redactor, &job.scanner, job.chunk, job.start);
+        if done_tx.send((job.seq, result)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Scrubs one chunk from `start`, giving its input buffer back.
+fn scrub_chunk(
+    redactor: &mut Redactor,
+    scanner: &Arc<Scanner>,
+    chunk: Chunk,
+    start: StreamCursor,
+) -> Scrubbed {
+    let Chunk {
+        stream,
+        mut payload,
+        ack,
+        seam,
+        cuts,
+    } = chunk;
+    let started = Instant::now();
+    if let OwnedBatch::Lines(lines) = &mut payload {
+        crate::redact::prepare_seams(scanner, lines, seam, &cuts);
+    }
+    let mut output = crate::source::buffers::take();
+    scrub_job(
+        redactor,
+        scanner,
+        &payload,
+        start.block_lines_left,
+        start.carry,
+        start.lines,
+        &mut output,
+    );
+    if let OwnedBatch::Lines(lines) = payload {
+        crate::source::buffers::give(lines);
+    }
+    Scrubbed {
+        stream,
+        ack,
+        output,
+        records: redactor.take_records(),
+        stats: redactor.take_stats(),
+        duration: started.elapsed(),
+    }
+}
+
+/// Where each stream stands ([`StreamCursor`]) after its last chunk. The
+/// dispatcher sees a stream's chunks in order, so it gives each chunk its
+/// first line number and starting private-key block state before the
+/// chunks are scrubbed concurrently. Entries are keyed by the stream's
+/// address; the `Weak` keeps that address from being reused while the entry
+/// exists, and entries of streams that are gone are swept as the map grows.
+#[derive(Default)]
+struct Cursors {
+    cursors: HashMap<usize, (Weak<Stream>, StreamCursor)>,
+    sweep_at: usize,
+}
+
+impl Cursors {
+    fn entry(&mut self, stream: &Arc<Stream>) -> &mut StreamCursor {
+        if self.cursors.len() >= self.sweep_at {
+            self.cursors.retain(|_, (s, _)| s.strong_count() > 0);
+            self.sweep_at = (2 * self.cursors.len()).max(64);
+        }
+        let key = Arc::as_ptr(stream) as usize;
+        &mut self
+            .cursors
+            .entry(key)
+            .or_insert_with(|| (Arc::downgrade(stream), StreamCursor::default()))
+            .1
+    }
+
+    /// The cursor at the start of a chunk of `stream`, moved past it
+    /// (`lines`: `None` for an over-long line).
+    fn advance(
+        &mut self,
+        stream: &Arc<Stream>,
+        lines: Option<&[u8]>,
+        scanner: &Scanner,
+        count_lines: bool,
+        max_line_bytes: usize,
+    ) -> StreamCursor {
+        self.entry(stream)
+            .advance(lines, scanner, count_lines, max_line_bytes)
+    }
+
+    /// Keeps where `stream` stands while other streams are scrubbed.
+    fn put(&mut self, stream: &Arc<Stream>, cursor: StreamCursor) {
+        *self.entry(stream) = cursor;
+    }
+
+    /// Where `stream` stood when it was put aside (its start if never).
+    fn take(&mut self, stream: &Arc<Stream>) -> StreamCursor {
+        let key = Arc::as_ptr(stream) as usize;
+        self.cursors
+            .remove(&key)
+            .map(|(_, cursor)| cursor)
+            .unwrap_or_default()
+    }
+}
+
+/// Scrubs everything `input` yields into `output`: the scrub stage driven
+/// by one stream read on the stage's thread, delivered by the calling
+/// thread. `name` names the input in errors and findings. Counts are added
+/// to `stats`. Data read before an input error is still written before the
+/// error is returned. For the library and `scan`; the binary's runs go
+/// through the service, which drives the same stage.
 pub fn run<R: Read + Send + 'static, W: Write>(
     name: &str,
     input: R,
@@ -147,71 +512,79 @@ pub fn run<R: Read + Send + 'static, W: Write>(
     options: &PipeOptions,
     stats: &mut Stats,
 ) -> Result<(), PipeError> {
-    if options.threads <= 1 {
-        run_sequential(name, input, output, scanner, options, stats)
-    } else {
-        run_parallel(name, input, output, scanner, options, stats)
-    }
-}
-
-fn run_sequential<R: Read, W: Write>(
-    name: &str,
-    input: R,
-    output: &mut W,
-    scanner: &Arc<Scanner>,
-    options: &PipeOptions,
-    stats: &mut Stats,
-) -> Result<(), PipeError> {
-    let mut reader = LineReader::new(input, options.max_line_bytes).hold_continued_runs(
-        options
+    let name: Arc<str> = name.into();
+    let stream = Arc::new(Stream {
+        name: Arc::clone(&name),
+        label: Arc::clone(&name),
+    });
+    let framing = FramingOptions {
+        max_line_bytes: options.max_line_bytes,
+        continued: options
             .scrub()
             .holds_cri_partials()
             .then_some(crate::source::cri_partial),
-    );
-    let mut redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
-    let mut out = Vec::with_capacity(crate::framing::READ_CHUNK + 4096);
-    let result = loop {
-        if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
-            redactor.replace_scanner(next);
-        }
-        let batch = match reader.next_batch() {
-            Ok(b) => b,
-            Err(source) => {
-                break Err(PipeError::Read {
-                    input: name.to_string(),
-                    source,
-                })
+    };
+    let read_error: Arc<Mutex<Option<io::Error>>> = Arc::default();
+    let next = {
+        let mut feed = Feed::new(stream, framing, 0);
+        let mut input = input;
+        let mut ended = false;
+        let read_error = Arc::clone(&read_error);
+        move || loop {
+            if let Some(chunk) = feed.next_chunk() {
+                return Some(chunk);
             }
-        };
-        out.clear();
-        let started = std::time::Instant::now();
-        match batch {
-            None => break Ok(()),
-            Some(Batch::Lines(lines)) => redactor.scrub_lines(lines, &mut out),
-            Some(Batch::OverLong { terminated, bytes }) => {
-                redactor.stats_mut().bytes_in += bytes;
-                redactor.fail_closed(terminated, &mut out)
+            if ended {
+                return None;
             }
-        }
-        let mut delta = redactor.take_stats();
-        crate::telemetry::publish_batch(name, name, &delta, started.elapsed());
-        stats.drain_from(&mut delta);
-        if let Err(e) = output.write_all(&out) {
-            break Err(PipeError::Write(e));
-        }
-        if let Err(e) = write_records(options, name, &redactor.take_records()) {
-            break Err(e);
+            match input.read(feed.framer().spare()) {
+                Ok(0) => {
+                    feed.framer().finish();
+                    ended = true;
+                }
+                Ok(n) => feed.framer().filled(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // What was read before the error still goes out.
+                    feed.framer().finish();
+                    ended = true;
+                    if let Ok(mut slot) = read_error.lock() {
+                        *slot = Some(e);
+                    }
+                }
+            }
         }
     };
-    stats.drain_from(&mut redactor.take_stats());
+    run_stage(next, scanner, options, |scrubbed| {
+        let Scrubbed {
+            stream,
+            output: out,
+            records,
+            stats: mut delta,
+            duration,
+            ..
+        } = scrubbed;
+        crate::telemetry::publish_batch(&stream.label, &stream.name, &delta, duration);
+        stats.drain_from(&mut delta);
+        output.write_all(&out).map_err(PipeError::Write)?;
+        crate::source::buffers::give(out);
+        write_records(options, &stream.name, &records)
+    })?;
     output.flush().map_err(PipeError::Write)?;
-    result
+    let failed = read_error.lock().ok().and_then(|mut slot| slot.take());
+    match failed {
+        Some(source) => Err(PipeError::Read {
+            input: name.to_string(),
+            source,
+        }),
+        None => Ok(()),
+    }
 }
 
-/// Scrubs `text` on the calling thread exactly as a run with `options`
-/// would: the same framing (line limit, CRI partial runs), redactor and
-/// options. For the tools that show what a run does to a line (`explain`,
-/// `rules test`); no reload, no findings, counts dropped.
+/// Scrubs `text` exactly as a run with `options` would: the same framing
+/// (line limit, CRI partial runs), redactor and options, through the same
+/// stage with one thread. For the tools that show what a run does to a
+/// line (`explain`, `rules test`); no reload, no findings, counts dropped.
 pub fn scrub_text(
     scanner: &Arc<Scanner>,
     options: &PipeOptions,
@@ -225,7 +598,14 @@ pub fn scrub_text(
     };
     let mut out = Vec::with_capacity(text.len());
     let mut stats = Stats::default();
-    run_sequential("text", text, &mut out, scanner, &options, &mut stats)?;
+    run(
+        "text",
+        io::Cursor::new(text.to_vec()),
+        &mut out,
+        scanner,
+        &options,
+        &mut stats,
+    )?;
     Ok(out)
 }
 
@@ -248,218 +628,6 @@ pub(crate) fn write_records(
         crate::findings::write_json(&mut *sink, name, r).map_err(PipeError::Findings)?;
     }
     sink.flush().map_err(PipeError::Findings)
-}
-
-/// A batch of input for a worker.
-struct Job {
-    seq: u64,
-    kind: OwnedBatch,
-    /// Private-key block state at the batch's first line.
-    block_lines_left: u32,
-    /// Fields named before the batch's first line (tables, dumps).
-    carry: crate::format::carry::Carry,
-    /// The configuration to scrub it with.
-    scanner: Arc<Scanner>,
-    /// Lines of the input before this batch.
-    first_line: u64,
-}
-
-/// What the workers and the reader report to the writer.
-enum Report {
-    Done {
-        seq: u64,
-        output: Vec<u8>,
-        input: Option<Vec<u8>>,
-        records: Vec<crate::findings::FindingRecord>,
-        /// The batch's counts, folded by rule id, and scrubbing time.
-        stats: Stats,
-        duration: std::time::Duration,
-    },
-    /// The reader failed after handing out batches `0..seq`.
-    ReadFailed { seq: u64, error: io::Error },
-    /// The reader reached the end after `seq` batches.
-    Finished { seq: u64 },
-    /// A worker's counters, sent when it stops.
-    Stats(Stats),
-}
-
-fn run_parallel<R: Read + Send + 'static, W: Write>(
-    name: &str,
-    input: R,
-    output: &mut W,
-    scanner: &Arc<Scanner>,
-    options: &PipeOptions,
-    stats: &mut Stats,
-) -> Result<(), PipeError> {
-    let threads = options.threads;
-    let in_flight = 2 * threads;
-    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(in_flight);
-    let (report_tx, report_rx) = mpsc::channel::<Report>();
-    // One token per batch in flight: the reader takes one before sending a
-    // batch, the writer gives it back once the batch is written.
-    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
-    // Emptied input buffers go back to the reader.
-    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
-    // Written output buffers go back to the workers.
-    let spare_outputs: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-
-    let job_rx = Arc::new(Mutex::new(job_rx));
-    for _ in 0..threads {
-        let job_rx = Arc::clone(&job_rx);
-        let report_tx = report_tx.clone();
-        let redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
-        std::thread::Builder::new()
-            .name("logscrub-worker".into())
-            .spawn({
-                let spare_outputs = Arc::clone(&spare_outputs);
-                move || worker(&job_rx, &report_tx, &spare_outputs, redactor)
-            })
-            .map_err(PipeError::Write)?;
-    }
-    let reader = BatchReader {
-        max_line_bytes: options.max_line_bytes,
-        hold_cri_partials: options.scrub().holds_cri_partials(),
-        scanner: Arc::clone(scanner),
-        reload: options.reload.clone(),
-        count_lines: options.findings.is_some(),
-    };
-    std::thread::Builder::new()
-        .name("logscrub-reader".into())
-        .spawn(move || reader.run(input, &job_tx, &token_tx, &report_tx, &free_rx))
-        .map_err(PipeError::Write)?;
-
-    write_in_order(
-        name,
-        options,
-        output,
-        &report_rx,
-        &token_rx,
-        &free_tx,
-        &spare_outputs,
-        stats,
-    )
-}
-
-/// The reader thread's state: cuts the input into numbered batches, each
-/// with the configuration and private-key block state it starts with.
-struct BatchReader {
-    max_line_bytes: usize,
-    hold_cri_partials: bool,
-    scanner: Arc<Scanner>,
-    reload: Option<Arc<Reloader>>,
-    /// Whether batches need their first line's number (finding records).
-    count_lines: bool,
-}
-
-impl BatchReader {
-    fn run<R: Read>(
-        mut self,
-        input: R,
-        job_tx: &SyncSender<Job>,
-        token_tx: &SyncSender<()>,
-        report_tx: &mpsc::Sender<Report>,
-        free_rx: &Receiver<Vec<u8>>,
-    ) {
-        let mut reader = LineReader::new(input, self.max_line_bytes)
-            .hold_continued_runs(self.hold_cri_partials.then_some(crate::source::cri_partial));
-        let mut seq = 0u64;
-        let mut cursor = StreamCursor::default();
-        loop {
-            let kind = match reader.next_batch() {
-                Ok(None) => {
-                    let _ = report_tx.send(Report::Finished { seq });
-                    return;
-                }
-                Ok(Some(Batch::Lines(lines))) => {
-                    let mut buf = free_rx.try_recv().unwrap_or_default();
-                    buf.clear();
-                    buf.extend_from_slice(lines);
-                    OwnedBatch::Lines(buf)
-                }
-                Ok(Some(Batch::OverLong { terminated, bytes })) => {
-                    OwnedBatch::OverLong { terminated, bytes }
-                }
-                Err(error) => {
-                    let _ = report_tx.send(Report::ReadFailed { seq, error });
-                    return;
-                }
-            };
-            if let Some(next) = self.reload.as_ref().and_then(|r| r.poll()) {
-                self.scanner = next;
-            }
-            let lines = match &kind {
-                OwnedBatch::Lines(lines) => Some(lines.as_slice()),
-                OwnedBatch::OverLong { .. } => None,
-            };
-            let start = cursor.advance(lines, &self.scanner, self.count_lines, self.max_line_bytes);
-            if token_tx.send(()).is_err() {
-                return;
-            }
-            let job = Job {
-                seq,
-                kind,
-                block_lines_left: start.block_lines_left,
-                carry: start.carry,
-                scanner: Arc::clone(&self.scanner),
-                first_line: start.lines,
-            };
-            if job_tx.send(job).is_err() {
-                return;
-            }
-            seq += 1;
-        }
-    }
-}
-
-/// A worker thread: scrubs batches until the reader is done.
-fn worker(
-    job_rx: &Mutex<Receiver<Job>>,
-    report_tx: &mpsc::Sender<Report>,
-    spare_outputs: &Mutex<Vec<Vec<u8>>>,
-    mut redactor: Redactor,
-) {
-    loop {
-        let job = {
-            let Ok(rx) = job_rx.lock() else { break };
-            match rx.recv() {
-                Ok(job) => job,
-                Err(_) => break,
-            }
-        };
-        // A reused buffer: a fresh one would fault in its pages anew.
-        let mut output = spare_outputs
-            .lock()
-            .ok()
-            .and_then(|mut spare| spare.pop())
-            .unwrap_or_default();
-        output.clear();
-        let started = std::time::Instant::now();
-        scrub_job(
-            &mut redactor,
-            &job.scanner,
-            &job.kind,
-            job.block_lines_left,
-            job.carry,
-            job.first_line,
-            &mut output,
-        );
-        let input = match job.kind {
-            OwnedBatch::Lines(lines) => Some(lines),
-            OwnedBatch::OverLong { .. } => None,
-        };
-        let report = Report::Done {
-            seq: job.seq,
-            output,
-            input,
-            records: redactor.take_records(),
-            stats: redactor.take_stats(),
-            duration: started.elapsed(),
-        };
-        if report_tx.send(report).is_err() {
-            return;
-        }
-    }
-    let _ = report_tx.send(Report::Stats(redactor.take_stats()));
 }
 
 /// Scrubs one batch into `output` with `scanner`, starting in the given
@@ -490,76 +658,6 @@ pub(crate) fn scrub_job(
             redactor.stats_mut().bytes_in += bytes;
             redactor.fail_closed(*terminated, output);
         }
-    }
-}
-
-/// The calling thread: writes finished batches in input order.
-#[allow(clippy::too_many_arguments)] // the pipeline's channels, each its own
-fn write_in_order<W: Write>(
-    name: &str,
-    options: &PipeOptions,
-    output: &mut W,
-    report_rx: &Receiver<Report>,
-    token_rx: &Receiver<()>,
-    free_tx: &mpsc::Sender<Vec<u8>>,
-    spare_outputs: &Mutex<Vec<Vec<u8>>>,
-    stats: &mut Stats,
-) -> Result<(), PipeError> {
-    let mut pending: BTreeMap<u64, (Vec<u8>, Vec<crate::findings::FindingRecord>, u64)> =
-        BTreeMap::new();
-    let mut waiting_lines = 0u64;
-    let mut next = 0u64;
-    let mut end: Option<(u64, Option<io::Error>)> = None;
-    // Every report channel sender is dropped once the reader and all
-    // workers have stopped, which ends this loop.
-    for report in report_rx.iter() {
-        match report {
-            Report::Done {
-                seq,
-                output: out,
-                input,
-                records,
-                stats: mut delta,
-                duration,
-            } => {
-                if let Some(buf) = input {
-                    let _ = free_tx.send(buf);
-                }
-                crate::telemetry::publish_batch(name, name, &delta, duration);
-                waiting_lines += delta.lines;
-                let lines = delta.lines;
-                stats.drain_from(&mut delta);
-                pending.insert(seq, (out, records, lines));
-                while let Some((out, records, lines)) = pending.remove(&next) {
-                    output.write_all(&out).map_err(PipeError::Write)?;
-                    if let Ok(mut spare) = spare_outputs.lock() {
-                        spare.push(out);
-                    }
-                    write_records(options, name, &records)?;
-                    waiting_lines -= lines;
-                    let _ = token_rx.recv();
-                    next += 1;
-                }
-                crate::telemetry::set_output_buffer_lines(waiting_lines);
-            }
-            Report::ReadFailed { seq, error } => end = Some((seq, Some(error))),
-            Report::Finished { seq } => end = Some((seq, None)),
-            Report::Stats(mut s) => stats.drain_from(&mut s),
-        }
-    }
-    output.flush().map_err(PipeError::Write)?;
-    match end {
-        Some((seq, error)) => {
-            debug_assert_eq!(seq, next, "every batch was written");
-            match error {
-                Some(source) => Err(PipeError::Read {
-                    input: name.to_string(),
-                    source,
-                }),
-                None => Ok(()),
-            }
-        }
-        None => Ok(()),
     }
 }
 
