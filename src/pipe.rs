@@ -665,6 +665,51 @@ pub(crate) fn scrub_job(
 mod tests {
     use super::*;
 
+    fn stream(name: &str) -> Arc<Stream> {
+        Arc::new(Stream {
+            name: name.into(),
+            label: name.into(),
+        })
+    }
+
+    #[test]
+    fn cursors_are_kept_per_stream_and_swept() {
+        let scanner = Scanner::builtin();
+        let mut cursors = Cursors::default();
+        let advance = |c: &mut Cursors, s: &Arc<Stream>, lines: Option<&[u8]>| {
+            c.advance(s, lines, &scanner, true, 1000)
+        };
+        let (a, b) = (stream("a"), stream("b"));
+        let begin = b"-----BEGIN RSA PRIVATE KEY-----\n".as_slice();
+        assert_eq!(
+            advance(&mut cursors, &a, Some(begin)),
+            StreamCursor::default()
+        );
+        // Another stream is not inside a's block, and counts its own lines.
+        let b0 = advance(&mut cursors, &b, Some(b"plain\n"));
+        assert_eq!((b0.lines, b0.block_lines_left), (0, 0));
+        let inside = advance(&mut cursors, &a, None);
+        assert_eq!(inside.lines, 1);
+        assert!(inside.block_lines_left > 0);
+        let next = advance(&mut cursors, &a, Some(b"QUJD\nQUJD\n"));
+        assert_eq!(next, StreamCursor { lines: 2, ..inside });
+        let end = advance(&mut cursors, &a, Some(b"-----END RSA PRIVATE KEY-----\n"));
+        assert_eq!(end.block_lines_left, inside.block_lines_left - 2);
+        let after = advance(&mut cursors, &a, Some(b"after"));
+        assert_eq!((after.lines, after.block_lines_left), (5, 0));
+        assert_eq!(advance(&mut cursors, &b, None).lines, 1);
+        // Streams that are gone do not pile up.
+        drop((a, b));
+        for i in 0..1000 {
+            let s = stream(&i.to_string());
+            advance(&mut cursors, &s, Some(begin));
+        }
+        assert!(cursors.cursors.len() <= 128, "{}", cursors.cursors.len());
+    }
+
+    /// Lines that carry state from one line to the next (private-key
+    /// blocks, CRI partial runs), secrets, and a last line without newline.
+
     /// A source that yields `data` in small reads, then fails if asked.
     struct Source {
         data: Vec<u8>,
