@@ -584,13 +584,6 @@ fn commit(
 mod tests {
     use super::*;
 
-    fn stream(name: &str) -> Arc<Stream> {
-        Arc::new(Stream {
-            name: name.into(),
-            label: name.into(),
-        })
-    }
-
     fn corpus(seed: u32) -> Vec<u8> {
         let mut data = Vec::new();
         for i in 0..30_000u32 {
