@@ -216,7 +216,9 @@ where
             for _ in 0..threads {
                 let (job_rx, done_tx) = (Arc::clone(&job_rx), done_tx.clone());
                 let redactor = Redactor::with_options(Arc::clone(&scanner), options.scrub());
-                spawn("logscrub-worker", move || worker(&job_rx, &done_tx, redactor));
+                spawn("logscrub-worker", move || {
+                    worker(&job_rx, &done_tx, redactor)
+                });
             }
             let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
             let dispatcher = spawn("logscrub-dispatch", move || {

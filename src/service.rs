@@ -1,18 +1,25 @@
-//! The service: many sources, one scrubber pool, one sink, on tokio.
+//! The service: every run's pipeline — many sources, the scrub stage, one
+//! ordered writer, one sink.
 //!
 //! ```text
-//! sources ──(bounded: chunks)──▶ dispatcher ──(bounded: in-flight scrubs,
-//!   in input order)──▶ writer ──(bounded: --output-buffer bytes)──▶ sink
+//! sources ──(bounded: chunks)──▶ scrub stage (pipe::run_stage: `threads`
+//!   long-lived threads, bounded in flight) ──in input order──▶ writer
+//!   (the calling thread) ──▶ standard output, in place
+//!                        └─(bounded: --output-buffer bytes)──▶ sink task
 //!                                                   └─▶ checkpoints
 //! ```
 //!
-//! Every stage has a bounded buffer, so a slow or unavailable output stops
-//! the sources (backpressure) instead of growing memory. The dispatcher
-//! scrubs chunks on at most `threads` blocking threads at once and hands
-//! them on in the order they arrived, so each stream's lines keep their
-//! order. Nothing is dropped unless `--when-full drop` asks for it, and
-//! then every dropped line is counted. A file position is checkpointed only
-//! after its lines were written and synced.
+//! Standard input and positional files are sources like the others (the
+//! positional ones read one after another, so their lines keep the order
+//! given). Every stage has a bounded buffer, so a slow or unavailable output
+//! stops the sources (backpressure) instead of growing memory. Each
+//! stream's lines keep their order. Nothing is dropped unless `--when-full
+//! drop` asks for it, and then every dropped line is counted. A file
+//! position is checkpointed only after its lines were written and synced.
+//!
+//! Sources, the sink task and checkpoints run on a small tokio runtime;
+//! scrubbing and writing standard output do not (no hand-off per chunk to
+//! the runtime's blocking pool).
 //!
 //! Shutdown (SIGTERM/SIGINT): sources stop reading, everything already read
 //! is scrubbed and written, the sink is synced and closed, checkpoints are
