@@ -709,9 +709,6 @@ mod tests {
         assert!(cursors.cursors.len() <= 128, "{}", cursors.cursors.len());
     }
 
-    /// Lines that carry state from one line to the next (private-key
-    /// blocks, CRI partial runs), secrets, and a last line without newline.
-
     /// A source that yields `data` in small reads, then fails if asked.
     struct Source {
         data: Vec<u8>,

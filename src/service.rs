@@ -591,6 +591,8 @@ fn commit(
 mod tests {
     use super::*;
 
+    /// Lines that carry state from one line to the next (private-key
+    /// blocks, CRI partial runs), secrets, and a last line without newline.
     fn corpus(seed: u32) -> Vec<u8> {
         let mut data = Vec::new();
         for i in 0..30_000u32 {
