@@ -2,23 +2,24 @@
 //! its sink, for every run (the service's, `scan`'s, `explain`'s).
 //!
 //! ```text
-//! chunks (any sources, in order) ──▶ [threads == 1] one scrubbing thread
-//!                                ──▶ [threads  > 1] dispatcher ─(bounded)─▶ N workers
-//!        ──(bounded, numbered)──▶ the calling thread: delivered in input order
+//! chunks (any sources, in order) ─▶ [threads == 1] the calling thread scrubs and delivers
+//!                                ─▶ [threads  > 1] dispatcher ─(bounded)─▶ N workers
+//!                                        ─(bounded, numbered)─▶ the calling thread delivers
 //! ```
 //!
 //! [`run_stage`] takes chunks of whole lines (each of one stream), scrubs
-//! them on `threads` long-lived threads, each owning its
-//! [`Redactor`], and hands them back on the calling thread in the order they
-//! came, one output line per input line. A line longer than the limit is
-//! replaced by [`OVERLONG_MARKER`] (fail closed) and counted. With one
-//! thread that thread scrubs every chunk itself, keeping each stream's
-//! state in its redactor; with more, a dispatcher gives each chunk the state
-//! its stream stands in at its first line (private-key block, carried
-//! fields, line number) and workers scrub chunks concurrently. At most
-//! `2 × threads` chunks are in flight at any time, so memory stays bounded
-//! and a slow output slows the sources down (backpressure) instead of
-//! buffering without limit.
+//! them on `threads` long-lived threads, each owning its [`Redactor`], and
+//! delivers them on the calling thread in the order they came, one output
+//! line per input line. A line longer than the limit is replaced by
+//! [`OVERLONG_MARKER`] (fail closed) and counted. With one thread the
+//! calling thread scrubs every chunk itself, keeping each stream's state in
+//! its redactor (a chunk's bytes stay in one core's cache from scrub to
+//! write); with more, a dispatcher gives each chunk the state its stream
+//! stands in at its first line (private-key block, carried fields, line
+//! number) and workers scrub chunks concurrently. At most `2 × threads`
+//! chunks are in flight at any time, so memory stays bounded and a slow
+//! output slows the sources down (backpressure) instead of buffering
+//! without limit.
 //!
 //! [`run`] drives the stage with one reader (the library, `scan`);
 //! [`scrub_text`] with a buffer (`explain`, `rules test`); the service with
@@ -178,10 +179,12 @@ struct Job {
     start: StreamCursor,
 }
 
-/// Runs the scrub stage: `next` (called on a thread of the stage, blocking
-/// until a chunk is ready; `None` at the end) yields chunks, which are
-/// scrubbed on `options.threads` threads and handed to `deliver` on the
-/// calling thread, in the order `next` yielded them. At most
+/// Runs the scrub stage: `next` (blocking until a chunk is ready; `None` at
+/// the end) yields chunks, which are scrubbed on `options.threads` threads
+/// and handed to `deliver` on the calling thread, in the order `next`
+/// yielded them. With one thread the calling thread is the scrubbing
+/// thread (and calls `next`); with more, a dispatcher thread calls `next`
+/// and hands chunks to that many workers. At most
 /// `2 × threads` chunks are in flight, so a slow `deliver` stops `next`
 /// from being called (backpressure). A reload (`options.reload`) takes
 /// effect at the next chunk.
@@ -200,38 +203,30 @@ where
     D: FnMut(Scrubbed) -> Result<(), E>,
 {
     let threads = options.threads.max(1);
+    if threads == 1 {
+        return scrub_inline(next, Arc::clone(scanner), options, deliver);
+    }
     let in_flight = 2 * threads;
     let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Scrubbed)>(in_flight);
-    let dispatcher = {
-        let (scanner, options) = (Arc::clone(scanner), options.clone());
-        if threads == 1 {
-            spawn("logscrub-scrub", move || {
-                scrub_inline(next, scanner, &options, &done_tx)
-            })
-        } else {
-            // Results may come back out of order: one token per chunk in
-            // flight, given back once it is delivered, bounds how many wait.
-            let (job_tx, job_rx) = mpsc::sync_channel::<Job>(threads);
-            let job_rx = Arc::new(Mutex::new(job_rx));
-            for _ in 0..threads {
-                let (job_rx, done_tx) = (Arc::clone(&job_rx), done_tx.clone());
-                let redactor = Redactor::with_options(Arc::clone(&scanner), options.scrub());
-                spawn("logscrub-worker", move || {
-                    worker(&job_rx, &done_tx, redactor)
-                });
-            }
-            let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
-            let dispatcher = spawn("logscrub-dispatch", move || {
-                dispatch(next, scanner, &options, &job_tx, &token_tx, &done_tx)
-            });
-            return deliver_in_order(&done_rx, Some(&token_rx), deliver).map(|()| {
-                let _ = dispatcher.join();
-            });
-        }
-    };
-    deliver_in_order(&done_rx, None, &mut deliver).map(|()| {
-        let _ = dispatcher.join();
-    })
+    let (scanner, options) = (Arc::clone(scanner), options.clone());
+    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(threads);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    for _ in 0..threads {
+        let (job_rx, done_tx) = (Arc::clone(&job_rx), done_tx.clone());
+        let redactor = Redactor::with_options(Arc::clone(&scanner), options.scrub());
+        spawn("logscrub-worker", move || {
+            worker(&job_rx, &done_tx, redactor)
+        });
+    }
+    // Results may come back out of order: one token per chunk in flight,
+    // given back once it is delivered, bounds how many wait.
+    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+    let dispatcher = spawn("logscrub-dispatch", move || {
+        dispatch(next, scanner, &options, &job_tx, &token_tx, &done_tx)
+    });
+    deliver_in_order(&done_rx, &token_rx, &mut deliver)?;
+    let _ = dispatcher.join();
+    Ok(())
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
@@ -244,7 +239,7 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::thread::JoinHand
 /// The calling thread's part: results in sequence order to `deliver`.
 fn deliver_in_order<D, E>(
     done_rx: &Receiver<(u64, Scrubbed)>,
-    tokens: Option<&Receiver<()>>,
+    tokens: &Receiver<()>,
     mut deliver: D,
 ) -> Result<(), E>
 where
@@ -261,9 +256,7 @@ where
         let mut ready = Some(scrubbed);
         while let Some(scrubbed) = ready {
             deliver(scrubbed)?;
-            if let Some(tokens) = tokens {
-                let _ = tokens.recv();
-            }
+            let _ = tokens.recv();
             next += 1;
             ready = pending.remove(&next);
         }
@@ -287,24 +280,26 @@ fn passed_on(chunk: Chunk) -> Scrubbed {
     }
 }
 
-/// One scrubbing thread (`--threads 1`): takes the chunks and scrubs them
-/// itself, in order, with one redactor. A stream's state (private-key
-/// block, carried fields, line number) is the redactor's own while the
-/// stream's chunks follow one another, and is put aside and restored when
-/// chunks of several streams interleave — no pass over the lines ahead of
-/// the scrub.
-fn scrub_inline<N>(
+/// One scrubbing thread (`--threads 1`): the calling thread takes the
+/// chunks, scrubs them itself, in order, with one redactor, and delivers
+/// them — a chunk's lines stay in this core's cache from scrub to write. A
+/// stream's state (private-key block, carried fields, line number) is the
+/// redactor's own while the stream's chunks follow one another, and is put
+/// aside and restored when chunks of several streams interleave — no pass
+/// over the lines ahead of the scrub.
+fn scrub_inline<N, D, E>(
     mut next: N,
     mut scanner: Arc<Scanner>,
     options: &PipeOptions,
-    done_tx: &SyncSender<(u64, Scrubbed)>,
-) where
+    mut deliver: D,
+) -> Result<(), E>
+where
     N: FnMut() -> Option<Chunk>,
+    D: FnMut(Scrubbed) -> Result<(), E>,
 {
     let mut redactor = Redactor::with_options(Arc::clone(&scanner), options.scrub());
     let mut current: Option<Arc<Stream>> = None;
     let mut put_aside = Cursors::default();
-    let mut seq = 0u64;
     while let Some(chunk) = next() {
         if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
             scanner = next;
@@ -324,11 +319,9 @@ fn scrub_inline<N>(
             };
             scrub_chunk(&mut redactor, &scanner, chunk, start)
         };
-        if done_tx.send((seq, result)).is_err() {
-            return;
-        }
-        seq += 1;
+        deliver(result)?;
     }
+    Ok(())
 }
 
 /// Several scrubbing threads: numbers the chunks, gives each the state its
