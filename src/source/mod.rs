@@ -18,7 +18,7 @@ pub mod stoppable;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::framing::{Batch, Continues, Framer, Next, OwnedBatch};
+use crate::framing::{Continues, Framer, OwnedBatch};
 
 /// One stream of lines: a file, a connection, standard input.
 #[derive(Debug)]
@@ -282,13 +282,9 @@ impl Feed {
     /// The next chunk the bytes received so far make, if any.
     pub fn next_chunk(&mut self) -> Option<Chunk> {
         let before = self.framer.consumed();
-        let payload = match self.framer.next_batch() {
-            Next::Batch(Batch::Lines(lines)) => OwnedBatch::Lines(buffers::copy_of(lines)),
-            Next::Batch(Batch::OverLong { terminated, bytes }) => {
-                OwnedBatch::OverLong { terminated, bytes }
-            }
-            Next::NeedInput | Next::End => return None,
-        };
+        // The read buffer itself goes out with the lines (no copy); a spare
+        // one takes its place.
+        let payload = self.framer.next_batch_owned(buffers::take_stale)?;
         let seam = match (&payload, self.synthetic.first()) {
             (OwnedBatch::Lines(lines), Some(&(at, len, true))) if at == before => {
                 Some(len as usize).filter(|&l| l < lines.len())
