@@ -537,7 +537,7 @@ mod tests {
             let mut owned = Framer::new(max).hold_continued_runs(continues);
             let (mut want, mut got) = (Vec::new(), Vec::new());
             let mut junk = 0u8;
-            let mut feed = |f: &mut Framer, piece: &[u8]| f.push(piece);
+            let feed = |f: &mut Framer, piece: &[u8]| f.push(piece);
             let mut drain =
                 |b: &mut Framer, o: &mut Framer, want: &mut Vec<_>, got: &mut Vec<_>| {
                     while let Next::Batch(batch) = b.next_batch() {
