@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! chunks (any sources, in order) ─▶ [threads == 1] the calling thread scrubs and delivers
-//!                                ─▶ [threads  > 1] dispatcher ─(bounded)─▶ N workers
+//!                                ─▶ [threads  > 1] N workers, taking turns at the intake
 //!                                        ─(bounded, numbered)─▶ the calling thread delivers
 //! ```
 //!
@@ -14,12 +14,12 @@
 //! [`OVERLONG_MARKER`] (fail closed) and counted. With one thread the
 //! calling thread scrubs every chunk itself, keeping each stream's state in
 //! its redactor (a chunk's bytes stay in one core's cache from scrub to
-//! write); with more, a dispatcher gives each chunk the state its stream
-//! stands in at its first line (private-key block, carried fields, line
-//! number) and workers scrub chunks concurrently. At most `2 × threads`
-//! chunks are in flight at any time, so memory stays bounded and a slow
-//! output slows the sources down (backpressure) instead of buffering
-//! without limit.
+//! write); with more, each worker takes its next chunk at the intake,
+//! which numbers it and gives it the state its stream stands in at its
+//! first line (private-key block, carried fields, line number), and the
+//! workers scrub chunks concurrently. At most `2 × threads` chunks are in
+//! flight at any time, so memory stays bounded and a slow output slows the
+//! sources down (backpressure) instead of buffering without limit.
 //!
 //! [`run`] drives the stage with one reader (the library, `scan`);
 //! [`scrub_text`] with a buffer (`explain`, `rules test`); the service with
@@ -183,8 +183,9 @@ struct Job {
 /// the end) yields chunks, which are scrubbed on `options.threads` threads
 /// and handed to `deliver` on the calling thread, in the order `next`
 /// yielded them. With one thread the calling thread is the scrubbing
-/// thread (and calls `next`); with more, a dispatcher thread calls `next`
-/// and hands chunks to that many workers. At most
+/// thread (and calls `next`); with more, that many workers take turns
+/// calling `next` (under a lock, which numbers the chunks and follows each
+/// stream's state) and scrub concurrently. At most
 /// `2 × threads` chunks are in flight, so a slow `deliver` stops `next`
 /// from being called (backpressure). A reload (`options.reload`) takes
 /// effect at the next chunk.
@@ -208,24 +209,31 @@ where
     }
     let in_flight = 2 * threads;
     let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Scrubbed)>(in_flight);
-    let (scanner, options) = (Arc::clone(scanner), options.clone());
-    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(threads);
-    let job_rx = Arc::new(Mutex::new(job_rx));
-    for _ in 0..threads {
-        let (job_rx, done_tx) = (Arc::clone(&job_rx), done_tx.clone());
-        let redactor = Redactor::with_options(Arc::clone(&scanner), options.scrub());
-        spawn("logscrub-worker", move || {
-            worker(&job_rx, &done_tx, redactor)
-        });
-    }
     // Results may come back out of order: one token per chunk in flight,
-    // given back once it is delivered, bounds how many wait.
+    // taken before a chunk is, given back once it is delivered, bounds how
+    // many wait.
     let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
-    let dispatcher = spawn("logscrub-dispatch", move || {
-        dispatch(next, scanner, &options, &job_tx, &token_tx, &done_tx)
-    });
+    let intake = Arc::new(Mutex::new(Intake {
+        next,
+        cursors: Cursors::default(),
+        scanner: Arc::clone(scanner),
+        seq: 0,
+        ended: false,
+    }));
+    let mut workers = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        let (intake, token_tx, done_tx) = (Arc::clone(&intake), token_tx.clone(), done_tx.clone());
+        let redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
+        let options = options.clone();
+        workers.push(spawn("logscrub-worker", move || {
+            worker(&intake, &options, &token_tx, &done_tx, redactor)
+        }));
+    }
+    drop((token_tx, done_tx));
     deliver_in_order(&done_rx, &token_rx, &mut deliver)?;
-    let _ = dispatcher.join();
+    for worker in workers {
+        let _ = worker.join();
+    }
     Ok(())
 }
 
@@ -247,7 +255,7 @@ where
 {
     let mut pending: BTreeMap<u64, Scrubbed> = BTreeMap::new();
     let mut next = 0u64;
-    // Ends when every sender (the dispatcher, the workers) is gone.
+    // Ends when every sender (the workers) is gone.
     for (seq, scrubbed) in done_rx.iter() {
         if seq != next {
             pending.insert(seq, scrubbed);
@@ -324,73 +332,84 @@ where
     Ok(())
 }
 
-/// Several scrubbing threads: numbers the chunks, gives each the state its
-/// stream stands in at its first line ([`Cursors`]), and hands them to the
-/// workers.
-fn dispatch<N>(
-    mut next: N,
-    mut scanner: Arc<Scanner>,
-    options: &PipeOptions,
-    job_tx: &SyncSender<Job>,
-    token_tx: &SyncSender<()>,
-    done_tx: &SyncSender<(u64, Scrubbed)>,
-) where
-    N: FnMut() -> Option<Chunk>,
-{
-    let mut cursors = Cursors::default();
-    let mut seq = 0u64;
-    while let Some(chunk) = next() {
+/// Where the chunks come in with several scrubbing threads: the one place
+/// that sees them in order. A worker takes a chunk here, under the lock,
+/// with its number and the state its stream stands in at its first line
+/// ([`Cursors`]), then scrubs it outside the lock, concurrently with the
+/// others.
+struct Intake<N> {
+    next: N,
+    cursors: Cursors,
+    /// The configuration in force (a reload switches it here).
+    scanner: Arc<Scanner>,
+    seq: u64,
+    /// `next` said the end: no more chunks.
+    ended: bool,
+}
+
+impl<N: FnMut() -> Option<Chunk>> Intake<N> {
+    /// The next chunk, numbered, with its start; `None` at the end.
+    fn take(&mut self, options: &PipeOptions) -> Option<Job> {
+        if self.ended {
+            return None;
+        }
+        let Some(chunk) = (self.next)() else {
+            self.ended = true;
+            return None;
+        };
         if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
-            scanner = next;
+            self.scanner = next;
         }
-        if token_tx.send(()).is_err() {
-            return;
-        }
-        if is_ack_only(&chunk) {
-            if done_tx.send((seq, passed_on(chunk))).is_err() {
-                return;
-            }
+        let lines = match &chunk.payload {
+            OwnedBatch::Lines(lines) => Some(lines.as_slice()),
+            OwnedBatch::OverLong { .. } => None,
+        };
+        let start = if is_ack_only(&chunk) {
+            StreamCursor::default()
         } else {
-            let lines = match &chunk.payload {
-                OwnedBatch::Lines(lines) => Some(lines.as_slice()),
-                OwnedBatch::OverLong { .. } => None,
-            };
-            let start = cursors.advance(
+            self.cursors.advance(
                 &chunk.stream,
                 lines,
-                &scanner,
+                &self.scanner,
                 options.findings.is_some(),
                 options.max_line_bytes,
-            );
-            let job = Job {
-                seq,
-                chunk,
-                scanner: Arc::clone(&scanner),
-                start,
-            };
-            if job_tx.send(job).is_err() {
-                return;
-            }
-        }
-        seq += 1;
+            )
+        };
+        let seq = self.seq;
+        self.seq += 1;
+        Some(Job {
+            seq,
+            chunk,
+            scanner: Arc::clone(&self.scanner),
+            start,
+        })
     }
 }
 
-/// A worker thread: scrubs chunks until the dispatcher is done.
-fn worker(
-    job_rx: &Mutex<Receiver<Job>>,
+/// A worker thread (`--threads N`, N > 1): takes a place in flight, then a
+/// chunk from the intake, scrubs it and hands it to the calling thread,
+/// until the chunks end or the calling thread is gone.
+fn worker<N: FnMut() -> Option<Chunk>>(
+    intake: &Mutex<Intake<N>>,
+    options: &PipeOptions,
+    tokens: &SyncSender<()>,
     done_tx: &SyncSender<(u64, Scrubbed)>,
     mut redactor: Redactor,
 ) {
     loop {
-        let job = {
-            let Ok(rx) = job_rx.lock() else { return };
-            match rx.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            }
+        if tokens.send(()).is_err() {
+            return;
+        }
+        let job = match intake.lock() {
+            Ok(mut intake) => intake.take(options),
+            Err(_) => None,
         };
-        let result = scrub_chunk(&mut redactor, &job.scanner, job.chunk, job.start);
+        let Some(job) = job else { return };
+        let result = if is_ack_only(&job.chunk) {
+            passed_on(job.chunk)
+        } else {
+            scrub_chunk(&mut redactor, &job.scanner, job.chunk, job.start)
+        };
         if done_tx.send((job.seq, result)).is_err() {
             return;
         }
@@ -439,7 +458,7 @@ fn scrub_chunk(
 }
 
 /// Where each stream stands ([`StreamCursor`]) after its last chunk. The
-/// dispatcher sees a stream's chunks in order, so it gives each chunk its
+/// intake sees a stream's chunks in order, so it gives each chunk its
 /// first line number and starting private-key block state before the
 /// chunks are scrubbed concurrently. Entries are keyed by the stream's
 /// address; the `Weak` keeps that address from being reused while the entry
