@@ -20,6 +20,10 @@ use std::io::{self, Read};
 /// How much is read from the source at a time.
 pub const READ_CHUNK: usize = 256 * 1024;
 
+/// The smallest batch [`Framer::next_batch_owned`] hands out as the read
+/// buffer itself (three quarters of a full read); smaller ones are copied.
+pub const HAND_OUT_MIN: usize = READ_CHUNK / 4 * 3;
+
 /// The default over-long-line limit: 1 MiB.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 
@@ -210,14 +214,17 @@ impl Framer {
     }
 
     /// [`Framer::next_batch`], owned: a batch of lines that starts at the
-    /// start of the framer's buffer is handed out as that buffer itself,
-    /// without copying its bytes, and `spare()` (a buffer whose contents do
-    /// not matter: its length is reused as room without zeroing it) becomes
-    /// the framer's buffer, holding only the bytes after the batch (a
-    /// partial line). Any other batch is copied into `spare()`.
+    /// start of the framer's buffer and fills most of a full read
+    /// ([`HAND_OUT_MIN`]) is handed out as that buffer itself, without
+    /// copying its bytes, and `spare()` (a buffer whose contents do not
+    /// matter: its length is reused as room without zeroing it) becomes the
+    /// framer's buffer, holding only the bytes after the batch (a partial
+    /// line). Any other batch is copied into `spare()`: a small one (a pipe's
+    /// 64 KiB read, a datagram) costs less to copy than the zeroing of room
+    /// that a short buffer in its place would need.
     pub fn next_batch_owned(&mut self, spare: impl FnOnce() -> Vec<u8>) -> Option<OwnedBatch> {
         match self.next_range() {
-            Step::Lines(range) if range.start == 0 => {
+            Step::Lines(range) if range.start == 0 && range.end >= HAND_OUT_MIN => {
                 let mut fresh = spare();
                 let rest = self.end - range.end;
                 if fresh.len() < rest {
@@ -515,7 +522,7 @@ mod tests {
     #[test]
     fn owned_batches_are_the_borrowed_ones() {
         let mut text = Vec::new();
-        for i in 0..3000u32 {
+        for i in 0..20_000u32 {
             let line = match i % 7 {
                 0 => format!("{i} {}\n", "y".repeat((i % 300) as usize)),
                 1 => "2024-01-01T00:00:00Z stdout P part\n".to_string(),
@@ -530,6 +537,7 @@ mod tests {
             (1, 50, false),
             (7, 120, true),
             (4096, 250, true),
+            (READ_CHUNK, 1 << 20, true),
             (1 << 20, 1 << 20, false),
         ] {
             let continues = held.then_some(cri_partial as Continues);
@@ -569,6 +577,12 @@ mod tests {
             drain(&mut borrowed, &mut owned, &mut want, &mut got);
             assert!(want == got, "step {step}, limit {max}, held {held}");
             assert!(want.len() > 1);
+            if step >= READ_CHUNK {
+                // Whole reads: batches large enough to go out as the buffer.
+                assert!(got
+                    .iter()
+                    .any(|(b, _)| matches!(b, OwnedBatch::Lines(l) if l.len() >= HAND_OUT_MIN)));
+            }
         }
     }
 
