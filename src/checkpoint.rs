@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -138,6 +139,21 @@ impl Fingerprint {
         }
         Some(Fingerprint { len, hash })
     }
+}
+
+/// A file position to record once a chunk is written.
+#[derive(Clone, Debug)]
+pub struct Ack {
+    /// The file.
+    pub key: FileKey,
+    /// Where it was seen.
+    pub path: Arc<PathBuf>,
+    /// Its fingerprint.
+    pub fingerprint: Fingerprint,
+    /// The offset after the chunk's last byte.
+    pub offset: u64,
+    /// The file is gone and fully read: drop its checkpoint entry.
+    pub forget: bool,
 }
 
 /// Where reading a file stands.
@@ -274,6 +290,28 @@ impl Checkpoints {
         }
     }
 
+    /// Applies acknowledgements in order — each records its file's
+    /// position, or forgets the file when it is gone — draining `acks`.
+    /// The one place written positions reach the store: the binary's
+    /// writer (`service::commit`) and the file source's model tests both
+    /// call it. Saving is the caller's.
+    pub fn apply(&mut self, acks: &mut Vec<Ack>) {
+        for ack in acks.drain(..) {
+            if ack.forget {
+                self.forget(ack.key);
+            } else {
+                self.record(
+                    ack.key,
+                    Position {
+                        path: (*ack.path).clone(),
+                        fingerprint: ack.fingerprint,
+                        offset: ack.offset,
+                    },
+                );
+            }
+        }
+    }
+
     /// Writes the checkpoint atomically, if anything changed.
     pub fn save(&mut self) -> Result<(), CheckpointError> {
         if !self.dirty {
@@ -371,6 +409,59 @@ mod tests {
         assert!(
             err.contains("ckpt.json") && err.contains("not a valid"),
             "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn apply_records_and_forgets_in_order() {
+        let dir = std::env::temp_dir().join(format!("logscrub-ckpt-apply-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store_path = dir.join("ckpt.json");
+        let _ = std::fs::remove_file(&store_path);
+        let mut store = Checkpoints::load(&store_path).unwrap();
+        store.save().unwrap();
+        let a = FileKey { dev: 1, ino: 10 };
+        let b = FileKey { dev: 1, ino: 11 };
+        let ack = |key, offset, forget| Ack {
+            key,
+            path: Arc::new(PathBuf::from(format!("/log/{}", key.ino))),
+            fingerprint: Fingerprint::of(b"first"),
+            offset,
+            forget,
+        };
+        // The later ack of a file wins; a forget drops what came before it;
+        // forgetting an unknown file changes nothing.
+        let mut acks = vec![
+            ack(a, 5, false),
+            ack(b, 7, false),
+            ack(a, 9, false),
+            ack(b, 7, true),
+            ack(FileKey { dev: 2, ino: 1 }, 0, true),
+        ];
+        store.apply(&mut acks);
+        assert!(acks.is_empty(), "apply drains what it applied");
+        let mut got: Vec<_> = store.positions().map(|(k, p)| (*k, p.offset)).collect();
+        got.sort();
+        assert_eq!(got, vec![(a, 9)]);
+        assert_eq!(
+            store.positions().next().unwrap().1.path,
+            PathBuf::from("/log/10")
+        );
+        // Applying marks the store changed: the save writes the file.
+        store.save().unwrap();
+        let reloaded = Checkpoints::load(&store_path).unwrap();
+        let got: Vec<_> = reloaded.positions().map(|(k, p)| (*k, p.offset)).collect();
+        assert_eq!(got, vec![(a, 9)]);
+        // Nothing to apply: nothing changes, nothing is written.
+        let before = std::fs::metadata(&store_path).unwrap().modified().unwrap();
+        let mut store = reloaded;
+        store.apply(&mut Vec::new());
+        assert!(!store.dirty);
+        store.save().unwrap();
+        assert_eq!(
+            std::fs::metadata(&store_path).unwrap().modified().unwrap(),
+            before
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

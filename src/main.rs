@@ -247,55 +247,10 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     };
     let scanner = engine.scanner;
     let mut stats = Stats::new(0);
-    if uses_service(args) {
-        let service = service_options(args, options)?;
-        logscrub::service::run(service, scanner, stop, readiness, &mut stats)?;
-        if args.stats {
-            print_stats(&stats, &reloader);
-        }
-        return Ok(());
-    }
-    let stdout = io::stdout();
-    let mut out = LastByte {
-        inner: stdout.lock(),
-        last: None,
-    };
-    let inputs: Vec<PathBuf> = if args.inputs.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        args.inputs.clone()
-    };
-    for (n, input) in inputs.iter().enumerate() {
-        // Each input is its own stream of lines: an input whose last line
-        // has no newline gets one when another input follows, so lines of
-        // two files are never joined.
-        if n > 0 && out.last.is_some_and(|b| b != b'\n') {
-            out.write_all(b"\n").map_err(PipeError::Write)?;
-        }
-        readiness.set_input_open(true);
-        if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            break;
-        }
-        if input.as_os_str() == "-" {
-            let stdin = logscrub::shutdown::StoppableRead::polled(io::stdin(), Arc::clone(&stop));
-            pipe::run(
-                "standard input",
-                stdin,
-                &mut out,
-                &scanner,
-                &options,
-                &mut stats,
-            )?;
-        } else {
-            let name = input.display().to_string();
-            let file = std::fs::File::open(input).map_err(|source| PipeError::Read {
-                input: name.clone(),
-                source,
-            })?;
-            let file = logscrub::shutdown::StoppableRead::new(file, Arc::clone(&stop));
-            pipe::run(&name, file, &mut out, &scanner, &options, &mut stats)?;
-        }
-    }
+    // Every run takes the one pipeline: its sources (standard input and
+    // positional files among them) → the scrub stage → the ordered writer.
+    let service = service_options(args, options)?;
+    logscrub::service::run(service, scanner, stop, readiness, &mut stats)?;
     if args.stats {
         print_stats(&stats, &reloader);
     }
@@ -389,15 +344,6 @@ fn with_config_io(args: &RunArgs, matches: &ArgMatches) -> anyhow::Result<RunArg
     Ok(args)
 }
 
-/// Whether the run needs the service (sources and sinks beyond plain files
-/// read one after another into standard output).
-fn uses_service(args: &RunArgs) -> bool {
-    !args.input.is_empty()
-        || !args.listen.is_empty()
-        || args.output.is_some()
-        || args.checkpoint.is_some()
-}
-
 fn service_options(
     args: &RunArgs,
     pipe: PipeOptions,
@@ -466,26 +412,6 @@ fn open_private_append(path: &std::path::Path) -> io::Result<std::fs::File> {
         options.mode(0o600);
     }
     options.open(path)
-}
-
-/// A writer that remembers the last byte written.
-struct LastByte<W> {
-    inner: W,
-    last: Option<u8>,
-}
-
-impl<W: Write> Write for LastByte<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        if n > 0 {
-            self.last = Some(buf[n - 1]);
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// `--stats`: one `key=value` line and one line per rule, or, with

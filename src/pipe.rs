@@ -1,26 +1,42 @@
-//! The pipe: source → framing → scan → redact → sink, for one stream.
+//! The scrub stage: the one path every line takes between its source and
+//! its sink, for every run (the service's, `scan`'s, `explain`'s).
 //!
-//! Lines come out in input order, one output line per input line. A line
-//! longer than the limit is replaced by [`OVERLONG_MARKER`] (fail closed)
-//! and counted.
+//! ```text
+//! chunks (any sources, in order) ─▶ [threads == 1] the calling thread scrubs and delivers
+//!                                ─▶ [threads  > 1] N workers, taking turns at the intake
+//!                                        ─(bounded, numbered)─▶ the calling thread delivers
+//! ```
 //!
-//! With one thread, reading, scrubbing and writing take turns on the calling
-//! thread. With more, a reader thread cuts the input into batches of whole
-//! lines, `threads` workers scrub batches concurrently, and the calling
-//! thread writes them back in input order. At most `2 × threads` batches are
-//! in flight at any time, so memory stays bounded and a slow output slows
-//! the reader down (backpressure) instead of buffering without limit. Data
-//! read before an input error is still written before the error is returned.
+//! [`run_stage`] takes chunks of whole lines (each of one stream), scrubs
+//! them on `threads` long-lived threads, each owning its [`Redactor`], and
+//! delivers them on the calling thread in the order they came, one output
+//! line per input line. A line longer than the limit is replaced by
+//! [`OVERLONG_MARKER`] (fail closed) and counted. With one thread the
+//! calling thread scrubs every chunk itself, keeping each stream's state in
+//! its redactor (a chunk's bytes stay in one core's cache from scrub to
+//! write); with more, each worker takes its next chunk at the intake,
+//! which numbers it and gives it the state its stream stands in at its
+//! first line (private-key block, carried fields, line number), and the
+//! workers scrub chunks concurrently. At most `2 × threads` chunks are in
+//! flight at any time, so memory stays bounded and a slow output slows the
+//! sources down (backpressure) instead of buffering without limit.
+//!
+//! [`run`] drives the stage with one reader (the library, `scan`);
+//! [`scrub_text`] with a buffer (`explain`, `rules test`); the service with
+//! all its sources.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
-use crate::framing::{Batch, LineReader, OwnedBatch};
+use crate::findings::FindingRecord;
+use crate::framing::OwnedBatch;
 use crate::redact::{OverlongPolicy, Redactor, ScrubOptions, StreamCursor};
 use crate::scan::Scanner;
+use crate::source::{Ack, Chunk, Feed, FramingOptions, Stream};
 use crate::stats::Stats;
 
 pub use crate::redact::OVERLONG_MARKER;
@@ -137,8 +153,371 @@ impl Reloader {
     }
 }
 
-/// Scrubs everything `input` yields into `output`. `name` names the input
-/// in errors. Counts are added to `stats`.
+/// A chunk scrubbed, handed to the writer in input order.
+pub struct Scrubbed {
+    /// The stream it came from.
+    pub stream: Arc<Stream>,
+    /// The position to record once it is written.
+    pub ack: Option<Ack>,
+    /// The scrubbed lines (empty for a chunk that only moves a position).
+    pub output: Vec<u8>,
+    /// Its finding records (`--findings`, `scan`).
+    pub records: Vec<FindingRecord>,
+    /// Its counts, folded by rule id.
+    pub stats: Stats,
+    /// Time spent scrubbing it.
+    pub duration: Duration,
+}
+
+/// A chunk for a worker, numbered in arrival order.
+struct Job {
+    seq: u64,
+    chunk: Chunk,
+    /// The configuration to scrub it with.
+    scanner: Arc<Scanner>,
+    /// Where its stream stands at its first line.
+    start: StreamCursor,
+}
+
+/// Runs the scrub stage: `next` (blocking until a chunk is ready; `None` at
+/// the end) yields chunks, which are scrubbed on `options.threads` threads
+/// and handed to `deliver` on the calling thread, in the order `next`
+/// yielded them. With one thread the calling thread is the scrubbing
+/// thread (and calls `next`); with more, that many workers take turns
+/// calling `next` (under a lock, which numbers the chunks and follows each
+/// stream's state) and scrub concurrently. At most
+/// `2 × threads` chunks are in flight, so a slow `deliver` stops `next`
+/// from being called (backpressure). A reload (`options.reload`) takes
+/// effect at the next chunk.
+///
+/// When `deliver` fails, its error is returned at once; the stage's
+/// threads then stop at their next hand-off (each finds its receiver gone)
+/// and `next` is called no more.
+pub fn run_stage<N, D, E>(
+    next: N,
+    scanner: &Arc<Scanner>,
+    options: &PipeOptions,
+    mut deliver: D,
+) -> Result<(), E>
+where
+    N: FnMut() -> Option<Chunk> + Send + 'static,
+    D: FnMut(Scrubbed) -> Result<(), E>,
+{
+    let threads = options.threads.max(1);
+    if threads == 1 {
+        return scrub_inline(next, Arc::clone(scanner), options, deliver);
+    }
+    let in_flight = 2 * threads;
+    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Scrubbed)>(in_flight);
+    // Results may come back out of order: one token per chunk in flight,
+    // taken before a chunk is, given back once it is delivered, bounds how
+    // many wait.
+    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+    let intake = Arc::new(Mutex::new(Intake {
+        next,
+        cursors: Cursors::default(),
+        scanner: Arc::clone(scanner),
+        seq: 0,
+        ended: false,
+    }));
+    let mut workers = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        let (intake, token_tx, done_tx) = (Arc::clone(&intake), token_tx.clone(), done_tx.clone());
+        let redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
+        let options = options.clone();
+        workers.push(spawn("logscrub-worker", move || {
+            worker(&intake, &options, &token_tx, &done_tx, redactor)
+        }));
+    }
+    drop((token_tx, done_tx));
+    deliver_in_order(&done_rx, &token_rx, &mut deliver)?;
+    for worker in workers {
+        let _ = worker.join();
+    }
+    Ok(())
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("starting a {name} thread: {e}"))
+}
+
+/// The calling thread's part: results in sequence order to `deliver`.
+fn deliver_in_order<D, E>(
+    done_rx: &Receiver<(u64, Scrubbed)>,
+    tokens: &Receiver<()>,
+    mut deliver: D,
+) -> Result<(), E>
+where
+    D: FnMut(Scrubbed) -> Result<(), E>,
+{
+    let mut pending: BTreeMap<u64, Scrubbed> = BTreeMap::new();
+    let mut next = 0u64;
+    // Ends when every sender (the workers) is gone.
+    for (seq, scrubbed) in done_rx.iter() {
+        if seq != next {
+            pending.insert(seq, scrubbed);
+            continue;
+        }
+        let mut ready = Some(scrubbed);
+        while let Some(scrubbed) = ready {
+            deliver(scrubbed)?;
+            let _ = tokens.recv();
+            next += 1;
+            ready = pending.remove(&next);
+        }
+    }
+    Ok(())
+}
+
+/// A chunk that carries no lines: only a position to record, in order.
+fn is_ack_only(chunk: &Chunk) -> bool {
+    matches!(&chunk.payload, OwnedBatch::Lines(l) if l.is_empty())
+}
+
+fn passed_on(chunk: Chunk) -> Scrubbed {
+    Scrubbed {
+        stream: chunk.stream,
+        ack: chunk.ack,
+        output: Vec::new(),
+        records: Vec::new(),
+        stats: Stats::default(),
+        duration: Duration::ZERO,
+    }
+}
+
+/// One scrubbing thread (`--threads 1`): the calling thread takes the
+/// chunks, scrubs them itself, in order, with one redactor, and delivers
+/// them — a chunk's lines stay in this core's cache from scrub to write. A
+/// stream's state (private-key block, carried fields, line number) is the
+/// redactor's own while the stream's chunks follow one another, and is put
+/// aside and restored when chunks of several streams interleave — no pass
+/// over the lines ahead of the scrub.
+fn scrub_inline<N, D, E>(
+    mut next: N,
+    mut scanner: Arc<Scanner>,
+    options: &PipeOptions,
+    mut deliver: D,
+) -> Result<(), E>
+where
+    N: FnMut() -> Option<Chunk>,
+    D: FnMut(Scrubbed) -> Result<(), E>,
+{
+    let mut redactor = Redactor::with_options(Arc::clone(&scanner), options.scrub());
+    let mut current: Option<Arc<Stream>> = None;
+    let mut put_aside = Cursors::default();
+    while let Some(chunk) = next() {
+        if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
+            scanner = next;
+        }
+        let result = if is_ack_only(&chunk) {
+            passed_on(chunk)
+        } else {
+            let start = match &current {
+                Some(s) if Arc::ptr_eq(s, &chunk.stream) => redactor.cursor(),
+                _ => {
+                    if let Some(previous) = current.take() {
+                        put_aside.put(&previous, redactor.cursor());
+                    }
+                    current = Some(Arc::clone(&chunk.stream));
+                    put_aside.take(&chunk.stream)
+                }
+            };
+            scrub_chunk(&mut redactor, &scanner, chunk, start)
+        };
+        deliver(result)?;
+    }
+    Ok(())
+}
+
+/// Where the chunks come in with several scrubbing threads: the one place
+/// that sees them in order. A worker takes a chunk here, under the lock,
+/// with its number and the state its stream stands in at its first line
+/// ([`Cursors`]), then scrubs it outside the lock, concurrently with the
+/// others.
+struct Intake<N> {
+    next: N,
+    cursors: Cursors,
+    /// The configuration in force (a reload switches it here).
+    scanner: Arc<Scanner>,
+    seq: u64,
+    /// `next` said the end: no more chunks.
+    ended: bool,
+}
+
+impl<N: FnMut() -> Option<Chunk>> Intake<N> {
+    /// The next chunk, numbered, with its start; `None` at the end.
+    fn take(&mut self, options: &PipeOptions) -> Option<Job> {
+        if self.ended {
+            return None;
+        }
+        let Some(chunk) = (self.next)() else {
+            self.ended = true;
+            return None;
+        };
+        if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
+            self.scanner = next;
+        }
+        let lines = match &chunk.payload {
+            OwnedBatch::Lines(lines) => Some(lines.as_slice()),
+            OwnedBatch::OverLong { .. } => None,
+        };
+        let start = if is_ack_only(&chunk) {
+            StreamCursor::default()
+        } else {
+            self.cursors.advance(
+                &chunk.stream,
+                lines,
+                &self.scanner,
+                options.findings.is_some(),
+                options.max_line_bytes,
+            )
+        };
+        let seq = self.seq;
+        self.seq += 1;
+        Some(Job {
+            seq,
+            chunk,
+            scanner: Arc::clone(&self.scanner),
+            start,
+        })
+    }
+}
+
+/// A worker thread (`--threads N`, N > 1): takes a place in flight, then a
+/// chunk from the intake, scrubs it and hands it to the calling thread,
+/// until the chunks end or the calling thread is gone.
+fn worker<N: FnMut() -> Option<Chunk>>(
+    intake: &Mutex<Intake<N>>,
+    options: &PipeOptions,
+    tokens: &SyncSender<()>,
+    done_tx: &SyncSender<(u64, Scrubbed)>,
+    mut redactor: Redactor,
+) {
+    loop {
+        if tokens.send(()).is_err() {
+            return;
+        }
+        let job = match intake.lock() {
+            Ok(mut intake) => intake.take(options),
+            Err(_) => None,
+        };
+        let Some(job) = job else { return };
+        let result = if is_ack_only(&job.chunk) {
+            passed_on(job.chunk)
+        } else {
+            scrub_chunk(&mut redactor, &job.scanner, job.chunk, job.start)
+        };
+        if done_tx.send((job.seq, result)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Scrubs one chunk from `start`, giving its input buffer back.
+fn scrub_chunk(
+    redactor: &mut Redactor,
+    scanner: &Arc<Scanner>,
+    chunk: Chunk,
+    start: StreamCursor,
+) -> Scrubbed {
+    let Chunk {
+        stream,
+        mut payload,
+        ack,
+        seam,
+        cuts,
+    } = chunk;
+    let started = Instant::now();
+    if let OwnedBatch::Lines(lines) = &mut payload {
+        crate::redact::prepare_seams(scanner, lines, seam, &cuts);
+    }
+    let mut output = crate::source::buffers::take();
+    scrub_job(
+        redactor,
+        scanner,
+        &payload,
+        start.block_lines_left,
+        start.carry,
+        start.lines,
+        &mut output,
+    );
+    if let OwnedBatch::Lines(lines) = payload {
+        crate::source::buffers::give(lines);
+    }
+    Scrubbed {
+        stream,
+        ack,
+        output,
+        records: redactor.take_records(),
+        stats: redactor.take_stats(),
+        duration: started.elapsed(),
+    }
+}
+
+/// Where each stream stands ([`StreamCursor`]) after its last chunk. The
+/// intake sees a stream's chunks in order, so it gives each chunk its
+/// first line number and starting private-key block state before the
+/// chunks are scrubbed concurrently. Entries are keyed by the stream's
+/// address; the `Weak` keeps that address from being reused while the entry
+/// exists, and entries of streams that are gone are swept as the map grows.
+#[derive(Default)]
+struct Cursors {
+    cursors: HashMap<usize, (Weak<Stream>, StreamCursor)>,
+    sweep_at: usize,
+}
+
+impl Cursors {
+    fn entry(&mut self, stream: &Arc<Stream>) -> &mut StreamCursor {
+        if self.cursors.len() >= self.sweep_at {
+            self.cursors.retain(|_, (s, _)| s.strong_count() > 0);
+            self.sweep_at = (2 * self.cursors.len()).max(64);
+        }
+        let key = Arc::as_ptr(stream) as usize;
+        &mut self
+            .cursors
+            .entry(key)
+            .or_insert_with(|| (Arc::downgrade(stream), StreamCursor::default()))
+            .1
+    }
+
+    /// The cursor at the start of a chunk of `stream`, moved past it
+    /// (`lines`: `None` for an over-long line).
+    fn advance(
+        &mut self,
+        stream: &Arc<Stream>,
+        lines: Option<&[u8]>,
+        scanner: &Scanner,
+        count_lines: bool,
+        max_line_bytes: usize,
+    ) -> StreamCursor {
+        self.entry(stream)
+            .advance(lines, scanner, count_lines, max_line_bytes)
+    }
+
+    /// Keeps where `stream` stands while other streams are scrubbed.
+    fn put(&mut self, stream: &Arc<Stream>, cursor: StreamCursor) {
+        *self.entry(stream) = cursor;
+    }
+
+    /// Where `stream` stood when it was put aside (its start if never).
+    fn take(&mut self, stream: &Arc<Stream>) -> StreamCursor {
+        let key = Arc::as_ptr(stream) as usize;
+        self.cursors
+            .remove(&key)
+            .map(|(_, cursor)| cursor)
+            .unwrap_or_default()
+    }
+}
+
+/// Scrubs everything `input` yields into `output`: the scrub stage driven
+/// by one stream read on the stage's thread, delivered by the calling
+/// thread. `name` names the input in errors and findings. Counts are added
+/// to `stats`. Data read before an input error is still written before the
+/// error is returned. For the library and `scan`; the binary's runs go
+/// through the service, which drives the same stage.
 pub fn run<R: Read + Send + 'static, W: Write>(
     name: &str,
     input: R,
@@ -147,71 +526,79 @@ pub fn run<R: Read + Send + 'static, W: Write>(
     options: &PipeOptions,
     stats: &mut Stats,
 ) -> Result<(), PipeError> {
-    if options.threads <= 1 {
-        run_sequential(name, input, output, scanner, options, stats)
-    } else {
-        run_parallel(name, input, output, scanner, options, stats)
-    }
-}
-
-fn run_sequential<R: Read, W: Write>(
-    name: &str,
-    input: R,
-    output: &mut W,
-    scanner: &Arc<Scanner>,
-    options: &PipeOptions,
-    stats: &mut Stats,
-) -> Result<(), PipeError> {
-    let mut reader = LineReader::new(input, options.max_line_bytes).hold_continued_runs(
-        options
+    let name: Arc<str> = name.into();
+    let stream = Arc::new(Stream {
+        name: Arc::clone(&name),
+        label: Arc::clone(&name),
+    });
+    let framing = FramingOptions {
+        max_line_bytes: options.max_line_bytes,
+        continued: options
             .scrub()
             .holds_cri_partials()
             .then_some(crate::source::cri_partial),
-    );
-    let mut redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
-    let mut out = Vec::with_capacity(crate::framing::READ_CHUNK + 4096);
-    let result = loop {
-        if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
-            redactor.replace_scanner(next);
-        }
-        let batch = match reader.next_batch() {
-            Ok(b) => b,
-            Err(source) => {
-                break Err(PipeError::Read {
-                    input: name.to_string(),
-                    source,
-                })
+    };
+    let read_error: Arc<Mutex<Option<io::Error>>> = Arc::default();
+    let next = {
+        let mut feed = Feed::new(stream, framing, 0);
+        let mut input = input;
+        let mut ended = false;
+        let read_error = Arc::clone(&read_error);
+        move || loop {
+            if let Some(chunk) = feed.next_chunk() {
+                return Some(chunk);
             }
-        };
-        out.clear();
-        let started = std::time::Instant::now();
-        match batch {
-            None => break Ok(()),
-            Some(Batch::Lines(lines)) => redactor.scrub_lines(lines, &mut out),
-            Some(Batch::OverLong { terminated, bytes }) => {
-                redactor.stats_mut().bytes_in += bytes;
-                redactor.fail_closed(terminated, &mut out)
+            if ended {
+                return None;
             }
-        }
-        let mut delta = redactor.take_stats();
-        crate::telemetry::publish_batch(name, name, &delta, started.elapsed());
-        stats.drain_from(&mut delta);
-        if let Err(e) = output.write_all(&out) {
-            break Err(PipeError::Write(e));
-        }
-        if let Err(e) = write_records(options, name, &redactor.take_records()) {
-            break Err(e);
+            match input.read(feed.framer().spare()) {
+                Ok(0) => {
+                    feed.framer().finish();
+                    ended = true;
+                }
+                Ok(n) => feed.framer().filled(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // What was read before the error still goes out.
+                    feed.framer().finish();
+                    ended = true;
+                    if let Ok(mut slot) = read_error.lock() {
+                        *slot = Some(e);
+                    }
+                }
+            }
         }
     };
-    stats.drain_from(&mut redactor.take_stats());
+    run_stage(next, scanner, options, |scrubbed| {
+        let Scrubbed {
+            stream,
+            output: out,
+            records,
+            stats: mut delta,
+            duration,
+            ..
+        } = scrubbed;
+        crate::telemetry::publish_batch(&stream.label, &stream.name, &delta, duration);
+        stats.drain_from(&mut delta);
+        output.write_all(&out).map_err(PipeError::Write)?;
+        crate::source::buffers::give(out);
+        write_records(options, &stream.name, &records)
+    })?;
     output.flush().map_err(PipeError::Write)?;
-    result
+    let failed = read_error.lock().ok().and_then(|mut slot| slot.take());
+    match failed {
+        Some(source) => Err(PipeError::Read {
+            input: name.to_string(),
+            source,
+        }),
+        None => Ok(()),
+    }
 }
 
-/// Scrubs `text` on the calling thread exactly as a run with `options`
-/// would: the same framing (line limit, CRI partial runs), redactor and
-/// options. For the tools that show what a run does to a line (`explain`,
-/// `rules test`); no reload, no findings, counts dropped.
+/// Scrubs `text` exactly as a run with `options` would: the same framing
+/// (line limit, CRI partial runs), redactor and options, through the same
+/// stage with one thread. For the tools that show what a run does to a
+/// line (`explain`, `rules test`); no reload, no findings, counts dropped.
 pub fn scrub_text(
     scanner: &Arc<Scanner>,
     options: &PipeOptions,
@@ -225,7 +612,14 @@ pub fn scrub_text(
     };
     let mut out = Vec::with_capacity(text.len());
     let mut stats = Stats::default();
-    run_sequential("text", text, &mut out, scanner, &options, &mut stats)?;
+    run(
+        "text",
+        io::Cursor::new(text.to_vec()),
+        &mut out,
+        scanner,
+        &options,
+        &mut stats,
+    )?;
     Ok(out)
 }
 
@@ -248,218 +642,6 @@ pub(crate) fn write_records(
         crate::findings::write_json(&mut *sink, name, r).map_err(PipeError::Findings)?;
     }
     sink.flush().map_err(PipeError::Findings)
-}
-
-/// A batch of input for a worker.
-struct Job {
-    seq: u64,
-    kind: OwnedBatch,
-    /// Private-key block state at the batch's first line.
-    block_lines_left: u32,
-    /// Fields named before the batch's first line (tables, dumps).
-    carry: crate::format::carry::Carry,
-    /// The configuration to scrub it with.
-    scanner: Arc<Scanner>,
-    /// Lines of the input before this batch.
-    first_line: u64,
-}
-
-/// What the workers and the reader report to the writer.
-enum Report {
-    Done {
-        seq: u64,
-        output: Vec<u8>,
-        input: Option<Vec<u8>>,
-        records: Vec<crate::findings::FindingRecord>,
-        /// The batch's counts, folded by rule id, and scrubbing time.
-        stats: Stats,
-        duration: std::time::Duration,
-    },
-    /// The reader failed after handing out batches `0..seq`.
-    ReadFailed { seq: u64, error: io::Error },
-    /// The reader reached the end after `seq` batches.
-    Finished { seq: u64 },
-    /// A worker's counters, sent when it stops.
-    Stats(Stats),
-}
-
-fn run_parallel<R: Read + Send + 'static, W: Write>(
-    name: &str,
-    input: R,
-    output: &mut W,
-    scanner: &Arc<Scanner>,
-    options: &PipeOptions,
-    stats: &mut Stats,
-) -> Result<(), PipeError> {
-    let threads = options.threads;
-    let in_flight = 2 * threads;
-    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(in_flight);
-    let (report_tx, report_rx) = mpsc::channel::<Report>();
-    // One token per batch in flight: the reader takes one before sending a
-    // batch, the writer gives it back once the batch is written.
-    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
-    // Emptied input buffers go back to the reader.
-    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
-    // Written output buffers go back to the workers.
-    let spare_outputs: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-
-    let job_rx = Arc::new(Mutex::new(job_rx));
-    for _ in 0..threads {
-        let job_rx = Arc::clone(&job_rx);
-        let report_tx = report_tx.clone();
-        let redactor = Redactor::with_options(Arc::clone(scanner), options.scrub());
-        std::thread::Builder::new()
-            .name("logscrub-worker".into())
-            .spawn({
-                let spare_outputs = Arc::clone(&spare_outputs);
-                move || worker(&job_rx, &report_tx, &spare_outputs, redactor)
-            })
-            .map_err(PipeError::Write)?;
-    }
-    let reader = BatchReader {
-        max_line_bytes: options.max_line_bytes,
-        hold_cri_partials: options.scrub().holds_cri_partials(),
-        scanner: Arc::clone(scanner),
-        reload: options.reload.clone(),
-        count_lines: options.findings.is_some(),
-    };
-    std::thread::Builder::new()
-        .name("logscrub-reader".into())
-        .spawn(move || reader.run(input, &job_tx, &token_tx, &report_tx, &free_rx))
-        .map_err(PipeError::Write)?;
-
-    write_in_order(
-        name,
-        options,
-        output,
-        &report_rx,
-        &token_rx,
-        &free_tx,
-        &spare_outputs,
-        stats,
-    )
-}
-
-/// The reader thread's state: cuts the input into numbered batches, each
-/// with the configuration and private-key block state it starts with.
-struct BatchReader {
-    max_line_bytes: usize,
-    hold_cri_partials: bool,
-    scanner: Arc<Scanner>,
-    reload: Option<Arc<Reloader>>,
-    /// Whether batches need their first line's number (finding records).
-    count_lines: bool,
-}
-
-impl BatchReader {
-    fn run<R: Read>(
-        mut self,
-        input: R,
-        job_tx: &SyncSender<Job>,
-        token_tx: &SyncSender<()>,
-        report_tx: &mpsc::Sender<Report>,
-        free_rx: &Receiver<Vec<u8>>,
-    ) {
-        let mut reader = LineReader::new(input, self.max_line_bytes)
-            .hold_continued_runs(self.hold_cri_partials.then_some(crate::source::cri_partial));
-        let mut seq = 0u64;
-        let mut cursor = StreamCursor::default();
-        loop {
-            let kind = match reader.next_batch() {
-                Ok(None) => {
-                    let _ = report_tx.send(Report::Finished { seq });
-                    return;
-                }
-                Ok(Some(Batch::Lines(lines))) => {
-                    let mut buf = free_rx.try_recv().unwrap_or_default();
-                    buf.clear();
-                    buf.extend_from_slice(lines);
-                    OwnedBatch::Lines(buf)
-                }
-                Ok(Some(Batch::OverLong { terminated, bytes })) => {
-                    OwnedBatch::OverLong { terminated, bytes }
-                }
-                Err(error) => {
-                    let _ = report_tx.send(Report::ReadFailed { seq, error });
-                    return;
-                }
-            };
-            if let Some(next) = self.reload.as_ref().and_then(|r| r.poll()) {
-                self.scanner = next;
-            }
-            let lines = match &kind {
-                OwnedBatch::Lines(lines) => Some(lines.as_slice()),
-                OwnedBatch::OverLong { .. } => None,
-            };
-            let start = cursor.advance(lines, &self.scanner, self.count_lines, self.max_line_bytes);
-            if token_tx.send(()).is_err() {
-                return;
-            }
-            let job = Job {
-                seq,
-                kind,
-                block_lines_left: start.block_lines_left,
-                carry: start.carry,
-                scanner: Arc::clone(&self.scanner),
-                first_line: start.lines,
-            };
-            if job_tx.send(job).is_err() {
-                return;
-            }
-            seq += 1;
-        }
-    }
-}
-
-/// A worker thread: scrubs batches until the reader is done.
-fn worker(
-    job_rx: &Mutex<Receiver<Job>>,
-    report_tx: &mpsc::Sender<Report>,
-    spare_outputs: &Mutex<Vec<Vec<u8>>>,
-    mut redactor: Redactor,
-) {
-    loop {
-        let job = {
-            let Ok(rx) = job_rx.lock() else { break };
-            match rx.recv() {
-                Ok(job) => job,
-                Err(_) => break,
-            }
-        };
-        // A reused buffer: a fresh one would fault in its pages anew.
-        let mut output = spare_outputs
-            .lock()
-            .ok()
-            .and_then(|mut spare| spare.pop())
-            .unwrap_or_default();
-        output.clear();
-        let started = std::time::Instant::now();
-        scrub_job(
-            &mut redactor,
-            &job.scanner,
-            &job.kind,
-            job.block_lines_left,
-            job.carry,
-            job.first_line,
-            &mut output,
-        );
-        let input = match job.kind {
-            OwnedBatch::Lines(lines) => Some(lines),
-            OwnedBatch::OverLong { .. } => None,
-        };
-        let report = Report::Done {
-            seq: job.seq,
-            output,
-            input,
-            records: redactor.take_records(),
-            stats: redactor.take_stats(),
-            duration: started.elapsed(),
-        };
-        if report_tx.send(report).is_err() {
-            return;
-        }
-    }
-    let _ = report_tx.send(Report::Stats(redactor.take_stats()));
 }
 
 /// Scrubs one batch into `output` with `scanner`, starting in the given
@@ -493,79 +675,51 @@ pub(crate) fn scrub_job(
     }
 }
 
-/// The calling thread: writes finished batches in input order.
-#[allow(clippy::too_many_arguments)] // the pipeline's channels, each its own
-fn write_in_order<W: Write>(
-    name: &str,
-    options: &PipeOptions,
-    output: &mut W,
-    report_rx: &Receiver<Report>,
-    token_rx: &Receiver<()>,
-    free_tx: &mpsc::Sender<Vec<u8>>,
-    spare_outputs: &Mutex<Vec<Vec<u8>>>,
-    stats: &mut Stats,
-) -> Result<(), PipeError> {
-    let mut pending: BTreeMap<u64, (Vec<u8>, Vec<crate::findings::FindingRecord>, u64)> =
-        BTreeMap::new();
-    let mut waiting_lines = 0u64;
-    let mut next = 0u64;
-    let mut end: Option<(u64, Option<io::Error>)> = None;
-    // Every report channel sender is dropped once the reader and all
-    // workers have stopped, which ends this loop.
-    for report in report_rx.iter() {
-        match report {
-            Report::Done {
-                seq,
-                output: out,
-                input,
-                records,
-                stats: mut delta,
-                duration,
-            } => {
-                if let Some(buf) = input {
-                    let _ = free_tx.send(buf);
-                }
-                crate::telemetry::publish_batch(name, name, &delta, duration);
-                waiting_lines += delta.lines;
-                let lines = delta.lines;
-                stats.drain_from(&mut delta);
-                pending.insert(seq, (out, records, lines));
-                while let Some((out, records, lines)) = pending.remove(&next) {
-                    output.write_all(&out).map_err(PipeError::Write)?;
-                    if let Ok(mut spare) = spare_outputs.lock() {
-                        spare.push(out);
-                    }
-                    write_records(options, name, &records)?;
-                    waiting_lines -= lines;
-                    let _ = token_rx.recv();
-                    next += 1;
-                }
-                crate::telemetry::set_output_buffer_lines(waiting_lines);
-            }
-            Report::ReadFailed { seq, error } => end = Some((seq, Some(error))),
-            Report::Finished { seq } => end = Some((seq, None)),
-            Report::Stats(mut s) => stats.drain_from(&mut s),
-        }
-    }
-    output.flush().map_err(PipeError::Write)?;
-    match end {
-        Some((seq, error)) => {
-            debug_assert_eq!(seq, next, "every batch was written");
-            match error {
-                Some(source) => Err(PipeError::Read {
-                    input: name.to_string(),
-                    source,
-                }),
-                None => Ok(()),
-            }
-        }
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stream(name: &str) -> Arc<Stream> {
+        Arc::new(Stream {
+            name: name.into(),
+            label: name.into(),
+        })
+    }
+
+    #[test]
+    fn cursors_are_kept_per_stream_and_swept() {
+        let scanner = Scanner::builtin();
+        let mut cursors = Cursors::default();
+        let advance = |c: &mut Cursors, s: &Arc<Stream>, lines: Option<&[u8]>| {
+            c.advance(s, lines, &scanner, true, 1000)
+        };
+        let (a, b) = (stream("a"), stream("b"));
+        let begin = b"-----BEGIN RSA PRIVATE KEY-----\n".as_slice();
+        assert_eq!(
+            advance(&mut cursors, &a, Some(begin)),
+            StreamCursor::default()
+        );
+        // Another stream is not inside a's block, and counts its own lines.
+        let b0 = advance(&mut cursors, &b, Some(b"plain\n"));
+        assert_eq!((b0.lines, b0.block_lines_left), (0, 0));
+        let inside = advance(&mut cursors, &a, None);
+        assert_eq!(inside.lines, 1);
+        assert!(inside.block_lines_left > 0);
+        let next = advance(&mut cursors, &a, Some(b"QUJD\nQUJD\n"));
+        assert_eq!(next, StreamCursor { lines: 2, ..inside });
+        let end = advance(&mut cursors, &a, Some(b"-----END RSA PRIVATE KEY-----\n"));
+        assert_eq!(end.block_lines_left, inside.block_lines_left - 2);
+        let after = advance(&mut cursors, &a, Some(b"after"));
+        assert_eq!((after.lines, after.block_lines_left), (5, 0));
+        assert_eq!(advance(&mut cursors, &b, None).lines, 1);
+        // Streams that are gone do not pile up.
+        drop((a, b));
+        for i in 0..1000 {
+            let s = stream(&i.to_string());
+            advance(&mut cursors, &s, Some(begin));
+        }
+        assert!(cursors.cursors.len() <= 128, "{}", cursors.cursors.len());
+    }
 
     /// A source that yields `data` in small reads, then fails if asked.
     struct Source {
@@ -653,6 +807,122 @@ mod tests {
             let (out, result, _) = scrub(&data, threads, true);
             assert!(matches!(result, Err(PipeError::Read { .. })), "{threads}");
             assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 40_000);
+        }
+    }
+    /// Stream `n`'s lines: private-key blocks, carried fields (a table
+    /// header and its rows, a dump key and its value), cards, over-long
+    /// lines (over 200 bytes), and no final newline.
+    fn stream_text(n: usize, lines: usize) -> Vec<u8> {
+        let mut text = Vec::new();
+        for i in 0..lines {
+            let line = match (i + n) % 11 {
+                0 => format!("{n}/{i} card 4111 1111 1111 1111 ok\n"),
+                1 => "-----BEGIN RSA PRIVATE KEY-----\n".into(),
+                2 => "QUJDREVGR0hJSktMTU5PUA==\n".into(),
+                3 => "-----END RSA PRIVATE KEY-----\n".into(),
+                4 => "| user | password |\n".into(),
+                5 => format!("| u{i} | hunter{n}{i}x |\n"),
+                6 => "\"cvv\" =>\n".into(),
+                7 => "  string(3) \"123\"\n".into(),
+                8 => format!("{n}/{i} {}\n", "x".repeat(250)),
+                _ => format!("{n}/{i} plain line with id 1740797428239 mail a{i}@example.com\n"),
+            };
+            text.extend_from_slice(line.as_bytes());
+        }
+        text.extend_from_slice(format!("{n} last 5555555555554444").as_bytes());
+        text
+    }
+
+    /// The chunks a source makes of `text`, read `step` bytes at a time.
+    fn chunks_of(stream: &Arc<Stream>, text: &[u8], step: usize, max: usize) -> Vec<Chunk> {
+        let framing = FramingOptions {
+            max_line_bytes: max,
+            continued: Some(crate::source::cri_partial),
+        };
+        let mut feed = Feed::new(Arc::clone(stream), framing, 0);
+        let mut chunks = Vec::new();
+        for piece in text.chunks(step) {
+            feed.framer().push(piece);
+            chunks.extend(std::iter::from_fn(|| feed.next_chunk()));
+        }
+        feed.framer().finish();
+        chunks.extend(std::iter::from_fn(|| feed.next_chunk()));
+        chunks
+    }
+
+    type Delivered = HashMap<String, (Vec<u8>, Vec<FindingRecord>, u64)>;
+
+    /// Runs `chunks` through the stage; per stream: output, records, lines.
+    fn staged(chunks: Vec<Chunk>, threads: usize, max: usize) -> Delivered {
+        let scanner = Arc::new(Scanner::builtin());
+        let findings: Arc<Mutex<dyn Write + Send>> = Arc::new(Mutex::new(io::sink()));
+        let options = PipeOptions {
+            threads,
+            max_line_bytes: max,
+            findings: Some(findings),
+            ..PipeOptions::default()
+        };
+        let mut chunks = chunks.into_iter();
+        let mut got = Delivered::new();
+        run_stage(
+            move || chunks.next(),
+            &scanner,
+            &options,
+            |s: Scrubbed| -> Result<(), ()> {
+                let entry = got.entry(s.stream.name.to_string()).or_default();
+                entry.0.extend_from_slice(&s.output);
+                entry.1.extend(s.records);
+                entry.2 += s.stats.lines;
+                Ok(())
+            },
+        )
+        .unwrap();
+        got
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+        /// Chunks of several streams, cut anywhere and interleaved in any
+        /// order, on any number of threads: each stream comes out exactly
+        /// as it does alone on one thread — the same bytes, the same
+        /// finding records with the same line numbers, the same counts.
+        #[test]
+        fn interleaved_streams_scrub_as_each_alone(
+            threads in 1usize..4,
+            steps in proptest::collection::vec(1usize..3000, 3),
+            order in proptest::collection::vec(0usize..3, 0..200),
+        ) {
+            let max = 200;
+            let streams: Vec<Arc<Stream>> = (0..3).map(|n| stream(&format!("s{n}"))).collect();
+            let texts: Vec<Vec<u8>> = (0..3).map(|n| stream_text(n, 300 + 50 * n)).collect();
+            let mut alone = Delivered::new();
+            for (s, text) in streams.iter().zip(&texts) {
+                alone.extend(staged(chunks_of(s, text, text.len(), max), 1, max));
+            }
+            let mut queues: Vec<std::collections::VecDeque<Chunk>> = streams
+                .iter()
+                .zip(&texts)
+                .zip(&steps)
+                .map(|((s, text), &step)| chunks_of(s, text, step, max).into())
+                .collect();
+            let mut mixed = Vec::new();
+            for &n in &order {
+                mixed.extend(queues[n].pop_front());
+            }
+            for queue in &mut queues {
+                mixed.extend(queue.drain(..));
+            }
+            let got = staged(mixed, threads, max);
+            for name in ["s0", "s1", "s2"] {
+                let (want, got) = (&alone[name], &got[name]);
+                proptest::prop_assert!(want.0 == got.0, "{} output differs", name);
+                proptest::prop_assert_eq!(&want.1, &got.1);
+                proptest::prop_assert_eq!(want.2, got.2);
+            }
+            let text = String::from_utf8_lossy(&alone["s1"].0).into_owned();
+            proptest::prop_assert!(!text.contains("4111 1111") && !text.contains("QUJDREVG"));
+            proptest::prop_assert!(!text.contains("hunter") && !text.contains("xxxxxxxx"));
         }
     }
 }

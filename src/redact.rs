@@ -774,6 +774,17 @@ impl Redactor {
     pub fn set_carry(&mut self, carry: Carry) {
         self.carry = carry;
     }
+
+    /// Where the stream stands at the next line: what
+    /// [`Redactor::set_line_number`], [`Redactor::set_block_state`] and
+    /// [`Redactor::set_carry`] restore (to scrub several streams in turn).
+    pub fn cursor(&self) -> StreamCursor {
+        StreamCursor {
+            lines: self.line_no,
+            block_lines_left: self.block_lines_left,
+            carry: self.carry,
+        }
+    }
 }
 
 /// One line's step of the private-key block state machine: given the lines

@@ -1,37 +1,40 @@
-//! The service: many sources, one scrubber pool, one sink, on tokio.
+//! The service: every run's pipeline — many sources, the scrub stage, one
+//! ordered writer, one sink.
 //!
 //! ```text
-//! sources ──(bounded: chunks)──▶ dispatcher ──(bounded: in-flight scrubs,
-//!   in input order)──▶ writer ──(bounded: --output-buffer bytes)──▶ sink
+//! sources ──(bounded: chunks)──▶ scrub stage (pipe::run_stage: `threads`
+//!   long-lived threads, bounded in flight) ──in input order──▶ writer
+//!   (the calling thread) ──▶ standard output, in place
+//!                        └─(bounded: --output-buffer bytes)──▶ sink task
 //!                                                   └─▶ checkpoints
 //! ```
 //!
-//! Every stage has a bounded buffer, so a slow or unavailable output stops
-//! the sources (backpressure) instead of growing memory. The dispatcher
-//! scrubs chunks on at most `threads` blocking threads at once and hands
-//! them on in the order they arrived, so each stream's lines keep their
-//! order. Nothing is dropped unless `--when-full drop` asks for it, and
-//! then every dropped line is counted. A file position is checkpointed only
-//! after its lines were written and synced.
+//! Standard input and positional files are sources like the others (the
+//! positional ones read one after another, so their lines keep the order
+//! given). Every stage has a bounded buffer, so a slow or unavailable output
+//! stops the sources (backpressure) instead of growing memory. Each
+//! stream's lines keep their order. Nothing is dropped unless `--when-full
+//! drop` asks for it, and then every dropped line is counted. A file
+//! position is checkpointed only after its lines were written and synced.
+//!
+//! Sources, the sink task and checkpoints run on a small tokio runtime;
+//! scrubbing and writing standard output do not (no hand-off per chunk to
+//! the runtime's blocking pool).
 //!
 //! Shutdown (SIGTERM/SIGINT): sources stop reading, everything already read
 //! is scrubbed and written, the sink is synced and closed, checkpoints are
 //! saved, and [`run`] returns.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::checkpoint::{CheckpointError, Checkpoints, Position};
-use crate::findings::FindingRecord;
-use crate::framing::OwnedBatch;
-use crate::pipe::{PipeError, PipeOptions};
-use crate::redact::{Redactor, StreamCursor};
+use crate::checkpoint::{CheckpointError, Checkpoints};
+use crate::pipe::{PipeError, PipeOptions, Scrubbed};
 use crate::scan::Scanner;
 use crate::sink::{Sink, SinkSpec};
 use crate::source::{
@@ -106,25 +109,7 @@ pub enum ServiceError {
     },
 }
 
-/// A scrubbed chunk.
-struct Scrubbed {
-    output: Vec<u8>,
-    records: Vec<FindingRecord>,
-    stats: Stats,
-    duration: Duration,
-}
-
-/// A chunk on its way to the writer, in input order.
-enum InFlight {
-    Scrub {
-        handle: tokio::task::JoinHandle<Scrubbed>,
-        stream: Arc<Stream>,
-        ack: Option<Ack>,
-    },
-    AckOnly(Ack),
-}
-
-/// A batch of output for the sink.
+/// A batch of output for the sink task.
 struct OutBatch {
     bytes: Vec<u8>,
     lines: u64,
@@ -132,7 +117,21 @@ struct OutBatch {
     _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
+/// What runs beside the scrub stage once the service is started.
+struct Started {
+    chunks: mpsc::Receiver<Chunk>,
+    sources: tokio::task::JoinSet<Result<(), PipeError>>,
+    cancel: CancellationToken,
+    sink_task: tokio::task::JoinHandle<Result<(), ServiceError>>,
+    out_tx: mpsc::UnboundedSender<OutBatch>,
+    waiting: Arc<AtomicU64>,
+}
+
 /// Runs the service until every source ends or shutdown is requested.
+///
+/// The sources, the sink task and checkpoints run on a tokio runtime; the
+/// chunks they read go through the scrub stage ([`crate::pipe::run_stage`])
+/// and come back, in order, to the writer on the calling thread.
 pub fn run(
     options: ServiceOptions,
     scanner: Arc<Scanner>,
@@ -146,16 +145,79 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(ServiceError::Runtime)?;
-    runtime.block_on(serve(options, scanner, stop, readiness, stats))
+    let Started {
+        mut chunks,
+        mut sources,
+        cancel,
+        sink_task,
+        out_tx,
+        waiting,
+    } = runtime.block_on(start(&options, &stop, &readiness))?;
+
+    let buffer_kib = (options.buffer_bytes / 1024).max(1);
+    let mut writer = Writer {
+        // Standard output under backpressure is written here, in place:
+        // no copy and no hand-off to another thread.
+        direct: (options.output == SinkSpec::Stdout && options.when_full == WhenFull::Block)
+            .then(std::io::stdout),
+        out_tx,
+        buffer: Arc::new(Semaphore::new(buffer_kib)),
+        buffer_kib,
+        when_full: options.when_full,
+        options: &options.pipe,
+        waiting: &waiting,
+        separator: StreamSeparator::default(),
+        runtime: &runtime,
+        stats,
+    };
+    let written = crate::pipe::run_stage(
+        move || chunks.blocking_recv(),
+        &scanner,
+        &options.pipe,
+        |scrubbed| writer.deliver(scrubbed),
+    )
+    .and_then(|()| writer.finish());
+    drop(writer);
+    let sink_result = runtime.block_on(sink_task).unwrap_or_else(|source| {
+        Err(ServiceError::Task {
+            task: "output",
+            source,
+        })
+    });
+    if sink_result.is_err() || written.is_err() {
+        // The output is gone: stop reading.
+        cancel.cancel();
+        stop.store(true, Ordering::SeqCst);
+    }
+    let mut first_error: Option<ServiceError> = None;
+    runtime.block_on(async {
+        while let Some(done) = sources.join_next().await {
+            if let Ok(Err(e)) = done {
+                first_error.get_or_insert(ServiceError::Pipe(e));
+            }
+        }
+    });
+    readiness.set_input_open(false);
+    sink_result?;
+    match written {
+        // The sink task stopped first: its error was returned above.
+        Err(None) => {}
+        Err(Some(e)) => return Err(e),
+        Ok(()) => {}
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
-async fn serve(
-    options: ServiceOptions,
-    scanner: Arc<Scanner>,
-    stop: Arc<AtomicBool>,
-    readiness: crate::telemetry::Readiness,
-    stats: &mut Stats,
-) -> Result<(), ServiceError> {
+/// Opens the checkpoints and the sink, starts the sources and the sink
+/// task.
+async fn start(
+    options: &ServiceOptions,
+    stop: &Arc<AtomicBool>,
+    readiness: &crate::telemetry::Readiness,
+) -> Result<Started, ServiceError> {
     let threads = options.pipe.threads.max(1);
     let checkpoints = match &options.checkpoint {
         Some(path) => Some(Arc::new(Mutex::new(Checkpoints::load(path)?))),
@@ -172,7 +234,7 @@ async fn serve(
     let cancel = CancellationToken::new();
     {
         let cancel = cancel.clone();
-        let stop = Arc::clone(&stop);
+        let stop = Arc::clone(stop);
         tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
                 tokio::time::sleep(crate::shutdown::POLL_INTERVAL / 2).await;
@@ -191,7 +253,7 @@ async fn serve(
     for spec in &options.sources {
         match spec {
             SourceSpec::Stdin => {
-                let (tx, stop) = (chunk_tx.clone(), Arc::clone(&stop));
+                let (tx, stop) = (chunk_tx.clone(), Arc::clone(stop));
                 sources.spawn_blocking(move || {
                     stdin::run(tx, framing, stop).map_err(|source| PipeError::Read {
                         input: "standard input".into(),
@@ -206,7 +268,7 @@ async fn serve(
                     start_at_end: options.start_at_end,
                     selection: options.selection.clone(),
                 };
-                let (tx, stop, store) = (chunk_tx.clone(), Arc::clone(&stop), checkpoints.clone());
+                let (tx, stop, store) = (chunk_tx.clone(), Arc::clone(stop), checkpoints.clone());
                 let name = pattern.clone();
                 sources.spawn_blocking(move || {
                     file::run(file_options, framing, tx, stop, store).map_err(|source| {
@@ -234,7 +296,7 @@ async fn serve(
                 });
             }
             SourceSpec::InOrder(inputs) => {
-                let (tx, stop, store) = (chunk_tx.clone(), Arc::clone(&stop), checkpoints.clone());
+                let (tx, stop, store) = (chunk_tx.clone(), Arc::clone(stop), checkpoints.clone());
                 let inputs = inputs.clone();
                 sources.spawn_blocking(move || read_in_order(&inputs, framing, &tx, &stop, &store));
             }
@@ -243,65 +305,23 @@ async fn serve(
     drop(chunk_tx);
     readiness.set_input_open(true);
 
-    // Scrubbing, in order.
-    let (flight_tx, flight_rx) = mpsc::channel::<InFlight>(2 * threads);
-    let dispatcher = tokio::spawn(dispatch(
-        chunk_rx,
-        flight_tx,
-        scanner,
-        options.pipe.clone(),
-        threads,
-    ));
-
     // Output.
-    let buffer_kib = (options.buffer_bytes / 1024).max(1);
-    let buffer = Arc::new(Semaphore::new(buffer_kib));
     let (out_tx, out_rx) = mpsc::unbounded_channel::<OutBatch>();
     let waiting = Arc::new(AtomicU64::new(0));
     let sink_task = tokio::spawn(drain_to_sink(
         sink,
         out_rx,
-        checkpoints.clone(),
+        checkpoints,
         Arc::clone(&waiting),
     ));
-
-    let written = write_in_order(
-        flight_rx,
-        &out_tx,
-        &buffer,
-        buffer_kib,
-        options.when_full,
-        &options.pipe,
-        &waiting,
-        stats,
-    )
-    .await;
-    drop(out_tx);
-    let sink_result = sink_task.await.unwrap_or_else(|source| {
-        Err(ServiceError::Task {
-            task: "output",
-            source,
-        })
-    });
-    if sink_result.is_err() || written.is_err() {
-        // The output is gone: stop reading.
-        cancel.cancel();
-        stop.store(true, Ordering::SeqCst);
-    }
-    let _ = dispatcher.await;
-    let mut first_error: Option<ServiceError> = None;
-    while let Some(done) = sources.join_next().await {
-        if let Ok(Err(e)) = done {
-            first_error.get_or_insert(ServiceError::Pipe(e));
-        }
-    }
-    readiness.set_input_open(false);
-    sink_result?;
-    written?;
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    Ok(Started {
+        chunks: chunk_rx,
+        sources,
+        cancel,
+        sink_task,
+        out_tx,
+        waiting,
+    })
 }
 
 /// Reads `inputs` one after another, each to its end, so their lines reach
@@ -370,231 +390,116 @@ fn read_in_order(
     Ok(())
 }
 
-/// Scrubs chunks on at most `threads` blocking threads, handing them on in
-/// arrival order.
-async fn dispatch(
-    mut chunks: mpsc::Receiver<Chunk>,
-    flight: mpsc::Sender<InFlight>,
-    mut scanner: Arc<Scanner>,
-    options: PipeOptions,
-    threads: usize,
-) {
-    let slots = Arc::new(Semaphore::new(threads));
-    let mut cursors = Cursors::default();
-    let pool: Arc<Mutex<Vec<Redactor>>> = Arc::new(Mutex::new(Vec::new()));
-    while let Some(chunk) = chunks.recv().await {
-        if let Some(next) = options.reload.as_ref().and_then(|r| r.poll()) {
-            scanner = next;
-        }
-        let Chunk {
-            stream,
-            payload,
-            ack,
-            seam,
-            cuts,
-        } = chunk;
-        let mut payload = payload;
-        if matches!(&payload, OwnedBatch::Lines(l) if l.is_empty()) {
-            if let Some(ack) = ack {
-                if flight.send(InFlight::AckOnly(ack)).await.is_err() {
-                    return;
-                }
-            }
-            continue;
-        }
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-            return;
-        };
-        let (pool, scanner, options) = (Arc::clone(&pool), Arc::clone(&scanner), options.clone());
-        let lines = match &payload {
-            OwnedBatch::Lines(lines) => Some(lines.as_slice()),
-            OwnedBatch::OverLong { .. } => None,
-        };
-        let start = cursors.advance(
-            &stream,
-            lines,
-            &scanner,
-            options.findings.is_some(),
-            options.max_line_bytes,
-        );
-        let handle = tokio::task::spawn_blocking(move || {
-            let mut redactor = pool
-                .lock()
-                .ok()
-                .and_then(|mut p| p.pop())
-                .unwrap_or_else(|| Redactor::with_options(Arc::clone(&scanner), options.scrub()));
-            let started = std::time::Instant::now();
-            if let OwnedBatch::Lines(lines) = &mut payload {
-                crate::redact::prepare_seams(&scanner, lines, seam, &cuts);
-            }
-            let mut output = crate::source::buffers::take();
-            crate::pipe::scrub_job(
-                &mut redactor,
-                &scanner,
-                &payload,
-                start.block_lines_left,
-                start.carry,
-                start.lines,
-                &mut output,
-            );
-            let scrubbed = Scrubbed {
-                output,
-                records: redactor.take_records(),
-                stats: redactor.take_stats(),
-                duration: started.elapsed(),
-            };
-            if let Ok(mut p) = pool.lock() {
-                p.push(redactor);
-            }
-            if let OwnedBatch::Lines(lines) = payload {
-                crate::source::buffers::give(lines);
-            }
-            drop(slot);
-            scrubbed
-        });
-        let sent = flight
-            .send(InFlight::Scrub {
-                handle,
-                stream,
-                ack,
-            })
-            .await;
-        if sent.is_err() {
-            return;
-        }
-    }
-}
-
-/// Where each stream stands ([`StreamCursor`]) after its last chunk. The
-/// dispatcher sees a stream's chunks in order, so it gives each chunk its
-/// first line number and starting private-key block state before the
-/// chunks are scrubbed concurrently. Entries are keyed by the stream's
-/// address; the `Weak` keeps that address from being reused while the entry
-/// exists, and entries of streams that are gone are swept as the map grows.
-#[derive(Default)]
-struct Cursors {
-    cursors: HashMap<usize, (Weak<Stream>, StreamCursor)>,
-    sweep_at: usize,
-}
-
-impl Cursors {
-    /// The cursor at the start of a chunk of `stream`, moved past it
-    /// (`lines`: `None` for an over-long line).
-    fn advance(
-        &mut self,
-        stream: &Arc<Stream>,
-        lines: Option<&[u8]>,
-        scanner: &Scanner,
-        count_lines: bool,
-        max_line_bytes: usize,
-    ) -> StreamCursor {
-        if self.cursors.len() >= self.sweep_at {
-            self.cursors.retain(|_, (s, _)| s.strong_count() > 0);
-            self.sweep_at = (2 * self.cursors.len()).max(64);
-        }
-        let key = Arc::as_ptr(stream) as usize;
-        let (_, cursor) = self
-            .cursors
-            .entry(key)
-            .or_insert_with(|| (Arc::downgrade(stream), StreamCursor::default()));
-        cursor.advance(lines, scanner, count_lines, max_line_bytes)
-    }
-}
-
-/// Takes scrubbed chunks in order, publishes their counts and findings, and
-/// queues their output for the sink within the buffer's bound.
-#[allow(clippy::too_many_arguments)]
-async fn write_in_order(
-    mut flight: mpsc::Receiver<InFlight>,
-    out: &mpsc::UnboundedSender<OutBatch>,
-    buffer: &Arc<Semaphore>,
+/// The ordered writer, on the calling thread: takes scrubbed chunks in
+/// input order, publishes their counts and findings, and writes them —
+/// standard output in place, other sinks through the sink task within the
+/// output buffer's bound. Its error `None` means the sink task stopped (and
+/// returns its own error).
+struct Writer<'a> {
+    direct: Option<std::io::Stdout>,
+    out_tx: mpsc::UnboundedSender<OutBatch>,
+    buffer: Arc<Semaphore>,
     buffer_kib: usize,
     when_full: WhenFull,
-    options: &PipeOptions,
-    waiting: &AtomicU64,
-    stats: &mut Stats,
-) -> Result<(), ServiceError> {
-    // A stream's last line may lack its newline; the next stream's lines
-    // must not be glued to it.
-    let mut separator = StreamSeparator::default();
-    while let Some(item) = flight.recv().await {
-        let (scrubbed, stream, ack) = match item {
-            InFlight::AckOnly(ack) => {
-                let batch = OutBatch {
-                    bytes: Vec::new(),
-                    lines: 0,
-                    acks: vec![ack],
-                    _permit: None,
-                };
-                if out.send(batch).is_err() {
-                    return Ok(());
-                }
-                continue;
-            }
-            InFlight::Scrub {
-                handle,
-                stream,
-                ack,
-            } => match handle.await {
-                Ok(s) => (s, stream, ack),
-                Err(source) => {
-                    return Err(ServiceError::Task {
-                        task: "scrubbing",
-                        source,
-                    })
-                }
-            },
-        };
+    options: &'a PipeOptions,
+    waiting: &'a AtomicU64,
+    /// A stream's last line may lack its newline; the next stream's lines
+    /// must not be glued to it.
+    separator: StreamSeparator,
+    runtime: &'a tokio::runtime::Runtime,
+    stats: &'a mut Stats,
+}
+
+impl Writer<'_> {
+    fn deliver(&mut self, scrubbed: Scrubbed) -> Result<(), Option<ServiceError>> {
         let Scrubbed {
+            stream,
+            ack,
             mut output,
             records,
             stats: mut delta,
             duration,
         } = scrubbed;
+        if output.is_empty() && delta.lines == 0 {
+            // Only a position to record, in order.
+            if let Some(ack) = ack {
+                self.send(OutBatch {
+                    bytes: Vec::new(),
+                    lines: 0,
+                    acks: vec![ack],
+                    _permit: None,
+                })?;
+            }
+            return Ok(());
+        }
         crate::telemetry::publish_batch(&stream.label, &stream.name, &delta, duration);
-        crate::pipe::write_records(options, &stream.name, &records)?;
+        crate::pipe::write_records(self.options, &stream.name, &records)
+            .map_err(|e| Some(e.into()))?;
         let lines = delta.lines - delta.dropped;
-        stats.drain_from(&mut delta);
-        let kib = (output.len().div_ceil(1024)).clamp(1, buffer_kib) as u32;
-        let permit = match when_full {
-            WhenFull::Block => match Arc::clone(buffer).acquire_many_owned(kib).await {
-                Ok(p) => Some(p),
-                Err(_) => return Ok(()),
-            },
-            WhenFull::Drop => match Arc::clone(buffer).try_acquire_many_owned(kib) {
+        self.stats.drain_from(&mut delta);
+        if let Some(stdout) = &self.direct {
+            self.separator.separate(&stream, &mut output);
+            std::io::Write::write_all(&mut stdout.lock(), &output)
+                .map_err(|e| Some(PipeError::Write(e).into()))?;
+            crate::source::buffers::give(output);
+            if let Some(ack) = ack {
+                self.send(OutBatch {
+                    bytes: Vec::new(),
+                    lines: 0,
+                    acks: vec![ack],
+                    _permit: None,
+                })?;
+            }
+            return Ok(());
+        }
+        let kib = (output.len().div_ceil(1024)).clamp(1, self.buffer_kib) as u32;
+        let permit = match self.when_full {
+            WhenFull::Block => {
+                let buffer = Arc::clone(&self.buffer);
+                match self.runtime.block_on(buffer.acquire_many_owned(kib)) {
+                    Ok(p) => Some(p),
+                    Err(_) => return Err(None),
+                }
+            }
+            WhenFull::Drop => match Arc::clone(&self.buffer).try_acquire_many_owned(kib) {
                 Ok(p) => Some(p),
                 Err(_) => {
-                    stats.dropped_output_full += lines;
+                    self.stats.dropped_output_full += lines;
                     crate::telemetry::count_dropped("output_full", lines);
                     // The lines are gone on purpose: their position is
                     // still recorded.
-                    let batch = OutBatch {
+                    return self.send(OutBatch {
                         bytes: Vec::new(),
                         lines: 0,
                         acks: ack.into_iter().collect(),
                         _permit: None,
-                    };
-                    if out.send(batch).is_err() {
-                        return Ok(());
-                    }
-                    continue;
+                    });
                 }
             },
         };
-        separator.separate(&stream, &mut output);
-        waiting.fetch_add(lines, Ordering::Relaxed);
-        crate::telemetry::set_output_buffer_lines(waiting.load(Ordering::Relaxed));
-        let batch = OutBatch {
+        self.separator.separate(&stream, &mut output);
+        self.waiting.fetch_add(lines, Ordering::Relaxed);
+        crate::telemetry::set_output_buffer_lines(self.waiting.load(Ordering::Relaxed));
+        self.send(OutBatch {
             bytes: output,
             lines,
             acks: ack.into_iter().collect(),
             _permit: permit,
-        };
-        if out.send(batch).is_err() {
-            return Ok(());
+        })
+    }
+
+    fn send(&self, batch: OutBatch) -> Result<(), Option<ServiceError>> {
+        self.out_tx.send(batch).map_err(|_| None)
+    }
+
+    /// Flushes standard output when it is written here.
+    fn finish(&mut self) -> Result<(), Option<ServiceError>> {
+        match &self.direct {
+            Some(stdout) => std::io::Write::flush(&mut stdout.lock())
+                .map_err(|e| Some(PipeError::Write(e).into())),
+            None => Ok(()),
         }
     }
-    Ok(())
 }
 
 /// Keeps the output's streams apart: when a stream's output ended without
@@ -663,20 +568,7 @@ fn commit(
     let Ok(mut store) = store.lock() else {
         return Ok(());
     };
-    for ack in acks.drain(..) {
-        if ack.forget {
-            store.forget(ack.key);
-        } else {
-            store.record(
-                ack.key,
-                Position {
-                    path: (*ack.path).clone(),
-                    fingerprint: ack.fingerprint,
-                    offset: ack.offset,
-                },
-            );
-        }
-    }
+    store.apply(acks);
     // Logged once per run of failures, counted every time.
     static FAILING: AtomicBool = AtomicBool::new(false);
     match store.save() {
@@ -698,48 +590,6 @@ fn commit(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn stream(name: &str) -> Arc<Stream> {
-        Arc::new(Stream {
-            name: name.into(),
-            label: name.into(),
-        })
-    }
-
-    #[test]
-    fn cursors_are_kept_per_stream_and_swept() {
-        let scanner = Scanner::builtin();
-        let mut cursors = Cursors::default();
-        let advance = |c: &mut Cursors, s: &Arc<Stream>, lines: Option<&[u8]>| {
-            c.advance(s, lines, &scanner, true, 1000)
-        };
-        let (a, b) = (stream("a"), stream("b"));
-        let begin = b"-----BEGIN RSA PRIVATE KEY-----\n".as_slice();
-        assert_eq!(
-            advance(&mut cursors, &a, Some(begin)),
-            StreamCursor::default()
-        );
-        // Another stream is not inside a's block, and counts its own lines.
-        let b0 = advance(&mut cursors, &b, Some(b"plain\n"));
-        assert_eq!((b0.lines, b0.block_lines_left), (0, 0));
-        let inside = advance(&mut cursors, &a, None);
-        assert_eq!(inside.lines, 1);
-        assert!(inside.block_lines_left > 0);
-        let next = advance(&mut cursors, &a, Some(b"QUJD\nQUJD\n"));
-        assert_eq!(next, StreamCursor { lines: 2, ..inside });
-        let end = advance(&mut cursors, &a, Some(b"-----END RSA PRIVATE KEY-----\n"));
-        assert_eq!(end.block_lines_left, inside.block_lines_left - 2);
-        let after = advance(&mut cursors, &a, Some(b"after"));
-        assert_eq!((after.lines, after.block_lines_left), (5, 0));
-        assert_eq!(advance(&mut cursors, &b, None).lines, 1);
-        // Streams that are gone do not pile up.
-        drop((a, b));
-        for i in 0..1000 {
-            let s = stream(&i.to_string());
-            advance(&mut cursors, &s, Some(begin));
-        }
-        assert!(cursors.cursors.len() <= 128, "{}", cursors.cursors.len());
-    }
 
     /// Lines that carry state from one line to the next (private-key
     /// blocks, CRI partial runs), secrets, and a last line without newline.

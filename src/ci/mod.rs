@@ -4,10 +4,12 @@
 //! baseline.
 //!
 //! Guarantees:
-//! - **The same detection as the pipe.** Every input goes through
-//!   [`crate::pipe::run`] with the configured input format, line limit and
-//!   policy; a finding here is a redaction there, and a line too long to
-//!   scan is a finding (`line_too_long`), never skipped.
+//! - **The same detection as a run.** Every input goes through
+//!   [`crate::pipe::run`], a thin driver over the run's own scrub stage
+//!   ([`crate::pipe::run_stage`], the same framing, redactor and scrub
+//!   job), with the configured input format, line limit and policy; a
+//!   finding here is a redaction there, and a line too long to scan is a
+//!   finding (`line_too_long`), never skipped.
 //! - **Every input is tried.** A file or directory that cannot be read is
 //!   recorded as a read error and the scan goes on; the exit code says so
 //!   ([`exit::READ_ERROR`]).

@@ -20,6 +20,10 @@ use std::io::{self, Read};
 /// How much is read from the source at a time.
 pub const READ_CHUNK: usize = 256 * 1024;
 
+/// The smallest batch [`Framer::next_batch_owned`] hands out as the read
+/// buffer itself (three quarters of a full read); smaller ones are copied.
+pub const HAND_OUT_MIN: usize = READ_CHUNK / 4 * 3;
+
 /// The default over-long-line limit: 1 MiB.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 
@@ -206,6 +210,45 @@ impl Framer {
             }
             Step::NeedInput => Next::NeedInput,
             Step::End => Next::End,
+        }
+    }
+
+    /// [`Framer::next_batch`], owned: a batch of lines that starts at the
+    /// start of the framer's buffer and fills most of a full read
+    /// ([`HAND_OUT_MIN`]) is handed out as that buffer itself, without
+    /// copying its bytes, and `spare()` (a buffer whose contents do not
+    /// matter: its length is reused as room without zeroing it) becomes the
+    /// framer's buffer, holding only the bytes after the batch (a partial
+    /// line). Any other batch is copied into `spare()`: a small one (a pipe's
+    /// 64 KiB read, a datagram) costs less to copy than the zeroing of room
+    /// that a short buffer in its place would need.
+    pub fn next_batch_owned(&mut self, spare: impl FnOnce() -> Vec<u8>) -> Option<OwnedBatch> {
+        match self.next_range() {
+            Step::Lines(range) if range.start == 0 && range.end >= HAND_OUT_MIN => {
+                let mut fresh = spare();
+                let rest = self.end - range.end;
+                if fresh.len() < rest {
+                    fresh.resize(rest, 0);
+                }
+                fresh[..rest].copy_from_slice(&self.buf[range.end..self.end]);
+                let mut lines = std::mem::replace(&mut self.buf, fresh);
+                lines.truncate(range.end);
+                // `start` is already past the batch: it becomes the base.
+                self.base += self.start as u64;
+                self.start = 0;
+                self.end = rest;
+                Some(OwnedBatch::Lines(lines))
+            }
+            Step::Lines(range) => {
+                let mut lines = spare();
+                lines.clear();
+                lines.extend_from_slice(&self.buf[range]);
+                Some(OwnedBatch::Lines(lines))
+            }
+            Step::OverLong { terminated, bytes } => {
+                Some(OwnedBatch::OverLong { terminated, bytes })
+            }
+            Step::NeedInput | Step::End => None,
         }
     }
 
@@ -470,6 +513,77 @@ mod tests {
             first = b.to_vec();
         }
         assert_eq!(first, b"b \\\n");
+    }
+
+    /// Batches handed out owned — the read buffer itself, or a copy —
+    /// are the batches [`Framer::next_batch`] hands out, at the same
+    /// offsets, whatever the read sizes, the line limit, held runs and the
+    /// stale bytes in the spare buffers.
+    #[test]
+    fn owned_batches_are_the_borrowed_ones() {
+        let mut text = Vec::new();
+        for i in 0..20_000u32 {
+            let line = match i % 7 {
+                0 => format!("{i} {}\n", "y".repeat((i % 300) as usize)),
+                1 => "2024-01-01T00:00:00Z stdout P part\n".to_string(),
+                2 => "2024-01-01T00:00:00Z stdout F end\n".to_string(),
+                3 => "\r\n".to_string(),
+                _ => format!("line {i}\n"),
+            };
+            text.extend_from_slice(line.as_bytes());
+        }
+        text.extend_from_slice(b"no newline at the end");
+        for (step, max, held) in [
+            (1, 50, false),
+            (7, 120, true),
+            (4096, 250, true),
+            (READ_CHUNK, 1 << 20, true),
+            (1 << 20, 1 << 20, false),
+        ] {
+            let continues = held.then_some(cri_partial as Continues);
+            let mut borrowed = Framer::new(max).hold_continued_runs(continues);
+            let mut owned = Framer::new(max).hold_continued_runs(continues);
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            let mut junk = 0u8;
+            let feed = |f: &mut Framer, piece: &[u8]| f.push(piece);
+            let mut drain =
+                |b: &mut Framer, o: &mut Framer, want: &mut Vec<_>, got: &mut Vec<_>| {
+                    while let Next::Batch(batch) = b.next_batch() {
+                        want.push((
+                            match batch {
+                                Batch::Lines(l) => OwnedBatch::Lines(l.to_vec()),
+                                Batch::OverLong { terminated, bytes } => {
+                                    OwnedBatch::OverLong { terminated, bytes }
+                                }
+                            },
+                            b.consumed(),
+                        ));
+                    }
+                    while let Some(batch) = o.next_batch_owned(|| {
+                        junk = junk.wrapping_add(1);
+                        vec![junk; usize::from(junk) * 37]
+                    }) {
+                        got.push((batch, o.consumed()));
+                    }
+                    assert_eq!(b.received(), o.received());
+                };
+            for piece in text.chunks(step) {
+                feed(&mut borrowed, piece);
+                feed(&mut owned, piece);
+                drain(&mut borrowed, &mut owned, &mut want, &mut got);
+            }
+            borrowed.finish();
+            owned.finish();
+            drain(&mut borrowed, &mut owned, &mut want, &mut got);
+            assert!(want == got, "step {step}, limit {max}, held {held}");
+            assert!(want.len() > 1);
+            if step >= READ_CHUNK {
+                // Whole reads: batches large enough to go out as the buffer.
+                assert!(got
+                    .iter()
+                    .any(|(b, _)| matches!(b, OwnedBatch::Lines(l) if l.len() >= HAND_OUT_MIN)));
+            }
+        }
     }
 
     #[test]

@@ -185,9 +185,11 @@ impl Drop for Connection {
 
 /// Standard output, written with blocking writes on the calling worker
 /// (moved out of the scheduler's way on a multi-threaded runtime): each
-/// batch goes to the kernel from the scrubbed buffer itself, with no copy
-/// and no hand-off to another thread, and a full pipe blocks the writer as
-/// backpressure.
+/// batch goes to the kernel from the scrubbed buffer itself, with no copy,
+/// and a full pipe blocks the writer as backpressure. Under `--when-full
+/// block` (the default) the service's ordered writer writes standard output
+/// itself, in place, and this sink only flushes it; it writes the batches
+/// under `--when-full drop`, where the output buffer sits in front of it.
 struct Stdout;
 
 impl Stdout {

@@ -1,14 +1,17 @@
 //! Spare chunk buffers, reused from one chunk to the next.
 //!
-//! A source copies each chunk's lines into a buffer taken here
-//! ([`copy_of`]); the pipeline gives the input buffer back once the chunk is
-//! scrubbed and the output buffer back once the sink wrote it ([`give`]).
+//! A source's framer hands its read buffer out with a chunk's lines and
+//! takes a spare one here in its place ([`take_stale`]: the old bytes stay,
+//! so the framer reads into it without zeroing it first); the scrubber takes
+//! an empty one for its output ([`take`]); the pipeline gives the input
+//! buffer back once the chunk is scrubbed and the output buffer back once
+//! the sink wrote it ([`give`]).
 //! So a steady stream cycles through the same few buffers instead of
 //! allocating fresh ones (each faulting its pages in, each thread's
 //! allocator keeping what it freed), and memory stays about what is in
 //! flight.
 //!
-//! Guarantees: a buffer taken is empty; at most [`KEPT`] buffers of at most
+//! Guarantees: a buffer from [`take`] is empty; at most [`KEPT`] buffers of at most
 //! [`KEPT_CAPACITY`] bytes each wait here (larger or further ones are
 //! freed), so the pool never holds more than that, and never more than was
 //! in flight at once.
@@ -26,6 +29,14 @@ static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 /// An empty buffer: a spare one when there is one.
 pub fn take() -> Vec<u8> {
+    let mut buf = take_stale();
+    buf.clear();
+    buf
+}
+
+/// A spare buffer as it was given back, its old bytes still in it (a
+/// framer reuses its length as room to read into, without zeroing it).
+pub fn take_stale() -> Vec<u8> {
     SPARE
         .lock()
         .ok()
@@ -40,12 +51,11 @@ pub fn copy_of(bytes: &[u8]) -> Vec<u8> {
     buf
 }
 
-/// Gives `buf` back for reuse (its contents are dropped).
-pub fn give(mut buf: Vec<u8>) {
+/// Gives `buf` back for reuse (its contents are never read as data again).
+pub fn give(buf: Vec<u8>) {
     if buf.capacity() == 0 || buf.capacity() > KEPT_CAPACITY {
         return;
     }
-    buf.clear();
     if let Ok(mut spare) = SPARE.lock() {
         if spare.len() < KEPT {
             spare.push(buf);
@@ -69,7 +79,7 @@ mod tests {
             .lock()
             .unwrap()
             .iter()
-            .all(|b| b.is_empty() && b.capacity() <= KEPT_CAPACITY));
+            .all(|b| b.capacity() <= KEPT_CAPACITY));
         let copy = copy_of(b"abc");
         assert_eq!(copy, b"abc");
         assert!(take().is_empty());

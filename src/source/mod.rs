@@ -18,8 +18,7 @@ pub mod stoppable;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::checkpoint::{FileKey, Fingerprint};
-use crate::framing::{Batch, Continues, Framer, Next, OwnedBatch};
+use crate::framing::{Continues, Framer, OwnedBatch};
 
 /// One stream of lines: a file, a connection, standard input.
 #[derive(Debug)]
@@ -31,20 +30,7 @@ pub struct Stream {
     pub label: Arc<str>,
 }
 
-/// A file position to record once a chunk is written.
-#[derive(Clone, Debug)]
-pub struct Ack {
-    /// The file.
-    pub key: FileKey,
-    /// Where it was seen.
-    pub path: Arc<PathBuf>,
-    /// Its fingerprint.
-    pub fingerprint: Fingerprint,
-    /// The offset after the chunk's last byte.
-    pub offset: u64,
-    /// The file is gone and fully read: drop its checkpoint entry.
-    pub forget: bool,
-}
+pub use crate::checkpoint::Ack;
 
 /// A batch of whole lines of one stream, with where it is in the stream.
 pub struct Chunk {
@@ -296,13 +282,9 @@ impl Feed {
     /// The next chunk the bytes received so far make, if any.
     pub fn next_chunk(&mut self) -> Option<Chunk> {
         let before = self.framer.consumed();
-        let payload = match self.framer.next_batch() {
-            Next::Batch(Batch::Lines(lines)) => OwnedBatch::Lines(buffers::copy_of(lines)),
-            Next::Batch(Batch::OverLong { terminated, bytes }) => {
-                OwnedBatch::OverLong { terminated, bytes }
-            }
-            Next::NeedInput | Next::End => return None,
-        };
+        // The read buffer itself goes out with the lines (no copy); a spare
+        // one takes its place.
+        let payload = self.framer.next_batch_owned(buffers::take_stale)?;
         let seam = match (&payload, self.synthetic.first()) {
             (OwnedBatch::Lines(lines), Some(&(at, len, true))) if at == before => {
                 Some(len as usize).filter(|&l| l < lines.len())

@@ -35,7 +35,7 @@ use proptest::prelude::*;
 
 use super::fs::{Fs, MemFile, MemFs, RealFs};
 use super::{FileOptions, FileSource};
-use crate::checkpoint::{Checkpoints, Position};
+use crate::checkpoint::Checkpoints;
 use crate::framing::OwnedBatch;
 use crate::source::{Ack, Chunk, FramingOptions};
 
@@ -439,20 +439,7 @@ impl Reader {
             return;
         }
         let mut store = store.lock().unwrap();
-        for ack in self.acks.drain(..) {
-            if ack.forget {
-                store.forget(ack.key);
-            } else {
-                store.record(
-                    ack.key,
-                    Position {
-                        path: (*ack.path).clone(),
-                        fingerprint: ack.fingerprint,
-                        offset: ack.offset,
-                    },
-                );
-            }
-        }
+        store.apply(&mut self.acks);
         store.save().unwrap();
         drop(store);
         let ckpt = world.checkpoint.clone();
