@@ -15,8 +15,6 @@
 
 pub mod octet;
 
-use std::io::{self, Read};
-
 /// How much is read from the source at a time.
 pub const READ_CHUNK: usize = 256 * 1024;
 
@@ -64,8 +62,8 @@ enum Step {
 
 /// The framing state machine, without I/O: bytes go in through
 /// [`Framer::spare`] and [`Framer::filled`], batches of whole lines come out
-/// of [`Framer::next_batch`]. Used by [`LineReader`] for blocking reads and by the
-/// sources that read files and sockets.
+/// of [`Framer::next_batch`]. The sources (standard input, files, sockets) drive
+/// it.
 pub struct Framer {
     buf: Vec<u8>,
     /// `buf[start..end]` holds bytes read but not handed out yet.
@@ -326,63 +324,65 @@ pub enum OwnedBatch {
     OverLong { terminated: bool, bytes: u64 },
 }
 
-/// Reads batches of whole lines from `R`.
-pub struct LineReader<R> {
-    source: R,
-    framer: Framer,
-}
-
-impl<R: Read> LineReader<R> {
-    /// A reader with the given over-long-line limit (at least 1).
-    pub fn new(source: R, max_line_bytes: usize) -> LineReader<R> {
-        LineReader {
-            source,
-            framer: Framer::new(max_line_bytes),
-        }
-    }
-
-    /// See [`Framer::hold_continued_runs`].
-    pub fn hold_continued_runs(mut self, continues: Option<Continues>) -> LineReader<R> {
-        self.framer = self.framer.hold_continued_runs(continues);
-        self
-    }
-
-    /// The next batch, or `None` at the end of the stream.
-    pub fn next_batch(&mut self) -> io::Result<Option<Batch<'_>>> {
-        loop {
-            match self.framer.next_range() {
-                Step::Lines(range) => return Ok(Some(Batch::Lines(&self.framer.buf[range]))),
-                Step::OverLong { terminated, bytes } => {
-                    return Ok(Some(Batch::OverLong { terminated, bytes }))
-                }
-                Step::End => return Ok(None),
-                Step::NeedInput => self.fill()?,
-            }
-        }
-    }
-
-    /// Reads one more chunk.
-    fn fill(&mut self) -> io::Result<()> {
-        loop {
-            match self.source.read(self.framer.spare()) {
-                Ok(0) => {
-                    self.framer.finish();
-                    return Ok(());
-                }
-                Ok(n) => {
-                    self.framer.filled(n);
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{self, Read};
+
+    /// Reads batches of whole lines from `R` with blocking reads: the framer
+    /// driven as the stdin source drives it, for these tests.
+    struct LineReader<R> {
+        source: R,
+        framer: Framer,
+    }
+
+    impl<R: Read> LineReader<R> {
+        /// A reader with the given over-long-line limit (at least 1).
+        fn new(source: R, max_line_bytes: usize) -> LineReader<R> {
+            LineReader {
+                source,
+                framer: Framer::new(max_line_bytes),
+            }
+        }
+
+        /// See [`Framer::hold_continued_runs`].
+        fn hold_continued_runs(mut self, continues: Option<Continues>) -> LineReader<R> {
+            self.framer = self.framer.hold_continued_runs(continues);
+            self
+        }
+
+        /// The next batch, or `None` at the end of the stream.
+        fn next_batch(&mut self) -> io::Result<Option<Batch<'_>>> {
+            loop {
+                match self.framer.next_range() {
+                    Step::Lines(range) => return Ok(Some(Batch::Lines(&self.framer.buf[range]))),
+                    Step::OverLong { terminated, bytes } => {
+                        return Ok(Some(Batch::OverLong { terminated, bytes }))
+                    }
+                    Step::End => return Ok(None),
+                    Step::NeedInput => self.fill()?,
+                }
+            }
+        }
+
+        /// Reads one more chunk.
+        fn fill(&mut self) -> io::Result<()> {
+            loop {
+                match self.source.read(self.framer.spare()) {
+                    Ok(0) => {
+                        self.framer.finish();
+                        return Ok(());
+                    }
+                    Ok(n) => {
+                        self.framer.filled(n);
+                        return Ok(());
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
 
     /// A source that returns at most `step` bytes per read.
     struct Trickle<'a> {
