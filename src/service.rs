@@ -411,6 +411,19 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// Hands a position with no bytes to the sink task, in order.
+    fn send_ack(&self, ack: Option<Ack>) -> Result<(), Option<ServiceError>> {
+        match ack {
+            Some(ack) => self.send(OutBatch {
+                bytes: Vec::new(),
+                lines: 0,
+                acks: vec![ack],
+                _permit: None,
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn deliver(&mut self, scrubbed: Scrubbed) -> Result<(), Option<ServiceError>> {
         let Scrubbed {
             stream,
@@ -422,15 +435,7 @@ impl Writer<'_> {
         } = scrubbed;
         if output.is_empty() && delta.lines == 0 {
             // Only a position to record, in order.
-            if let Some(ack) = ack {
-                self.send(OutBatch {
-                    bytes: Vec::new(),
-                    lines: 0,
-                    acks: vec![ack],
-                    _permit: None,
-                })?;
-            }
-            return Ok(());
+            return self.send_ack(ack);
         }
         crate::telemetry::publish_batch(&stream.label, &stream.name, &delta, duration);
         crate::pipe::write_records(self.options, &stream.name, &records)
@@ -442,15 +447,9 @@ impl Writer<'_> {
             std::io::Write::write_all(&mut stdout.lock(), &output)
                 .map_err(|e| Some(PipeError::Write(e).into()))?;
             crate::source::buffers::give(output);
-            if let Some(ack) = ack {
-                self.send(OutBatch {
-                    bytes: Vec::new(),
-                    lines: 0,
-                    acks: vec![ack],
-                    _permit: None,
-                })?;
-            }
-            return Ok(());
+            // Written: its position goes to the sink task, in order, to be
+            // checkpointed there.
+            return self.send_ack(ack);
         }
         let kib = (output.len().div_ceil(1024)).clamp(1, self.buffer_kib) as u32;
         let permit = match self.when_full {
