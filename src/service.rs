@@ -671,23 +671,12 @@ mod tests {
             let output = dir.join(format!("out-{threads}.log"));
             let findings: Arc<Mutex<Vec<u8>>> = Arc::default();
             let channel: Arc<Mutex<dyn std::io::Write + Send>> = findings.clone();
-            let options = ServiceOptions {
-                sources: vec![SourceSpec::InOrder(
-                    inputs.iter().cloned().map(OrderedInput::File).collect(),
-                )],
-                follow: false,
-                start_at_end: false,
-                selection: Default::default(),
-                output: SinkSpec::File(output.clone()),
-                checkpoint: None,
-                buffer_bytes: 1 << 20,
-                when_full: WhenFull::Block,
-                pipe: PipeOptions {
-                    threads,
-                    findings: Some(channel),
-                    ..PipeOptions::default()
-                },
-            };
+            let mut options = files_to_file(
+                inputs.iter().cloned().map(OrderedInput::File).collect(),
+                &output,
+                threads,
+            );
+            options.pipe.findings = Some(channel);
             let mut stats = Stats::new(0);
             run(
                 options,
@@ -711,6 +700,28 @@ mod tests {
             .iter()
             .all(|s| !text.contains(s)));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A run of `inputs`, read in order, into the file `output`.
+    fn files_to_file(
+        inputs: Vec<OrderedInput>,
+        output: &std::path::Path,
+        threads: usize,
+    ) -> ServiceOptions {
+        ServiceOptions {
+            sources: vec![SourceSpec::InOrder(inputs)],
+            follow: false,
+            start_at_end: false,
+            selection: Default::default(),
+            output: SinkSpec::File(output.to_path_buf()),
+            checkpoint: None,
+            buffer_bytes: 1 << 20,
+            when_full: WhenFull::Block,
+            pipe: PipeOptions {
+                threads,
+                ..PipeOptions::default()
+            },
+        }
     }
 
     /// Finding records without their time.
@@ -739,24 +750,15 @@ mod tests {
         std::fs::write(&good, b"good 4111111111111111\n").unwrap();
         let missing = dir.join("missing.log");
         let output = dir.join("out.log");
-        let options = ServiceOptions {
-            sources: vec![SourceSpec::InOrder(vec![
+        let options = files_to_file(
+            vec![
                 OrderedInput::File(good.clone()),
                 OrderedInput::File(missing.clone()),
                 OrderedInput::File(good),
-            ])],
-            follow: false,
-            start_at_end: false,
-            selection: Default::default(),
-            output: SinkSpec::File(output.clone()),
-            checkpoint: None,
-            buffer_bytes: 1 << 20,
-            when_full: WhenFull::Block,
-            pipe: PipeOptions {
-                threads: 2,
-                ..PipeOptions::default()
-            },
-        };
+            ],
+            &output,
+            2,
+        );
         let result = run(
             options,
             Arc::new(Scanner::builtin()),
