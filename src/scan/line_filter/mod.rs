@@ -24,24 +24,25 @@
 //! table loads of the lanes overlap; after a line is flagged, its lane goes
 //! on at the next line.
 
+mod table;
+
 use crate::format::views::ByteSet;
-use aho_corasick::automaton::Automaton;
-use aho_corasick::automaton::StateID;
 use aho_corasick::dfa::DFA;
 use aho_corasick::nfa::contiguous;
-use aho_corasick::{Anchored, MatchKind, StartKind};
+use aho_corasick::{MatchKind, StartKind};
+use table::{fold, Folding, Packed, Table};
 
 /// How many pieces of a batch are walked at once.
 const LANES: usize = 4;
 
 /// What a pattern of the filter stands for, and when its hit counts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     /// A literal matched case-sensitively: confirmed byte for byte.
-    Exact(Vec<u8>),
+    Exact,
     /// A literal or keyword matched in any ASCII case.
     AnyCase,
-    /// A name spelling; `whole` when it must end the name.
+    /// A name spelling (any ASCII case); `whole` when it must end the name.
     Name { whole: bool },
 }
 
@@ -49,6 +50,8 @@ enum Kind {
 #[derive(Debug, Default)]
 pub struct LineFilter {
     automaton: Option<Compiled>,
+    /// The patterns as given, and what each stands for.
+    patterns: Vec<Vec<u8>>,
     kinds: Vec<Kind>,
     /// Patterns `0..literals` are the literals, the rest the names.
     literals: usize,
@@ -57,10 +60,12 @@ pub struct LineFilter {
     literal_bytes: ByteSet,
 }
 
-/// The automaton: a DFA, or the slower contiguous NFA (same answers) when
-/// the patterns are too many for a DFA.
+/// The automaton over the folded patterns ([`table`]): packed, or when the
+/// patterns are too many for that, the `aho-corasick` DFA, or for still
+/// more its slower contiguous NFA (same answers).
 #[derive(Debug)]
 enum Engine {
+    Packed(Packed),
     Dfa(DFA),
     Nfa(contiguous::NFA),
 }
@@ -69,9 +74,22 @@ enum Engine {
 #[derive(Debug)]
 struct Compiled {
     engine: Engine,
+    /// The patterns (indexes into `LineFilter::patterns`) that fold to each
+    /// folded pattern of the automaton.
+    members: Vec<Vec<usize>>,
     /// One lane when a pattern holds a newline: a hit may then cross the
     /// line starts where lanes are cut.
     lanes: usize,
+}
+
+/// Which engine to build (tests compare them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Choice {
+    Best,
+    #[cfg(test)]
+    Dfa,
+    #[cfg(test)]
+    Nfa,
 }
 
 impl LineFilter {
@@ -79,13 +97,17 @@ impl LineFilter {
     /// case-sensitively) and `names` (spellings, and whether each is a
     /// whole key). None of either: a filter that flags nothing.
     pub fn new(literals: &[(bool, &[u8])], names: &[(String, bool)]) -> LineFilter {
+        LineFilter::build(literals, names, Choice::Best)
+    }
+
+    fn build(literals: &[(bool, &[u8])], names: &[(String, bool)], choice: Choice) -> LineFilter {
         let mut patterns: Vec<Vec<u8>> = Vec::with_capacity(literals.len() + names.len());
         let mut kinds = Vec::with_capacity(patterns.capacity());
         // An empty pattern would match everywhere and stands for nothing.
         for &(case_sensitive, bytes) in literals.iter().filter(|(_, b)| !b.is_empty()) {
             patterns.push(bytes.to_vec());
             kinds.push(if case_sensitive {
-                Kind::Exact(bytes.to_vec())
+                Kind::Exact
             } else {
                 Kind::AnyCase
             });
@@ -111,20 +133,53 @@ impl LineFilter {
         if patterns.is_empty() {
             return LineFilter::default();
         }
-        let engine = match DFA::builder()
-            .match_kind(MatchKind::Standard)
-            .start_kind(StartKind::Unanchored)
-            .ascii_case_insensitive(true)
-            .prefilter(false)
-            .build(&patterns)
-        {
-            Ok(dfa) => Engine::Dfa(dfa),
-            Err(_) => Engine::Nfa(
+        // The automaton's patterns: each distinct folding, once.
+        let mut folded: Vec<(Vec<u8>, usize)> = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.iter().map(|&b| fold(b)).collect(), i))
+            .collect();
+        folded.sort();
+        let mut unique: Vec<Vec<u8>> = Vec::new();
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        for (f, i) in folded {
+            if unique.last() != Some(&f) {
+                unique.push(f);
+                members.push(Vec::new());
+            }
+            members.last_mut().expect("pushed above").push(i);
+        }
+        let mut pattern_bytes = [false; 256];
+        for &b in unique.iter().flatten() {
+            pattern_bytes[usize::from(b)] = true;
+        }
+        #[cfg(test)]
+        let want_dfa = choice != Choice::Nfa;
+        #[cfg(not(test))]
+        let want_dfa = true;
+        let dfa = want_dfa
+            .then(|| {
+                DFA::builder()
+                    .match_kind(MatchKind::Standard)
+                    .start_kind(StartKind::Unanchored)
+                    .prefilter(false)
+                    .build(&unique)
+                    .ok()
+            })
+            .flatten();
+        let engine = match dfa {
+            Some(dfa) => match (choice == Choice::Best)
+                .then(|| Packed::new(&dfa, &pattern_bytes))
+                .flatten()
+            {
+                Some(packed) => Engine::Packed(packed),
+                None => Engine::Dfa(dfa),
+            },
+            None => Engine::Nfa(
                 contiguous::NFA::builder()
                     .match_kind(MatchKind::Standard)
-                    .ascii_case_insensitive(true)
                     .prefilter(false)
-                    .build(&patterns)
+                    .build(&unique)
                     .expect("a contiguous NFA of literals and names"),
             ),
         };
@@ -134,7 +189,12 @@ impl LineFilter {
             LANES
         };
         LineFilter {
-            automaton: Some(Compiled { engine, lanes }),
+            automaton: Some(Compiled {
+                engine,
+                members,
+                lanes,
+            }),
+            patterns,
             kinds,
             literals,
             literal_bytes,
@@ -172,9 +232,17 @@ impl LineFilter {
             return;
         };
         let (literal_before, named_before) = (literal.len(), named.len());
+        let members = &compiled.members;
         match &compiled.engine {
-            Engine::Dfa(a) => Walk::new(self, a, batch, literal, named).run(compiled.lanes),
-            Engine::Nfa(a) => Walk::new(self, a, batch, literal, named).run(compiled.lanes),
+            Engine::Packed(t) => {
+                Walk::new(self, t, members, batch, literal, named).run(compiled.lanes)
+            }
+            Engine::Dfa(a) => {
+                Walk::new(self, &Folding(a), members, batch, literal, named).run(compiled.lanes)
+            }
+            Engine::Nfa(a) => {
+                Walk::new(self, &Folding(a), members, batch, literal, named).run(compiled.lanes)
+            }
         }
         literal[literal_before..].sort_unstable();
         named[named_before..].sort_unstable();
@@ -192,27 +260,32 @@ impl LineFilter {
         let Some(compiled) = &self.automaton else {
             return;
         };
+        let members = &compiled.members;
         match &compiled.engine {
-            Engine::Dfa(a) => self.each_literal(a, hay, each),
-            Engine::Nfa(a) => self.each_literal(a, hay, each),
+            Engine::Packed(t) => self.each_literal(t, members, hay, each),
+            Engine::Dfa(a) => self.each_literal(&Folding(a), members, hay, each),
+            Engine::Nfa(a) => self.each_literal(&Folding(a), members, hay, each),
         }
     }
 
-    fn each_literal<A: Automaton>(&self, aut: &A, hay: &[u8], mut each: impl FnMut(usize)) {
-        let Ok(mut sid) = aut.start_state(Anchored::No) else {
-            return;
-        };
+    fn each_literal<T: Table>(
+        &self,
+        table: &T,
+        members: &[Vec<usize>],
+        hay: &[u8],
+        mut each: impl FnMut(usize),
+    ) {
+        let mut sid = table.start();
         for (at, &byte) in hay.iter().enumerate() {
-            sid = aut.next_state(Anchored::No, sid, byte);
-            if !aut.is_match(sid) {
+            sid = table.next(sid, byte);
+            if !table.is_match(sid) {
                 continue;
             }
             let e = at + 1;
-            for j in 0..aut.match_len(sid) {
-                let p = aut.match_pattern(sid, j).as_usize();
-                if p < self.literals {
-                    let s = e - aut.pattern_len(aut.match_pattern(sid, j));
-                    if self.accepts(hay, p, s, e) {
+            for j in 0..table.match_len(sid) {
+                let (folded, len) = table.match_at(sid, j);
+                for &p in &members[folded] {
+                    if p < self.literals && self.accepts(hay, p, e - len, e) {
                         each(p);
                     }
                 }
@@ -220,11 +293,13 @@ impl LineFilter {
         }
     }
 
-    /// Whether the hit of pattern `p` at `s..e` of `hay` counts.
+    /// Whether `hay[s..e]`, where the folding of pattern `p` was found,
+    /// is a hit of `p` that counts.
     fn accepts(&self, hay: &[u8], p: usize, s: usize, e: usize) -> bool {
-        match &self.kinds[p] {
-            Kind::Exact(bytes) => hay[s..e] == bytes[..],
-            Kind::AnyCase => true,
+        let (pattern, found) = (&self.patterns[p], &hay[s..e]);
+        match self.kinds[p] {
+            Kind::Exact => found == &pattern[..],
+            Kind::AnyCase => found.eq_ignore_ascii_case(pattern),
             Kind::Name { whole } => {
                 let first = hay[s];
                 let starts_word = s == 0
@@ -233,17 +308,18 @@ impl LineFilter {
                 // A spelling that a longer one extends (`cvv`, `cvv2`) is
                 // not held to ending the name.
                 let ends_name = !whole || hay.get(e).is_none_or(|b| !b.is_ascii_alphanumeric());
-                starts_word && ends_name
+                found.eq_ignore_ascii_case(pattern) && starts_word && ends_name
             }
         }
     }
 }
 
 /// One walk over a batch.
-struct Walk<'a, A> {
+struct Walk<'a, T: Table> {
     filter: &'a LineFilter,
-    dfa: &'a A,
-    start: StateID,
+    table: &'a T,
+    members: &'a [Vec<usize>],
+    start: T::Id,
     hay: &'a [u8],
     /// The lines flagged by a literal, and by a name.
     literal: &'a mut Vec<usize>,
@@ -253,20 +329,20 @@ struct Walk<'a, A> {
     line: [(usize, u8); LANES],
 }
 
-impl<'a, A: Automaton> Walk<'a, A> {
+impl<'a, T: Table> Walk<'a, T> {
     fn new(
         filter: &'a LineFilter,
-        dfa: &'a A,
+        table: &'a T,
+        members: &'a [Vec<usize>],
         hay: &'a [u8],
         literal: &'a mut Vec<usize>,
         named: &'a mut Vec<usize>,
-    ) -> Walk<'a, A> {
+    ) -> Walk<'a, T> {
         Walk {
             filter,
-            dfa,
-            start: dfa
-                .start_state(Anchored::No)
-                .expect("an unanchored start state, asked for at build"),
+            table,
+            members,
+            start: table.start(),
             hay,
             literal,
             named,
@@ -292,7 +368,7 @@ impl<'a, A: Automaton> Walk<'a, A> {
             from = to;
         }
         let mut sid = [self.start; LANES];
-        let dfa = self.dfa;
+        let table = self.table;
         loop {
             let steps = (0..LANES).map(|i| ends[i] - pos[i]).min().unwrap_or(0);
             if steps == 0 {
@@ -305,27 +381,27 @@ impl<'a, A: Automaton> Walk<'a, A> {
                 std::array::from_fn(|i| &hay[pos[i]..pos[i] + steps]);
             let mut taken = steps;
             for (k, (((&x0, &x1), &x2), &x3)) in a.iter().zip(b).zip(c).zip(d).enumerate() {
-                sid[0] = dfa.next_state(Anchored::No, sid[0], x0);
-                sid[1] = dfa.next_state(Anchored::No, sid[1], x1);
-                sid[2] = dfa.next_state(Anchored::No, sid[2], x2);
-                sid[3] = dfa.next_state(Anchored::No, sid[3], x3);
-                if sid.iter().any(|&s| dfa.is_special(s)) {
+                sid[0] = table.next(sid[0], x0);
+                sid[1] = table.next(sid[1], x1);
+                sid[2] = table.next(sid[2], x2);
+                sid[3] = table.next(sid[3], x3);
+                if sid.iter().any(|&s| table.is_special(s)) {
                     taken = k + 1;
                     break;
                 }
             }
             for i in 0..LANES {
                 pos[i] += taken;
-                if dfa.is_match(sid[i]) {
+                if table.is_match(sid[i]) {
                     self.hits(i, &mut pos[i], &mut sid[i], ends[i]);
                 }
             }
         }
         for i in 0..LANES {
             while pos[i] < ends[i] {
-                sid[i] = dfa.next_state(Anchored::No, sid[i], hay[pos[i]]);
+                sid[i] = table.next(sid[i], hay[pos[i]]);
                 pos[i] += 1;
-                if dfa.is_match(sid[i]) {
+                if table.is_match(sid[i]) {
                     self.hits(i, &mut pos[i], &mut sid[i], ends[i]);
                 }
             }
@@ -335,40 +411,38 @@ impl<'a, A: Automaton> Walk<'a, A> {
     /// Lane `lane` in match state `sid` after reading up to `pos`: flags
     /// the line of each pattern ending there that counts, by its kind. Once
     /// a line is flagged for both kinds, the lane moves to the next line.
-    fn hits(&mut self, lane: usize, pos: &mut usize, sid: &mut StateID, end: usize) {
-        let (dfa, hay, e) = (self.dfa, self.hay, *pos);
-        for j in 0..dfa.match_len(*sid) {
-            let p = dfa.match_pattern(*sid, j);
-            let s = e - dfa.pattern_len(p);
-            if !self.filter.accepts(hay, p.as_usize(), s, e) {
-                continue;
-            }
-            let bit = if p.as_usize() < self.filter.literals {
-                1
-            } else {
-                2
-            };
-            let at = line_start(hay, s);
-            let (line, kinds) = &mut self.line[lane];
-            if *line != at {
-                *line = at;
-                *kinds = 0;
-            }
-            if *kinds & bit == 0 {
-                *kinds |= bit;
-                if bit == 1 {
-                    self.literal.push(at);
-                } else {
-                    self.named.push(at);
+    fn hits(&mut self, lane: usize, pos: &mut usize, sid: &mut T::Id, end: usize) {
+        let (table, hay, e) = (self.table, self.hay, *pos);
+        for j in 0..table.match_len(*sid) {
+            let (folded, len) = table.match_at(*sid, j);
+            let s = e - len;
+            for &p in &self.members[folded] {
+                if !self.filter.accepts(hay, p, s, e) {
+                    continue;
                 }
-            }
-            if *kinds == 3 {
-                // With one lane and a pattern across lines this may step
-                // back (to the line after the hit's start): the state
-                // restarts there.
-                *pos = next_line(hay, s).min(end);
-                *sid = self.start;
-                return;
+                let bit = if p < self.filter.literals { 1 } else { 2 };
+                let at = line_start(hay, s);
+                let (line, kinds) = &mut self.line[lane];
+                if *line != at {
+                    *line = at;
+                    *kinds = 0;
+                }
+                if *kinds & bit == 0 {
+                    *kinds |= bit;
+                    if bit == 1 {
+                        self.literal.push(at);
+                    } else {
+                        self.named.push(at);
+                    }
+                }
+                if *kinds == 3 {
+                    // With one lane and a pattern across lines this may step
+                    // back (to the line after the hit's start): the state
+                    // restarts there.
+                    *pos = next_line(hay, s).min(end);
+                    *sid = self.start;
+                    return;
+                }
             }
         }
     }
@@ -421,11 +495,15 @@ mod tests {
     }
 
     /// The filter flags exactly the lines a naive search of every pattern
-    /// at every offset flags.
+    /// at every offset flags, with each engine.
     #[test]
     fn flags_what_a_naive_search_flags() {
         use proptest::prelude::*;
-        let alphabet = prop::sample::select(vec![b'a', b'A', b'b', b'B', b'_', b' ', b'\n', b'1']);
+        // `_`, `-`, `.` and space fold alike in the walk: the filter must
+        // still tell them apart.
+        let alphabet = prop::sample::select(vec![
+            b'a', b'A', b'b', b'B', b'_', b'-', b'.', b' ', b'\n', b'1',
+        ]);
         let word = prop::collection::vec(alphabet.clone(), 1..4);
         let mut runner = proptest::test_runner::TestRunner::default();
         runner
@@ -447,85 +525,87 @@ mod tests {
                         .collect();
                     let lits: Vec<(bool, &[u8])> =
                         literals.iter().map(|(c, l)| (*c, l.as_slice())).collect();
-                    let filter = LineFilter::new(&lits, &names);
-                    let mut want = Vec::new();
-                    let mut start = 0;
-                    for line in batch.split_inclusive(|&b| b == b'\n') {
-                        let end = start + line.len();
-                        let hit = (start..end).any(|s| {
-                            (0..filter.kinds.len()).any(|p| {
-                                let len = if p < lits.len() {
-                                    lits[p].1.len()
-                                } else {
-                                    names[p - lits.len()].0.len()
-                                };
-                                let pat: &[u8] = if p < lits.len() {
-                                    lits[p].1
-                                } else {
-                                    names[p - lits.len()].0.as_bytes()
-                                };
-                                s + len <= batch.len()
-                                    && batch[s..s + len].eq_ignore_ascii_case(pat)
-                                    && filter.accepts(&batch, p, s, s + len)
-                            })
-                        });
-                        if hit {
-                            want.push(start);
-                        }
-                        start = end;
-                    }
-                    prop_assert_eq!(flagged(&filter, &batch), want);
-                    // Apart by kind: a line holding a literal's hit, and one
-                    // holding a name's.
-                    let (mut want_literal, mut want_named) = (Vec::new(), Vec::new());
-                    let mut start = 0;
-                    for line in batch.split_inclusive(|&b| b == b'\n') {
-                        let end = start + line.len();
-                        for (kind, want) in [(0, &mut want_literal), (1, &mut want_named)] {
-                            let range = if kind == 0 {
-                                0..lits.len()
-                            } else {
-                                lits.len()..lits.len() + names.len()
-                            };
+                    for choice in [Choice::Best, Choice::Dfa, Choice::Nfa] {
+                        let filter = LineFilter::build(&lits, &names, choice);
+                        let mut want = Vec::new();
+                        let mut start = 0;
+                        for line in batch.split_inclusive(|&b| b == b'\n') {
+                            let end = start + line.len();
                             let hit = (start..end).any(|s| {
-                                range.clone().any(|p| {
+                                (0..filter.kinds.len()).any(|p| {
+                                    let len = if p < lits.len() {
+                                        lits[p].1.len()
+                                    } else {
+                                        names[p - lits.len()].0.len()
+                                    };
                                     let pat: &[u8] = if p < lits.len() {
                                         lits[p].1
                                     } else {
                                         names[p - lits.len()].0.as_bytes()
                                     };
-                                    s + pat.len() <= batch.len()
-                                        && batch[s..s + pat.len()].eq_ignore_ascii_case(pat)
-                                        && filter.accepts(&batch, p, s, s + pat.len())
+                                    s + len <= batch.len()
+                                        && batch[s..s + len].eq_ignore_ascii_case(pat)
+                                        && filter.accepts(&batch, p, s, s + len)
                                 })
                             });
                             if hit {
                                 want.push(start);
                             }
+                            start = end;
                         }
-                        start = end;
+                        prop_assert_eq!(flagged(&filter, &batch), want);
+                        // Apart by kind: a line holding a literal's hit, and one
+                        // holding a name's.
+                        let (mut want_literal, mut want_named) = (Vec::new(), Vec::new());
+                        let mut start = 0;
+                        for line in batch.split_inclusive(|&b| b == b'\n') {
+                            let end = start + line.len();
+                            for (kind, want) in [(0, &mut want_literal), (1, &mut want_named)] {
+                                let range = if kind == 0 {
+                                    0..lits.len()
+                                } else {
+                                    lits.len()..lits.len() + names.len()
+                                };
+                                let hit = (start..end).any(|s| {
+                                    range.clone().any(|p| {
+                                        let pat: &[u8] = if p < lits.len() {
+                                            lits[p].1
+                                        } else {
+                                            names[p - lits.len()].0.as_bytes()
+                                        };
+                                        s + pat.len() <= batch.len()
+                                            && batch[s..s + pat.len()].eq_ignore_ascii_case(pat)
+                                            && filter.accepts(&batch, p, s, s + pat.len())
+                                    })
+                                });
+                                if hit {
+                                    want.push(start);
+                                }
+                            }
+                            start = end;
+                        }
+                        let (mut literal, mut named) = (Vec::new(), Vec::new());
+                        filter.flag_lines_by_kind(&batch, &mut literal, &mut named);
+                        prop_assert_eq!(literal, want_literal);
+                        prop_assert_eq!(named, want_named);
+                        // The literal search: every occurrence of a literal that
+                        // counts, each once.
+                        let mut want_hits: Vec<usize> = (0..batch.len())
+                            .flat_map(|s| (0..lits.len()).map(move |p| (s, p)))
+                            .filter(|&(s, p)| {
+                                let pat = lits[p].1;
+                                s + pat.len() <= batch.len()
+                                    && batch[s..s + pat.len()].eq_ignore_ascii_case(pat)
+                                    && filter.accepts(&batch, p, s, s + pat.len())
+                            })
+                            .map(|(_, p)| p)
+                            .collect();
+                        let mut hits = Vec::new();
+                        filter.literal_hits(&batch, |p| hits.push(p));
+                        want_hits.sort_unstable();
+                        hits.sort_unstable();
+                        prop_assert_eq!(hits, want_hits);
                     }
-                    let (mut literal, mut named) = (Vec::new(), Vec::new());
-                    filter.flag_lines_by_kind(&batch, &mut literal, &mut named);
-                    prop_assert_eq!(literal, want_literal);
-                    prop_assert_eq!(named, want_named);
-                    // The literal search: every occurrence of a literal that
-                    // counts, each once.
-                    let mut want_hits: Vec<usize> = (0..batch.len())
-                        .flat_map(|s| (0..lits.len()).map(move |p| (s, p)))
-                        .filter(|&(s, p)| {
-                            let pat = lits[p].1;
-                            s + pat.len() <= batch.len()
-                                && batch[s..s + pat.len()].eq_ignore_ascii_case(pat)
-                                && filter.accepts(&batch, p, s, s + pat.len())
-                        })
-                        .map(|(_, p)| p)
-                        .collect();
-                    let mut hits = Vec::new();
-                    filter.literal_hits(&batch, |p| hits.push(p));
-                    want_hits.sort_unstable();
-                    hits.sort_unstable();
-                    prop_assert_eq!(hits, want_hits);
                     Ok(())
                 },
             )
@@ -541,6 +621,25 @@ mod tests {
         let mut hits = Vec::new();
         filter.literal_hits(b"a TOKEN b token", |p| hits.push(p));
         assert_eq!(hits, vec![0, 1, 0]);
+    }
+
+    /// The default catalog's literals and names take the packed table, and
+    /// it stays small: its size is the filter's speed (see `table`).
+    #[test]
+    fn the_default_filter_is_packed_and_small() {
+        let scanner = crate::scan::Scanner::builtin();
+        let compiled = scanner.line_filter().automaton.as_ref().unwrap();
+        let Engine::Packed(packed) = &compiled.engine else {
+            panic!("the default filter is not packed");
+        };
+        assert!(
+            packed.memory_usage() < 640 << 10,
+            "{}",
+            packed.memory_usage()
+        );
+        // Folding merged the spellings of names: fewer automaton patterns
+        // than patterns.
+        assert!(compiled.members.len() * 5 < scanner.line_filter().patterns.len() * 4);
     }
 
     #[test]
