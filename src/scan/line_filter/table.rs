@@ -90,16 +90,22 @@ impl<A: Automaton> Table for Folding<'_, A> {
 /// The most states a packed table holds (a row offset must fit a `u32`).
 const MAX_STATES: usize = 1 << 20;
 
+/// The table's length in entries (rows in use times their width must fit).
+const TABLE_ENTRIES: usize = 1 << 20;
+
 /// The packed automaton (see the module comment).
-#[derive(Clone, Debug)]
 pub struct Packed {
     /// The class of each input byte; bytes that fold alike share a class.
     classes: [u8; 256],
     /// Row width: the number of classes.
     stride: usize,
+    /// The number of states (rows in use).
+    rows: usize,
     /// `trans[s + class]`: the next state, where a state is the offset of
-    /// its row (premultiplied).
-    trans: Vec<u32>,
+    /// its row (premultiplied). Fixed in length, so that a masked index
+    /// needs no bounds check; only the rows in use are ever written, and
+    /// the zeroed pages past them are never resident.
+    trans: Box<[u32; TABLE_ENTRIES]>,
     /// States below this are the match states.
     matches: u32,
     start: u32,
@@ -107,6 +113,19 @@ pub struct Packed {
     /// `ends[ends_at[s]..ends_at[s + 1]]`.
     ends_at: Vec<u32>,
     ends: Vec<(u32, u32)>,
+}
+
+impl std::fmt::Debug for Packed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packed")
+            .field("states", &self.rows)
+            .field("classes", &self.stride)
+            .field(
+                "match_states",
+                &(self.matches as usize / self.stride.max(1)),
+            )
+            .finish()
+    }
 }
 
 impl Packed {
@@ -171,7 +190,15 @@ impl Packed {
         for (d, &s) in dense.iter().enumerate() {
             id.insert(s, (d * stride) as u32);
         }
-        let mut trans = vec![0u32; dense.len() * stride];
+        if dense.len() * stride > TABLE_ENTRIES {
+            return None;
+        }
+        // Zeroed pages are not resident until written: only the rows in
+        // use take memory.
+        let mut trans: Box<[u32; TABLE_ENTRIES]> = vec![0u32; TABLE_ENTRIES]
+            .into_boxed_slice()
+            .try_into()
+            .expect("the length asked for");
         for (d, &s) in dense.iter().enumerate() {
             for (c, rep) in reps.iter().enumerate() {
                 if let Some(rep) = rep {
@@ -194,6 +221,7 @@ impl Packed {
         Some(Packed {
             classes,
             stride,
+            rows: dense.len(),
             trans,
             matches: (matches * stride) as u32,
             start: id.get(start).expect("the start is numbered"),
@@ -205,7 +233,7 @@ impl Packed {
     /// Bytes of heap the table holds.
     #[cfg(test)]
     pub fn memory_usage(&self) -> usize {
-        self.trans.len() * 4 + self.ends_at.len() * 4 + self.ends.len() * 8
+        self.rows * self.stride * 4 + self.ends_at.len() * 4 + self.ends.len() * 8
     }
 }
 
@@ -241,7 +269,10 @@ impl Table for Packed {
 
     #[inline(always)]
     fn next(&self, s: u32, byte: u8) -> u32 {
-        self.trans[s as usize + usize::from(self.classes[usize::from(byte)])]
+        // Masked: the index is in bounds without a check (it always is
+        // below the rows in use).
+        self.trans
+            [(s as usize + usize::from(self.classes[usize::from(byte)])) & (TABLE_ENTRIES - 1)]
     }
 
     #[inline(always)]
