@@ -401,7 +401,7 @@ impl FileSource {
                 }
                 Some(true) => {}
             }
-            match self.tracked[i].read_some(&*self.fs, tx, self.options.follow) {
+            match self.read_in_order(i, tx) {
                 Ok((got, true)) => progressed |= got,
                 Ok((_, false)) => return None,
                 Err(e) => {
@@ -800,6 +800,37 @@ impl FileSource {
 
     fn is_tracked(&self, key: FileKey) -> bool {
         self.tracked.iter().any(|t| t.key == key)
+    }
+
+    /// Reads file `i` a little. When it follows a rotated generation that
+    /// is still open (a writer that has not reopened the path may still
+    /// append to it), that generation is read to its end after each read
+    /// of this file and before the lines read go out. A writer's bytes in
+    /// the old file were written before those just read from the new one,
+    /// so they are visible by then and go out first: no line is reordered
+    /// across a rotation, whichever file's event comes first.
+    pub(super) fn read_in_order(&mut self, i: usize, tx: &ChunkSender) -> io::Result<(bool, bool)> {
+        let (fs, follow) = (&*self.fs, self.options.follow);
+        let predecessor = self.tracked[i]
+            .waits_for
+            .and_then(|id| self.tracked.iter().position(|t| t.id == id && t.rotated))
+            .filter(|&p| p != i);
+        let Some(p) = predecessor else {
+            return self.tracked[i].read_some(fs, tx, follow);
+        };
+        let (file, before) = if p < i {
+            let (head, tail) = self.tracked.split_at_mut(i);
+            (&mut tail[0], &mut head[p])
+        } else {
+            let (head, tail) = self.tracked.split_at_mut(p);
+            (&mut head[i], &mut tail[0])
+        };
+        file.read_some_then(fs, tx, follow, &mut |tx| {
+            // (A failed read of the old file leaves it for the next turn.)
+            before
+                .read_some(fs, tx, follow)
+                .map_or(true, |(_, open)| open)
+        })
     }
 
     /// The predecessor file `i` still waits for, if any.

@@ -841,3 +841,41 @@ fn a_partial_line_cut_at_sigterm_is_a_cut_for_the_next_run_too() {
         assert_eq!(reader.cut_heads, vec![rest], "{:?}", show(&again));
     }
 }
+
+/// A writer that has not reopened the path after a rename appends a line
+/// to the old file, then reopens and appends to the new one; the reader
+/// reads the new file first (as when only its event has come): the old
+/// file's late line still goes out first.
+#[test]
+fn a_late_line_in_the_renamed_file_goes_out_before_the_new_files() {
+    for disk in [Disk::Real, mem()] {
+        let mut world = World::new("late-old", disk);
+        let log = world.log.clone();
+        let mut reader = Reader::new(world.disk.fs(), &log, None);
+        let mut out = Vec::new();
+        world.write(2, 0);
+        reader.look(&mut out);
+        // logrotate `create`; the writer keeps its handle on the old file.
+        let old = world.rotated_name();
+        match &world.disk {
+            Disk::Real => std::fs::rename(&log, &old).unwrap(),
+            Disk::Mem(fs) => fs.rename(&log, &old).unwrap(),
+        }
+        let reopened = World::create(&world.disk, &log, world.clock);
+        world.touch(&log);
+        reader.look(&mut out);
+        assert_eq!(show(&out), show(&[line(0), line(1)]));
+        world.write(1, 0);
+        world.writer = reopened;
+        world.write(1, 0);
+        let new = reader
+            .source
+            .tracked
+            .iter()
+            .position(|t| t.path == log && !t.rotated)
+            .expect("the new file is tracked");
+        reader.source.read_in_order(new, &reader.tx).unwrap();
+        reader.receive(&mut out);
+        assert_eq!(show(&out), show(&[line(0), line(1), line(2), line(3)]));
+    }
+}

@@ -258,6 +258,19 @@ impl Tracked {
         tx: &ChunkSender,
         follow: bool,
     ) -> io::Result<(bool, bool)> {
+        self.read_some_then(fs, tx, follow, &mut |_| true)
+    }
+
+    /// As [`Tracked::read_some`], calling `before_send` after each read
+    /// that brought bytes and before the lines they complete go out; when
+    /// it returns false (the receiver is gone), so does this.
+    pub(super) fn read_some_then(
+        &mut self,
+        fs: &dyn Fs,
+        tx: &ChunkSender,
+        follow: bool,
+        before_send: &mut dyn FnMut(&ChunkSender) -> bool,
+    ) -> io::Result<(bool, bool)> {
         let mut got = false;
         for _ in 0..READS_PER_TURN {
             let spare = self.feed.framer().spare();
@@ -293,7 +306,7 @@ impl Tracked {
             got = true;
             self.last_data = Instant::now();
             self.read_pos += n as u64;
-            if !self.send_ready(tx) {
+            if !before_send(tx) || !self.send_ready(tx) {
                 return Ok((got, false));
             }
         }
