@@ -9,7 +9,9 @@
 //! holds the automaton of the folded patterns (a third fewer states) in rows
 //! exactly as wide as its byte classes (188 bytes, 0.47 MB in all), its
 //! match states numbered first, so that "is this state special" is one
-//! compare.
+//! compare. The rows sit at the start of one array of fixed length, read
+//! with a masked index: no bounds check on the walk, and the array's pages
+//! past the rows are never written, so never resident.
 //!
 //! Folding: the walk reads each byte through [`fold`] (ASCII case, and the
 //! separators of name spellings `-`, `.` and space read as `_`). The five
@@ -87,10 +89,8 @@ impl<A: Automaton> Table for Folding<'_, A> {
     }
 }
 
-/// The most states a packed table holds (a row offset must fit a `u32`).
-const MAX_STATES: usize = 1 << 20;
-
-/// The table's length in entries (rows in use times their width must fit).
+/// The table's length in entries: the states times the classes must fit
+/// (the default catalog's take 117,000).
 const TABLE_ENTRIES: usize = 1 << 20;
 
 /// The packed automaton (see the module comment).
@@ -130,8 +130,8 @@ impl std::fmt::Debug for Packed {
 
 impl Packed {
     /// Packs `dfa`, an automaton built over patterns made of the folded
-    /// bytes `pattern_bytes`. None when it has more than [`MAX_STATES`]
-    /// states.
+    /// bytes `pattern_bytes`. None when its rows do not fit
+    /// [`TABLE_ENTRIES`].
     pub fn new<A: Automaton>(dfa: &A, pattern_bytes: &[bool; 256]) -> Option<Packed> {
         // Classes: one per folded byte some pattern holds, and class 0 for
         // every byte whose fold no pattern holds (all step alike).
@@ -173,7 +173,7 @@ impl Packed {
             for &rep in reps.iter().flatten() {
                 let n = dfa.next_state(Anchored::No, s, rep);
                 if seen.get(n).is_none() {
-                    if order.len() >= MAX_STATES {
+                    if (order.len() + 1) * stride > TABLE_ENTRIES {
                         return None;
                     }
                     seen.insert(n, order.len() as u32);
@@ -189,9 +189,6 @@ impl Packed {
         let mut id = IdMap::default();
         for (d, &s) in dense.iter().enumerate() {
             id.insert(s, (d * stride) as u32);
-        }
-        if dense.len() * stride > TABLE_ENTRIES {
-            return None;
         }
         // Zeroed pages are not resident until written: only the rows in
         // use take memory.
@@ -370,6 +367,30 @@ mod tests {
             d = folding.next(d, b);
             assert_eq!(packed.is_match(p), folding.is_match(d));
         }
+    }
+
+    /// Rows that do not fit the table: no packed table (the filter then
+    /// walks the DFA itself).
+    #[test]
+    fn an_automaton_too_large_is_not_packed() {
+        // 800 patterns of 24 pseudo-random bytes of 180 values: about 180
+        // classes and 19,000 states, more than the table's rows.
+        let mut x = 1u64;
+        let patterns: Vec<Vec<u8>> = (0..800)
+            .map(|_| {
+                (0..24)
+                    .map(|_| {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        fold(0x60u8.wrapping_add(((x >> 33) % 180) as u8))
+                    })
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[u8]> = patterns.iter().map(Vec::as_slice).collect();
+        let dfa = dfa(&refs);
+        assert!(Packed::new(&dfa, &bytes_of(&refs)).is_none());
     }
 
     #[test]
