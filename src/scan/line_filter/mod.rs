@@ -82,13 +82,13 @@ struct Compiled {
     lanes: usize,
 }
 
-/// Which engine to build (tests compare them).
+/// Which engine to build: the best that builds, or (tests compare them)
+/// the DFA or the NFA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
 enum Choice {
     Best,
-    #[cfg(test)]
     Dfa,
-    #[cfg(test)]
     Nfa,
 }
 
@@ -153,11 +153,7 @@ impl LineFilter {
         for &b in unique.iter().flatten() {
             pattern_bytes[usize::from(b)] = true;
         }
-        #[cfg(test)]
-        let want_dfa = choice != Choice::Nfa;
-        #[cfg(not(test))]
-        let want_dfa = true;
-        let dfa = want_dfa
+        let dfa = (choice != Choice::Nfa)
             .then(|| {
                 DFA::builder()
                     .match_kind(MatchKind::Standard)
