@@ -653,12 +653,8 @@ impl FileSource {
         // The writer moved on to this file: what it wrote to the
         // predecessor before (lines still landing there after the rename
         // included) comes first, and its partial last line is complete.
-        loop {
-            match self.tracked[p].read_some(&*self.fs, tx, self.options.follow) {
-                Ok((true, true)) => continue,
-                Ok((_, false)) => return None,
-                Ok((false, true)) | Err(_) => break,
-            }
+        if !self.tracked[p].read_to_end(&*self.fs, tx, self.options.follow) {
+            return None;
         }
         if self.tracked[p].feed.ends_mid_line() {
             let carried = self.tracked[p].feed.carried_pending();
@@ -805,10 +801,11 @@ impl FileSource {
     /// Reads file `i` a little. When it follows a rotated generation that
     /// is still open (a writer that has not reopened the path may still
     /// append to it), that generation is read to its end after each read
-    /// of this file and before the lines read go out. A writer's bytes in
-    /// the old file were written before those just read from the new one,
-    /// so they are visible by then and go out first: no line is reordered
-    /// across a rotation, whichever file's event comes first.
+    /// of this file and before the lines read go out, however much it holds
+    /// ([`Tracked::read_to_end`]). A writer's bytes in the old file were
+    /// written before those just read from the new one, so they are
+    /// visible by then and go out first: no line is reordered across a
+    /// rotation, whichever file's event comes first.
     pub(super) fn read_in_order(&mut self, i: usize, tx: &ChunkSender) -> io::Result<(bool, bool)> {
         let (fs, follow) = (&*self.fs, self.options.follow);
         let predecessor = self.tracked[i]
@@ -825,12 +822,7 @@ impl FileSource {
             let (head, tail) = self.tracked.split_at_mut(p);
             (&mut head[i], &mut tail[0])
         };
-        file.read_some_then(fs, tx, follow, &mut |tx| {
-            // (A failed read of the old file leaves it for the next turn.)
-            before
-                .read_some(fs, tx, follow)
-                .map_or(true, |(_, open)| open)
-        })
+        file.read_some_then(fs, tx, follow, &mut |tx| before.read_to_end(fs, tx, follow))
     }
 
     /// The predecessor file `i` still waits for, if any.

@@ -842,10 +842,10 @@ fn a_partial_line_cut_at_sigterm_is_a_cut_for_the_next_run_too() {
     }
 }
 
-/// A writer that has not reopened the path after a rename appends a line
-/// to the old file, then reopens and appends to the new one; the reader
-/// reads the new file first (as when only its event has come): the old
-/// file's late line still goes out first.
+/// A writer that has not reopened the path after a rename appends lines
+/// to the old file (more than one turn reads), then reopens and appends to
+/// the new one; the reader reads the new file first (as when only its
+/// event has come): the old file's late lines still go out first.
 #[test]
 fn a_late_line_in_the_renamed_file_goes_out_before_the_new_files() {
     for disk in [Disk::Real, mem()] {
@@ -865,7 +865,10 @@ fn a_late_line_in_the_renamed_file_goes_out_before_the_new_files() {
         world.touch(&log);
         reader.look(&mut out);
         assert_eq!(show(&out), show(&[line(0), line(1)]));
-        world.write(1, 0);
+        // More late lines than one turn reads (over 1 MiB).
+        for _ in 0..100 {
+            world.write(255, 0);
+        }
         world.writer = reopened;
         world.write(1, 0);
         let new = reader
@@ -876,6 +879,8 @@ fn a_late_line_in_the_renamed_file_goes_out_before_the_new_files() {
             .expect("the new file is tracked");
         reader.source.read_in_order(new, &reader.tx).unwrap();
         reader.receive(&mut out);
-        assert_eq!(show(&out), show(&[line(0), line(1), line(2), line(3)]));
+        let want: Vec<Vec<u8>> = (0..world.next).map(line).collect();
+        assert!(want.concat().len() > 1 << 20);
+        assert_eq!(show(&out), show(&want));
     }
 }

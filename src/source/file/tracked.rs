@@ -261,6 +261,19 @@ impl Tracked {
         self.read_some_then(fs, tx, follow, &mut |_| true)
     }
 
+    /// Reads until a read brings nothing: the file's end as it is now.
+    /// False when the receiver is gone; a read error leaves the rest for a
+    /// later turn.
+    pub(super) fn read_to_end(&mut self, fs: &dyn Fs, tx: &ChunkSender, follow: bool) -> bool {
+        loop {
+            match self.read_some(fs, tx, follow) {
+                Ok((true, true)) => continue,
+                Ok((_, false)) => return false,
+                Ok((false, true)) | Err(_) => return true,
+            }
+        }
+    }
+
     /// As [`Tracked::read_some`], calling `before_send` after each read
     /// that brought bytes and before the lines they complete go out; when
     /// it returns false (the receiver is gone), so does this.
