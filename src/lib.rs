@@ -13,7 +13,7 @@
 //! assert_eq!(out, b"paid with [CARD_REDACTED]\n");
 //! ```
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod checkpoint;
 pub mod ci;

@@ -88,6 +88,19 @@ impl Gate {
     /// names too, 2.4×), so literals and names have their own one-pass
     /// filter (`scan::line_filter`).
     fn build(rules: &[Rule], literals: &[(bool, &[u8])]) -> Option<Gate> {
+        let cache = DFA::config()
+            .cache_capacity(8 << 20)
+            .minimum_cache_clear_count(Some(3));
+        Gate::build_with_cache(rules, literals, cache)
+    }
+
+    /// As [`Gate::build`], with the cache's limits in `cache` (tests force
+    /// clears with a small one).
+    fn build_with_cache(
+        rules: &[Rule],
+        literals: &[(bool, &[u8])],
+        cache: regex_automata::hybrid::dfa::Config,
+    ) -> Option<Gate> {
         let mut hirs = Vec::with_capacity(rules.len() + 1);
         for pattern in rules.iter().map(|r| r.regex.as_str()) {
             let hir =
@@ -117,11 +130,10 @@ impl Gate {
         let dfa = DFA::builder()
             .configure(
                 DFA::config()
-                    .cache_capacity(8 << 20)
-                    .minimum_cache_clear_count(Some(3))
                     .minimum_bytes_per_state(Some(10))
                     .specialize_start_states(false),
             )
+            .configure(cache)
             .build_from_nfa(nfa)
             .ok()?;
         Some(Gate { dfa })
@@ -261,6 +273,7 @@ impl Walk<'_> {
 
     /// Walks all lanes one byte at a time while every lane has input and an
     /// untagged state: the lanes' table loads overlap.
+    #[allow(unsafe_code)]
     fn lock_step(&mut self) {
         let hay = self.hay;
         if (0..LANES).any(|i| self.pos[i] >= self.ends[i] || self.sid[i].is_tagged()) {
@@ -281,12 +294,22 @@ impl Walk<'_> {
             std::array::from_fn(|i| &hay[self.pos[i]..self.pos[i] + steps]);
         let mut taken = steps;
         for (k, (((&x0, &x1), &x2), &x3)) in a.iter().zip(b).zip(c).zip(d).enumerate() {
-            let next = [
-                dfa.next_state_untagged(cache, sid[0], x0),
-                dfa.next_state_untagged(cache, sid[1], x1),
-                dfa.next_state_untagged(cache, sid[2], x2),
-                dfa.next_state_untagged(cache, sid[3], x3),
-            ];
+            // SAFETY: `next_state_untagged_unchecked` asks for an untagged
+            // state made by this cache since its last clear. Each `sid[i]`
+            // is untagged: the walk enters lock step only when every lane
+            // is, and a step that tags any lane is not taken. Each was
+            // made by this cache: by a start or computed transition (in
+            // `tagged` or `start_state`, after which `after_compute` moves
+            // every other lane to a fresh start state if the cache was
+            // cleared) or by a transition read from it; reads never clear.
+            let next = unsafe {
+                [
+                    dfa.next_state_untagged_unchecked(cache, sid[0], x0),
+                    dfa.next_state_untagged_unchecked(cache, sid[1], x1),
+                    dfa.next_state_untagged_unchecked(cache, sid[2], x2),
+                    dfa.next_state_untagged_unchecked(cache, sid[3], x3),
+                ]
+            };
             if next.iter().any(|s| s.is_tagged()) {
                 taken = k;
                 break;
@@ -495,6 +518,71 @@ mod tests {
         assert!(!branches[0].to_string().contains('y'), "{}", branches[0]);
         let second = branches[1].to_string();
         assert!(second.contains('c') && second.contains('d'), "{second}");
+    }
+
+    /// The walk survives its cache being cleared again and again, in lock
+    /// step and lane by lane (the unchecked steps rely on the states being
+    /// renewed after each clear): it flags what a gate that never clears
+    /// flags.
+    #[test]
+    fn a_cache_cleared_mid_walk_flags_the_same_lines() {
+        let rules = crate::rules::builtin_rules();
+        let roomy = Gate::new(&rules).expect("the catalog is gated");
+        let small = DFA::config()
+            .cache_capacity(1 << 16)
+            .skip_cache_capacity_check(true)
+            .minimum_cache_clear_count(None);
+        let cramped = Gate::build_with_cache(&rules, &[], small).expect("builds");
+        // Varied lines: digits, keys, e-mails and prose, so the automaton
+        // keeps meeting states it has not built.
+        let mut batch = Vec::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..3000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let line = match i % 5 {
+                0 => format!(
+                    "pay {} {:04} {:04} {:04}\n",
+                    4000 + x % 999,
+                    x % 9973,
+                    x % 7919,
+                    x % 6007
+                ),
+                1 => format!(
+                    "user{}@host{}.example key=sk_live_{:x}\n",
+                    x % 97,
+                    x % 13,
+                    x
+                ),
+                2 => format!(
+                    "ssn {:03}-{:02}-{:04} routing {:09}\n",
+                    x % 899,
+                    x % 99,
+                    x % 9999,
+                    x % 999_999_999
+                ),
+                3 => format!("GET /v1/{:x}?id={} HTTP/1.1 200\n", x, x % 100_000),
+                _ => format!(
+                    "ts={} level=info msg=\"order {} shipped\"\n",
+                    x,
+                    x % 1_000_000
+                ),
+            };
+            batch.extend_from_slice(line.as_bytes());
+        }
+        let (mut want, mut got) = (Vec::new(), Vec::new());
+        let mut roomy_scratch = roomy.scratch();
+        assert!(roomy.flag_lines(&batch, &mut roomy_scratch, &mut want));
+        let mut cramped_scratch = cramped.scratch();
+        assert!(cramped.flag_lines(&batch, &mut cramped_scratch, &mut got));
+        assert!(
+            cramped_scratch.cache.clear_count() > 10,
+            "only {} clears",
+            cramped_scratch.cache.clear_count()
+        );
+        assert!(!want.is_empty());
+        assert_eq!(got, want);
     }
 
     #[test]
