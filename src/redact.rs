@@ -411,6 +411,7 @@ impl Redactor {
         self.scratch.automaton_flagged = automaton_flagged;
         self.scratch.literal_flagged = literal_flagged;
         self.scratch.named = named;
+        self.scratch.forget_batch();
         self.finish(out);
     }
 

@@ -25,7 +25,7 @@
 //! (case-insensitive, overlapping) runs on flagged lines only; a
 //! case-sensitive literal's hits are confirmed byte for byte.
 
-use super::line_filter::LineFilter;
+use super::line_filter::{LineFilter, LiteralHit};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
 
@@ -233,6 +233,17 @@ impl Literals {
         out.dedup();
     }
 
+    /// As [`Literals::active`], from the literals' hits in `hay` found
+    /// beforehand (see [`BatchHits`]).
+    pub fn active_from(&self, hits: impl Iterator<Item = LiteralHit>, out: &mut Vec<usize>) {
+        out.clear();
+        for h in hits {
+            out.extend_from_slice(&self.patterns[h.literal].rules);
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+
     /// Every literal and keyword, with whether it is matched
     /// case-sensitively: what the line filter must also flag.
     pub fn patterns(&self) -> Vec<(bool, &[u8])> {
@@ -243,8 +254,80 @@ impl Literals {
     }
 }
 
+/// The literal hits of the last batch the line filter walked, and where
+/// that batch lies in memory: the scan of a line inside the batch takes its
+/// indexed rules from them instead of searching the line again.
+///
+/// The batch is known by its address, so the hits are valid only while it
+/// is borrowed unchanged: [`BatchHits::forget`] must be called before the
+/// batch is dropped or changed (the redactor does, at the end of each
+/// batch), or a later buffer at the same address would take its hits.
+#[derive(Debug, Default)]
+pub struct BatchHits {
+    /// The batch's address and length; None when no batch is known.
+    batch: Option<(usize, usize)>,
+    /// Every literal hit in the batch, ordered by where it ends.
+    pub hits: Vec<LiteralHit>,
+}
+
+impl BatchHits {
+    /// `hits` (ordered by where they end) are those of `batch`.
+    pub fn remember(&mut self, batch: &[u8]) {
+        self.batch = Some((batch.as_ptr() as usize, batch.len()));
+    }
+
+    /// No batch is known.
+    pub fn forget(&mut self) {
+        self.batch = None;
+        self.hits.clear();
+    }
+
+    /// The hits lying wholly in `hay`, when `hay` lies in the batch: every
+    /// occurrence of a literal in `hay` that counts (a hit is confirmed by
+    /// its own bytes, whatever surrounds it).
+    pub fn within(&self, hay: &[u8]) -> Option<impl Iterator<Item = LiteralHit> + '_> {
+        let (addr, len) = self.batch?;
+        let at = (hay.as_ptr() as usize).checked_sub(addr)?;
+        if at + hay.len() > len {
+            return None;
+        }
+        let end = at + hay.len();
+        let first = self.hits.partition_point(|h| h.end <= at);
+        Some(
+            self.hits[first..]
+                .iter()
+                .take_while(move |h| h.end <= end)
+                .filter(move |h| h.start >= at)
+                .copied(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn batch_hits_serve_the_lines_of_their_batch_only() {
+        let filter = LineFilter::new(&[(true, b"ghp_"), (false, b"token")], &[]);
+        let batch = b"a ghp_x TOKEN\nb token\n".to_vec();
+        let mut hits = BatchHits::default();
+        filter.flag_lines_by_kind(&batch, &mut Vec::new(), &mut Vec::new(), &mut hits.hits);
+        hits.remember(&batch);
+        let literals = |hay: &[u8]| -> Option<Vec<(usize, usize)>> {
+            hits.within(hay)
+                .map(|i| i.map(|h| (h.start, h.literal)).collect())
+        };
+        assert_eq!(literals(&batch), Some(vec![(2, 0), (8, 1), (16, 1)]));
+        // A line, and a part of one: only the hits wholly inside.
+        assert_eq!(literals(&batch[..13]), Some(vec![(2, 0), (8, 1)]));
+        assert_eq!(literals(&batch[3..12]), Some(vec![]));
+        assert_eq!(literals(&batch[14..]), Some(vec![(16, 1)]));
+        // The same bytes elsewhere, and a batch forgotten: not known.
+        let copy = batch.clone();
+        assert_eq!(literals(&copy), None);
+        hits.forget();
+        assert_eq!(hits.within(&batch).map(|i| i.count()), None);
+    }
     use super::*;
 
     fn rule(id: &str, regex: &str, keywords: &[&str]) -> Rule {

@@ -36,7 +36,7 @@ use crate::rules::{check_unique_ids, CatalogError, Rejection, Rule, Validator};
 use crate::stats::Stats;
 use gate::{Gate, GateScratch};
 use line_filter::LineFilter;
-use literal::Literals;
+use literal::{BatchHits, Literals};
 use views::View;
 
 // Every rejection reason has its counter slot.
@@ -124,6 +124,8 @@ struct Work<'a> {
     secret_caches: &'a mut [Option<(meta::Cache, Captures)>],
     single_caches: &'a mut [Option<(meta::Cache, Captures)>],
     active: &'a mut Vec<usize>,
+    /// The literal hits of the batch the line lies in, if known.
+    batch_hits: &'a BatchHits,
     pending: &'a mut Vec<Next>,
     findings: &'a mut Vec<Finding>,
     texts: &'a mut Vec<u8>,
@@ -161,9 +163,21 @@ pub struct Scratch {
     /// The start offsets of the lines holding an indexed rule's literal in
     /// the last batch: the only lines where an indexed rule can match.
     pub literal_flagged: Vec<usize>,
+    /// The line filter's literal hits in the last batch (see
+    /// [`Scanner::flag_lines`]).
+    batch_hits: BatchHits,
     /// The last line had more than [`MAX_FINDINGS_PER_LINE`] findings:
     /// scanning stopped there, and the line must fail closed.
     pub overflowed: bool,
+}
+
+impl Scratch {
+    /// Drops what [`Scanner::flag_lines`] kept of its batch (the literal
+    /// hits, known by the batch's address): call it before that batch is
+    /// dropped or changed.
+    pub fn forget_batch(&mut self) {
+        self.batch_hits.forget();
+    }
 }
 
 /// The most findings one line may have. Findings are kept in memory until
@@ -332,7 +346,12 @@ impl Scanner {
     /// the gate also in `scratch.automaton_flagged`, those of a name also
     /// in `scratch.named`). Returns false when the batch is not gated: then
     /// every line must be read whole.
+    ///
+    /// The filter's literal hits are kept, so that scanning a line of
+    /// `batch` does not search it for literals again: call
+    /// [`Scratch::forget_batch`] before `batch` is dropped or changed.
     pub fn flag_lines(&self, batch: &[u8], scratch: &mut Scratch) -> bool {
+        scratch.batch_hits.forget();
         let gated = match (&self.gate, &mut scratch.gate) {
             (Some(g), Some(gs)) => g.flag_lines(batch, gs, &mut scratch.automaton_flagged),
             _ => false,
@@ -349,7 +368,9 @@ impl Scanner {
             scratch.automaton_flagged.clear();
             return false;
         }
-        self.line_filter().flag_lines_by_kind(batch, literal, named);
+        self.line_filter()
+            .flag_lines_by_kind(batch, literal, named, &mut scratch.batch_hits.hits);
+        scratch.batch_hits.remember(batch);
         flagged.extend_from_slice(&scratch.automaton_flagged);
         if !literal.is_empty() || !named.is_empty() {
             flagged.extend_from_slice(literal);
@@ -467,6 +488,7 @@ impl Scanner {
             automaton_flagged: Vec::new(),
             named: Vec::new(),
             literal_flagged: Vec::new(),
+            batch_hits: BatchHits::default(),
             overflowed: false,
         }
     }
@@ -515,6 +537,7 @@ impl Scanner {
             texts,
             stats,
             gate,
+            batch_hits,
             ..
         } = scratch;
         let mut work = Work {
@@ -525,6 +548,7 @@ impl Scanner {
             secret_caches,
             single_caches,
             active,
+            batch_hits,
             pending,
             findings,
             texts,
@@ -717,7 +741,16 @@ impl Scanner {
         explain: &mut dyn FnMut(Candidate),
     ) {
         if w.literals {
-            self.literals.active(hay, self.line_filter(), w.active);
+            // The raw view of a line of the batch the filter walked: its
+            // hits there. (A decoded view may hold literals the batch
+            // does not, and is searched.)
+            match (view_name == "raw")
+                .then(|| w.batch_hits.within(hay))
+                .flatten()
+            {
+                Some(hits) => self.literals.active_from(hits, w.active),
+                None => self.literals.active(hay, self.line_filter(), w.active),
+            }
         } else {
             w.active.clear();
         }

@@ -21,8 +21,11 @@
 //! Aho-Corasick semantics: a state knows all the patterns that end where
 //! it stands), so a hit that fails its condition never hides another. The
 //! batch is cut at line starts into four lanes walked in lock step, so the
-//! table loads of the lanes overlap; after a line is flagged, its lane goes
-//! on at the next line.
+//! table loads of the lanes overlap.
+//!
+//! The walk also hands back every literal occurrence that counts
+//! ([`LiteralHit`]), so that the scan of a flagged line takes its indexed
+//! rules from them rather than searching the line again.
 
 mod table;
 
@@ -44,6 +47,16 @@ enum Kind {
     AnyCase,
     /// A name spelling (any ASCII case); `whole` when it must end the name.
     Name { whole: bool },
+}
+
+/// One occurrence of a literal, found by [`LineFilter::flag_lines_by_kind`]:
+/// `batch[start..end]` is literal number `literal` (in the order given to
+/// [`LineFilter::new`]), and the hit counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LiteralHit {
+    pub end: usize,
+    pub start: usize,
+    pub literal: usize,
 }
 
 /// The compiled filter.
@@ -207,7 +220,7 @@ impl LineFilter {
     /// in order. Returns how many were appended.
     pub fn flag_lines(&self, batch: &[u8], flagged: &mut Vec<usize>) -> usize {
         let (mut lines, mut named) = (Vec::new(), Vec::new());
-        self.flag_lines_by_kind(batch, &mut lines, &mut named);
+        self.flag_lines_by_kind(batch, &mut lines, &mut named, &mut Vec::new());
         lines.extend_from_slice(&named);
         lines.sort_unstable();
         lines.dedup();
@@ -217,31 +230,38 @@ impl LineFilter {
 
     /// As [`LineFilter::flag_lines`], apart: the lines holding a literal's
     /// hit go to `literal`, those holding a name's to `named` (a line with
-    /// both, to both), each in order.
+    /// both, to both), each in order. Every literal occurrence that counts
+    /// goes to `hits`, ordered by where it ends (then starts): what
+    /// [`LineFilter::literal_hits`] would report for the batch.
     pub fn flag_lines_by_kind(
         &self,
         batch: &[u8],
         literal: &mut Vec<usize>,
         named: &mut Vec<usize>,
+        hits: &mut Vec<LiteralHit>,
     ) {
         let Some(compiled) = &self.automaton else {
             return;
         };
-        let (literal_before, named_before) = (literal.len(), named.len());
+        let (literal_before, named_before, hits_before) = (literal.len(), named.len(), hits.len());
         let members = &compiled.members;
+        let found = Found {
+            literal,
+            named,
+            hits,
+        };
         match &compiled.engine {
-            Engine::Packed(t) => {
-                Walk::new(self, t, members, batch, literal, named).run(compiled.lanes)
-            }
+            Engine::Packed(t) => Walk::new(self, t, members, batch, found).run(compiled.lanes),
             Engine::Dfa(a) => {
-                Walk::new(self, &Folding(a), members, batch, literal, named).run(compiled.lanes)
+                Walk::new(self, &Folding(a), members, batch, found).run(compiled.lanes)
             }
             Engine::Nfa(a) => {
-                Walk::new(self, &Folding(a), members, batch, literal, named).run(compiled.lanes)
+                Walk::new(self, &Folding(a), members, batch, found).run(compiled.lanes)
             }
         }
         literal[literal_before..].sort_unstable();
         named[named_before..].sort_unstable();
+        hits[hits_before..].sort_unstable();
     }
 
     /// The bytes a hit of [`LineFilter::literal_hits`] can be made of.
@@ -310,6 +330,24 @@ impl LineFilter {
     }
 }
 
+/// What a walk finds: the lines flagged by a literal and by a name, and
+/// the literals' hits.
+struct Found<'a> {
+    literal: &'a mut Vec<usize>,
+    named: &'a mut Vec<usize>,
+    hits: &'a mut Vec<LiteralHit>,
+}
+
+/// The line a lane's last hit was in.
+#[derive(Clone, Copy)]
+struct HitLine {
+    /// The line is `start..end` (`end` past its newline).
+    start: usize,
+    end: usize,
+    /// The kinds of hit found in it: bit 0 literal, bit 1 name.
+    kinds: u8,
+}
+
 /// One walk over a batch.
 struct Walk<'a, T: Table> {
     filter: &'a LineFilter,
@@ -317,12 +355,9 @@ struct Walk<'a, T: Table> {
     members: &'a [Vec<usize>],
     start: T::Id,
     hay: &'a [u8],
-    /// The lines flagged by a literal, and by a name.
-    literal: &'a mut Vec<usize>,
-    named: &'a mut Vec<usize>,
-    /// Per lane: the line its last hit was in, and the kinds found there
-    /// (bit 0 literal, bit 1 name).
-    line: [(usize, u8); LANES],
+    found: Found<'a>,
+    /// Per lane: the line of its last hit.
+    line: [HitLine; LANES],
 }
 
 impl<'a, T: Table> Walk<'a, T> {
@@ -331,8 +366,7 @@ impl<'a, T: Table> Walk<'a, T> {
         table: &'a T,
         members: &'a [Vec<usize>],
         hay: &'a [u8],
-        literal: &'a mut Vec<usize>,
-        named: &'a mut Vec<usize>,
+        found: Found<'a>,
     ) -> Walk<'a, T> {
         Walk {
             filter,
@@ -340,9 +374,12 @@ impl<'a, T: Table> Walk<'a, T> {
             members,
             start: table.start(),
             hay,
-            literal,
-            named,
-            line: [(usize::MAX, 0); LANES],
+            found,
+            line: [HitLine {
+                start: 0,
+                end: 0,
+                kinds: 0,
+            }; LANES],
         }
     }
 
@@ -361,6 +398,8 @@ impl<'a, T: Table> Walk<'a, T> {
             };
             pos[i] = from;
             ends[i] = to;
+            self.line[i].start = from;
+            self.line[i].end = from;
             from = to;
         }
         let mut sid = [self.start; LANES];
@@ -389,7 +428,7 @@ impl<'a, T: Table> Walk<'a, T> {
             for i in 0..LANES {
                 pos[i] += taken;
                 if table.is_match(sid[i]) {
-                    self.hits(i, &mut pos[i], &mut sid[i], ends[i]);
+                    self.hits(i, pos[i], sid[i]);
                 }
             }
         }
@@ -398,46 +437,56 @@ impl<'a, T: Table> Walk<'a, T> {
                 sid[i] = table.next(sid[i], hay[pos[i]]);
                 pos[i] += 1;
                 if table.is_match(sid[i]) {
-                    self.hits(i, &mut pos[i], &mut sid[i], ends[i]);
+                    self.hits(i, pos[i], sid[i]);
                 }
             }
         }
     }
 
-    /// Lane `lane` in match state `sid` after reading up to `pos`: flags
-    /// the line of each pattern ending there that counts, by its kind. Once
-    /// a line is flagged for both kinds, the lane moves to the next line.
-    fn hits(&mut self, lane: usize, pos: &mut usize, sid: &mut T::Id, end: usize) {
-        let (table, hay, e) = (self.table, self.hay, *pos);
-        for j in 0..table.match_len(*sid) {
-            let (folded, len) = table.match_at(*sid, j);
+    /// Lane `lane` in match state `sid` after reading up to `e`: flags the
+    /// line of each pattern ending there that counts, by its kind, and
+    /// keeps each literal's hit.
+    fn hits(&mut self, lane: usize, e: usize, sid: T::Id) {
+        let (table, hay) = (self.table, self.hay);
+        for j in 0..table.match_len(sid) {
+            let (folded, len) = table.match_at(sid, j);
             let s = e - len;
             for &p in &self.members[folded] {
                 if !self.filter.accepts(hay, p, s, e) {
                     continue;
                 }
-                let bit = if p < self.filter.literals { 1 } else { 2 };
-                let at = line_start(hay, s);
-                let (line, kinds) = &mut self.line[lane];
-                if *line != at {
-                    *line = at;
-                    *kinds = 0;
+                let is_literal = p < self.filter.literals;
+                if is_literal {
+                    self.found.hits.push(LiteralHit {
+                        end: e,
+                        start: s,
+                        literal: p,
+                    });
                 }
-                if *kinds & bit == 0 {
-                    *kinds |= bit;
-                    if bit == 1 {
-                        self.literal.push(at);
+                let line = &mut self.line[lane];
+                if s >= line.end {
+                    // A later line: it starts at or after the end of the
+                    // last one, so each byte of the lane is searched for
+                    // line breaks at most once.
+                    line.start = memchr::memrchr(b'\n', &hay[line.end..s])
+                        .map_or(line.end, |i| line.end + i + 1);
+                    line.end = next_line(hay, s);
+                    line.kinds = 0;
+                } else if s < line.start {
+                    // An earlier line, which only a pattern across lines
+                    // (one lane) can reach.
+                    line.start = line_start(hay, s);
+                    line.end = next_line(hay, s);
+                    line.kinds = 0;
+                }
+                let bit = if is_literal { 1 } else { 2 };
+                if line.kinds & bit == 0 {
+                    line.kinds |= bit;
+                    if is_literal {
+                        self.found.literal.push(line.start);
                     } else {
-                        self.named.push(at);
+                        self.found.named.push(line.start);
                     }
-                }
-                if *kinds == 3 {
-                    // With one lane and a pattern across lines this may step
-                    // back (to the line after the hit's start): the state
-                    // restarts there.
-                    *pos = next_line(hay, s).min(end);
-                    *sid = self.start;
-                    return;
                 }
             }
         }
@@ -580,8 +629,16 @@ mod tests {
                             }
                             start = end;
                         }
-                        let (mut literal, mut named) = (Vec::new(), Vec::new());
-                        filter.flag_lines_by_kind(&batch, &mut literal, &mut named);
+                        let (mut literal, mut named, mut batch_hits) =
+                            (Vec::new(), Vec::new(), Vec::new());
+                        filter.flag_lines_by_kind(
+                            &batch,
+                            &mut literal,
+                            &mut named,
+                            &mut batch_hits,
+                        );
+                        literal.dedup();
+                        named.dedup();
                         prop_assert_eq!(literal, want_literal);
                         prop_assert_eq!(named, want_named);
                         // The literal search: every occurrence of a literal that
@@ -600,7 +657,17 @@ mod tests {
                         filter.literal_hits(&batch, |p| hits.push(p));
                         want_hits.sort_unstable();
                         hits.sort_unstable();
-                        prop_assert_eq!(hits, want_hits);
+                        prop_assert_eq!(&hits, &want_hits);
+                        // The walk's hits are the same, each where it is.
+                        for h in &batch_hits {
+                            prop_assert!(filter.accepts(&batch, h.literal, h.start, h.end));
+                            prop_assert!(batch[h.start..h.end]
+                                .eq_ignore_ascii_case(&filter.patterns[h.literal]));
+                        }
+                        let mut walked: Vec<usize> = batch_hits.iter().map(|h| h.literal).collect();
+                        walked.sort_unstable();
+                        prop_assert_eq!(walked, want_hits);
+                        prop_assert!(batch_hits.windows(2).all(|w| w[0] <= w[1]));
                     }
                     Ok(())
                 },
