@@ -423,10 +423,21 @@ fn check_rule(rule: &Rule) -> Result<(), CatalogError> {
 }
 
 /// Compiles `rule` alone with the size limits used for the whole catalog.
+/// Only what can fail is built (the syntax and the NFA under its size
+/// limit): the search engines a scanner adds to it fall back rather than
+/// fail, and a full DFA per rule made this check most of the start-up with
+/// hundreds of user rules.
 pub fn compile_check(rule: &Rule) -> Result<(), CatalogError> {
     regex_automata::meta::Regex::builder()
         .syntax(syntax_config())
-        .configure(regex_config())
+        .configure(
+            regex_config()
+                .dfa(false)
+                .hybrid(false)
+                .onepass(false)
+                .backtrack(false)
+                .auto_prefilter(false),
+        )
         .build(&rule.regex)
         .map_err(|e| CatalogError::Regex {
             file: rule.source.clone(),
