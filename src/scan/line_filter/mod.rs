@@ -162,35 +162,31 @@ impl LineFilter {
             }
             members.last_mut().expect("pushed above").push(i);
         }
-        let mut pattern_bytes = [false; 256];
-        for &b in unique.iter().flatten() {
-            pattern_bytes[usize::from(b)] = true;
-        }
-        let dfa = (choice != Choice::Nfa)
-            .then(|| {
-                DFA::builder()
-                    .match_kind(MatchKind::Standard)
-                    .start_kind(StartKind::Unanchored)
-                    .prefilter(false)
-                    .build(&unique)
-                    .ok()
-            })
+        let packed = (choice == Choice::Best)
+            .then(|| Packed::new(&unique))
             .flatten();
-        let engine = match dfa {
-            Some(dfa) => match (choice == Choice::Best)
-                .then(|| Packed::new(&dfa, &pattern_bytes))
+        let engine = match packed {
+            Some(packed) => Engine::Packed(packed),
+            None => match (choice != Choice::Nfa)
+                .then(|| {
+                    DFA::builder()
+                        .match_kind(MatchKind::Standard)
+                        .start_kind(StartKind::Unanchored)
+                        .prefilter(false)
+                        .build(&unique)
+                        .ok()
+                })
                 .flatten()
             {
-                Some(packed) => Engine::Packed(packed),
-                None => Engine::Dfa(dfa),
+                Some(dfa) => Engine::Dfa(dfa),
+                None => Engine::Nfa(
+                    contiguous::NFA::builder()
+                        .match_kind(MatchKind::Standard)
+                        .prefilter(false)
+                        .build(&unique)
+                        .expect("a contiguous NFA of literals and names"),
+                ),
             },
-            None => Engine::Nfa(
-                contiguous::NFA::builder()
-                    .match_kind(MatchKind::Standard)
-                    .prefilter(false)
-                    .build(&unique)
-                    .expect("a contiguous NFA of literals and names"),
-            ),
         };
         let lanes = if patterns.iter().any(|p| p.contains(&b'\n')) {
             1
