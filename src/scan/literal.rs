@@ -117,6 +117,45 @@ fn fold_case(hir: &Hir, folded: &mut bool) -> Hir {
     }
 }
 
+/// At most this many literals per rule are kept as they are extracted;
+/// beyond it they are cut shorter until they merge (see [`shortened`]).
+const FEW_LITERALS: usize = 16;
+
+/// `literals` (sorted, none beginning another), cut shorter while they are
+/// more than [`FEW_LITERALS`]: the longest are cut by one byte at a time
+/// as long as each cut literal stays [`long_enough`], and literals that
+/// then begin others replace them. A prefix of a literal begins every
+/// match the literal begins, so the set stays sound. A digit class after a
+/// fixed prefix (`ACME-[0-9]{10}`) otherwise expands into a hundred
+/// literals (`ACME-00` … `ACME-99`) that find nothing `ACME-` does not:
+/// 510 such user rules made 19,000 literals, too many for the line
+/// filter's packed table.
+fn shortened(mut literals: Vec<Vec<u8>>, folded: bool) -> Vec<Vec<u8>> {
+    while literals.len() > FEW_LITERALS {
+        let longest = literals.iter().map(Vec::len).max().unwrap_or(0);
+        let mut changed = false;
+        for l in literals.iter_mut().filter(|l| l.len() == longest) {
+            if long_enough(&l[..longest - 1], folded) {
+                l.truncate(longest - 1);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+        literals.sort();
+        literals.dedup();
+        let mut kept: Vec<Vec<u8>> = Vec::with_capacity(literals.len());
+        for l in literals {
+            if !kept.last().is_some_and(|k| l.starts_with(k)) {
+                kept.push(l);
+            }
+        }
+        literals = kept;
+    }
+    literals
+}
+
 /// The prefix literals that begin every match of `regex`, when there are
 /// few enough of them and each is long enough to be worth searching for,
 /// and whether they are matched case-sensitively (false: the regex ignores
@@ -156,7 +195,7 @@ pub fn prefix_literals(regex: &str) -> Option<(bool, Vec<Vec<u8>>)> {
             kept.push(l);
         }
     }
-    let out = kept;
+    let out = shortened(kept, folded);
     if out.is_empty()
         || out.len() > MAX_LITERALS_PER_RULE
         || out.iter().any(|l| !long_enough(l, folded))
@@ -391,6 +430,42 @@ mod tests {
         );
         assert_eq!(prefix_literals(r"(?i)\beyj[a-z]{10,}"), None);
         assert_eq!(prefix_literals(r"\bhf_[A-Za-z]{34}"), None);
+    }
+
+    /// A digit class after a fixed prefix expands into many literals: they
+    /// are cut back to the prefix, never below the shortest usable length.
+    #[test]
+    fn many_literals_are_cut_back_to_their_prefix() {
+        // `ACME-00` … `ACME-99` (and longer) are cut until they are few:
+        // `ACME-0` … `ACME-9`.
+        let digits: Vec<Vec<u8>> = (b'0'..=b'9')
+            .map(|d| [&b"ACME-"[..], &[d]].concat())
+            .collect();
+        assert_eq!(prefix_literals(r"\bACME-[0-9]{10}\b"), Some((true, digits)));
+        // Two prefixes, each expanded: two literals.
+        assert_eq!(
+            prefix_literals(r"\b(?:ACME|CORP)_[0-9]{8}"),
+            Some((true, vec![b"ACME_".to_vec(), b"CORP_".to_vec()]))
+        );
+        // Case-insensitive: cut no shorter than four bytes.
+        let (case_sensitive, cut) = prefix_literals(r"(?i)\bab[0-9]{6}").unwrap();
+        assert!(!case_sensitive);
+        assert_eq!(cut.len(), 100, "`ab00` … `ab99`");
+        assert!(cut
+            .iter()
+            .all(|l| l.len() == MIN_LITERAL && l.starts_with(b"ab")));
+        // Few literals stay as extracted.
+        assert_eq!(
+            prefix_literals(r"\bab[xyz]_key"),
+            Some((
+                true,
+                vec![
+                    b"abx_key".to_vec(),
+                    b"aby_key".to_vec(),
+                    b"abz_key".to_vec()
+                ]
+            ))
+        );
     }
 
     #[test]
