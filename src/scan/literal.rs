@@ -121,7 +121,7 @@ fn fold_case(hir: &Hir, folded: &mut bool) -> Hir {
 /// beyond it they are cut shorter until they merge (see [`shortened`]).
 const FEW_LITERALS: usize = 16;
 
-/// `literals` (sorted, none beginning another), cut shorter while they are
+/// `literals` (as [`without_covered`] leaves them), cut shorter while they are
 /// more than [`FEW_LITERALS`]: the longest are cut by one byte at a time
 /// as long as each cut literal stays [`long_enough`], and literals that
 /// then begin others replace them. A prefix of a literal begins every
@@ -143,17 +143,25 @@ fn shortened(mut literals: Vec<Vec<u8>>, folded: bool) -> Vec<Vec<u8>> {
         if !changed {
             break;
         }
-        literals.sort();
-        literals.dedup();
-        let mut kept: Vec<Vec<u8>> = Vec::with_capacity(literals.len());
-        for l in literals {
-            if !kept.last().is_some_and(|k| l.starts_with(k)) {
-                kept.push(l);
-            }
-        }
-        literals = kept;
+        literals = without_covered(literals);
     }
     literals
+}
+
+/// `literals` sorted, each once, without those another one begins (it
+/// finds every match they find).
+fn without_covered(mut literals: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    literals.sort();
+    literals.dedup();
+    let mut kept: Vec<Vec<u8>> = Vec::with_capacity(literals.len());
+    for l in literals {
+        // Sorted: a literal that begins this one is the last one kept
+        // that begins it, if any.
+        if !kept.last().is_some_and(|k| l.starts_with(k)) {
+            kept.push(l);
+        }
+    }
+    kept
 }
 
 /// The prefix literals that begin every match of `regex`, when there are
@@ -185,17 +193,7 @@ pub fn prefix_literals(regex: &str) -> Option<(bool, Vec<Vec<u8>>)> {
     for l in &mut out {
         l.truncate(MAX_LITERAL_LEN);
     }
-    out.sort();
-    out.dedup();
-    let mut kept: Vec<Vec<u8>> = Vec::with_capacity(out.len());
-    for l in out {
-        // Sorted: a literal that begins this one is the last one kept
-        // that begins it, if any.
-        if !kept.last().is_some_and(|k| l.starts_with(k)) {
-            kept.push(l);
-        }
-    }
-    let out = shortened(kept, folded);
+    let out = shortened(without_covered(out), folded);
     if out.is_empty()
         || out.len() > MAX_LITERALS_PER_RULE
         || out.iter().any(|l| !long_enough(l, folded))
