@@ -18,6 +18,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -154,6 +155,8 @@ pub struct Ack {
     pub offset: u64,
     /// The file is gone and fully read: drop its checkpoint entry.
     pub forget: bool,
+    /// When this run opened the file.
+    pub opened_at: SystemTime,
 }
 
 /// Where reading a file stands.
@@ -166,6 +169,12 @@ pub struct Position {
     pub fingerprint: Fingerprint,
     /// Bytes read and written.
     pub offset: u64,
+    /// When a run first opened the file (None in checkpoints written before
+    /// this was kept). Any generation created after it was not yet known
+    /// to this run, so a sibling the checkpoint does not know and that was
+    /// written since may hold lines never committed (see
+    /// `source::file::resume`).
+    pub opened_at: Option<SystemTime>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -182,6 +191,9 @@ struct OnDiskFile {
     fingerprint: String,
     offset: u64,
     path: PathBuf,
+    /// [`Position::opened_at`], in nanoseconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    opened_at_ns: Option<u64>,
 }
 
 /// The checkpoint store: positions by file, saved to one file.
@@ -247,6 +259,9 @@ impl Checkpoints {
                     path: f.path,
                     fingerprint,
                     offset: f.offset,
+                    opened_at: f
+                        .opened_at_ns
+                        .map(|ns| SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)),
                 },
             );
         }
@@ -300,12 +315,20 @@ impl Checkpoints {
             if ack.forget {
                 self.forget(ack.key);
             } else {
+                // The first opening of the file known: a later run's
+                // reopening does not move it.
+                let opened_at = self
+                    .positions
+                    .get(&ack.key)
+                    .and_then(|p| p.opened_at)
+                    .map_or(ack.opened_at, |t| t.min(ack.opened_at));
                 self.record(
                     ack.key,
                     Position {
                         path: (*ack.path).clone(),
                         fingerprint: ack.fingerprint,
                         offset: ack.offset,
+                        opened_at: Some(opened_at),
                     },
                 );
             }
@@ -327,6 +350,11 @@ impl Checkpoints {
                 fingerprint: p.fingerprint.to_hex(),
                 offset: p.offset,
                 path: p.path.clone(),
+                opened_at_ns: p.opened_at.and_then(|t| {
+                    t.duration_since(SystemTime::UNIX_EPOCH)
+                        .ok()
+                        .and_then(|d| u64::try_from(d.as_nanos()).ok())
+                }),
             })
             .collect();
         files.sort_by(|a, b| a.path.cmp(&b.path).then(a.ino.cmp(&b.ino)));
@@ -390,6 +418,7 @@ mod tests {
                 path: log.clone(),
                 fingerprint: Fingerprint::of(b"first line\nsecond line\n"),
                 offset: 11,
+                opened_at: None,
             },
         );
         store.save().unwrap();
@@ -423,12 +452,14 @@ mod tests {
         store.save().unwrap();
         let a = FileKey { dev: 1, ino: 10 };
         let b = FileKey { dev: 1, ino: 11 };
+        let first_open = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let ack = |key, offset, forget| Ack {
             key,
             path: Arc::new(PathBuf::from(format!("/log/{}", key.ino))),
             fingerprint: Fingerprint::of(b"first"),
             offset,
             forget,
+            opened_at: first_open + Duration::from_secs(offset),
         };
         // The later ack of a file wins; a forget drops what came before it;
         // forgetting an unknown file changes nothing.
@@ -453,6 +484,12 @@ mod tests {
         let reloaded = Checkpoints::load(&store_path).unwrap();
         let got: Vec<_> = reloaded.positions().map(|(k, p)| (*k, p.offset)).collect();
         assert_eq!(got, vec![(a, 9)]);
+        // The first opening is kept (a later run's reopening does not move
+        // it), and survives the save.
+        assert_eq!(
+            reloaded.positions().next().unwrap().1.opened_at,
+            Some(first_open + Duration::from_secs(5))
+        );
         // Nothing to apply: nothing changes, nothing is written.
         let before = std::fs::metadata(&store_path).unwrap().modified().unwrap();
         let mut store = reloaded;

@@ -797,9 +797,22 @@ fn restart_regressions() {
                 w(2, 0),
                 Look,
                 Op::Commit,
-                kill,
+                kill.clone(),
                 Op::DeleteOldest,
                 Ct,
+            ],
+        ),
+        (
+            "a generation written after the last look and rotated before a commit is read after a kill",
+            vec![
+                w(2, 0),
+                Rc,
+                Look,
+                w(2, 0),
+                Rc,
+                Op::Commit,
+                kill,
+                Op::DeleteOldest,
             ],
         ),
     ];

@@ -159,9 +159,18 @@ impl FileSource {
                     generations.push(t);
                 }
             }
-            // Without a known file left, the save time (less the save
-            // interval) bounds what the checkpoint saw.
+            // Without a known file left, the newest first opening of one
+            // bounds what the checkpoint saw: a generation created after it
+            // was unknown to the run, so its lines may never have been
+            // committed (the run may have been killed before it read them),
+            // while generations older than every known file are history.
+            // (The save time does not bound it: a generation written well
+            // before a save may still have been unread at it.) Checkpoints
+            // written before first openings were kept fall back to the save
+            // time less the save interval.
+            let first_opened = known.values().filter_map(|p| p.opened_at).max();
             let since = newest_known
+                .or(first_opened)
                 .or_else(|| saved_at.and_then(|t| t.checked_sub(Duration::from_secs(2))));
             let Some(since) = since else {
                 continue;

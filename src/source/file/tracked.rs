@@ -195,6 +195,7 @@ impl Tracked {
             fingerprint: self.fingerprint?,
             offset: self.feed.consumed_offset(),
             forget,
+            opened_at: self.opened_at,
         })
     }
 
