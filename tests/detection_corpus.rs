@@ -253,6 +253,10 @@ fn decoys(rng: &mut Rng) -> Vec<(String, String)> {
         ("last4".into(), "************4242".into()),
         ("cvc_check".into(), "pass".into()),
         ("token_type".into(), "Bearer".into()),
+        // Names of numeric rules holding words or small counts.
+        ("routing".into(), "eu-west-1".into()),
+        ("acct".into(), "acme-prod".into()),
+        ("aba".into(), "2".into()),
     ]
 }
 
@@ -302,12 +306,16 @@ fn key_words(kind: Kind) -> &'static [&'static [&'static str]] {
             &["account", "number"],
             &["bank", "account"],
             &["acct", "no"],
+            &["acct"],
             &["bank", "account", "number"],
         ],
         Kind::Routing => &[
             &["routing", "number"],
             &["aba", "number"],
             &["routing", "no"],
+            &["routing"],
+            &["aba"],
+            &["rtn"],
         ],
         Kind::Password => &[
             &["password"],

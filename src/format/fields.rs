@@ -278,6 +278,21 @@ pub(crate) struct ValueShape {
     pub max_digits: usize,
     /// The values go through the `secret_value` validator.
     pub secret_value: bool,
+    /// When set, a value is a number of this many digits, perhaps grouped
+    /// by spaces, dashes or dots: a bank account or routing number. A word
+    /// or a small count under such a name (`routing=orders.created`,
+    /// `"acct":"acme"`, `aba=1`) is something else.
+    pub digits: Option<(usize, usize)>,
+}
+
+/// True when `text` is a number of `min..=max` digits, perhaps grouped by
+/// spaces, dashes or dots.
+pub(crate) fn is_number(text: &[u8], (min, max): (usize, usize)) -> bool {
+    let digits = text.iter().filter(|b| b.is_ascii_digit()).count();
+    (min..=max).contains(&digits)
+        && text
+            .iter()
+            .all(|&b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.'))
 }
 
 /// One recognizer run over one line.
@@ -321,6 +336,9 @@ impl Run<'_> {
         // Nor is an id column's name (`| cvv | order2_id |` is a header row,
         // whose id column keeps card-like ids on the rows under it).
         if cell && crate::rules::validate::is_id_key(text) {
+            return false;
+        }
+        if !self.keys.fits(rule, text) {
             return false;
         }
         if shape.secret_value {

@@ -110,9 +110,13 @@ pub const DEFAULT_SENSITIVE_KEYS: &[(&str, &str)] = &[
     ("acct_no", "account"),
     ("acct_num", "account"),
     ("bank_account", "account"),
+    ("acct", "account"),
+    ("routing", "routing"),
     ("routing_number", "routing"),
     ("routing_no", "routing"),
+    ("aba", "routing"),
     ("aba_number", "routing"),
+    ("rtn", "routing"),
 ];
 
 /// Words that end a key without saying what it is (`card_number`): the
@@ -256,6 +260,11 @@ impl SensitiveKeys {
                             max_digits,
                             secret_value: rules[i].validator
                                 == Some(crate::rules::Validator::SecretValue),
+                            digits: match rules[i].id.as_str() {
+                                "account" => Some((6, 17)),
+                                "routing" => Some((9, 9)),
+                                _ => None,
+                            },
                         },
                     ));
                 }
@@ -351,9 +360,21 @@ impl SensitiveKeys {
             fields::ValueShape {
                 max_digits: 0,
                 secret_value: false,
+                digits: None,
             },
             |(_, s)| *s,
         )
+    }
+
+    /// True when `value` can be a value of `rule` under a sensitive name:
+    /// always, but for the numeric rules, whose values are numbers of their
+    /// length (bank accounts 6–17 digits, ABA routing numbers 9). The
+    /// name vouches for a routing number: its checksum is not asked (a
+    /// mistyped one is still a bank detail).
+    pub(crate) fn fits(&self, rule: usize, value: &[u8]) -> bool {
+        self.shape(rule)
+            .digits
+            .is_none_or(|range| fields::is_number(value, range))
     }
 
     /// True when `name` is a cookie header (`Cookie`, `Set-Cookie`): its
@@ -646,6 +667,7 @@ fn message(
             if let Some(rule) = keys.lookup(&msg[m.key.clone()], &mut scratch.key_buf) {
                 if !value.is_empty()
                     && (m.kind == json::ValueKind::Container || !already_redacted(value))
+                    && keys.fits(rule, value)
                 {
                     let q = if m.kind == json::ValueKind::String {
                         Quote::None
@@ -754,7 +776,9 @@ fn logfmt_message(msg: &[u8], offset: usize, keys: &SensitiveKeys, scratch: &mut
             return;
         }
         if let Some(rule) = keys.lookup(&msg[p.key.clone()], key_buf) {
-            findings.push((rule, offset + p.value.start..offset + end, Quote::None));
+            if keys.fits(rule, value) {
+                findings.push((rule, offset + p.value.start..offset + end, Quote::None));
+            }
         }
     });
 }
