@@ -980,9 +980,11 @@ pub fn find(
                 // A name in words (`Bank Account Number`, `Card Cvv`):
                 // the whole name, when it is still sensitive, so that its
                 // cell, quotes or brackets are seen around it.
-                let (s, e, rule) = widen(line, s, e, rule, keys, key_buf);
-                if !run.cef_label(s, rule) {
-                    run.value_after(s, e, rule);
+                let (ws, we, rule) = widen(line, s, e, rule, keys, key_buf);
+                // A sensitive name with no value of its own may name a
+                // container whose fields complete it (`BankAccount(number=…)`).
+                if !run.cef_label(ws, rule) && !run.value_after(ws, we, rule) {
+                    run.container(s, e, key_buf, name_buf);
                 }
             }
             None => run.container(s, e, key_buf, name_buf),
@@ -1022,6 +1024,26 @@ mod tests {
             .map(|(r, v)| (r.to_string(), v.to_string()))
             .collect();
         assert_eq!(found(line), want, "{line}");
+    }
+
+    /// Bank names take numbers of their rule's length, whatever the
+    /// syntax; words and small counts under them are something else.
+    #[test]
+    fn bank_names_take_numbers_only() {
+        one("acct: 12345678901", "account", "12345678901");
+        one("<Routing>021000021</Routing>", "routing", "021000021");
+        one("rtn=021000022", "routing", "021000022");
+        one("BankAccount(number=12345678, x=1)", "account", "12345678");
+        one("bank_account={number=1, x=2}", "account", "{number=1, x=2}");
+        for decoy in [
+            "routing=orders.created",
+            "acct: acme-prod",
+            "aba=2",
+            "routing: 02100002",
+            "account_number=ACCT-0001",
+        ] {
+            assert_eq!(found(decoy), vec![], "{decoy}");
+        }
     }
 
     #[test]

@@ -110,6 +110,7 @@ pub const DEFAULT_SENSITIVE_KEYS: &[(&str, &str)] = &[
     ("acct_no", "account"),
     ("acct_num", "account"),
     ("bank_account", "account"),
+    ("bank_account_number", "account"),
     ("acct", "account"),
     ("routing", "routing"),
     ("routing_number", "routing"),
@@ -371,10 +372,12 @@ impl SensitiveKeys {
     /// length (bank accounts 6–17 digits, ABA routing numbers 9). The
     /// name vouches for a routing number: its checksum is not asked (a
     /// mistyped one is still a bank detail).
+    /// A container (`{…}`, `[…]`, `(…)`) under such a name holds its
+    /// fields, and is redacted whole as under any sensitive name.
     pub(crate) fn fits(&self, rule: usize, value: &[u8]) -> bool {
-        self.shape(rule)
-            .digits
-            .is_none_or(|range| fields::is_number(value, range))
+        self.shape(rule).digits.is_none_or(|range| {
+            matches!(value.first(), Some(b'{' | b'[' | b'(')) || fields::is_number(value, range)
+        })
     }
 
     /// True when `name` is a cookie header (`Cookie`, `Set-Cookie`): its
