@@ -342,6 +342,7 @@ impl BatchHits {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn batch_hits_serve_the_lines_of_their_batch_only() {
@@ -365,7 +366,6 @@ mod tests {
         hits.forget();
         assert_eq!(hits.within(&batch).map(|i| i.count()), None);
     }
-    use super::*;
 
     fn rule(id: &str, regex: &str, keywords: &[&str]) -> Rule {
         let text = format!(

@@ -124,8 +124,9 @@ struct Work<'a> {
     secret_caches: &'a mut [Option<(meta::Cache, Captures)>],
     single_caches: &'a mut [Option<(meta::Cache, Captures)>],
     active: &'a mut Vec<usize>,
-    /// The literal hits of the batch the line lies in, if known.
-    batch_hits: &'a BatchHits,
+    /// The literal hits of the batch the line lies in ([`Scanner::flag_lines`]),
+    /// for [`Scanner::scan_gated_line`] only.
+    batch_hits: Option<&'a BatchHits>,
     pending: &'a mut Vec<Next>,
     findings: &'a mut Vec<Finding>,
     texts: &'a mut Vec<u8>,
@@ -496,14 +497,16 @@ impl Scanner {
     /// Scans one line (without its line terminator). The findings, in raw
     /// byte offsets, sorted and merged, are left in `scratch.findings`.
     pub fn scan_line(&self, line: &[u8], scratch: &mut Scratch) {
-        self.scan(line, RawView::Full, scratch, &mut |_| {})
+        self.scan(line, RawView::Full, false, scratch, &mut |_| {})
     }
 
     /// As [`Scanner::scan_line`], reading the raw bytes as far as the line
     /// gate and filter allow (see [`RawView`]); decoded views are scanned
-    /// as always.
+    /// as always. A line lying in the batch of the last
+    /// [`Scanner::flag_lines`] takes its indexed rules from the literal
+    /// hits found there.
     pub fn scan_gated_line(&self, line: &[u8], raw: RawView, scratch: &mut Scratch) {
-        self.scan(line, raw, scratch, &mut |_| {})
+        self.scan(line, raw, true, scratch, &mut |_| {})
     }
 
     /// As [`Scanner::scan_line`], reporting every candidate to `explain`.
@@ -513,13 +516,14 @@ impl Scanner {
         scratch: &mut Scratch,
         explain: &mut dyn FnMut(Candidate),
     ) {
-        self.scan(line, RawView::Full, scratch, explain)
+        self.scan(line, RawView::Full, false, scratch, explain)
     }
 
     fn scan(
         &self,
         line: &[u8],
         raw: RawView,
+        in_batch: bool,
         scratch: &mut Scratch,
         explain: &mut dyn FnMut(Candidate),
     ) {
@@ -548,7 +552,7 @@ impl Scanner {
             secret_caches,
             single_caches,
             active,
-            batch_hits,
+            batch_hits: in_batch.then_some(&*batch_hits),
             pending,
             findings,
             texts,
@@ -745,7 +749,7 @@ impl Scanner {
             // hits there. (A decoded view may hold literals the batch
             // does not, and is searched.)
             match (view_name == "raw")
-                .then(|| w.batch_hits.within(hay))
+                .then(|| w.batch_hits.and_then(|b| b.within(hay)))
                 .flatten()
             {
                 Some(hits) => self.literals.active_from(hits, w.active),
