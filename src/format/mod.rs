@@ -248,12 +248,15 @@ impl SensitiveKeys {
                     }
                 }
                 if !shapes.iter().any(|(r, _)| *r == i) {
-                    let max_digits = match rules[i].id.as_str() {
-                        "pan" => 19,
-                        "cvv" => 4,
-                        "ssn" | "routing" => 9,
-                        "account" => 17,
-                        _ => 0,
+                    // The digit rules: how many digits a number has, and
+                    // for bank numbers, how many their values must have.
+                    let (max_digits, digits) = match rules[i].id.as_str() {
+                        "pan" => (19, None),
+                        "cvv" => (4, None),
+                        "ssn" => (9, None),
+                        "routing" => (9, Some((9, 9))),
+                        "account" => (17, Some((6, 17))),
+                        _ => (0, None),
                     };
                     shapes.push((
                         i,
@@ -261,11 +264,7 @@ impl SensitiveKeys {
                             max_digits,
                             secret_value: rules[i].validator
                                 == Some(crate::rules::Validator::SecretValue),
-                            digits: match rules[i].id.as_str() {
-                                "account" => Some((6, 17)),
-                                "routing" => Some((9, 9)),
-                                _ => None,
-                            },
+                            digits,
                         },
                     ));
                 }
