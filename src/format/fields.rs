@@ -10,7 +10,10 @@
 //!
 //! - assignments: `k=v`, `k: v`, `k => v`, `k -> v`, `k := v`, with the name
 //!   quoted or bare (`"k"`, `'k'`, `\"k\"`, `:k`, `[k]`, `["k"]`) and the
-//!   value quoted, bare, bracketed or a PHP `string(3) "v"` / `int(5)`:
+//!   value quoted, bare, bracketed or a PHP `string(3) "v"` / `int(5)`; a
+//!   number under a digit rule's name also after a number sign or a dot
+//!   (`acct#: 123…`, `Acct # 123…`, `cvv: #123`), a dash between spaces, a
+//!   `::`, or in brackets of any kind (`cvv: <123>`):
 //!   JSON, logfmt, YAML, INI and properties lines, HTTP headers, query
 //!   strings and form bodies, SQL `SET`/`WHERE`, and the object dumps of Go,
 //!   Python, Java/Kotlin, Ruby, PHP, .NET and JavaScript;
@@ -150,6 +153,31 @@ fn bracketed(line: &[u8], i: usize) -> usize {
         j += 1;
     }
     limit
+}
+
+/// The number inside the brackets opening at `i` (`[`, `{`, `(` or `<`),
+/// spaces trimmed, when they hold a number and nothing else.
+fn bracketed_number(line: &[u8], i: usize) -> Option<Range<usize>> {
+    let close = match line.get(i)? {
+        b'[' => b']',
+        b'{' => b'}',
+        b'(' => b')',
+        b'<' => b'>',
+        _ => return None,
+    };
+    let start = skip_ws(line, i + 1);
+    let mut end = start;
+    while end < line.len().min(start + 64)
+        && (line[end].is_ascii_digit() || matches!(line[end], b' ' | b'-' | b'.'))
+    {
+        end += 1;
+    }
+    let inner = start..skip_ws_back(line, end).max(start);
+    let digits = line[inner.clone()]
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .count();
+    (line.get(skip_ws(line, end)) == Some(&close) && digits > 0).then_some(inner)
 }
 
 /// The length of a separator between two digit groups at `i`: the ASCII
@@ -320,11 +348,18 @@ impl Run<'_> {
         if text.is_empty() || already_redacted(text) || placeholder(text) {
             return false;
         }
-        // Part of a masked value (`411111******1111`): already redacted.
-        let masked = |b: &u8| matches!(b, b'*' | b'#');
-        if line.get(value.end).is_some_and(masked)
-            || value.start.checked_sub(1).is_some_and(|p| masked(&line[p]))
-        {
+        // Part of a masked value (`411111******1111`, `####1111`): already
+        // redacted. A lone `#` is a number sign (`acct: #12345678`).
+        let masked = |p: usize| match line.get(p) {
+            Some(b'*') => true,
+            Some(b'#') => {
+                matches!(line.get(p + 1), Some(b'*' | b'#'))
+                    || p.checked_sub(1)
+                        .is_some_and(|q| matches!(line[q], b'*' | b'#'))
+            }
+            _ => false,
+        };
+        if masked(value.end) || value.start.checked_sub(1).is_some_and(masked) {
             return false;
         }
         let shape = self.keys.shape(rule);
@@ -420,6 +455,12 @@ impl Run<'_> {
             let end = memchr::memchr(b'|', &line[j..]).map_or(line.len(), |p| j + p);
             return self.push(rule, j..end, true);
         }
+        // A number sign or a dot between a digit rule's name and its
+        // separator: `acct#: 123`, `Acct # 123`, `CVV.: 123`.
+        let digit_rule = shape.max_digits > 0;
+        if digit_rule && number_mark(line, i) {
+            i = skip_ws(line, i + 1);
+        }
         // The separator.
         let rest = &line[i..];
         let prose;
@@ -431,12 +472,25 @@ impl Run<'_> {
             i += 2;
             prose = false;
         } else if rest.starts_with(b"::") {
-            return false;
+            // A type's path (`Password::Reset`), unless a number follows
+            // under a digit rule's name (`SSN::123456789`).
+            if !(digit_rule && rest.get(2).is_some_and(u8::is_ascii_digit)) {
+                return false;
+            }
+            i += 2;
+            prose = false;
         } else if matches!(rest.first(), Some(b'=' | b':')) {
             i += 1;
             prose = false;
         } else if let Some(n) = prose_verb(rest) {
             i += n;
+            prose = true;
+        } else if digit_rule
+            && i > e
+            && (rest.starts_with(b"- ") || rest.starts_with(b"\xE2\x80\x93 "))
+        {
+            // A dash between spaces: `cvv - 123`, `acct – 12345678`.
+            i += if rest[0] == b'-' { 2 } else { 4 };
             prose = true;
         } else if quoted_name.is_none() {
             prose = true;
@@ -446,6 +500,13 @@ impl Run<'_> {
         i = skip_ws(line, i);
         if prose && line.get(i) == Some(&b':') {
             i = skip_ws(line, i + 1);
+        }
+        // A number sign before a number: `acct: #12345678`, `cvv=#123`.
+        if digit_rule
+            && line.get(i) == Some(&b'#')
+            && line.get(i + 1).is_some_and(u8::is_ascii_digit)
+        {
+            i += 1;
         }
         if prose {
             // Prose: only a number, of at least three digits.
@@ -490,6 +551,14 @@ impl Run<'_> {
             return self.push(rule, v, cell);
         }
         match line[i] {
+            // A number in brackets under a digit rule's name: the number
+            // (`cvv: <123>`, `acct=[12345678]`).
+            b'[' | b'{' | b'(' | b'<'
+                if shape.max_digits > 0 && bracketed_number(line, i).is_some() =>
+            {
+                let inner = bracketed_number(line, i).unwrap_or(i..i);
+                self.push(rule, inner, cell)
+            }
             b'[' | b'{' | b'(' => {
                 let end = bracketed(line, i);
                 self.push(rule, i..end, cell)
@@ -737,6 +806,16 @@ fn header_cell(line: &[u8], gt: usize) -> bool {
             && tag[..2].eq_ignore_ascii_case(b"th")
             && tag.get(2).is_none_or(|b| !b.is_ascii_alphanumeric())
     })
+}
+
+/// A number sign or an abbreviation dot at `i`, after a name and before
+/// its separator or value (`acct#: 123`, `acct # 123`, `CVV.: 123`), not
+/// the start of another word (`acct.balance`, `#tag`).
+fn number_mark(line: &[u8], i: usize) -> bool {
+    matches!(line.get(i), Some(b'#' | b'.'))
+        && !line
+            .get(i + 1)
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
 }
 
 /// `is `, `was `, `are `, `of `, `= ` in prose: the length to skip.
@@ -1024,6 +1103,54 @@ mod tests {
             .map(|(r, v)| (r.to_string(), v.to_string()))
             .collect();
         assert_eq!(found(line), want, "{line}");
+    }
+
+    /// Between a digit rule's name and its number: a number sign, a dot,
+    /// a dash between spaces, a scope `::`, brackets around the number;
+    /// a lone `#` is not a mask. Words after `::` and `#` stay.
+    #[test]
+    fn number_signs_dashes_and_brackets_connect_a_number() {
+        for conn in [
+            "#",
+            "# ",
+            " #",
+            " # ",
+            "#: ",
+            " #: ",
+            "#=",
+            "# :",
+            ": #",
+            "=#",
+            ".: ",
+            " - ",
+            " \u{2013} ",
+            "::",
+            " was ",
+        ] {
+            one(&format!("x cvv{conn}123 y"), "cvv", "123");
+            one(&format!("x acct{conn}12345678 y"), "account", "12345678");
+        }
+        for (open, close) in [("[", "]"), ("(", ")"), ("{", "}"), ("<", ">")] {
+            one(&format!("x cvv: {open}123{close} y"), "cvv", "123");
+            one(
+                &format!("x acct={open} 12345678 {close} y"),
+                "account",
+                "12345678",
+            );
+        }
+        one("x password=[Qk9!zz8Y2] y", "kv_secret", "[Qk9!zz8Y2]");
+        for kept in [
+            "Password::Reset failed",
+            "cvv#check done",
+            "acct.balance=12345678",
+            "cvv=****123",
+            "password=[FILTERED]",
+            "acct=[ACCOUNT_REDACTED]",
+            "acct=([ACCOUNT_REDACTED])",
+            "tokens=[]",
+        ] {
+            assert_eq!(found(kept), vec![], "{kept}");
+        }
     }
 
     /// Bank names take numbers of their rule's length, whatever the

@@ -80,6 +80,7 @@ pub const DEFAULT_SENSITIVE_KEYS: &[(&str, &str)] = &[
     ("api_key", "kv_secret"),
     ("authorization", "kv_secret"),
     ("private_key", "kv_secret"),
+    ("secret_access_key", "kv_secret"),
     ("cookie", "kv_secret"),
     ("set_cookie", "kv_secret"),
     ("card_number", "pan"),
@@ -539,15 +540,28 @@ pub fn looks_like_logfmt(line: &[u8]) -> bool {
 }
 
 /// True when a value holds nothing to redact: a boolean or null flag
-/// (`requires_cvc=true`), or a value already redacted or masked (a run of
-/// four mask characters `****`, `XXXX`, `####`, or an opening `[`: labels
-/// and hash tokens).
+/// (`requires_cvc=true`), an empty list, or a value already redacted or
+/// masked (a run of four mask characters `****`, `XXXX`, `####`, or a label
+/// or hash token: `[CARD_REDACTED]`, `[FILTERED]`, `[CARD:k1:…]`). A value
+/// in brackets that is not a label (`acct=[51874633191]`) is a value.
 fn already_redacted(value: &[u8]) -> bool {
     const FLAGS: &[&[u8]] = &[
-        b"true", b"false", b"null", b"none", b"yes", b"no", b"pass", b"fail",
+        b"true", b"false", b"null", b"none", b"yes", b"no", b"pass", b"fail", b"[]",
     ];
-    if value.first() == Some(&b'[') || FLAGS.iter().any(|f| value.eq_ignore_ascii_case(f)) {
+    if is_label(value) || FLAGS.iter().any(|f| value.eq_ignore_ascii_case(f)) {
         return true;
+    }
+    // A redacted value in brackets (`acct=([ACCOUNT_REDACTED])`).
+    if let [open @ (b'[' | b'(' | b'{' | b'<'), inner @ .., close] = value {
+        let closes = match open {
+            b'[' => b']',
+            b'(' => b')',
+            b'{' => b'}',
+            _ => b'>',
+        };
+        if *close == closes && is_label(inner.trim_ascii()) {
+            return true;
+        }
     }
     if value
         .iter()
@@ -569,6 +583,27 @@ fn already_redacted(value: &[u8]) -> bool {
         last = b;
     }
     false
+}
+
+/// A redaction label or hash token: `[` and a capital letter, then
+/// capitals, digits and `_` up to `]`, or up to a `:` and anything to the
+/// closing `]` (`[CARD_REDACTED]`, `[REDACTED]`, `[CARD:k1:3f…]`).
+fn is_label(value: &[u8]) -> bool {
+    let Some(inner) = value.strip_prefix(b"[") else {
+        return false;
+    };
+    if !inner.first().is_some_and(u8::is_ascii_uppercase) {
+        return false;
+    }
+    let name_len = inner
+        .iter()
+        .position(|&b| !(b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
+        .unwrap_or(inner.len());
+    match inner.get(name_len) {
+        Some(b']') => true,
+        Some(b':') => memchr::memchr(b']', &inner[name_len..]).is_some(),
+        _ => false,
+    }
 }
 
 /// The outcome of [`structure`] for one line.
