@@ -485,6 +485,11 @@ const SYNTAXES: &[(&str, &str, bool)] = &[
     ("html_cells", "<tr><td>{k}</td><td>{v}</td></tr>", true),
     ("prose", "customer wrote: the {k} is {v} thanks", true),
     ("prose_colon", "ticket 42: my {k}: {v}", true),
+    (
+        "prose_form",
+        "GET /help?q=my+{k}+is+{v}&order_id={o} HTTP/1.1",
+        true,
+    ),
 ];
 
 /// What stands between a name and its value in free text (after the
@@ -628,8 +633,13 @@ fn generate() -> Vec<Case> {
                             continue;
                         }
                     }
-                    let k = spell(words, style);
+                    let mut k = spell(words, style);
                     let (vk, mut v) = value(&mut rng, kind, shape);
+                    if name == "prose_form" {
+                        // A form body's spaces are `+`.
+                        k = k.replace(' ', "+");
+                        v = v.replace(' ', "+");
+                    }
                     if name == "json" || name == "query" || name == "form" || name == "go" {
                         // Separators that the syntax would end the value at.
                         v = v.replace(' ', "-");

@@ -574,10 +574,11 @@ fn decode_percent(input: &[u8], source: Option<&View>, out: &mut View, plus_is_s
     out.copy(input, source, i, input.len());
 }
 
-/// True when `bytes` has a form-encoded number: a `+` between runs of at
-/// least three digits, in a token that holds a `=` before it
-/// (`card=4111+1111+1111+1111`). Time offsets (`…239834+00:00`) do not
-/// qualify.
+/// True when `bytes` has a form-encoded number: a `+` before a run of at
+/// least three digits, after another such run, a letter or a `:`, in a
+/// token that holds a `=` before it (`card=4111+1111+1111+1111`,
+/// `q=security+code+is+1234`). Time offsets (`…239834+00:00`) and numbers
+/// signed with `+` (`phone=+14155552671`) do not qualify.
 pub fn has_form_plus(bytes: &[u8]) -> bool {
     memchr::memchr_iter(b'+', bytes).any(|i| {
         // A run of `+` (doubled spaces) counts as one gap.
@@ -592,7 +593,9 @@ pub fn has_form_plus(bytes: &[u8]) -> bool {
             .iter()
             .take_while(|b| b.is_ascii_digit())
             .count();
-        before >= 3
+        let after_word =
+            before == 0 && i > 0 && (bytes[i - 1].is_ascii_alphabetic() || bytes[i - 1] == b':');
+        (before >= 3 || after_word)
             && after >= 3
             && bytes[..i - before]
                 .iter()
@@ -659,6 +662,12 @@ mod tests {
         assert!(has_form_plus(b"c=4111++1111++1111++1111"));
         assert!(!has_form_plus(b"time=2023-04-11T05:44:13.239834+00:00"));
         assert!(!has_form_plus(b"sum 1234+5678"));
+        assert!(has_form_plus(b"GET /x?q=security+code+is+1234 HTTP/1.1"));
+        assert!(has_form_plus(b"q=cvv+123&x=1"));
+        assert!(has_form_plus(b"q=security+code:+1234"));
+        assert!(!has_form_plus(b"phone=+14155552671"));
+        assert!(!has_form_plus(b"q=cvv+12"));
+        assert!(!has_form_plus(b"a b+123"));
         let mut v = View::default();
         form_decode(b"a=41+11%2B", None, &mut v);
         assert_eq!(v.bytes, b"a=41 11+");
