@@ -477,6 +477,16 @@ const SYNTAXES: &[(&str, &str, bool)] = &[
         true,
     ),
     (
+        "pg_key_detail",
+        "DETAIL:  Key (order_id, {k})=({o}, {v}) already exists.",
+        false,
+    ),
+    (
+        "sqlalchemy_positional",
+        "[SQL: INSERT INTO payments (order_id, {k}, ts) VALUES (?, ?, ?)] [parameters: ('{o}', '{v}', '{t}')]",
+        false,
+    ),
+    (
         "cef",
         "CEF:0|Acme|Pay|1.0|100|charge|5|cs1Label={k} cs1={v} suser=bob",
         true,

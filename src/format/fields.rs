@@ -180,6 +180,38 @@ fn bracketed_number(line: &[u8], i: usize) -> Option<Range<usize>> {
     (line.get(skip_ws(line, end)) == Some(&close) && digits > 0).then_some(inner)
 }
 
+/// Element `index` of the tuple opening at `open` (`(`): split at its
+/// top-level commas, the inside of a quoted element.
+fn tuple_element(line: &[u8], open: usize, index: usize) -> Option<Range<usize>> {
+    let end = bracketed(line, open);
+    let mut j = open + 1;
+    for k in 0..=index {
+        if j >= end {
+            return None;
+        }
+        let el_start = skip_ws(line, j);
+        let mut el_end = el_start;
+        while el_end < end - 1 {
+            match line[el_end] {
+                b',' => break,
+                b'\'' | b'"' => el_end = quoted(line, el_end, line[el_end], false).end,
+                b'(' => el_end = bracketed(line, el_end) - 1,
+                _ => {}
+            }
+            el_end += 1;
+        }
+        let el_end = el_end.min(end.saturating_sub(1)).max(el_start);
+        if k == index {
+            return Some(match quote_at(line, el_start) {
+                Some((q, esc)) => quoted(line, el_start, q, esc),
+                None => el_start..skip_ws_back(line, el_end).max(el_start),
+            });
+        }
+        j = el_end + 1;
+    }
+    None
+}
+
 /// The length of a separator between two digit groups at `i`: the ASCII
 /// ones, the UTF-8 bytes of Unicode spaces and dashes, and their encoded
 /// forms (`&nbsp;`, `%20`, `\u00a0`, `+`).
@@ -658,48 +690,44 @@ impl Run<'_> {
             return false;
         };
         let mut i = skip_ws(line, close + 1);
+        // `(a, b) VALUES (…), (…)`, or PostgreSQL's `Key (a, b)=(…)`.
         let kw = &line[i..line.len().min(i + 6)];
-        if !kw.eq_ignore_ascii_case(b"values") {
+        let many = if kw.eq_ignore_ascii_case(b"values") {
+            i = skip_ws(line, i + 6);
+            true
+        } else if line.get(i) == Some(&b'=') {
+            i = skip_ws(line, i + 1);
+            false
+        } else {
             return false;
-        }
-        i = skip_ws(line, i + 6);
+        };
         let mut any = false;
+        let mut bound = false;
         for _ in 0..1000 {
             if line.get(i) != Some(&b'(') {
                 break;
             }
-            // The tuple's elements, split at top-level commas.
             let end = bracketed(line, i);
-            let mut k = 0;
-            let mut j = i + 1;
-            while j < end && k <= index {
-                let el_start = skip_ws(line, j);
-                let mut el_end = el_start;
-                while el_end < end - 1 {
-                    match line[el_end] {
-                        b',' => break,
-                        b'\'' | b'"' => el_end = quoted(line, el_end, line[el_end], false).end,
-                        b'(' => el_end = bracketed(line, el_end) - 1,
-                        _ => {}
-                    }
-                    el_end += 1;
-                }
-                let el_end = el_end.min(end.saturating_sub(1)).max(el_start);
-                if k == index {
-                    let v = match quote_at(line, el_start) {
-                        Some((q, esc)) => quoted(line, el_start, q, esc),
-                        None => el_start..el_end,
-                    };
-                    any |= self.push(rule, v, false);
-                }
-                k += 1;
-                j = el_end + 1;
+            if let Some(v) = tuple_element(line, i, index) {
+                let text = &line[v.clone()];
+                bound |= matches!(text, b"?" | b"%s") || text.starts_with(b"%(");
+                any |= self.push(rule, v, false);
             }
             i = skip_ws(line, end);
-            if line.get(i) != Some(&b',') {
+            if !many || line.get(i) != Some(&b',') {
                 break;
             }
             i = skip_ws(line, i + 1);
+        }
+        // Positional binds (`VALUES (?, ?)`) and the values a driver logs
+        // after the statement: SQLAlchemy's `[parameters: ('…', '…')]`.
+        if bound {
+            if let Some(p) = memchr::memmem::find(&line[i..], b"parameters: (") {
+                let open = i + p + "parameters: ".len();
+                if let Some(v) = tuple_element(line, open, index) {
+                    any |= self.push(rule, v, false);
+                }
+            }
         }
         any
     }
@@ -1151,6 +1179,31 @@ mod tests {
         ] {
             assert_eq!(found(kept), vec![], "{kept}");
         }
+    }
+
+    /// A column list pairs with PostgreSQL's `Key (…)=(…)` as with each
+    /// `VALUES (…)` tuple, and positional binds with the parameters a
+    /// driver logs after the statement.
+    #[test]
+    fn column_lists_pair_with_keys_and_logged_parameters() {
+        all(
+            "DETAIL: Key (order_id, cvv)=(77, 321) already exists.",
+            &[("cvv", "321")],
+        );
+        all(
+            "[SQL: INSERT INTO p (order_id, cvc) VALUES (?, ?)] [parameters: (7, '999')]",
+            &[("cvv", "999")],
+        );
+        all(
+            "INSERT INTO p (id, cvv) VALUES (%s, %s) [parameters: (7, '321')]",
+            &[("cvv", "321")],
+        );
+        all(
+            "INSERT INTO p (id, cvv) VALUES (1, '123'), (2, '456')",
+            &[("cvv", "123"), ("cvv", "456")],
+        );
+        // Not a list followed by its values.
+        assert_eq!(found("call f(order_id, cvv) = 3"), vec![]);
     }
 
     /// Bank names take numbers of their rule's length, whatever the
