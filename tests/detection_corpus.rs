@@ -495,6 +495,7 @@ const SYNTAXES: &[(&str, &str, bool)] = &[
     ("html_cells", "<tr><td>{k}</td><td>{v}</td></tr>", true),
     ("prose", "customer wrote: the {k} is {v} thanks", true),
     ("prose_colon", "ticket 42: my {k}: {v}", true),
+    ("paren_name", "card on file ({k}): {v} order {o}", true),
     (
         "prose_form",
         "GET /help?q=my+{k}+is+{v}&order_id={o} HTTP/1.1",

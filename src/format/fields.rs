@@ -481,6 +481,14 @@ impl Run<'_> {
                 return true;
             }
         }
+        // A name in parentheses before its separator:
+        // `CVC (security code): 123`.
+        if line.get(i) == Some(&b')') && before > 0 && line[before - 1] == b'(' {
+            let j = skip_ws(line, i + 1);
+            if matches!(line.get(j), Some(b':' | b'=')) {
+                i = j;
+            }
+        }
         // A table row: `| cvv | 123 |`.
         if line.get(i) == Some(&b'|') && before > 0 && line[before - 1] == b'|' {
             let j = i + 1;
@@ -1167,6 +1175,7 @@ mod tests {
             );
         }
         one("x password=[Qk9!zz8Y2] y", "kv_secret", "[Qk9!zz8Y2]");
+        one("CVC (security code): 789 ok", "cvv", "789");
         for kept in [
             "Password::Reset failed",
             "cvv#check done",
