@@ -497,6 +497,21 @@ const SYNTAXES: &[(&str, &str, bool)] = &[
     ("prose_colon", "ticket 42: my {k}: {v}", true),
     ("paren_name", "card on file ({k}): {v} order {o}", true),
     (
+        "name_value_json",
+        r#"{"fields":[{"name":"order_id","value":"{o}"},{"name":"{k}","value":"{v}"}]}"#,
+        true,
+    ),
+    (
+        "name_value_xml",
+        r#"<field name="order_id">{o}</field><field name="{k}">{v}</field>"#,
+        true,
+    ),
+    (
+        "form_input",
+        r#"<input type="text" name="{k}" value="{v}"><input name="order" value="{o}">"#,
+        false,
+    ),
+    (
         "prose_form",
         "GET /help?q=my+{k}+is+{v}&order_id={o} HTTP/1.1",
         true,
@@ -695,9 +710,16 @@ fn generate() -> Vec<Case> {
         for (ci, &(conn, close)) in connectors.enumerate() {
             for (wi, words) in key_words(kind).iter().enumerate() {
                 let k = spell(words, (wi + ci) % 7);
-                let (vk, v) = value(&mut rng, kind, wi + ci);
                 let decoys = decoys(&mut rng);
                 let (o, t) = (decoys[0].1.clone(), decoys[3].1.clone());
+                // A short code must not recur in the decoys (`16.522Z`
+                // would hold a leaked `522`).
+                let (vk, v) = loop {
+                    let (vk, v) = value(&mut rng, kind, wi + ci);
+                    if !t.contains(&v) && !o.contains(&v) {
+                        break (vk, v);
+                    }
+                };
                 cases.push(Case {
                     line: format!("{t} order={o} {k}{conn}{v}{close} status=ok"),
                     secrets: vec![(vk, v)],

@@ -25,7 +25,11 @@
 //!   `<card number="…">`, `Card(number=…)`, `Card{number=…}`,
 //!   `#<Card number=…>`, `Card { Number = … }`;
 //! - a value apart from its name: the pairing of an SQL column list with
-//!   each `VALUES (…)` tuple, a bind list `[["cvv", "123"]]`, a CEF
+//!   each `VALUES (…)` tuple (or PostgreSQL's `Key (…)=(…)`, or the
+//!   `[parameters: (…)]` logged for its binds), a name held by a naming
+//!   field and its value by a sibling or the element's text
+//!   (`{"name":"cvv","value":"123"}`, `<field name="cvv">123</field>`,
+//!   `<input name="password" value="…">`), a bind list `[["cvv", "123"]]`, a CEF
 //!   label/value pair (`cs1Label=cvv cs1=123`), a two-cell table row
 //!   (`| cvv | 123 |`);
 //! - prose: a name followed by `is`, `was` or nothing, then digits
@@ -535,7 +539,7 @@ impl Run<'_> {
         } else if quoted_name.is_none() {
             prose = true;
         } else {
-            return false;
+            return self.named_by_field(s, e, rule);
         }
         i = skip_ws(line, i);
         if prose && line.get(i) == Some(&b':') {
@@ -566,6 +570,88 @@ impl Run<'_> {
             return self.push(rule, i..end, false);
         }
         self.value_at(i, rule, false)
+    }
+
+    /// A quoted name `s..e` that is the value of a naming field, its value
+    /// in a sibling field or the element's text:
+    /// `{"name":"cvv","value":"123"}`, `{"Key":"ssn","Value":"…"}`,
+    /// `<field name="cvv">123</field>`, `<entry key="password" value="…"/>`.
+    fn named_by_field(&mut self, s: usize, e: usize, rule: usize) -> bool {
+        let line = self.line;
+        // `name":"` or `name="` before the name's opening quote.
+        let Some(open) = s.checked_sub(1) else {
+            return false;
+        };
+        if quote_at(line, open).is_none() || open == 0 {
+            return false;
+        }
+        let mut k = skip_ws_back(line, open);
+        if k == 0 || !matches!(line[k - 1], b':' | b'=') {
+            return false;
+        }
+        k = skip_ws_back(line, k - 1);
+        if k > 0 && matches!(line[k - 1], b'"' | b'\'') {
+            k -= 1;
+        }
+        let key_end = k;
+        while k > 0 && (line[k - 1].is_ascii_alphanumeric() || line[k - 1] == b'_') {
+            k -= 1;
+        }
+        const NAMING: &[&[u8]] = &[
+            b"name",
+            b"key",
+            b"field",
+            b"fieldname",
+            b"field_name",
+            b"param",
+            b"paramname",
+            b"parameter",
+        ];
+        if !NAMING
+            .iter()
+            .any(|n| line[k..key_end].eq_ignore_ascii_case(n))
+        {
+            return false;
+        }
+        // The sibling `value` field, before the object or the tag ends.
+        let limit = line.len().min(e + 256);
+        let mut j = e + 1;
+        while j < limit {
+            match line[j] {
+                b'}' | b'<' => return false,
+                b'>' => {
+                    // An element: its text, when the tag is not empty.
+                    if line[j - 1] == b'/' {
+                        return false;
+                    }
+                    let start = j + 1;
+                    let end =
+                        memchr::memchr(b'<', &line[start..limit]).map_or(limit, |p| start + p);
+                    return self.push(rule, start..end, false);
+                }
+                b'"' | b'\'' | b'a'..=b'z' | b'A'..=b'Z' if !is_ident(line[j - 1]) => {
+                    // A key, quoted or bare: `"value":`, `value=`.
+                    let word = match line[j] {
+                        q @ (b'"' | b'\'') => quoted(line, j, q, false),
+                        _ => j..j + line[j..limit].iter().take_while(|&&b| is_ident(b)).count(),
+                    };
+                    let mut v = word.end;
+                    if matches!(line.get(v), Some(b'"' | b'\'')) {
+                        v += 1;
+                    }
+                    v = skip_ws(line, v);
+                    let word = &line[word];
+                    if (word.eq_ignore_ascii_case(b"value") || word.eq_ignore_ascii_case(b"val"))
+                        && matches!(line.get(v), Some(b':' | b'='))
+                    {
+                        return self.value_at(skip_ws(line, v + 1), rule, false);
+                    }
+                    j = v.max(j + 1);
+                }
+                _ => j += 1,
+            }
+        }
+        false
     }
 
     /// A value starting at `i`, its extent by its syntax.
@@ -1176,6 +1262,26 @@ mod tests {
         }
         one("x password=[Qk9!zz8Y2] y", "kv_secret", "[Qk9!zz8Y2]");
         one("CVC (security code): 789 ok", "cvv", "789");
+        one(r#"{"name":"cvv","value":"456"}"#, "cvv", "456");
+        one(r#"[{"Key":"ssn","Value":"123456789"}]"#, "ssn", "123456789");
+        one(r#"<field name="cvv">789</field>"#, "cvv", "789");
+        one(
+            r#"<entry key="password" value="Qx7!secretvalue"/>"#,
+            "kv_secret",
+            "Qx7!secretvalue",
+        );
+        one(
+            "{'name': 'acct', 'type': 'str', 'value': '87654321'}",
+            "account",
+            "87654321",
+        );
+        for kept in [
+            r#"{"name":"cvv","required":true}"#,
+            r#"<field name="cvv"/>"#,
+            r#"{"name":"password"}, {"value":"x1"}"#,
+        ] {
+            assert_eq!(found(kept), vec![], "{kept}");
+        }
         for kept in [
             "Password::Reset failed",
             "cvv#check done",
