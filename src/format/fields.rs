@@ -162,13 +162,7 @@ fn bracketed(line: &[u8], i: usize) -> usize {
 /// The number inside the brackets opening at `i` (`[`, `{`, `(` or `<`),
 /// spaces trimmed, when they hold a number and nothing else.
 fn bracketed_number(line: &[u8], i: usize) -> Option<Range<usize>> {
-    let close = match line.get(i)? {
-        b'[' => b']',
-        b'{' => b'}',
-        b'(' => b')',
-        b'<' => b'>',
-        _ => return None,
-    };
+    let close = super::closing_bracket(*line.get(i)?)?;
     let start = skip_ws(line, i + 1);
     let mut end = start;
     while end < line.len().min(start + 64)
@@ -676,15 +670,14 @@ impl Run<'_> {
             let v = quoted(line, i, q, esc);
             return self.push(rule, v, cell);
         }
-        match line[i] {
-            // A number in brackets under a digit rule's name: the number
-            // (`cvv: <123>`, `acct=[12345678]`).
-            b'[' | b'{' | b'(' | b'<'
-                if shape.max_digits > 0 && bracketed_number(line, i).is_some() =>
-            {
-                let inner = bracketed_number(line, i).unwrap_or(i..i);
-                self.push(rule, inner, cell)
+        // A number in brackets under a digit rule's name: the number
+        // (`cvv: <123>`, `acct=[12345678]`).
+        if shape.max_digits > 0 {
+            if let Some(inner) = bracketed_number(line, i) {
+                return self.push(rule, inner, cell);
             }
+        }
+        match line[i] {
             b'[' | b'{' | b'(' => {
                 let end = bracketed(line, i);
                 self.push(rule, i..end, cell)

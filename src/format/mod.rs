@@ -552,14 +552,8 @@ fn already_redacted(value: &[u8]) -> bool {
         return true;
     }
     // A redacted value in brackets (`acct=([ACCOUNT_REDACTED])`).
-    if let [open @ (b'[' | b'(' | b'{' | b'<'), inner @ .., close] = value {
-        let closes = match open {
-            b'[' => b']',
-            b'(' => b')',
-            b'{' => b'}',
-            _ => b'>',
-        };
-        if *close == closes && is_label(inner.trim_ascii()) {
+    if let [open, inner @ .., close] = value {
+        if closing_bracket(*open) == Some(*close) && is_label(inner.trim_ascii()) {
             return true;
         }
     }
@@ -583,6 +577,17 @@ fn already_redacted(value: &[u8]) -> bool {
         last = b;
     }
     false
+}
+
+/// The bracket that closes `open` (`[`, `(`, `{` or `<`).
+pub(crate) fn closing_bracket(open: u8) -> Option<u8> {
+    match open {
+        b'[' => Some(b']'),
+        b'(' => Some(b')'),
+        b'{' => Some(b'}'),
+        b'<' => Some(b'>'),
+        _ => None,
+    }
 }
 
 /// A redaction label or hash token: `[` and a capital letter, then
