@@ -507,6 +507,11 @@ const SYNTAXES: &[(&str, &str, bool)] = &[
         true,
     ),
     (
+        "cfn_parameters",
+        "aws cloudformation create-stack --parameters ParameterKey=OrderId,ParameterValue={o} ParameterKey={k},ParameterValue={v}",
+        false,
+    ),
+    (
         "form_input",
         r#"<input type="text" name="{k}" value="{v}"><input name="order" value="{o}">"#,
         false,
@@ -666,7 +671,7 @@ fn generate() -> Vec<Case> {
                         k = k.replace(' ', "+");
                         v = v.replace(' ', "+");
                     }
-                    if name == "json" || name == "query" || name == "form" || name == "go" {
+                    if matches!(name, "json" | "query" | "form" | "go" | "cfn_parameters") {
                         // Separators that the syntax would end the value at.
                         v = v.replace(' ', "-");
                     }

@@ -29,7 +29,9 @@
 //!   `[parameters: (…)]` logged for its binds), a name held by a naming
 //!   field and its value by a sibling or the element's text
 //!   (`{"name":"cvv","value":"123"}`, `<field name="cvv">123</field>`,
-//!   `<input name="password" value="…">`), a bind list `[["cvv", "123"]]`, a CEF
+//!   `<input name="password" value="…">`,
+//!   `ParameterKey=DbPassword,ParameterValue=…`), a bind list
+//!   `[["cvv", "123"]]`, a CEF
 //!   label/value pair (`cs1Label=cvv cs1=123`), a two-cell table row
 //!   (`| cvv | 123 |`);
 //! - prose: a name followed by `is`, `was` or nothing, then digits
@@ -531,6 +533,10 @@ impl Run<'_> {
             i += if rest[0] == b'-' { 2 } else { 4 };
             prose = true;
         } else if quoted_name.is_none() {
+            // `ParameterKey=DbPassword,ParameterValue=…`.
+            if self.named_by_field(s, e, rule) {
+                return true;
+            }
             prose = true;
         } else {
             return self.named_by_field(s, e, rule);
@@ -572,13 +578,11 @@ impl Run<'_> {
     /// `<field name="cvv">123</field>`, `<entry key="password" value="…"/>`.
     fn named_by_field(&mut self, s: usize, e: usize, rule: usize) -> bool {
         let line = self.line;
-        // `name":"` or `name="` before the name's opening quote.
-        let Some(open) = s.checked_sub(1) else {
-            return false;
+        // `name":"`, `name="` or `Key=` before the name (or its quote).
+        let open = match s.checked_sub(1) {
+            Some(q) if quote_at(line, q).is_some() => q,
+            _ => s,
         };
-        if quote_at(line, open).is_none() || open == 0 {
-            return false;
-        }
         let mut k = skip_ws_back(line, open);
         if k == 0 || !matches!(line[k - 1], b':' | b'=') {
             return false;
@@ -591,20 +595,10 @@ impl Run<'_> {
         while k > 0 && (line[k - 1].is_ascii_alphanumeric() || line[k - 1] == b'_') {
             k -= 1;
         }
-        const NAMING: &[&[u8]] = &[
-            b"name",
-            b"key",
-            b"field",
-            b"fieldname",
-            b"field_name",
-            b"param",
-            b"paramname",
-            b"parameter",
-        ];
-        if !NAMING
-            .iter()
-            .any(|n| line[k..key_end].eq_ignore_ascii_case(n))
-        {
+        if !last_word_is(
+            &line[k..key_end],
+            &["name", "key", "field", "param", "parameter"],
+        ) {
             return false;
         }
         // The sibling `value` field, before the object or the tag ends.
@@ -634,8 +628,7 @@ impl Run<'_> {
                         v += 1;
                     }
                     v = skip_ws(line, v);
-                    let word = &line[word];
-                    if (word.eq_ignore_ascii_case(b"value") || word.eq_ignore_ascii_case(b"val"))
+                    if last_word_is(&line[word], &["value", "val"])
                         && matches!(line.get(v), Some(b':' | b'='))
                     {
                         return self.value_at(skip_ws(line, v + 1), rule, false);
@@ -921,6 +914,16 @@ fn header_cell(line: &[u8], gt: usize) -> bool {
             && tag[..2].eq_ignore_ascii_case(b"th")
             && tag.get(2).is_none_or(|b| !b.is_ascii_alphanumeric())
     })
+}
+
+/// True when the last word of the identifier `ident` (of at most two
+/// words: `name`, `fieldName`, `ParameterKey`, `TagValue`) is one of `words`.
+fn last_word_is(ident: &[u8], words: &[&str]) -> bool {
+    if ident.is_empty() || ident.len() > 32 {
+        return false;
+    }
+    let split = super::key_words(&String::from_utf8_lossy(ident));
+    split.len() <= 2 && split.last().is_some_and(|w| words.contains(&w.as_str()))
 }
 
 /// A number sign or an abbreviation dot at `i`, after a name and before
@@ -1267,6 +1270,17 @@ mod tests {
             "{'name': 'acct', 'type': 'str', 'value': '87654321'}",
             "account",
             "87654321",
+        );
+        one(
+            "--parameters ParameterKey=DbPassword,ParameterValue=Qx7!secretvalue",
+            "kv_secret",
+            "Qx7!secretvalue",
+        );
+        one("Tags: [{Key: cvv, Value: 321}]", "cvv", "321");
+        one(
+            r#"{"fieldName":"ssn","fieldValue":"123456789"}"#,
+            "ssn",
+            "123456789",
         );
         for kept in [
             r#"{"name":"cvv","required":true}"#,
