@@ -83,6 +83,50 @@ const SEPARATORS: &[&str] = &[
     ",", "_", "   ", "--", "..", " -", "\u{2015}",
 ];
 
+/// What may stand before a run of digits.
+const BEFORE: &[&str] = &[
+    "",
+    " ",
+    "card ",
+    "=",
+    "\"",
+    ":",
+    "_",
+    "-",
+    "x",
+    "#",
+    "(",
+    "1",
+    ".",
+    "\u{a0}",
+    "blk_-",
+    "order_id=",
+    "pan: ",
+];
+
+/// What may follow a run of digits: decimals, times, more digits.
+const AFTER: &[&str] = &[
+    "",
+    " ",
+    ".",
+    ".5",
+    ":46:52",
+    " 20:46:52",
+    "-",
+    "x",
+    "\"",
+    ",",
+    " 1111",
+    "-003",
+    "  2395",
+    " 4",
+    "\u{a0}1111",
+    ".1111",
+    "0",
+    "_",
+    " - 12",
+];
+
 /// Card-network prefixes (and a few that are none).
 const PREFIXES: &[&str] = &[
     "4", "51", "55", "2221", "2720", "34", "37", "6011", "65", "644", "35", "36", "300", "62",
@@ -158,6 +202,11 @@ fn groups_of(digits: &[u8], (kind, random): &(u8, Vec<usize>)) -> Vec<Vec<u8>> {
     groups
 }
 
+/// Now and then (true) another separator than the run's own.
+fn odd_separator() -> impl Strategy<Value = (bool, &'static str)> {
+    (prop::bool::weighted(0.1), prop::sample::select(SEPARATORS))
+}
+
 /// A card-like run: digits in groups, the same separator between them but
 /// now and then another, with something before and after it.
 fn card_run() -> impl Strategy<Value = Vec<u8>> {
@@ -165,15 +214,9 @@ fn card_run() -> impl Strategy<Value = Vec<u8>> {
         card_digits(),
         grouping(),
         prop::sample::select(SEPARATORS),
-        prop::collection::vec((prop::bool::weighted(0.1), prop::sample::select(SEPARATORS)), 8),
-        prop::sample::select(vec![
-            "", " ", "card ", "=", "\"", ":", "_", "-", "x", "#", "(", "1", ".", "\u{a0}", "blk_-",
-            "order_id=", "pan: ",
-        ]),
-        prop::sample::select(vec![
-            "", " ", ".", ".5", ":46:52", " 20:46:52", "-", "x", "\"", ",", " 1111", "-003", "  2395",
-            " 4", "\u{a0}1111", ".1111", "0", "_", " - 12",
-        ]),
+        prop::collection::vec(odd_separator(), 8),
+        prop::sample::select(BEFORE),
+        prop::sample::select(AFTER),
     )
         .prop_map(|(digits, grouping, sep, odd, before, after)| {
             let mut run = before.as_bytes().to_vec();
@@ -230,14 +273,20 @@ proptest! {
 /// them.
 #[test]
 fn every_layout_and_separator() {
-    let cards = ["4111111111111111", "378282246310005", "6011000990139424", "2223003122003222"];
+    let cards = [
+        "4111111111111111",
+        "378282246310005",
+        "6011000990139424",
+        "2223003122003222",
+    ];
     let mut text = Vec::new();
     for card in cards {
         for sep in SEPARATORS {
             for grouping in [(0, vec![]), (1, vec![]), (3, vec![]), (4, vec![4, 4, 5])] {
                 let groups = groups_of(card.as_bytes(), &grouping);
                 let joined = groups.join(sep.as_bytes());
-                for (before, after) in [("", ""), ("card ", " ok"), ("=", ".5"), ("x", " 20:46:52")] {
+                for (before, after) in [("", ""), ("card ", " ok"), ("=", ".5"), ("x", " 20:46:52")]
+                {
                     text.extend_from_slice(before.as_bytes());
                     text.extend_from_slice(&joined);
                     text.extend_from_slice(after.as_bytes());
@@ -249,6 +298,9 @@ fn every_layout_and_separator() {
     assert_same_findings(&text);
     // The test is not vacuous: cards are found.
     let (_, counts) = scrub(&scanners().0, &text);
-    let cards = counts.iter().find(|(rule, _)| rule == "pan").map_or(0, |c| c.1);
+    let cards = counts
+        .iter()
+        .find(|(rule, _)| rule == "pan")
+        .map_or(0, |c| c.1);
     assert!(cards > 100, "{counts:?}");
 }
