@@ -523,6 +523,21 @@ const SYNTAXES: &[(&str, &str, bool)] = &[
     ),
 ];
 
+/// Password-storage schemes written before a password or its hash.
+const PASSWORD_SCHEMES: &[&str] = &[
+    "{SSHA}",
+    "{SHA}",
+    "{MD5}",
+    "{CRYPT}",
+    "{SSHA512}",
+    "{PBKDF2}",
+    "{noop}",
+    "{bcrypt}",
+    "{cipher}",
+    "{sha256}",
+    "{ARGON2}",
+];
+
 /// What stands between a name and its value in free text (after the
 /// syntaxes above): each connector with the closing text after the value.
 /// Every kind takes the assignment arrows and brackets.
@@ -727,6 +742,24 @@ fn generate() -> Vec<Case> {
                 };
                 cases.push(Case {
                     line: format!("{t} order={o} {k}{conn}{v}{close} status=ok"),
+                    secrets: vec![(vk, v)],
+                    keep: vec![o, t],
+                });
+            }
+        }
+    }
+    // A password-storage scheme before the password (`{SSHA}…`, `{noop}…`,
+    // `{cipher}…`), as LDAP entries and Spring configurations write them:
+    // scheme × connector × key spelling.
+    for (si, scheme) in PASSWORD_SCHEMES.iter().enumerate() {
+        for (ci, conn) in [": ", " = ", "=", ":", " => ", ":: "].iter().enumerate() {
+            for (wi, words) in key_words(Kind::Password).iter().enumerate() {
+                let k = spell(words, (wi + ci + si) % 7);
+                let (vk, v) = value(&mut rng, Kind::Password, si + ci);
+                let decoys = decoys(&mut rng);
+                let (o, t) = (decoys[0].1.clone(), decoys[3].1.clone());
+                cases.push(Case {
+                    line: format!("{t} uid={o} {k}{conn}{scheme}{v} status=ok"),
                     secrets: vec![(vk, v)],
                     keep: vec![o, t],
                 });

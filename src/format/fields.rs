@@ -317,6 +317,20 @@ fn ends_bare(b: u8) -> bool {
         || b == b'\\'
 }
 
+/// The length of a password-storage scheme at the start of `text`: a name
+/// of 2 to 16 letters, digits, `-` or `_` in braces (`{SSHA}`, `{noop}`,
+/// `{PBKDF2-SHA256}`). None otherwise.
+fn scheme_prefix(text: &[u8]) -> Option<usize> {
+    let close = text.iter().take(18).position(|&b| b == b'}')?;
+    let name = &text[1..close];
+    (text.first() == Some(&b'{')
+        && (2..=16).contains(&name.len())
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then_some(close + 1)
+}
+
 /// Values that stand for a value without being one: bind placeholders and
 /// format directives.
 fn placeholder(value: &[u8]) -> bool {
@@ -513,8 +527,11 @@ impl Run<'_> {
             prose = false;
         } else if rest.starts_with(b"::") {
             // A type's path (`Password::Reset`), unless a number follows
-            // under a digit rule's name (`SSN::123456789`).
-            if !(digit_rule && rest.get(2).is_some_and(u8::is_ascii_digit)) {
+            // under a digit rule's name (`SSN::123456789`) or a space does,
+            // as in LDIF, whose `userPassword:: e1NTSEF9…` holds the value
+            // in base64.
+            let ldif = matches!(rest.get(2), Some(b' ' | b'\t'));
+            if !ldif && !(digit_rule && rest.get(2).is_some_and(u8::is_ascii_digit)) {
                 return false;
             }
             i += 2;
@@ -671,6 +688,15 @@ impl Run<'_> {
             }
         }
         match line[i] {
+            // A password-storage scheme before the value (`{SSHA}…`,
+            // `{noop}…`, `{bcrypt}$2a$…`, `{cipher}…`): the scheme and the
+            // value that follows it, with no space between.
+            b'{' if scheme_prefix(&line[i..])
+                .is_some_and(|n| line.get(i + n).is_some_and(|&b| !ends_bare(b))) =>
+            {
+                let end = bare_end(line, i + scheme_prefix(&line[i..]).unwrap_or(1));
+                self.push(rule, i..end, cell)
+            }
             b'[' | b'{' | b'(' => {
                 let end = bracketed(line, i);
                 self.push(rule, i..end, cell)
@@ -1226,6 +1252,36 @@ mod tests {
     /// Between a digit rule's name and its number: a number sign, a dot,
     /// a dash between spaces, a scope `::`, brackets around the number;
     /// a lone `#` is not a mask. Words after `::` and `#` stay.
+    #[test]
+    fn password_schemes_and_ldif_values_are_values() {
+        for scheme in [
+            "{SSHA}",
+            "{noop}",
+            "{bcrypt}",
+            "{cipher}",
+            "{PBKDF2-SHA256}",
+        ] {
+            for conn in [": ", " = ", "=", ":: "] {
+                let line = format!("uid=7 userPassword{conn}{scheme}Qx7secretvalue ok");
+                one(&line, "kv_secret", &format!("{scheme}Qx7secretvalue"));
+            }
+        }
+        one(
+            "dn: uid=a userPassword:: e1NTSEF9cXg3 x",
+            "kv_secret",
+            "e1NTSEF9cXg3",
+        );
+        // A placeholder, an object and a type's path stay.
+        for line in [
+            "password: {} ok",
+            "password: {MD5} ok",
+            "token: {abc123def456}",
+            "Password::Reset called",
+        ] {
+            assert!(found(line).is_empty(), "{line}: {:?}", found(line));
+        }
+    }
+
     #[test]
     fn number_signs_dashes_and_brackets_connect_a_number() {
         for conn in [

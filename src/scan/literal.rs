@@ -203,6 +203,34 @@ pub fn prefix_literals(regex: &str) -> Option<(bool, Vec<Vec<u8>>)> {
     Some((!folded, out))
 }
 
+/// The prefix literals of each rule without keywords ([`prefix_literals`]),
+/// in rule order. Extracting them parses every regex, a large part of
+/// start-up, so a large catalog is split between this thread and one more.
+fn all_prefix_literals(rules: &[Rule]) -> Vec<Option<(bool, Vec<Vec<u8>>)>> {
+    let extract = |rules: &[Rule]| -> Vec<_> {
+        rules
+            .iter()
+            .map(|rule| {
+                if rule.keywords.is_empty() {
+                    prefix_literals(&rule.regex)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    };
+    if rules.len() < 64 {
+        return extract(rules);
+    }
+    let (first, second) = rules.split_at(rules.len() / 2);
+    std::thread::scope(|scope| {
+        let second = scope.spawn(|| extract(second));
+        let mut all = extract(first);
+        all.extend(second.join().expect("extracting prefix literals"));
+        all
+    })
+}
+
 impl Literals {
     /// Indexes the rules that have keywords or usable prefix literals.
     pub fn new(rules: &[Rule]) -> Literals {
@@ -210,13 +238,14 @@ impl Literals {
         let mut by_key: std::collections::HashMap<(bool, Vec<u8>), usize> =
             std::collections::HashMap::new();
         let mut indexed = vec![false; rules.len()];
-        for (i, rule) in rules.iter().enumerate() {
+        let prefixes = all_prefix_literals(rules);
+        for (i, (rule, prefix)) in rules.iter().zip(prefixes).enumerate() {
             let entries: Vec<(bool, Vec<u8>)> = if !rule.keywords.is_empty() {
                 rule.keywords
                     .iter()
                     .map(|k| (false, k.to_ascii_lowercase().into_bytes()))
                     .collect()
-            } else if let Some((case_sensitive, lits)) = prefix_literals(&rule.regex) {
+            } else if let Some((case_sensitive, lits)) = prefix {
                 lits.into_iter().map(|l| (case_sensitive, l)).collect()
             } else {
                 continue;

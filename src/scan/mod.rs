@@ -225,30 +225,45 @@ impl Scanner {
             crate::format::DEFAULT_SENSITIVE_KEYS.iter().copied(),
             &rules,
         );
-        // The line filter is built on a thread of its own while the
-        // automaton is compiled here: they are the two costly parts of
-        // start-up and need nothing of each other.
-        std::thread::scope(|scope| {
-            let filter =
-                scope.spawn(|| LineFilter::new(&literals.patterns(), sensitive_keys.spellings()));
-            let scanner = Scanner::compile(rules, literals.clone(), sensitive_keys.clone());
-            let filter = filter.join().expect("building the line filter");
-            scanner.map(|s| Scanner {
-                line_filter: std::sync::OnceLock::from(filter),
-                ..s
-            })
-        })
-    }
-
-    /// The scanner of `rules`, with the line filter left to be built.
-    fn compile(
-        rules: Vec<Rule>,
-        literals: Literals,
-        sensitive_keys: crate::format::SensitiveKeys,
-    ) -> Result<Scanner, CatalogError> {
         let combined_rules: Vec<usize> = (0..rules.len())
             .filter(|&i| !literals.is_indexed(i))
             .collect();
+        // The line filter and the gate are built on a thread of their own
+        // while the automaton is compiled here: they are the costly parts
+        // of start-up and need nothing of each other.
+        let (scanner, filter, gate) = std::thread::scope(|scope| {
+            let side = scope.spawn(|| {
+                let filter = LineFilter::new(&literals.patterns(), sensitive_keys.spellings());
+                let rest: Vec<Rule> = combined_rules.iter().map(|&i| rules[i].clone()).collect();
+                (filter, Gate::new(&rest))
+            });
+            let scanner = Scanner::compile(
+                &rules,
+                &combined_rules,
+                literals.clone(),
+                sensitive_keys.clone(),
+            );
+            let (filter, gate) = side.join().expect("building the line filter and the gate");
+            (scanner, filter, gate)
+        });
+        scanner.map(|s| Scanner {
+            line_filter: std::sync::OnceLock::from(filter),
+            gated: gate.is_some(),
+            gate,
+            rules,
+            combined_rules,
+            ..s
+        })
+    }
+
+    /// The scanner of `rules` without its line filter, gate, rules and
+    /// automaton rule list, which [`Scanner::new`] fills in.
+    fn compile(
+        rules: &[Rule],
+        combined_rules: &[usize],
+        literals: Literals,
+        sensitive_keys: crate::format::SensitiveKeys,
+    ) -> Result<Scanner, CatalogError> {
         let patterns: Vec<&str> = combined_rules
             .iter()
             .map(|&i| rules[i].regex.as_str())
@@ -289,20 +304,17 @@ impl Scanner {
             }
         }
         let single = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
-        let rest: Vec<Rule> = combined_rules.iter().map(|&i| rules[i].clone()).collect();
-        let gate = Gate::new(&rest);
-        let gated = gate.is_some();
-        let unverified = unverified_siblings(&rules);
+        let unverified = unverified_siblings(rules);
         Ok(Scanner {
-            gate,
+            gate: None,
             line_filter: std::sync::OnceLock::new(),
-            gated,
+            gated: false,
             unverified,
-            policy: Policy::labels(&rules),
+            policy: Policy::labels(rules),
             sensitive_keys,
-            rules,
+            rules: Vec::new(),
             combined,
-            combined_rules,
+            combined_rules: Vec::new(),
             secret_regex,
             single,
             literals,
