@@ -766,6 +766,55 @@ fn generate() -> Vec<Case> {
             }
         }
     }
+    // Passwords on command lines and in Redis' command log: the client ×
+    // the flags around the password × the password.
+    for (ti, tool) in [
+        "mysql",
+        "mysqldump",
+        "mysqladmin",
+        "mariadb",
+        "mariadb-dump",
+    ]
+    .iter()
+    .enumerate()
+    {
+        for (fi, flags) in [
+            "-u root",
+            "-h db.internal -P 3306 -uapp",
+            "--single-transaction -uadmin",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let (vk, v) = value(&mut rng, Kind::Password, ti + fi);
+            let (o, t) = (rng.digits(6), decoys(&mut rng)[3].1.clone());
+            cases.push(Case {
+                line: format!("{t} cron[{o}]: {tool} {flags} -p{v} appdb > /backup/app.sql"),
+                secrets: vec![(vk, v)],
+                keep: vec![o, t],
+            });
+        }
+    }
+    for (ci, command) in ["AUTH", "auth", "Auth"].iter().enumerate() {
+        for user in ["", " \"default\"", " \"app-ro\""] {
+            let (vk, v) = value(&mut rng, Kind::Password, ci);
+            let (o, t) = (rng.digits(5), rng.digits(10));
+            cases.push(Case {
+                line: format!("{t}.402117 [0 10.0.3.7:{o}] \"{command}\"{user} \"{v}\""),
+                secrets: vec![(vk, v)],
+                keep: vec![o, t],
+            });
+        }
+    }
+    for flag in ["-a", "--pass"] {
+        let (vk, v) = value(&mut rng, Kind::Password, flag.len());
+        let o = rng.digits(4);
+        cases.push(Case {
+            line: format!("healthcheck: redis-cli -h cache -p {o} {flag} {v} ping"),
+            secrets: vec![(vk, v)],
+            keep: vec![o],
+        });
+    }
     // Names apart from their values: table × kind × key spelling × value
     // shape, with id and time columns holding Luhn-valid numbers.
     for &(name, template, spaces) in MULTILINE {
@@ -1183,9 +1232,12 @@ fn generated_corpus_meets_the_gate() {
         "detection corpus: {} lines, {secrets} secrets, {leaks} leaked ({card_leaks} cards), recall {recall:.4}; {keeps} keep tokens, {damaged} damaged ({fp_rate:.4})",
         cases.len()
     );
+    // Every class the corpus generates is handled: one leak or one damaged
+    // token is a regression (the corpus is seeded, so the figures do not
+    // move between runs).
     assert!(
-        card_leaks == 0 && recall >= 0.995 && fp_rate <= 0.001,
-        "gate failed: {card_leaks} card leaks, recall {recall:.4}, fp {fp_rate:.4}\n{report}"
+        leaks == 0 && damaged == 0,
+        "gate failed: {leaks} leaks ({card_leaks} cards), recall {recall:.4}, fp {fp_rate:.4}\n{report}"
     );
     // Idempotence: the output scrubbed again is unchanged.
     let again = run(output.as_bytes(), &[]);
