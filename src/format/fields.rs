@@ -531,7 +531,8 @@ impl Run<'_> {
             // as in LDIF, whose `userPassword:: e1NTSEF9…` holds the value
             // in base64.
             let ldif = matches!(rest.get(2), Some(b' ' | b'\t'));
-            if !ldif && !(digit_rule && rest.get(2).is_some_and(u8::is_ascii_digit)) {
+            let number = digit_rule && rest.get(2).is_some_and(u8::is_ascii_digit);
+            if !(ldif || number) {
                 return false;
             }
             i += 2;
