@@ -1250,9 +1250,9 @@ mod tests {
         assert_eq!(found(line), want, "{line}");
     }
 
-    /// Between a digit rule's name and its number: a number sign, a dot,
-    /// a dash between spaces, a scope `::`, brackets around the number;
-    /// a lone `#` is not a mask. Words after `::` and `#` stay.
+    /// A password-storage scheme and the value after it, and LDIF's
+    /// `name:: base64`, are values; a placeholder, an object and a type's
+    /// path are not.
     #[test]
     fn password_schemes_and_ldif_values_are_values() {
         for scheme in [
@@ -1283,6 +1283,9 @@ mod tests {
         }
     }
 
+    /// Between a digit rule's name and its number: a number sign, a dot,
+    /// a dash between spaces, a scope `::`, brackets around the number;
+    /// a lone `#` is not a mask. Words after `::` and `#` stay.
     #[test]
     fn number_signs_dashes_and_brackets_connect_a_number() {
         for conn in [

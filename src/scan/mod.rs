@@ -231,92 +231,32 @@ impl Scanner {
         // The line filter and the gate are built on a thread of their own
         // while the automaton is compiled here: they are the costly parts
         // of start-up and need nothing of each other.
-        let (scanner, filter, gate) = std::thread::scope(|scope| {
+        let (automaton, filter, gate) = std::thread::scope(|scope| {
             let side = scope.spawn(|| {
                 let filter = LineFilter::new(&literals.patterns(), sensitive_keys.spellings());
                 let rest: Vec<Rule> = combined_rules.iter().map(|&i| rules[i].clone()).collect();
                 (filter, Gate::new(&rest))
             });
-            let scanner = Scanner::compile(
-                &rules,
-                &combined_rules,
-                literals.clone(),
-                sensitive_keys.clone(),
-            );
+            let automaton = compile_automaton(&rules, &combined_rules);
             let (filter, gate) = side.join().expect("building the line filter and the gate");
-            (scanner, filter, gate)
+            (automaton, filter, gate)
         });
-        scanner.map(|s| Scanner {
-            line_filter: std::sync::OnceLock::from(filter),
+        let Automaton {
+            combined,
+            secret_regex,
+        } = automaton?;
+        Ok(Scanner {
             gated: gate.is_some(),
             gate,
-            rules,
-            combined_rules,
-            ..s
-        })
-    }
-
-    /// The scanner of `rules` without its line filter, gate, rules and
-    /// automaton rule list, which [`Scanner::new`] fills in.
-    fn compile(
-        rules: &[Rule],
-        combined_rules: &[usize],
-        literals: Literals,
-        sensitive_keys: crate::format::SensitiveKeys,
-    ) -> Result<Scanner, CatalogError> {
-        let patterns: Vec<&str> = combined_rules
-            .iter()
-            .map(|&i| rules[i].regex.as_str())
-            .collect();
-        let combined = Regex::builder()
-            .syntax(crate::rules::syntax_config())
-            .configure(regex_config())
-            .build_many(&patterns)
-            .map_err(|e| {
-                let rule = e
-                    .pattern()
-                    .and_then(|p| combined_rules.get(p.as_usize()))
-                    .and_then(|&i| rules.get(i))
-                    .or(rules.first());
-                CatalogError::Regex {
-                    file: rule.map(|r| r.source.clone()).unwrap_or_default(),
-                    rule: rule.map(|r| r.id.clone()).unwrap_or_default(),
-                    source: Box::new(e),
-                }
-            })?;
-        let build_one = |rule: &Rule| {
-            Regex::builder()
-                .syntax(crate::rules::syntax_config())
-                .configure(regex_config())
-                .build(&rule.regex)
-                .map_err(|e| CatalogError::Regex {
-                    file: rule.source.clone(),
-                    rule: rule.id.clone(),
-                    source: Box::new(e),
-                })
-        };
-        let mut secret_regex: Vec<Option<(Regex, usize)>> =
-            (0..rules.len()).map(|_| None).collect();
-        for (pid, &i) in combined_rules.iter().enumerate() {
-            let pid = regex_automata::PatternID::must(pid);
-            if let Some(index) = combined.group_info().to_index(pid, "secret") {
-                secret_regex[i] = Some((build_one(&rules[i])?, index));
-            }
-        }
-        let single = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
-        let unverified = unverified_siblings(rules);
-        Ok(Scanner {
-            gate: None,
-            line_filter: std::sync::OnceLock::new(),
-            gated: false,
-            unverified,
-            policy: Policy::labels(rules),
+            line_filter: std::sync::OnceLock::from(filter),
+            unverified: unverified_siblings(&rules),
+            policy: Policy::labels(&rules),
             sensitive_keys,
-            rules: Vec::new(),
+            single: rules.iter().map(|_| std::sync::OnceLock::new()).collect(),
+            rules,
             combined,
-            combined_rules: Vec::new(),
+            combined_rules,
             secret_regex,
-            single,
             literals,
             pem_end: memchr::memmem::Finder::new(b"-----END").into_owned(),
             line_breaks_matter: std::sync::OnceLock::new(),
@@ -984,6 +924,61 @@ fn is_hash_token(text: &[u8]) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         && mac_len >= 12
         && rest.get(mac_len) == Some(&b']')
+}
+
+/// The automaton of the rules not in the literal index, and the regexes
+/// that read their `secret` groups.
+struct Automaton {
+    combined: Regex,
+    /// Per rule: its own regex and its `secret` group's index, for a rule
+    /// of the automaton that has one (the group is read on a candidate).
+    secret_regex: Vec<Option<(Regex, usize)>>,
+}
+
+/// The [`Automaton`] of the rules at `combined_rules`.
+fn compile_automaton(rules: &[Rule], combined_rules: &[usize]) -> Result<Automaton, CatalogError> {
+    let patterns: Vec<&str> = combined_rules
+        .iter()
+        .map(|&i| rules[i].regex.as_str())
+        .collect();
+    let combined = Regex::builder()
+        .syntax(crate::rules::syntax_config())
+        .configure(regex_config())
+        .build_many(&patterns)
+        .map_err(|e| {
+            let rule = e
+                .pattern()
+                .and_then(|p| combined_rules.get(p.as_usize()))
+                .and_then(|&i| rules.get(i))
+                .or(rules.first());
+            CatalogError::Regex {
+                file: rule.map(|r| r.source.clone()).unwrap_or_default(),
+                rule: rule.map(|r| r.id.clone()).unwrap_or_default(),
+                source: Box::new(e),
+            }
+        })?;
+    let build_one = |rule: &Rule| {
+        Regex::builder()
+            .syntax(crate::rules::syntax_config())
+            .configure(regex_config())
+            .build(&rule.regex)
+            .map_err(|e| CatalogError::Regex {
+                file: rule.source.clone(),
+                rule: rule.id.clone(),
+                source: Box::new(e),
+            })
+    };
+    let mut secret_regex: Vec<Option<(Regex, usize)>> = (0..rules.len()).map(|_| None).collect();
+    for (pid, &i) in combined_rules.iter().enumerate() {
+        let pid = regex_automata::PatternID::must(pid);
+        if let Some(index) = combined.group_info().to_index(pid, "secret") {
+            secret_regex[i] = Some((build_one(&rules[i])?, index));
+        }
+    }
+    Ok(Automaton {
+        combined,
+        secret_regex,
+    })
 }
 
 /// Per rule, the index of the rule named `<id>_unverified`, when the rule
