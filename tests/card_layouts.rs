@@ -11,6 +11,8 @@
 //! rejection counts may differ: a number of the wrong layout is no longer a
 //! candidate at all.
 
+mod common;
+
 use std::sync::{Arc, OnceLock};
 
 use logscrub::redact::Redactor;
@@ -133,27 +135,16 @@ const PREFIXES: &[&str] = &[
     "50", "56", "6", "3", "2", "5", "27", "28", "38", "63",
 ];
 
-/// The digit to append to `digits` to make them Luhn-valid.
+/// The digit to append to `digits` (ASCII) to make them Luhn-valid.
 fn luhn_check_digit(digits: &[u8]) -> u8 {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            let d = u32::from(d - b'0');
-            if i % 2 == 0 {
-                let twice = 2 * d;
-                if twice > 9 {
-                    twice - 9
-                } else {
-                    twice
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    b'0' + ((10 - sum % 10) % 10) as u8
+    let mut values: Vec<u8> = digits.iter().map(|d| d - b'0').collect();
+    values.push(0);
+    let last = values.len() - 1;
+    let check = (0..10).find(|&d| {
+        values[last] = d;
+        logscrub::rules::validate::luhn_valid(&values)
+    });
+    b'0' + check.unwrap_or(0)
 }
 
 /// A number of `len` digits after a network prefix, Luhn-valid when `luhn`.
@@ -247,20 +238,8 @@ fn text() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2048);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::proptest_config(2048))]
 
     #[test]
     fn layouts_find_what_the_layout_free_regex_found(text in text()) {

@@ -7,6 +7,8 @@
 //! lines and a missing final newline, cut into batches at random line
 //! boundaries (so lane borders and batch ends fall everywhere).
 
+mod common;
+
 use std::sync::{Arc, OnceLock};
 
 use logscrub::redact::Redactor;
@@ -15,7 +17,6 @@ use logscrub::scan::Scanner;
 use logscrub::stats::Stats;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::Config as ProptestConfig;
 
 const LOGHUB_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/loghub");
 const EVAL_CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/eval_public.jsonl");
@@ -343,20 +344,8 @@ fn fragment() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(128);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::proptest_config(128))]
 
     #[test]
     fn generated_texts_are_unchanged_by_the_gate(

@@ -50,7 +50,6 @@ use logscrub::scan::Scanner;
 use logscrub::stats::Stats;
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
-use proptest::test_runner::Config as ProptestConfig;
 use regex_automata::{meta, util::captures::Captures, Anchored, Input, PatternID};
 
 // ---------------------------------------------------------------------------
@@ -115,18 +114,7 @@ fn loghub() -> &'static [Vec<u8>] {
     })
 }
 
-/// Case counts: `PROPTEST_CASES` when set, else `default`.
-fn config(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+use common::proptest_config as config;
 
 fn show(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

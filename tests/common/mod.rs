@@ -502,3 +502,17 @@ impl<S: Read> Read for Accepted<S> {
         self.conn.as_mut().expect("accepted").read(buf)
     }
 }
+
+/// Proptest's configuration for a property: `PROPTEST_CASES` cases when
+/// set, else `default`; failures are not persisted (the seed is printed).
+pub fn proptest_config(default: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}
