@@ -322,6 +322,7 @@ fn key_words(kind: Kind) -> &'static [&'static [&'static str]] {
             &["db", "password"],
             &["client", "secret"],
             &["api", "key"],
+            &["secret", "key", "base"],
         ],
     }
 }

@@ -81,6 +81,7 @@ pub const DEFAULT_SENSITIVE_KEYS: &[(&str, &str)] = &[
     ("authorization", "kv_secret"),
     ("private_key", "kv_secret"),
     ("secret_access_key", "kv_secret"),
+    ("secret_key_base", "kv_secret"),
     ("cookie", "kv_secret"),
     ("set_cookie", "kv_secret"),
     ("card_number", "pan"),
@@ -848,6 +849,8 @@ mod tests {
         assert_eq!(id("password").as_deref(), Some("kv_secret"));
         assert_eq!(id("stripe_api_key").as_deref(), Some("kv_secret"));
         assert_eq!(id("X-Api-Key").as_deref(), Some("kv_secret"));
+        // Rails' secret_key_base, in a config dump or the environment.
+        assert_eq!(id("SECRET_KEY_BASE").as_deref(), Some("kv_secret"));
         assert_eq!(id("cardNumber").as_deref(), Some("pan"));
         assert_eq!(id("card_cvv").as_deref(), Some("cvv"));
         // The primary account number is the card number.
