@@ -321,14 +321,14 @@ fn ends_bare(b: u8) -> bool {
 /// of 2 to 16 letters, digits, `-` or `_` in braces (`{SSHA}`, `{noop}`,
 /// `{PBKDF2-SHA256}`). None otherwise.
 fn scheme_prefix(text: &[u8]) -> Option<usize> {
-    let close = text.iter().take(18).position(|&b| b == b'}')?;
-    let name = &text[1..close];
-    (text.first() == Some(&b'{')
-        && (2..=16).contains(&name.len())
+    let rest = text.strip_prefix(b"{")?;
+    let len = rest.iter().take(17).position(|&b| b == b'}')?;
+    let name = &rest[..len];
+    ((2..=16).contains(&len)
         && name
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-    .then_some(close + 1)
+    .then_some(len + 2)
 }
 
 /// Values that stand for a value without being one: bind placeholders and
@@ -688,14 +688,14 @@ impl Run<'_> {
                 return self.push(rule, inner, cell);
             }
         }
+        // A password-storage scheme before the value (`{SSHA}…`, `{noop}…`,
+        // `{bcrypt}$2a$…`, `{cipher}…`): the scheme and the value that
+        // follows it, with no space between.
+        let scheme =
+            scheme_prefix(&line[i..]).filter(|&n| line.get(i + n).is_some_and(|&b| !ends_bare(b)));
         match line[i] {
-            // A password-storage scheme before the value (`{SSHA}…`,
-            // `{noop}…`, `{bcrypt}$2a$…`, `{cipher}…`): the scheme and the
-            // value that follows it, with no space between.
-            b'{' if scheme_prefix(&line[i..])
-                .is_some_and(|n| line.get(i + n).is_some_and(|&b| !ends_bare(b))) =>
-            {
-                let end = bare_end(line, i + scheme_prefix(&line[i..]).unwrap_or(1));
+            _ if scheme.is_some() => {
+                let end = bare_end(line, i + scheme.unwrap_or(0));
                 self.push(rule, i..end, cell)
             }
             b'[' | b'{' | b'(' => {
