@@ -475,6 +475,11 @@ fn check_secret_value(line: &[u8], span: Range<usize>) -> Result<Range<usize>, R
     if matches!(line.get(span.end), Some(b'{' | b'(')) {
         return Err(Rejection::Context);
     }
+    // `Password::Reset`: the rest of a type's path after `name:`, not a
+    // value (`password: :x`, with a space, is one).
+    if value.first() == Some(&b':') && span.start > 0 && line[span.start - 1] == b':' {
+        return Err(Rejection::Context);
+    }
     // Already masked (`ghp_****`): scrubbing again must change nothing.
     if memchr::memmem::find(value, b"****").is_some()
         || memchr::memmem::find(value, b"####").is_some()
@@ -738,6 +743,8 @@ mod tests {
             "android.os.BinderProxy@2bd79ce"
         ));
         assert!(!check("password=REDACTED", "REDACTED"));
+        assert!(!check("Password::Reset called", ":Reset"));
+        assert!(check("password: :hunter2hunter2", ":hunter2hunter2"));
     }
 
     #[test]
