@@ -836,22 +836,57 @@ fn opens_block(content: &[u8]) -> bool {
 
 /// The block state after a buffer of whole lines, starting from `left`: what
 /// a [`Redactor`] would carry into the next line. Lets a pipeline hand each
-/// batch its starting state without scrubbing the batches in sequence; costs
-/// one substring search unless a block is open or begins in `lines`.
-pub fn block_state_after(lines: &[u8], mut left: u32, max_line_bytes: usize) -> u32 {
-    if left == 0 && memchr::memmem::find(lines, b"PRIVATE KEY-----").is_none() {
+/// batch its starting state without scrubbing the batches in sequence.
+///
+/// Reads only the batch's last [`MAX_BLOCK_LINES`] lines that the redactor
+/// steps through (those within `max_line_bytes`): a block opened before
+/// them has closed by their end, whatever `left` was, so the state after
+/// them is the state they give from a closed block. Costs one substring
+/// search of that tail unless a block is open or begins in it.
+pub fn block_state_after(lines: &[u8], left: u32, max_line_bytes: usize) -> u32 {
+    let (tail, mut left) =
+        match start_of_last_lines(lines, MAX_BLOCK_LINES as usize, max_line_bytes) {
+            Some(from) => (&lines[from..], 0),
+            None => (lines, left),
+        };
+    if left == 0 && memchr::memmem::find(tail, b"PRIVATE KEY-----").is_none() {
         return 0;
     }
     let mut start = 0;
-    while start < lines.len() {
-        let end = memchr::memchr(b'\n', &lines[start..]).map_or(lines.len(), |i| start + i + 1);
-        let content = line_content(&lines[start..end]);
+    while start < tail.len() {
+        let end = memchr::memchr(b'\n', &tail[start..]).map_or(tail.len(), |i| start + i + 1);
+        let content = line_content(&tail[start..end]);
         if content.len() <= max_line_bytes {
             left = block_step(content, left).0;
         }
         start = end;
     }
     left
+}
+
+/// Where the last `count` lines of `lines` that are at most `max_line_bytes`
+/// long (terminator excluded) begin, the longer lines between them
+/// included; `None` when `lines` holds fewer such lines.
+fn start_of_last_lines(lines: &[u8], count: usize, max_line_bytes: usize) -> Option<usize> {
+    if lines.is_empty() || count == 0 {
+        return None;
+    }
+    // The last line's own newline does not start a line.
+    let body = lines.strip_suffix(b"\n").unwrap_or(lines);
+    let starts = memchr::memrchr_iter(b'\n', body)
+        .map(|newline| newline + 1)
+        .chain(std::iter::once(0));
+    let (mut end, mut seen) = (lines.len(), 0);
+    for start in starts {
+        if line_content(&lines[start..end]).len() <= max_line_bytes {
+            seen += 1;
+            if seen == count {
+                return Some(start);
+            }
+        }
+        end = start;
+    }
+    None
 }
 
 /// Writes the replacement of `f` in the encoding of its raw span (a
@@ -1544,6 +1579,68 @@ mod tests {
             .filter(|l| *l == "[PRIVATE_KEY_REDACTED]")
             .count();
         assert_eq!(redacted, MAX_BLOCK_LINES as usize);
+    }
+
+    /// The state of every line stepped in turn: what [`block_state_after`]
+    /// must equal, reading only its tail.
+    fn block_state_line_by_line(lines: &[u8], mut left: u32, max_line_bytes: usize) -> u32 {
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            let content = line_content(line);
+            if content.len() <= max_line_bytes {
+                left = block_step(content, left).0;
+            }
+        }
+        left
+    }
+
+    /// A run of body lines: often just around the tail's length.
+    fn run_length() -> impl proptest::strategy::Strategy<Value = usize> {
+        let max = MAX_BLOCK_LINES as usize;
+        proptest::prop_oneof![
+            proptest::sample::select(vec![max - 2, max - 1, max, max + 1, max + 2]),
+            1..=max + 20,
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// Batches of runs of lines around and past the tail's length, with
+        /// blocks opened and closed anywhere (in the tail, before it, across it), over-long
+        /// lines, CRLF and a last line without its newline: the tail gives
+        /// the state every line gives, from any state before the batch.
+        #[test]
+        fn block_state_from_the_tail_equals_every_line(
+            runs in proptest::collection::vec((0u8..6, run_length()), 0..6),
+            left in 0..=MAX_BLOCK_LINES,
+            max_line_bytes in proptest::sample::select(vec![8usize, 30, 1 << 20]),
+            crlf in proptest::bool::ANY,
+            unterminated in proptest::bool::ANY,
+        ) {
+            let mut batch = Vec::new();
+            let kinds = runs.iter().flat_map(|&(kind, n)| {
+                // Markers and blank lines come alone; body lines in runs.
+                std::iter::repeat_n(kind, if kind < 3 { 1 } else { n })
+            });
+            for kind in kinds {
+                batch.extend_from_slice(match kind {
+                    0 => &b"-----BEGIN RSA PRIVATE KEY-----"[..],
+                    1 => b"-----END RSA PRIVATE KEY-----",
+                    2 => b"",
+                    3 => b"MIIEowIBAAKCAQEAIYn6oCbvo4UK1jRam6dHMWmNz35kyvYuwhsU22N4A",
+                    4 => b"  -----BEGIN PRIVATE KEY-----  ",
+                    _ => b"QUJDREVG",
+                });
+                batch.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+            }
+            if unterminated && !batch.is_empty() {
+                batch.pop();
+            }
+            proptest::prop_assert_eq!(
+                block_state_after(&batch, left, max_line_bytes),
+                block_state_line_by_line(&batch, left, max_line_bytes)
+            );
+        }
     }
 
     #[test]
