@@ -22,59 +22,41 @@ pub use limits::regex_config;
 pub use mask_style::MaskStyle;
 pub use validate::{Rejection, Validator};
 
+/// A built-in pattern file: its name in `patterns/` and its text as JSON
+/// (written by the build script from the TOML file, the same document).
+pub struct BuiltinFile {
+    /// `patterns/<name>.toml`, as errors and `rules list` name it.
+    pub name: &'static str,
+    /// The file as JSON.
+    pub json: &'static str,
+}
+
+macro_rules! builtin_files {
+    ($($stem:literal),* $(,)?) => {
+        &[$(BuiltinFile {
+            name: concat!("patterns/", $stem, ".toml"),
+            json: include_str!(concat!(env!("OUT_DIR"), "/patterns/", $stem, ".json")),
+        }),*]
+    };
+}
+
 /// The built-in pattern files, in priority order: when two rules match at
 /// the same position, the one loaded first wins.
-pub const BUILTIN_FILES: &[(&str, &str)] = &[
-    (
-        "patterns/cloud.toml",
-        include_str!("../../patterns/cloud.toml"),
-    ),
-    (
-        "patterns/keys.toml",
-        include_str!("../../patterns/keys.toml"),
-    ),
-    (
-        "patterns/cards.toml",
-        include_str!("../../patterns/cards.toml"),
-    ),
-    (
-        "patterns/stripe.toml",
-        include_str!("../../patterns/stripe.toml"),
-    ),
-    (
-        "patterns/forges.toml",
-        include_str!("../../patterns/forges.toml"),
-    ),
-    ("patterns/ai.toml", include_str!("../../patterns/ai.toml")),
-    (
-        "patterns/commerce.toml",
-        include_str!("../../patterns/commerce.toml"),
-    ),
-    (
-        "patterns/messaging.toml",
-        include_str!("../../patterns/messaging.toml"),
-    ),
-    (
-        "patterns/saas.toml",
-        include_str!("../../patterns/saas.toml"),
-    ),
-    (
-        "patterns/urls.toml",
-        include_str!("../../patterns/urls.toml"),
-    ),
-    ("patterns/pii.toml", include_str!("../../patterns/pii.toml")),
-    (
-        "patterns/bank.toml",
-        include_str!("../../patterns/bank.toml"),
-    ),
-    (
-        "patterns/personal.toml",
-        include_str!("../../patterns/personal.toml"),
-    ),
-    (
-        "patterns/generic.toml",
-        include_str!("../../patterns/generic.toml"),
-    ),
+pub const BUILTIN_FILES: &[BuiltinFile] = builtin_files![
+    "cloud",
+    "keys",
+    "cards",
+    "stripe",
+    "forges",
+    "ai",
+    "commerce",
+    "messaging",
+    "saas",
+    "urls",
+    "pii",
+    "bank",
+    "personal",
+    "generic",
 ];
 
 /// One detection rule, as written in a pattern file and checked.
@@ -227,6 +209,11 @@ fn parse_checked(file: &str, text: &str, check: bool) -> Result<Vec<Rule>, Catal
         file: file.to_string(),
         detail: toml_error_detail(text, &e),
     })?;
+    rules_of(file, parsed, check)
+}
+
+/// The rules of a parsed pattern file, checked when `check`.
+fn rules_of(file: &str, parsed: PatternFile, check: bool) -> Result<Vec<Rule>, CatalogError> {
     let mut rules = Vec::with_capacity(parsed.rules.len());
     for spec in parsed.rules {
         let validator =
@@ -332,10 +319,12 @@ pub fn load_pattern_path(path: &Path) -> Result<Vec<Rule>, CatalogError> {
 /// The embedded default catalog.
 pub fn builtin_rules() -> Vec<Rule> {
     let mut rules = Vec::new();
-    for (name, text) in BUILTIN_FILES {
-        match parse_checked(name, text, false) {
+    for file in BUILTIN_FILES {
+        // The built-in files are tested; a failure here is a build bug.
+        let parsed: PatternFile = serde_json::from_str(file.json)
+            .unwrap_or_else(|e| panic!("built-in {}: {e}", file.name));
+        match rules_of(file.name, parsed, false) {
             Ok(r) => rules.extend(r),
-            // The built-in files are tested; a failure here is a build bug.
             Err(e) => panic!("built-in {e}"),
         }
     }
@@ -495,6 +484,30 @@ mod tests {
         ] {
             assert!(rules.iter().any(|r| r.id == id), "missing rule {id}");
         }
+    }
+
+    /// The embedded JSON is the TOML file: the same rules, in the same
+    /// order, as a user's copy of `patterns/` loads them (checked); and
+    /// every file of `patterns/` is embedded.
+    #[test]
+    fn builtin_json_is_the_toml_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut from_toml = Vec::new();
+        for file in BUILTIN_FILES {
+            let text = std::fs::read_to_string(dir.join(file.name)).unwrap();
+            from_toml.extend(parse_pattern_file(file.name, &text).unwrap());
+        }
+        assert_eq!(format!("{:?}", builtin_rules()), format!("{from_toml:?}"));
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir.join("patterns"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".toml"))
+            .map(|name| format!("patterns/{name}"))
+            .collect();
+        let mut embedded: Vec<String> = BUILTIN_FILES.iter().map(|f| f.name.to_string()).collect();
+        on_disk.sort();
+        embedded.sort();
+        assert_eq!(on_disk, embedded);
     }
 
     #[test]
