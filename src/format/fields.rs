@@ -350,6 +350,10 @@ fn placeholder(value: &[u8]) -> bool {
 pub(crate) struct ValueShape {
     /// The most digits a number of this rule has (0: not a digit rule).
     pub max_digits: usize,
+    /// The fewest digits a value must hold (0: any): a card number's
+    /// field with fewer (`card_number=5317`, a last four; `pan=-19`, a
+    /// camera's angle) holds no card.
+    pub min_digits: usize,
     /// The values go through the `secret_value` validator.
     pub secret_value: bool,
     /// When set, a value is a number of this many digits, perhaps grouped
@@ -1441,7 +1445,7 @@ mod tests {
             "account",
             "01930044",
         );
-        one("<card number=\"4111-1111\"/>", "pan", "4111-1111");
+        one("<card number=\"4111-1111-1111-1111\"/>", "pan", "4111-1111-1111-1111");
         one("<Card cvv='846' />", "cvv", "846");
         one("cvv: 846", "cvv", "846");
         one("Routing_Number = 021000021", "routing", "021000021");
@@ -1451,8 +1455,8 @@ mod tests {
             "4111 1111 1111 1111",
         );
         all(
-            "GET /p?card_number=41111&cvv2=846 HTTP/1.1",
-            &[("pan", "41111"), ("cvv", "846")],
+            "GET /p?card_number=4111111111111111&cvv2=846 HTTP/1.1",
+            &[("pan", "4111111111111111"), ("cvv", "846")],
         );
         one(
             "Cookie: sid=abc123; theme=dark",
@@ -1462,11 +1466,11 @@ mod tests {
         one("&{Number:4111 CVV:846}", "cvv", "846");
         one("{'security_code': '846'}", "cvv", "846");
         all(
-            "Card(number='4111', cvv=846)",
-            &[("pan", "4111"), ("cvv", "846")],
+            "Card(number='4111111111111111', cvv=846)",
+            &[("pan", "4111111111111111"), ("cvv", "846")],
         );
-        one("#<Card number=\"4111\">", "pan", "4111");
-        one("Card{number=4111}", "pan", "4111");
+        one("#<Card number=\"4111111111111111\">", "pan", "4111111111111111");
+        one("Card{number=4111111111111111}", "pan", "4111111111111111");
         one("{:cvv=>\"846\"}", "cvv", "846");
         one("array ( 'cvv' => '846', )", "cvv", "846");
         one("[cvv] => 846", "cvv", "846");
@@ -1478,16 +1482,16 @@ mod tests {
         );
         one("[\"cvv\"]=> string(3) \"846\"", "cvv", "846");
         one("Card { Cvv = 846 }", "cvv", "846");
-        one("{ cardNumber: '4111', x: 1 }", "pan", "4111");
+        one("{ cardNumber: '4111111111111111', x: 1 }", "pan", "4111111111111111");
         one(r#"{\"cvv\":\"846\"}"#, "cvv", "846");
         one("UPDATE cards SET cvv = '846' WHERE id = 1", "cvv", "846");
         assert!(found("SELECT * FROM t WHERE ssn = :ssn AND cvv = ?").is_empty());
         all(
-            "INSERT INTO cards (id, card_number, cvv) VALUES (1, '4111', '846'), (2, '5500', 123)",
+            "INSERT INTO cards (id, card_number, cvv) VALUES (1, '4111111111111111', '846'), (2, '5500000000000004', 123)",
             &[
-                ("pan", "4111"),
+                ("pan", "4111111111111111"),
                 ("cvv", "846"),
-                ("pan", "5500"),
+                ("pan", "5500000000000004"),
                 ("cvv", "123"),
             ],
         );
@@ -1515,6 +1519,11 @@ mod tests {
         one("Authorization: Bearer abcdefgh", "kv_secret", "abcdefgh");
         one("cvv: Cvv{846}", "cvv", "Cvv{846}");
         one("é cvv=123\u{ff}", "cvv", "123\u{ff}");
+        // A card field holding fewer digits than any card: a last four, a
+        // BIN, a camera's pan angle.
+        for line in ["card_number=5317", "ptz move pan=-19 tilt=56", r#"{"pan": -15.5}"#, "pan: 42"] {
+            assert!(found(line).is_empty(), "{line}");
+        }
     }
 
     #[test]

@@ -252,18 +252,19 @@ impl SensitiveKeys {
                 if !shapes.iter().any(|(r, _)| *r == i) {
                     // The digit rules: how many digits a number has, and
                     // for bank numbers, how many their values must have.
-                    let (max_digits, digits) = match rules[i].id.as_str() {
-                        "pan" => (19, None),
-                        "cvv" => (4, None),
-                        "ssn" => (9, None),
-                        "routing" => (9, Some((9, 9))),
-                        "account" => (17, Some((6, 17))),
-                        _ => (0, None),
+                    let (max_digits, min_digits, digits) = match rules[i].id.as_str() {
+                        "pan" => (19, 12, None),
+                        "cvv" => (4, 0, None),
+                        "ssn" => (9, 0, None),
+                        "routing" => (9, 0, Some((9, 9))),
+                        "account" => (17, 0, Some((6, 17))),
+                        _ => (0, 0, None),
                     };
                     shapes.push((
                         i,
                         fields::ValueShape {
                             max_digits,
+                            min_digits,
                             secret_value: rules[i].validator
                                 == Some(crate::rules::Validator::SecretValue),
                             digits,
@@ -361,6 +362,7 @@ impl SensitiveKeys {
         self.shapes.iter().find(|(r, _)| *r == rule).map_or(
             fields::ValueShape {
                 max_digits: 0,
+                min_digits: 0,
                 secret_value: false,
                 digits: None,
             },
@@ -376,9 +378,11 @@ impl SensitiveKeys {
     /// A container (`{…}`, `[…]`, `(…)`) under such a name holds its
     /// fields, and is redacted whole as under any sensitive name.
     pub(crate) fn fits(&self, rule: usize, value: &[u8]) -> bool {
-        self.shape(rule).digits.is_none_or(|range| {
-            matches!(value.first(), Some(b'{' | b'[' | b'(')) || fields::is_number(value, range)
-        })
+        let shape = self.shape(rule);
+        let structure = matches!(value.first(), Some(b'{' | b'[' | b'('));
+        structure
+            || (shape.digits.is_none_or(|range| fields::is_number(value, range))
+                && value.iter().filter(|b| b.is_ascii_digit()).count() >= shape.min_digits)
     }
 
     /// True when `name` is a cookie header (`Cookie`, `Set-Cookie`): its
