@@ -153,6 +153,10 @@ fn bracketed(line: &[u8], i: usize) -> usize {
             if depth == 0 {
                 return j + 1;
             }
+        } else if b == b'\\' && matches!(line.get(j + 1), Some(b'"' | b'\'')) {
+            // A string of JSON inside a string (`[\"a]\"]`): to the
+            // escaped quote that closes it.
+            j = quoted(line, j, line[j + 1], true).end + 1;
         } else if b == b'"' || b == b'\'' {
             j = quoted(line, j, b, false).end;
         }
@@ -1445,7 +1449,11 @@ mod tests {
             "account",
             "01930044",
         );
-        one("<card number=\"4111-1111-1111-1111\"/>", "pan", "4111-1111-1111-1111");
+        one(
+            "<card number=\"4111-1111-1111-1111\"/>",
+            "pan",
+            "4111-1111-1111-1111",
+        );
         one("<Card cvv='846' />", "cvv", "846");
         one("cvv: 846", "cvv", "846");
         one("Routing_Number = 021000021", "routing", "021000021");
@@ -1469,7 +1477,11 @@ mod tests {
             "Card(number='4111111111111111', cvv=846)",
             &[("pan", "4111111111111111"), ("cvv", "846")],
         );
-        one("#<Card number=\"4111111111111111\">", "pan", "4111111111111111");
+        one(
+            "#<Card number=\"4111111111111111\">",
+            "pan",
+            "4111111111111111",
+        );
         one("Card{number=4111111111111111}", "pan", "4111111111111111");
         one("{:cvv=>\"846\"}", "cvv", "846");
         one("array ( 'cvv' => '846', )", "cvv", "846");
@@ -1482,7 +1494,11 @@ mod tests {
         );
         one("[\"cvv\"]=> string(3) \"846\"", "cvv", "846");
         one("Card { Cvv = 846 }", "cvv", "846");
-        one("{ cardNumber: '4111111111111111', x: 1 }", "pan", "4111111111111111");
+        one(
+            "{ cardNumber: '4111111111111111', x: 1 }",
+            "pan",
+            "4111111111111111",
+        );
         one(r#"{\"cvv\":\"846\"}"#, "cvv", "846");
         one("UPDATE cards SET cvv = '846' WHERE id = 1", "cvv", "846");
         assert!(found("SELECT * FROM t WHERE ssn = :ssn AND cvv = ?").is_empty());
@@ -1521,7 +1537,12 @@ mod tests {
         one("é cvv=123\u{ff}", "cvv", "123\u{ff}");
         // A card field holding fewer digits than any card: a last four, a
         // BIN, a camera's pan angle.
-        for line in ["card_number=5317", "ptz move pan=-19 tilt=56", r#"{"pan": -15.5}"#, "pan: 42"] {
+        for line in [
+            "card_number=5317",
+            "ptz move pan=-19 tilt=56",
+            r#"{"pan": -15.5}"#,
+            "pan: 42",
+        ] {
             assert!(found(line).is_empty(), "{line}");
         }
     }

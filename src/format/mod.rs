@@ -381,7 +381,9 @@ impl SensitiveKeys {
         let shape = self.shape(rule);
         let structure = matches!(value.first(), Some(b'{' | b'[' | b'('));
         structure
-            || (shape.digits.is_none_or(|range| fields::is_number(value, range))
+            || (shape
+                .digits
+                .is_none_or(|range| fields::is_number(value, range))
                 && value.iter().filter(|b| b.is_ascii_digit()).count() >= shape.min_digits)
     }
 

@@ -519,7 +519,8 @@ impl Scanner {
         let raw_literal = raw != RawView::Skip && !work.active.is_empty();
 
         // Decoded views, each decoded from the one before: JSON escapes
-        // (twice, for JSON inside a JSON string), HTML references once, and
+        // (up to three times: JSON inside a JSON string inside a Docker
+        // record), HTML references once, and
         // percent-decoding (twice for a doubly encoded redirect parameter).
         let (mut json_passes, mut html_done, mut form_done) = (0, false, false);
         let mut enc = views::Encoding::default();
@@ -535,7 +536,7 @@ impl Scanner {
             let out = &mut rest[0];
             // Closing `\n` escapes alone need no decoded view (see
             // `views::only_closing_line_breaks`).
-            if json_passes < 2
+            if json_passes < 3
                 && views::has_json_escape(src)
                 && (!views::only_closing_line_breaks(src)
                     || *self
@@ -794,7 +795,7 @@ impl Scanner {
                 verdict: verdict.clone(),
             });
             match verdict {
-                Ok(found) if !found.is_empty() && !self.is_label(&hay[found.clone()]) => {
+                Ok(found) if !found.is_empty() && !self.is_labelled(hay, found.clone()) => {
                     let pid = if self.has_secret_group(pid) {
                         self.more_specific_rule(hay, found.clone(), pid, w)
                     } else {
@@ -877,6 +878,16 @@ impl Scanner {
     }
 
     /// True when `text` starts with a label: the value was already redacted.
+    /// True when `found` in `hay` is a replacement already written: a
+    /// label, or a label's inside after its `[` (`password=[[SECRET_REDACTED]]`
+    /// read as a list holding a value).
+    fn is_labelled(&self, hay: &[u8], found: Range<usize>) -> bool {
+        self.is_label(&hay[found.clone()])
+            || (found.start > 0
+                && hay[found.start - 1] == b'['
+                && self.is_label(&hay[found.start - 1..]))
+    }
+
     pub fn is_label(&self, text: &[u8]) -> bool {
         text.first() == Some(&b'[')
             && (is_hash_token(text)
