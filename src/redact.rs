@@ -664,6 +664,16 @@ impl Redactor {
         );
         if names {
             format::fields(content, self.scanner.sensitive_keys(), &mut self.structure);
+            // The same names in the decoded views: `\u003cpassword\u003e…`
+            // in a Docker record, a list in JSON inside a JSON string.
+            for (view, encoding) in self.scratch.decoded_views() {
+                format::fields_in_view(
+                    view,
+                    encoding,
+                    self.scanner.sensitive_keys(),
+                    &mut self.structure,
+                );
+            }
         }
         if let Some(carried) = carried {
             self.carried_fields(content, carried);

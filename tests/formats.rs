@@ -229,9 +229,9 @@ proptest! {
     /// is itself the string of another JSON value zero to two times, in a
     /// Docker record: the record stays valid JSON, its other members and
     /// the members after the secret come out whole, and the secret is gone.
-    /// Known limit: below the Docker record's own string, only a string or
-    /// a one-element list is read as the key's value (a nested list, an
-    /// object or a later element is not).
+    /// A list or object is replaced whole by a string as far as quotes
+    /// can be written (a string inside the record's string); deeper, by the
+    /// bare label (the JSON there no longer parses, the record does).
     #[test]
     fn structured_values_in_embedded_json_keep_the_rest_of_the_record(
         (key, secret) in prop::sample::select(vec![
@@ -241,8 +241,8 @@ proptest! {
             ("ssn", "219-09-9999"),
             ("api_key", "Zk29xQ7mWv8LpR4t"),
         ]),
-        (shape, depth) in (0usize..5, 0usize..3)
-            .prop_filter("read below the record's string", |&(s, d)| d == 0 || s < 2),
+        shape in 0usize..5,
+        depth in 0usize..3,
     ) {
         let mut text = serde_json::json!({ key: shaped(secret, shape), "note": "done" }).to_string();
         for _ in 0..depth {
@@ -267,9 +267,13 @@ proptest! {
             prop_assert_eq!(&level["level"], "info", "{}", out);
             inner = level["body"].as_str().unwrap_or_default().to_string();
         }
-        let innermost: serde_json::Value = serde_json::from_str(&inner)
-            .map_err(|e| TestCaseError::fail(format!("{e}: {out}")))?;
-        prop_assert_eq!(&innermost["note"], "done", "{}", out);
+        if depth == 0 || shape == 0 {
+            let innermost: serde_json::Value = serde_json::from_str(&inner)
+                .map_err(|e| TestCaseError::fail(format!("{e}: {out}")))?;
+            prop_assert_eq!(&innermost["note"], "done", "{}", out);
+        } else {
+            prop_assert!(inner.contains(r#""note":"done""#), "{}", out);
+        }
         prop_assert!(!out.contains(secret), "{}", out);
     }
 }

@@ -482,6 +482,9 @@ pub struct StructureScratch {
     view: View,
     /// The field recognizer's state.
     fields: fields::FieldScratch,
+    /// The field recognizer's findings in a decoded view, before they are
+    /// mapped to raw spans.
+    view_findings: Vec<(usize, Range<usize>, Quote)>,
 }
 
 /// A CRI line's header: `<time> <stdout|stderr> <P|F>[:…] ` and message.
@@ -693,6 +696,35 @@ pub fn malformed(line: &[u8], format: Format) -> bool {
 /// the findings of the last [`structure`] call.
 pub fn fields(line: &[u8], keys: &SensitiveKeys, scratch: &mut StructureScratch) {
     fields::find(line, keys, &mut scratch.fields, &mut scratch.findings);
+}
+
+/// As [`fields`], in a decoded view of the line (a Docker record's `log`
+/// string, JSON inside a JSON string, a percent-encoded query): each value
+/// found maps back to the whole raw escape sequences it was decoded from.
+/// A bare value's replacement is quoted as the view's JSON depth allows
+/// (`\"…\"` one string down); deeper, it is written bare.
+pub fn fields_in_view(
+    view: &View,
+    encoding: views::Encoding,
+    keys: &SensitiveKeys,
+    scratch: &mut StructureScratch,
+) {
+    scratch.view_findings.clear();
+    fields::find(
+        &view.bytes,
+        keys,
+        &mut scratch.fields,
+        &mut scratch.view_findings,
+    );
+    let down = encoding.json_steps();
+    for (rule, span, quote) in scratch.view_findings.drain(..) {
+        let quote = match (quote, down) {
+            (quote, 0) => quote,
+            (Quote::Plain, 1) => Quote::Escaped,
+            _ => Quote::None,
+        };
+        scratch.findings.push((rule, view.to_raw(span), quote));
+    }
 }
 
 /// A message: JSON when it looks like JSON, else logfmt pairs when it looks

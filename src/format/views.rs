@@ -226,6 +226,14 @@ impl Encoding {
         self.steps[0].is_none()
     }
 
+    /// How many of the steps undo JSON string escapes.
+    pub fn json_steps(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| **s == Some(Decoding::Json))
+            .count()
+    }
+
     /// This encoding followed by one more decoding step.
     pub fn then(mut self, step: Decoding) -> Encoding {
         if let Some(slot) = self.steps.iter_mut().find(|s| s.is_none()) {

@@ -144,6 +144,10 @@ pub struct Scratch {
     /// Per active rule: its next candidate.
     pending: Vec<Next>,
     views: [View; 4],
+    /// How many of `views` were decoded from the last scanned line.
+    views_built: usize,
+    /// The decodings each of those views is made of.
+    view_encodings: [views::Encoding; 4],
     /// The findings of the last scanned line, sorted, non-overlapping.
     pub findings: Vec<Finding>,
     /// The secrets' text for the findings of the last line.
@@ -173,6 +177,14 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// The decoded views of the last scanned line (JSON escapes, HTML
+    /// references, percent-encoding undone), each mapping back to raw bytes.
+    pub fn decoded_views(&self) -> impl Iterator<Item = (&View, views::Encoding)> {
+        self.views[..self.views_built]
+            .iter()
+            .zip(self.view_encodings.iter().copied())
+    }
+
     /// Drops what [`Scanner::flag_lines`] kept of its batch (the literal
     /// hits, known by the batch's address): call it before that batch is
     /// dropped or changed.
@@ -433,6 +445,8 @@ impl Scanner {
             active: Vec::new(),
             pending: Vec::new(),
             views: Default::default(),
+            views_built: 0,
+            view_encodings: Default::default(),
             findings: Vec::new(),
             texts: Vec::new(),
             stats: Stats::new(self.rules.len()),
@@ -482,6 +496,7 @@ impl Scanner {
         scratch.findings.clear();
         scratch.overflowed = false;
         scratch.texts.clear();
+        scratch.views_built = 0;
         let Scratch {
             cache,
             secret_caches,
@@ -489,6 +504,8 @@ impl Scanner {
             active,
             pending,
             views,
+            views_built,
+            view_encodings,
             findings,
             texts,
             stats,
@@ -561,6 +578,8 @@ impl Scanner {
             } else {
                 break;
             }
+            *views_built = step + 1;
+            view_encodings[step] = enc;
             let before = work.findings.len();
             work.literals = raw_literal || !out.adds_none_of(self.line_filter().literal_bytes());
             self.scan_view(&out.bytes, "decoded", &mut work, explain);
