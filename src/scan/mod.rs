@@ -579,7 +579,9 @@ impl Scanner {
                 break;
             }
             *views_built = step + 1;
-            view_encodings[step] = enc;
+            if let Some(slot) = view_encodings.get_mut(step) {
+                *slot = enc;
+            }
             let before = work.findings.len();
             work.literals = raw_literal || !out.adds_none_of(self.line_filter().literal_bytes());
             self.scan_view(&out.bytes, "decoded", &mut work, explain);
