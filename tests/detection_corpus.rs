@@ -257,6 +257,11 @@ fn decoys(rng: &mut Rng) -> Vec<(String, String)> {
         ("routing".into(), "eu-west-1".into()),
         ("acct".into(), "acme-prod".into()),
         ("aba".into(), "2".into()),
+        // Too few digits for the rule: a last four, an angle, a word.
+        ("card_number".into(), "5317".into()),
+        ("pan".into(), "-19".into()),
+        ("ssn".into(), "6789".into()),
+        ("cvv".into(), "N/A".into()),
     ]
 }
 
@@ -296,11 +301,16 @@ fn key_words(kind: Kind) -> &'static [&'static [&'static str]] {
             &["security", "code"],
             &["card", "verification", "value"],
             &["card", "cvv"],
+            &["card", "code"],
+            &["verification", "value"],
+            &["cvd"],
         ],
         Kind::Ssn => &[
             &["ssn"],
             &["social", "security", "number"],
             &["customer", "ssn"],
+            &["ssn", "number"],
+            &["soc", "sec", "num"],
         ],
         Kind::Account => &[
             &["account", "number"],
@@ -316,6 +326,7 @@ fn key_words(kind: Kind) -> &'static [&'static [&'static str]] {
             &["routing"],
             &["aba"],
             &["rtn"],
+            &["routing", "transit", "number"],
         ],
         Kind::Password => &[
             &["password"],
@@ -323,6 +334,8 @@ fn key_words(kind: Kind) -> &'static [&'static [&'static str]] {
             &["client", "secret"],
             &["api", "key"],
             &["secret", "key", "base"],
+            &["password", "confirmation"],
+            &["ocp", "apim", "subscription", "key"],
         ],
     }
 }

@@ -1001,6 +1001,19 @@ fn auth_scheme(rest: &[u8]) -> Option<usize> {
         b"key ",
         b"hmac ",
         b"aws4-hmac-sha256 ",
+        // OAuth 1 and DPoP, JWT and API-key schemes of APIs (DeepL,
+        // Klaviyo, Zoho, GoDaddy, Imgur), Hawk and MAC tokens.
+        b"oauth ",
+        b"dpop ",
+        b"jwt ",
+        b"api-key ",
+        b"deepl-auth-key ",
+        b"klaviyo-api-key ",
+        b"zoho-oauthtoken ",
+        b"sso-key ",
+        b"client-id ",
+        b"hawk ",
+        b"mac ",
     ] {
         if rest.len() > scheme.len() && rest[..scheme.len()].eq_ignore_ascii_case(scheme) {
             return Some(scheme.len() - 1);

@@ -91,6 +91,11 @@ pub enum Validator {
     /// `${VAR}`, `<password>`, `%s`), masked values (`ghp_****`) and the
     /// empty password.
     UrlPassword,
+    /// The credentials after an HTTP `Basic` or `Bearer` scheme word:
+    /// Basic credentials must be base64 of `user:password` (RFC 7617), and a
+    /// bearer token must not be a lowercase word (`default bearer
+    /// activated`, `basic scheduling enabled` are prose).
+    AuthCredential,
 }
 
 impl Validator {
@@ -107,6 +112,7 @@ impl Validator {
             "iban" => Validator::Iban,
             "generic_secret" => Validator::GenericSecret,
             "url_password" => Validator::UrlPassword,
+            "auth_credential" => Validator::AuthCredential,
             _ => return None,
         })
     }
@@ -124,6 +130,7 @@ impl Validator {
             Validator::Iban => "iban",
             Validator::GenericSecret => "generic_secret",
             Validator::UrlPassword => "url_password",
+            Validator::AuthCredential => "auth_credential",
         }
     }
 
@@ -139,6 +146,7 @@ impl Validator {
         "iban",
         "generic_secret",
         "url_password",
+        "auth_credential",
     ];
 
     /// Confirms `span` of `line`, returning the span to redact.
@@ -186,6 +194,7 @@ impl Validator {
             }
             Validator::GenericSecret => check_generic_secret(line, span),
             Validator::UrlPassword => check_url_password(line, span),
+            Validator::AuthCredential => check_auth_credential(line, span),
         }
     }
 }
@@ -518,6 +527,34 @@ fn check_secret_value(line: &[u8], span: Range<usize>) -> Result<Range<usize>, R
         if segments == 2 {
             return Err(Rejection::Context);
         }
+    }
+    Ok(span)
+}
+
+/// The credentials after a `Basic` or `Bearer` scheme word.
+fn check_auth_credential(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
+    use base64::Engine as _;
+    let value = &line[span.clone()];
+    let before = &line[..span.start];
+    let word_end = before
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t' | b'"' | b'\''))
+        .map_or(0, |i| i + 1);
+    let basic = before[..word_end].len() >= 5
+        && before[word_end - 5..word_end].eq_ignore_ascii_case(b"basic");
+    if basic {
+        let padded = value.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+        let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(&value[..padded])
+            .map_err(|_| Rejection::Context)?;
+        return if decoded.contains(&b':') {
+            Ok(span)
+        } else {
+            Err(Rejection::Context)
+        };
+    }
+    if value.len() < 20 && value.iter().all(u8::is_ascii_lowercase) {
+        return Err(Rejection::Context);
     }
     Ok(span)
 }
