@@ -405,6 +405,16 @@ impl SensitiveKeys {
                 && value.iter().filter(|b| b.is_ascii_digit()).count() >= shape.min_digits)
     }
 
+    /// True unless `rule`'s values go through the `secret_value` validator
+    /// and it refuses `span` of `line` (a status word, a reference, a
+    /// path): the same verdict in a JSON or logfmt value as in any syntax.
+    pub(crate) fn is_secret_value(&self, rule: usize, line: &[u8], span: Range<usize>) -> bool {
+        !self.shape(rule).secret_value
+            || crate::rules::Validator::SecretValue
+                .check(line, span)
+                .is_ok()
+    }
+
     /// True when `name` is a cookie header (`Cookie`, `Set-Cookie`): its
     /// whole value is the secret.
     pub(crate) fn is_cookie(&self, _rule: usize, name: &[u8]) -> bool {
@@ -767,6 +777,8 @@ fn message(
                 if !value.is_empty()
                     && (m.kind == json::ValueKind::Container || !already_redacted(value))
                     && keys.fits(rule, value)
+                    && (m.kind != json::ValueKind::String
+                        || keys.is_secret_value(rule, msg, m.value.clone()))
                 {
                     let q = if m.kind == json::ValueKind::String {
                         Quote::None
@@ -875,7 +887,7 @@ fn logfmt_message(msg: &[u8], offset: usize, keys: &SensitiveKeys, scratch: &mut
             return;
         }
         if let Some(rule) = keys.lookup(&msg[p.key.clone()], key_buf) {
-            if keys.fits(rule, value) {
+            if keys.fits(rule, value) && keys.is_secret_value(rule, msg, p.value.start..end) {
                 findings.push((rule, offset + p.value.start..offset + end, Quote::None));
             }
         }

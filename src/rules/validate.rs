@@ -480,10 +480,48 @@ fn check_secret_value(line: &[u8], span: Range<usize>) -> Result<Range<usize>, R
             .map_or(line.len(), |p| span.end + p);
         return Ok(span.start..end);
     }
-    // `token=Token{a64f992 …}`, `key=make(…)`: an object or call, not a value.
+    // `token=Token{a64f992 …}`, `key=make(…)`: an object or call, not a
+    // value. A value that is no type or function name goes on through its
+    // brace or parenthesis (`iqLoNnRQZG{-n1w=U1a`, `S!IqBR(H+Hc`): a
+    // generated password.
+    let mut span = span;
     if matches!(line.get(span.end), Some(b'{' | b'(')) {
+        if is_type_or_call_name(value) {
+            return Err(Rejection::Context);
+        }
+        span.end = line[span.end..]
+            .iter()
+            .position(|&b| {
+                b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b';' | b'&')
+            })
+            .map_or(line.len(), |p| span.end + p);
+    }
+    // A reference to a variable or a template, not its value: `$DB_PASS`,
+    // `${TOKEN}`, `{{ .Values.token }}`, `%(password)s`.
+    if matches!(value, [b'$', b'{' | b'A'..=b'Z' | b'a'..=b'z' | b'_', ..])
+        || value.starts_with(b"{{")
+        || value.starts_with(b"%(")
+    {
         return Err(Rejection::Context);
     }
+    // A status or an error where a value would be: `token=expired`,
+    // `invalid refresh token: Forbidden`, `open …/secret: permission denied`.
+    if value.iter().all(u8::is_ascii_alphabetic)
+        && STATUS_WORDS.iter().any(|w| value.eq_ignore_ascii_case(w))
+    {
+        return Err(Rejection::Context);
+    }
+    // The secret's name in a reference: a Kubernetes `namespace/name`
+    // (`secret="kube-system/bootstrap-token-abcdef"`) or an AWS Secrets
+    // Manager ARN (`arn:aws:secretsmanager:…:secret:prod/db-wN985W`).
+    if is_namespaced_name(value) || in_arn(line, span.start) {
+        return Err(Rejection::Context);
+    }
+    // A key or certificate file's path (`signing_key=/etc/pki/tls/private/web.pem`).
+    if is_key_file_path(value) {
+        return Err(Rejection::Context);
+    }
+    let value = &line[span.clone()];
     // `Password::Reset`: the rest of a type's path after `name:`, not a
     // value (`password: :x`, with a space, is one).
     if value.first() == Some(&b':') && span.start > 0 && line[span.start - 1] == b':' {
@@ -557,6 +595,126 @@ fn check_auth_credential(line: &[u8], span: Range<usize>) -> Result<Range<usize>
         return Err(Rejection::Context);
     }
     Ok(span)
+}
+
+/// Words that say how a secret stands, where its value would be.
+const STATUS_WORDS: &[&[u8]] = &[
+    b"forbidden",
+    b"unauthorized",
+    b"expired",
+    b"invalid",
+    b"missing",
+    b"rotated",
+    b"revoked",
+    b"denied",
+    b"permission",
+    b"required",
+    b"present",
+    b"absent",
+    b"unset",
+    b"empty",
+    b"refreshed",
+    b"rejected",
+    b"accepted",
+    b"failed",
+    b"mismatch",
+    b"incorrect",
+    b"malformed",
+    b"notfound",
+    b"unknown",
+    b"provided",
+    b"configured",
+    b"generated",
+    b"verified",
+    b"unverified",
+    b"updated",
+    b"changed",
+    b"created",
+    b"deleted",
+    b"disabled",
+    b"enabled",
+    b"pending",
+    b"success",
+    b"error",
+    b"context",
+    b"connection",
+];
+
+/// True for a type's or a function's name before its `{` or `(`: one
+/// lowercase word (`make`, `new_token`), or capitalised words
+/// (`Token`, `SecretKeySpec`, `Optional`), perhaps with a path
+/// (`api.Token`, `std::string`); not a random mix of cases (`iqLoNnRQZG`).
+fn is_type_or_call_name(value: &[u8]) -> bool {
+    let name = value
+        .iter()
+        .rposition(|&b| matches!(b, b'.' | b':'))
+        .map_or(value, |i| &value[i + 1..]);
+    if name.is_empty() || !name[0].is_ascii_alphabetic() {
+        return false;
+    }
+    if !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_') {
+        return false;
+    }
+    // No two capitals in a row, and no capital after a digit.
+    !name
+        .windows(2)
+        .any(|w| w[1].is_ascii_uppercase() && (w[0].is_ascii_uppercase() || w[0].is_ascii_digit()))
+}
+
+/// True for a Kubernetes `namespace/name` reference: two lowercase DNS
+/// labels (letters, digits, `-`, `.`) joined by one `/`.
+fn is_namespaced_name(value: &[u8]) -> bool {
+    let label = |part: &[u8]| {
+        !part.is_empty()
+            && part[0].is_ascii_alphanumeric()
+            && part[part.len() - 1].is_ascii_alphanumeric()
+            && part
+                .iter()
+                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.'))
+    };
+    let mut parts = value.split(|&b| b == b'/');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None) if label(a) && label(b))
+        && value.iter().any(u8::is_ascii_lowercase)
+}
+
+/// True when the value starting at `start` is inside an ARN
+/// (`arn:aws:secretsmanager:us-east-1:123456789012:secret:name`).
+fn in_arn(line: &[u8], start: usize) -> bool {
+    let token_start = line[..start]
+        .iter()
+        .rposition(|&b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'=' | b','))
+        .map_or(0, |i| i + 1);
+    line[token_start..start].starts_with(b"arn:")
+}
+
+/// True for the path of a key or certificate file: absolute, relative or
+/// from home, plain path characters, and a key file's extension.
+fn is_key_file_path(value: &[u8]) -> bool {
+    const EXTENSIONS: &[&[u8]] = &[
+        b".pem",
+        b".key",
+        b".crt",
+        b".cer",
+        b".der",
+        b".p12",
+        b".pfx",
+        b".jks",
+        b".keystore",
+        b".pub",
+        b".json",
+        b".gpg",
+        b".asc",
+        b".p8",
+        b".ppk",
+    ];
+    (value.starts_with(b"/") || value.starts_with(b"./") || value.starts_with(b"~/"))
+        && value.iter().filter(|&&b| b == b'/').count() >= 2
+        && value
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'~'))
+        && EXTENSIONS.iter().any(|e| {
+            value.len() > e.len() && value[value.len() - e.len()..].eq_ignore_ascii_case(e)
+        })
 }
 
 /// True when `value` is shaped like a UUID (8-4-4-4-12 hex digits).
@@ -782,6 +940,81 @@ mod tests {
         assert!(!check("password=REDACTED", "REDACTED"));
         assert!(!check("Password::Reset called", ":Reset"));
         assert!(check("password: :hunter2hunter2", ":hunter2hunter2"));
+        // A brace or parenthesis inside a generated password.
+        let span = |line: &str, value: &str| {
+            let start = line.find(value).unwrap();
+            check_secret_value(line.as_bytes(), start..start + value.len())
+                .map(|r| line[r].to_string())
+        };
+        assert_eq!(
+            span("password: iqLoNnRQZG{-n1w=U1ajc+9P= x", "iqLoNnRQZG"),
+            Ok("iqLoNnRQZG{-n1w=U1ajc+9P=".to_string())
+        );
+        assert_eq!(
+            span("ApiKey: S!IqBR(H+HcFTcI", "S!IqBR"),
+            Ok("S!IqBR(H+HcFTcI".to_string())
+        );
+        assert!(!check("key=make(map[string]int)", "make"));
+        assert!(!check("token: SecretKeySpec(bytes)", "SecretKeySpec"));
+        assert!(!check("token=api.Token{id: 1}", "api.Token"));
+        // References, statuses, paths.
+        for (line, value) in [
+            ("password=$DB_PASSWORD", "$DB_PASSWORD"),
+            ("token=${TOKEN}", "${TOKEN}"),
+            ("password: {{ .Values.password }}", "{{"),
+            ("invalid refresh token: Forbidden", "Forbidden"),
+            ("token=rotated", "rotated"),
+            ("open /etc/app/secret: permission denied", "permission"),
+            ("Secret=payments/db-creds", "payments/db-creds"),
+            (
+                "arn=arn:aws:secretsmanager:us-east-1:936643358638:secret:prod/db-wN985W",
+                "prod/db-wN985W",
+            ),
+            (
+                "signing_key=/etc/pki/tls/private/Web-01.pem",
+                "/etc/pki/tls/private/Web-01.pem",
+            ),
+        ] {
+            assert!(!check(line, value), "{line}");
+        }
+        for (line, value) in [
+            ("password=Forbidden1", "Forbidden1"),
+            ("secret=Ab/Cd9xQ", "Ab/Cd9xQ"),
+            (
+                "aws_secret_access_key=/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            ),
+            ("secret: x$yz1234", "x$yz1234"),
+        ] {
+            assert!(check(line, value), "{line}");
+        }
+    }
+
+    #[test]
+    fn auth_credentials() {
+        let check = |line: &str, value: &str| {
+            let start = line.find(value).unwrap();
+            check_auth_credential(line.as_bytes(), start..start + value.len()).is_ok()
+        };
+        assert!(check(
+            "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+            "dXNlcjpwYXNzd29yZA=="
+        ));
+        assert!(check(
+            "Authorization: basic YWRtaW46c2VjcmV0",
+            "YWRtaW46c2VjcmV0"
+        ));
+        assert!(!check("basic scheduling enabled", "scheduling"));
+        assert!(!check("Basic aGVsbG8gd29ybGQ=", "aGVsbG8gd29ybGQ="));
+        assert!(check(
+            "Bearer 6UGMTyy1FpssgIkv2BL3wq",
+            "6UGMTyy1FpssgIkv2BL3wq"
+        ));
+        assert!(!check("default bearer activated", "activated"));
+        assert!(check(
+            "Bearer abcdefghijklmnopqrstuvwx",
+            "abcdefghijklmnopqrstuvwx"
+        ));
     }
 
     #[test]

@@ -1,0 +1,151 @@
+//! Values under secret-looking names that are not secrets, in every syntax
+//! a log writes a name and its value: a status or an error where the value
+//! would be (`token=expired`, `invalid refresh token: Forbidden`), a
+//! reference to a secret (`secret="kube-system/bootstrap-token"`, a
+//! Secrets Manager ARN, `$DB_PASSWORD`), a key file's path, prose after
+//! `basic` and `bearer`, and card, CVV and SSN fields with too few digits.
+//! Each class is crossed with the syntaxes and spellings below; every line
+//! must come out unchanged. The secrets of the same shapes next to them
+//! must still go (`secrets_beside_them_still_go`).
+
+use std::sync::{Arc, OnceLock};
+
+use logscrub::scan::Scanner;
+
+fn scanner() -> &'static Arc<Scanner> {
+    static S: OnceLock<Arc<Scanner>> = OnceLock::new();
+    S.get_or_init(|| Arc::new(Scanner::builtin()))
+}
+
+fn scrub(line: &str) -> String {
+    String::from_utf8(logscrub::redact::scrub_with(
+        scanner(),
+        format!("{line}\n").as_bytes(),
+    ))
+    .unwrap()
+    .trim_end_matches('\n')
+    .to_string()
+}
+
+/// `name` and `value` written in each syntax a log uses.
+fn syntaxes(name: &str, value: &str) -> Vec<String> {
+    vec![
+        format!("{name}={value}"),
+        format!("level=info {name}={value} msg=done"),
+        format!("{name}: {value}"),
+        format!(r#"{{"{name}": "{value}", "level": "info"}}"#),
+        format!(r#"{{"log":"{{\"{name}\":\"{value}\"}}\n","stream":"stdout"}}"#),
+        format!("{name} = '{value}'"),
+        format!(r#"I1201 10:00:00.000000 1 sync.go:12] "Syncing" {name}="{value}""#),
+        format!("2024-01-02T03:04:05Z stdout F {name}={value}"),
+        format!("<{name}>{value}</{name}>"),
+    ]
+}
+
+/// A secret's name in the spellings code writes it in.
+fn spellings(words: &[&str]) -> Vec<String> {
+    let cap = |w: &str| w[..1].to_uppercase() + &w[1..];
+    vec![
+        words.join("_"),
+        words.join("-"),
+        words[0].to_string() + &words[1..].iter().map(|w| cap(w)).collect::<String>(),
+        words.iter().map(|w| cap(w)).collect::<Vec<_>>().join("-"),
+        words.join("_").to_uppercase(),
+    ]
+}
+
+const SECRET_NAMES: &[&[&str]] = &[
+    &["token"],
+    &["secret"],
+    &["password"],
+    &["access", "token"],
+    &["client", "secret"],
+];
+
+#[test]
+fn statuses_references_and_paths_under_secret_names_survive() {
+    let values = [
+        "expired",
+        "Forbidden",
+        "rotated",
+        "invalid",
+        "missing",
+        "$DB_PASSWORD",
+        "${API_TOKEN}",
+        "kube-system/bootstrap-token-abcdef",
+        "payments/db-creds",
+        "/etc/pki/tls/private/web-01.pem",
+        "./certs/client.key",
+    ];
+    let mut damaged = Vec::new();
+    let mut n = 0;
+    for words in SECRET_NAMES {
+        for name in spellings(words) {
+            for value in values {
+                for line in syntaxes(&name, value) {
+                    n += 1;
+                    let out = scrub(&line);
+                    if out != line {
+                        damaged.push(format!("{line}\n   => {out}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        damaged.is_empty(),
+        "{} of {n} changed:\n{}",
+        damaged.len(),
+        damaged.join("\n")
+    );
+}
+
+#[test]
+fn secrets_beside_them_still_go() {
+    let values = [
+        "Zq8wLm2pTe9xK",
+        "Forbidden1x",
+        "iqLoNnRQZG{-n1w=U1ajc+9P=",
+        "ns/Zq8wLm2pTe9",
+    ];
+    let mut leaked = Vec::new();
+    let mut n = 0;
+    for words in SECRET_NAMES {
+        for name in spellings(words) {
+            for value in values {
+                for line in syntaxes(&name, value) {
+                    n += 1;
+                    let out = scrub(&line);
+                    // The value's longest run without a brace, a slash or
+                    // an escape stands for it.
+                    let core = value.split(['{', '/']).max_by_key(|s| s.len()).unwrap();
+                    if out.contains(core) {
+                        leaked.push(format!("{line}\n   => {out}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        leaked.is_empty(),
+        "{} of {n} leaked:\n{}",
+        leaked.len(),
+        leaked.join("\n")
+    );
+}
+
+#[test]
+fn error_chains_and_prose_survive() {
+    for line in [
+        "invalid refresh token: Forbidden",
+        "open /var/run/secrets/kubernetes.io/serviceaccount/token: permission denied",
+        "open /etc/app/secret: permission denied",
+        "arn=arn:aws:secretsmanager:us-east-1:936643358638:secret:prod/db-wN985W",
+        "basic scheduling enabled; using basic authentication scheme",
+        "default bearer activated for UE 12",
+        "ptz move pan=-19 tilt=56 card_number=5317",
+        "ssn: 6789 cvv=N/A security_code=ABC",
+    ] {
+        assert_eq!(scrub(line), line);
+    }
+}
