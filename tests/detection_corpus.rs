@@ -829,6 +829,39 @@ fn generate() -> Vec<Case> {
             keep: vec![o],
         });
     }
+    // Passwords in shell traces: the command × how the password is given.
+    for (ci, template) in [
+        "+ docker login -u ci -p {v} registry.example.com",
+        "+ podman login quay.io -u bot -p '{v}'",
+        "+ helm registry login ghcr.io -u bot -p {v}",
+        "+ sshpass -p {v} ssh deploy@10.0.0.5 uptime",
+        "+ sshpass -p'{v}' scp app.tar host:/tmp",
+        "+ curl -sS -u deploy:{v} https://api.example.com/v1/x",
+        "+ curl --user 'deploy:{v}' https://api.example.com/v1/x",
+        "+ htpasswd -bc /etc/nginx/.htpasswd admin {v}",
+        "+ vault login --token {v} -address https://vault:8200",
+        "+ app --db-password {v} --port {o}",
+        "+ aws configure --profile ci --aws-secret-access-key {v}",
+        "+ cli --session-token \"{v}\" --region eu-west-1",
+        "argv: [\"app\", \"--client-secret\", \"{v}\", \"--port\", \"{o}\"]",
+    ]
+    .iter()
+    .enumerate()
+    {
+        for shape in 0..3 {
+            let (vk, v) = value(&mut rng, Kind::Password, ci + shape);
+            let o = rng.digits(4);
+            cases.push(Case {
+                line: template.replace("{v}", &v).replace("{o}", &o),
+                secrets: vec![(vk, v)],
+                keep: if template.contains("{o}") {
+                    vec![o]
+                } else {
+                    vec![]
+                },
+            });
+        }
+    }
     // Names apart from their values: table × kind × key spelling × value
     // shape, with id and time columns holding Luhn-valid numbers.
     for &(name, template, spaces) in MULTILINE {
