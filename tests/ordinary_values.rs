@@ -149,3 +149,66 @@ fn error_chains_and_prose_survive() {
         assert_eq!(scrub(line), line);
     }
 }
+
+/// Tokens with an `@` that are no e-mail addresses: systemd template
+/// units × unit types, image files at a pixel density × formats, SSH
+/// remotes' `git@` × hosts × forms, Kerberos service principals; in a
+/// syslog line and a JSON journal line. A real address beside each still
+/// goes.
+#[test]
+fn at_signs_that_are_no_addresses_survive() {
+    let mut tokens = Vec::new();
+    for unit in [
+        "getty@tty1",
+        "user@1000",
+        "postgresql@14-main",
+        "wg-quick@wg0",
+        "openvpn-client@corp",
+    ] {
+        for kind in [
+            "service", "socket", "timer", "mount", "target", "path", "slice",
+        ] {
+            tokens.push(format!("{unit}.{kind}"));
+        }
+    }
+    for name in ["logo", "icon-home", "hero_banner"] {
+        for density in ["2x", "3x"] {
+            for ext in ["png", "jpg", "svg", "webp"] {
+                tokens.push(format!("/static/img/{name}@{density}.{ext}"));
+            }
+        }
+    }
+    for host in ["github.com", "gitlab.example.com", "bitbucket.org"] {
+        tokens.push(format!("git@{host}:infra/charts.git"));
+        tokens.push(format!("ssh://git@{host}/infra/charts.git"));
+    }
+    for principal in [
+        "nfs/fs01.lab.local@LAB.LOCAL",
+        "HTTP/web.corp.example.com@CORP.EXAMPLE.COM",
+    ] {
+        tokens.push(principal.to_string());
+    }
+    let mut bad = Vec::new();
+    for token in &tokens {
+        for line in [
+            format!("Dec  1 10:00:00 host systemd[1]: Started {token}."),
+            format!(r#"{{"MESSAGE": "using {token}", "PRIORITY": "6"}}"#),
+        ] {
+            let out = scrub(&line);
+            if out != line {
+                bad.push(format!("{line}\n   => {out}"));
+            }
+            let with_address = format!("{line} notify=ops.team@example.com");
+            if scrub(&with_address).contains("ops.team@example.com") {
+                bad.push(format!("address kept: {with_address}"));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {}:\n{}",
+        bad.len(),
+        2 * tokens.len(),
+        bad.join("\n")
+    );
+}

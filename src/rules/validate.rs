@@ -96,6 +96,11 @@ pub enum Validator {
     /// bearer token must not be a lowercase word (`default bearer
     /// activated`, `basic scheduling enabled` are prose).
     AuthCredential,
+    /// An e-mail address: rejects what only looks like one, a systemd
+    /// template unit (`user@0.service`), a file name (`logo@2x.png`), an
+    /// SSH remote's `git@` user and a Kerberos service principal
+    /// (`nfs/host.lab@LAB.LOCAL`).
+    Email,
 }
 
 impl Validator {
@@ -113,6 +118,7 @@ impl Validator {
             "generic_secret" => Validator::GenericSecret,
             "url_password" => Validator::UrlPassword,
             "auth_credential" => Validator::AuthCredential,
+            "email" => Validator::Email,
             _ => return None,
         })
     }
@@ -131,6 +137,7 @@ impl Validator {
             Validator::GenericSecret => "generic_secret",
             Validator::UrlPassword => "url_password",
             Validator::AuthCredential => "auth_credential",
+            Validator::Email => "email",
         }
     }
 
@@ -147,6 +154,7 @@ impl Validator {
         "generic_secret",
         "url_password",
         "auth_credential",
+        "email",
     ];
 
     /// Confirms `span` of `line`, returning the span to redact.
@@ -195,6 +203,7 @@ impl Validator {
             Validator::GenericSecret => check_generic_secret(line, span),
             Validator::UrlPassword => check_url_password(line, span),
             Validator::AuthCredential => check_auth_credential(line, span),
+            Validator::Email => check_email(line, span),
         }
     }
 }
@@ -717,6 +726,85 @@ fn is_key_file_path(value: &[u8]) -> bool {
         })
 }
 
+/// What only looks like an e-mail address.
+fn check_email(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
+    /// Last labels that are file extensions or systemd unit types, never
+    /// a mail domain's.
+    const NOT_DOMAINS: &[&[u8]] = &[
+        b"png",
+        b"jpg",
+        b"jpeg",
+        b"gif",
+        b"svg",
+        b"webp",
+        b"ico",
+        b"bmp",
+        b"css",
+        b"js",
+        b"mjs",
+        b"map",
+        b"json",
+        b"xml",
+        b"html",
+        b"htm",
+        b"txt",
+        b"log",
+        b"pdf",
+        b"zip",
+        b"gz",
+        b"tgz",
+        b"tar",
+        b"jar",
+        b"war",
+        b"so",
+        b"dll",
+        b"exe",
+        b"py",
+        b"rb",
+        b"java",
+        b"class",
+        b"yaml",
+        b"yml",
+        b"toml",
+        b"conf",
+        b"service",
+        b"socket",
+        b"timer",
+        b"mount",
+        b"automount",
+        b"target",
+        b"path",
+        b"slice",
+        b"scope",
+        b"device",
+        b"swap",
+    ];
+    let address = &line[span.clone()];
+    let Some(at) = address.iter().rposition(|&b| b == b'@') else {
+        return Err(Rejection::Context);
+    };
+    let (local, domain) = (&address[..at], &address[at + 1..]);
+    let last = domain
+        .iter()
+        .rposition(|&b| b == b'.')
+        .map_or(domain, |i| &domain[i + 1..]);
+    if NOT_DOMAINS.iter().any(|d| last.eq_ignore_ascii_case(d)) {
+        return Err(Rejection::Context);
+    }
+    // `git@github.com:org/repo.git`, `ssh://git@host/repo`: a remote's user.
+    if local.eq_ignore_ascii_case(b"git") {
+        return Err(Rejection::Context);
+    }
+    // `nfs/fs01.lab.local@LAB.LOCAL`: a service principal in its realm.
+    let realm = domain
+        .iter()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-'));
+    if realm && span.start > 0 && line[span.start - 1] == b'/' {
+        return Err(Rejection::Context);
+    }
+    Ok(span)
+}
+
 /// True when `value` is shaped like a UUID (8-4-4-4-12 hex digits).
 fn is_uuid(value: &[u8]) -> bool {
     value.len() == 36
@@ -988,6 +1076,34 @@ mod tests {
         ] {
             assert!(check(line, value), "{line}");
         }
+    }
+
+    #[test]
+    fn emails() {
+        let check = |line: &str, value: &str| {
+            let start = line.find(value).unwrap();
+            check_email(line.as_bytes(), start..start + value.len()).is_ok()
+        };
+        assert!(check(
+            "login: ivan.tanaka33@outlook.com | x",
+            "ivan.tanaka33@outlook.com"
+        ));
+        assert!(check("to ALICE@EXAMPLE.COM", "ALICE@EXAMPLE.COM"));
+        assert!(check(
+            "user/alice@corp.example.com",
+            "alice@corp.example.com"
+        ));
+        assert!(check("from git.admin@example.org", "git.admin@example.org"));
+        assert!(!check("Started user@0.service.", "user@0.service"));
+        assert!(!check("GET /img/logo@3x.png", "logo@3x.png"));
+        assert!(!check(
+            "from git@gitlab.com:infra/charts.git",
+            "git@gitlab.com"
+        ));
+        assert!(!check(
+            "principal nfs/fs01.lab.local@LAB.LOCAL",
+            "fs01.lab.local@LAB.LOCAL"
+        ));
     }
 
     #[test]
