@@ -212,3 +212,45 @@ fn at_signs_that_are_no_addresses_survive() {
         bad.join("\n")
     );
 }
+
+/// A bare `cid` is a connection, client or content id, and a 12-digit
+/// account on a line about AWS is an AWS account id: in every syntax they
+/// survive; a card's CID and a bank account beside no AWS context still go.
+#[test]
+fn connection_ids_and_aws_accounts_survive() {
+    let mut bad = Vec::new();
+    for cid in ["1042", "5503", "771"] {
+        for line in syntaxes("cid", cid).into_iter().chain([format!(
+            "[INF] 10.0.0.1:4222 - cid:{cid} - Client connection created"
+        )]) {
+            if scrub(&line) != line {
+                bad.push(line);
+            }
+        }
+        for line in [format!("card cid: {cid}"), format!("amex_cid={cid}")] {
+            if scrub(&line).contains(cid) {
+                bad.push(format!("kept: {line}"));
+            }
+        }
+    }
+    for account in ["359573714053", "123456789012"] {
+        for line in [
+            format!(
+                r#"{{"version": "0", "source": "aws.ec2", "account": "{account}", "region": "us-east-1"}}"#
+            ),
+            format!(
+                r#"{{"UserId": "AIDAEXAMPLE", "Account": "{account}", "Arn": "arn:aws:iam::{account}:user/ci"}}"#
+            ),
+            format!("assumed role in AWS account={account} region=eu-west-1"),
+        ] {
+            if scrub(&line) != line {
+                bad.push(line);
+            }
+        }
+        let bank = format!("wire to bank account: {account} ok");
+        if scrub(&bank).contains(account) {
+            bad.push(format!("kept: {bank}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

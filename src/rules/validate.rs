@@ -101,6 +101,9 @@ pub enum Validator {
     /// SSH remote's `git@` user and a Kerberos service principal
     /// (`nfs/host.lab@LAB.LOCAL`).
     Email,
+    /// A bank account number after an account key: rejects a 12-digit AWS
+    /// account id on a line about AWS (`arn:aws:…`, `"source": "aws.ec2"`).
+    BankAccount,
 }
 
 impl Validator {
@@ -119,6 +122,7 @@ impl Validator {
             "url_password" => Validator::UrlPassword,
             "auth_credential" => Validator::AuthCredential,
             "email" => Validator::Email,
+            "bank_account" => Validator::BankAccount,
             _ => return None,
         })
     }
@@ -138,6 +142,7 @@ impl Validator {
             Validator::UrlPassword => "url_password",
             Validator::AuthCredential => "auth_credential",
             Validator::Email => "email",
+            Validator::BankAccount => "bank_account",
         }
     }
 
@@ -155,6 +160,7 @@ impl Validator {
         "url_password",
         "auth_credential",
         "email",
+        "bank_account",
     ];
 
     /// Confirms `span` of `line`, returning the span to redact.
@@ -204,6 +210,7 @@ impl Validator {
             Validator::UrlPassword => check_url_password(line, span),
             Validator::AuthCredential => check_auth_credential(line, span),
             Validator::Email => check_email(line, span),
+            Validator::BankAccount => check_bank_account(line, span),
         }
     }
 }
@@ -726,6 +733,15 @@ fn is_key_file_path(value: &[u8]) -> bool {
         })
 }
 
+/// What only looks like a bank account number.
+fn check_bank_account(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
+    let digits = &line[span.clone()];
+    if digits.len() == 12 && memchr::memmem::find(&line.to_ascii_lowercase(), b"aws").is_some() {
+        return Err(Rejection::Context);
+    }
+    Ok(span)
+}
+
 /// What only looks like an e-mail address.
 fn check_email(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection> {
     /// Last labels that are file extensions or systemd unit types, never
@@ -1076,6 +1092,24 @@ mod tests {
         ] {
             assert!(check(line, value), "{line}");
         }
+    }
+
+    #[test]
+    fn bank_accounts() {
+        let check = |line: &str, value: &str| {
+            let start = line.find(value).unwrap();
+            check_bank_account(line.as_bytes(), start..start + value.len()).is_ok()
+        };
+        assert!(check("bank account: 7082826850 ok", "7082826850"));
+        assert!(check("Account=359573714053", "359573714053"));
+        assert!(!check(
+            r#"{"source": "aws.ec2", "account": "359573714053"}"#,
+            "359573714053"
+        ));
+        assert!(!check(
+            r#""Account": "359573714053", "Arn": "arn:aws:iam::359573714053:user/ci""#,
+            "359573714053"
+        ));
     }
 
     #[test]
