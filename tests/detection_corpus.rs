@@ -829,6 +829,33 @@ fn generate() -> Vec<Case> {
             keep: vec![o],
         });
     }
+    // Magnetic-stripe track data from card readers: network × track ×
+    // framing.
+    for (pi, (prefix, len)) in [
+        ("4", 16),
+        ("51", 16),
+        ("37", 15),
+        ("6011", 16),
+        ("3528", 16),
+        ("5018", 13),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let pan = luhn_number(&mut rng, prefix, *len);
+        let exp = format!("{}{:02}", 25 + pi, 1 + rng.below(12));
+        for template in [
+            "pos: swipe track1=%B{p}^DOE/JOHN^{e}1010000000000000? ok",
+            "pos: swipe track2=;{p}={e}1010000000000? ok",
+            r#"{"reader": "mx915", "track2": ";{p}={e}101000000?"}"#,
+        ] {
+            cases.push(Case {
+                line: template.replace("{p}", &pan).replace("{e}", &exp),
+                secrets: vec![("pan", pan.clone())],
+                keep: vec![],
+            });
+        }
+    }
     // Passwords in shell traces: the command × how the password is given.
     for (ci, template) in [
         "+ docker login -u ci -p {v} registry.example.com",

@@ -329,6 +329,19 @@ fn check_pan(line: &[u8], span: Range<usize>) -> Result<Range<usize>, Rejection>
     if span.start >= 2 && line[span.start - 1] == b'-' && line[span.start - 2] == b'_' {
         return Err(Rejection::Context);
     }
+    // `+4915122892875`: an international phone number (E.164, at most 15
+    // digits), not a card. (`card+4111…` in a form body is a space.)
+    if span.start >= 1
+        && line[span.start - 1] == b'+'
+        && (span.start == 1 || !line[span.start - 2].is_ascii_alphanumeric())
+        && line[span.clone()]
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .count()
+            <= 15
+    {
+        return Err(Rejection::Context);
+    }
     // The value of an id key (`order_id=…`, `"shipmentId": "…"`) is an
     // identifier, not a card.
     if after_id_key(line, span.start) {
@@ -527,6 +540,12 @@ fn check_secret_value(line: &[u8], span: Range<usize>) -> Result<Range<usize>, R
     {
         return Err(Rejection::Context);
     }
+    // A page or request marker named like a token (`NextToken=…`,
+    // `nextPageToken`, `ContinuationToken`, `ClientRequestToken`): an
+    // opaque position, not a credential.
+    if is_marker_token_name(key_before(line, span.start)) {
+        return Err(Rejection::Context);
+    }
     // The secret's name in a reference: a Kubernetes `namespace/name`
     // (`secret="kube-system/bootstrap-token-abcdef"`) or an AWS Secrets
     // Manager ARN (`arn:aws:secretsmanager:…:secret:prod/db-wN985W`).
@@ -675,6 +694,32 @@ fn is_type_or_call_name(value: &[u8]) -> bool {
     !name
         .windows(2)
         .any(|w| w[1].is_ascii_uppercase() && (w[0].is_ascii_uppercase() || w[0].is_ascii_digit()))
+}
+
+/// True for a token-named key that holds a position in a listing or a
+/// request's identity (`NextToken`, `next_page_token`,
+/// `ContinuationToken`, `ClientRequestToken`, `SyncToken`).
+fn is_marker_token_name(key: &[u8]) -> bool {
+    const MARKERS: &[&[u8]] = &[
+        b"next",
+        b"nextpage",
+        b"page",
+        b"continuation",
+        b"pagination",
+        b"clientrequest",
+        b"idempotency",
+        b"sync",
+        b"resume",
+        b"cursor",
+        b"start",
+    ];
+    let norm: Vec<u8> = key
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    norm.strip_suffix(b"token".as_slice())
+        .is_some_and(|head| MARKERS.contains(&head))
 }
 
 /// True for a Kubernetes `namespace/name` reference: two lowercase DNS
@@ -851,6 +896,30 @@ fn check_generic_secret(line: &[u8], span: Range<usize>) -> Result<Range<usize>,
         .iter()
         .all(|&b| b.is_ascii_lowercase() || matches!(b, b'_' | b'-' | b'.' | b'/'))
     {
+        return Err(Rejection::Context);
+    }
+    // Headers whose key is a request's, a cache entry's or an object's
+    // name, not a credential (`X-Idempotency-Key`, `X-Cache-Key`).
+    let key: Vec<u8> = key_before(line, span.start)
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    const NAMING_KEYS: &[&[u8]] = &[
+        b"xrequestkey",
+        b"xidempotencykey",
+        b"idempotencykey",
+        b"xcachekey",
+        b"xobjectkey",
+        b"xpartitionkey",
+        b"xroutingkey",
+        b"xsortkey",
+        b"xdedupkey",
+        b"xdedupekey",
+        b"xdeduplicationkey",
+        b"xcorrelationkey",
+    ];
+    if NAMING_KEYS.contains(&key.as_slice()) {
         return Err(Rejection::Context);
     }
     check_secret_value(line, span)
@@ -1092,6 +1161,46 @@ mod tests {
         ] {
             assert!(check(line, value), "{line}");
         }
+    }
+
+    #[test]
+    fn markers_phones_and_naming_headers() {
+        let secret = |line: &str, value: &str| {
+            let start = line.find(value).unwrap();
+            check_secret_value(line.as_bytes(), start..start + value.len()).is_ok()
+        };
+        for line in [
+            "NextToken=375086abc",
+            "nextPageToken: CiAKGjBpNDd2",
+            "\"ContinuationToken\": \"1ueGcxLPRx1\"",
+        ] {
+            let value = line
+                .rsplit([' ', '=', '"'])
+                .find(|s| !s.is_empty())
+                .unwrap();
+            assert!(!secret(line, value), "{line}");
+        }
+        assert!(secret("access_token=Zq8wLm2pTe9xK", "Zq8wLm2pTe9xK"));
+        assert!(secret("refresh_token=Zq8wLm2pTe9xK", "Zq8wLm2pTe9xK"));
+        let card = |line: &str, value: &str| {
+            let start = line.find(value).unwrap();
+            check_pan(line.as_bytes(), start..start + value.len()).is_ok()
+        };
+        assert!(!card("recipient=+4915122892875", "4915122892875"));
+        assert!(card("q=card+4111111111111111", "4111111111111111"));
+        assert!(card("to +4111111111111111", "4111111111111111"));
+        let generic = |line: &str, value: &str| {
+            let start = line.find(value).unwrap();
+            check_generic_secret(line.as_bytes(), start..start + value.len()).is_ok()
+        };
+        assert!(!generic(
+            "X-Idempotency-Key: 9f8e7d6c5b4a39281706",
+            "9f8e7d6c5b4a39281706"
+        ));
+        assert!(generic(
+            "X-Auth-Key: 7fA9kQ2mZx8LpR4tVn6bWc3Hd5Ys1Ej0",
+            "7fA9kQ2mZx8LpR4tVn6bWc3Hd5Ys1Ej0"
+        ));
     }
 
     #[test]
