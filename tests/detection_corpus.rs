@@ -304,6 +304,7 @@ fn key_words(kind: Kind) -> &'static [&'static [&'static str]] {
             &["card", "code"],
             &["verification", "value"],
             &["cvd"],
+            &["card", "sec", "code"],
         ],
         Kind::Ssn => &[
             &["ssn"],
@@ -311,6 +312,7 @@ fn key_words(kind: Kind) -> &'static [&'static [&'static str]] {
             &["customer", "ssn"],
             &["ssn", "number"],
             &["soc", "sec", "num"],
+            &["ssn", "full"],
         ],
         Kind::Account => &[
             &["account", "number"],
@@ -336,6 +338,10 @@ fn key_words(kind: Kind) -> &'static [&'static [&'static str]] {
             &["secret", "key", "base"],
             &["password", "confirmation"],
             &["ocp", "apim", "subscription", "key"],
+            &["db", "pass"],
+            &["smtp", "pass"],
+            &["mysql", "pwd"],
+            &["basic", "auth"],
         ],
     }
 }

@@ -145,6 +145,12 @@ fn error_chains_and_prose_survive() {
         "default bearer activated for UE 12",
         "ptz move pan=-19 tilt=56 card_number=5317",
         "ssn: 6789 cvv=N/A security_code=ABC",
+        "location / { proxy_pass http://backend:8080; }",
+        "cache bypass=cache first_pass: true sec_code=PPD",
+        "sudo: admin : TTY=pts/0 ; PWD=/home/admin ; USER=root",
+        "NextToken=AAMA-EFRSURBSGlBZWZ0bmZ4 nextPageToken: CiAKGjBpNDd2Nj",
+        "X-Idempotency-Key: 9f8e7d6c5b4a39281706 X-Cache-Key: req-12031894-4757",
+        "recipient=+4915122892875 sms queued",
     ] {
         assert_eq!(scrub(line), line);
     }

@@ -526,8 +526,17 @@ fn check_secret_value(line: &[u8], span: Range<usize>) -> Result<Range<usize>, R
             .map_or(line.len(), |p| span.end + p);
     }
     // A reference to a variable or a template, not its value: `$DB_PASS`,
-    // `${TOKEN}`, `{{ .Values.token }}`, `%(password)s`.
-    if matches!(value, [b'$', b'{' | b'A'..=b'Z' | b'a'..=b'z' | b'_', ..])
+    // `${TOKEN}`, `{{ .Values.token }}`, `%(password)s`. (`$th1OdZEer…`,
+    // mixed case, is a password that starts with a dollar.)
+    let env_var = |v: &[u8]| {
+        v.len() >= 2
+            && v[0] == b'$'
+            && v[1..]
+                .iter()
+                .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    };
+    if value.starts_with(b"${")
+        || env_var(value)
         || value.starts_with(b"{{")
         || value.starts_with(b"%(")
     {
@@ -1158,6 +1167,7 @@ mod tests {
                 "/K7MDENG/bPxRfiCYEXAMPLEKEY",
             ),
             ("secret: x$yz1234", "x$yz1234"),
+            ("password: $th1OdZEerXsmFxLF", "$th1OdZEerXsmFxLF"),
         ] {
             assert!(check(line, value), "{line}");
         }
