@@ -151,6 +151,11 @@ fn error_chains_and_prose_survive() {
         "NextToken=AAMA-EFRSURBSGlBZWZ0bmZ4 nextPageToken: CiAKGjBpNDd2Nj",
         "X-Idempotency-Key: 9f8e7d6c5b4a39281706 X-Cache-Key: req-12031894-4757",
         "recipient=+4915122892875 sms queued",
+        "unable to read password: timeout awaiting response headers",
+        "invalid bootstrap token: crypto/rsa: verification error",
+        "could not decode bootstrap token: illegal base64 data at input byte 4",
+        "oauth: invalid password: invalid_grant auth_token=xxxxxxxx",
+        "X-Amz-Meta-Key: Invoices/2021/INV-381470.pdf",
     ] {
         assert_eq!(scrub(line), line);
     }

@@ -549,6 +549,29 @@ fn check_secret_value(line: &[u8], span: Range<usize>) -> Result<Range<usize>, R
     {
         return Err(Rejection::Context);
     }
+    // Masked: `xxxxxxxx`, `XXXX`.
+    if value.len() >= 3
+        && value
+            .iter()
+            .all(|&b| matches!(b, b'x' | b'X' | b'*' | b'#'))
+    {
+        return Err(Rejection::Context);
+    }
+    // An error code (`invalid_grant`, `not_set`): lowercase words joined
+    // by `_`.
+    if value.contains(&b'_')
+        && value.iter().all(|&b| b.is_ascii_lowercase() || b == b'_')
+        && value.first().is_some_and(u8::is_ascii_lowercase)
+    {
+        return Err(Rejection::Context);
+    }
+    // A Go error chain (`unable to read password: timeout awaiting
+    // response headers`, `invalid bootstrap token: crypto/rsa:
+    // verification error`): after a `:`, a lowercase word that the
+    // message goes on from, not a value.
+    if after_colon(line, span.start) && is_error_word(value, &line[span.end..]) {
+        return Err(Rejection::Context);
+    }
     // A page or request marker named like a token (`NextToken=…`,
     // `nextPageToken`, `ContinuationToken`, `ClientRequestToken`): an
     // opaque position, not a credential.
@@ -703,6 +726,40 @@ fn is_type_or_call_name(value: &[u8]) -> bool {
     !name
         .windows(2)
         .any(|w| w[1].is_ascii_uppercase() && (w[0].is_ascii_uppercase() || w[0].is_ascii_digit()))
+}
+
+/// True when the value starting at `start` follows a `:` (and spaces).
+fn after_colon(line: &[u8], start: usize) -> bool {
+    line[..start]
+        .iter()
+        .rev()
+        .find(|b| !matches!(b, b' ' | b'\t'))
+        == Some(&b':')
+}
+
+/// True for a lowercase word of an error message that goes on in words
+/// after it: `timeout` in `timeout awaiting response headers`,
+/// `crypto/rsa:` in `crypto/rsa: verification error`, `x509:` in `x509:
+/// certificate signed by …`. A word with a digit counts only as a
+/// package's name before its `:` (`hunter2 user=bob` is a password).
+fn is_error_word(value: &[u8], rest: &[u8]) -> bool {
+    let word = value
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'/' | b'-' | b':'))
+        && value.iter().filter(|b| b.is_ascii_lowercase()).count() >= 3
+        && (!value.iter().any(u8::is_ascii_digit) || value.ends_with(b":"));
+    let mut next = rest
+        .strip_prefix(b" ")
+        .unwrap_or_default()
+        .split(|&b| b == b' ');
+    let prose = |w: Option<&[u8]>| {
+        w.is_some_and(|w| {
+            w.first().is_some_and(u8::is_ascii_lowercase)
+                && w.iter()
+                    .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+    };
+    word && rest.first() == Some(&b' ') && prose(next.next()) && prose(next.next())
 }
 
 /// True for a token-named key that holds a position in a listing or a
@@ -927,6 +984,7 @@ fn check_generic_secret(line: &[u8], span: Range<usize>) -> Result<Range<usize>,
         b"xdedupekey",
         b"xdeduplicationkey",
         b"xcorrelationkey",
+        b"xamzmetakey",
     ];
     if NAMING_KEYS.contains(&key.as_slice()) {
         return Err(Rejection::Context);
@@ -1168,6 +1226,8 @@ mod tests {
             ),
             ("secret: x$yz1234", "x$yz1234"),
             ("password: $th1OdZEerXsmFxLF", "$th1OdZEerXsmFxLF"),
+            ("password: hunter2 user=bob", "hunter2"),
+            ("password: letmeinnow", "letmeinnow"),
         ] {
             assert!(check(line, value), "{line}");
         }
