@@ -338,9 +338,6 @@ fn key_words(kind: Kind) -> &'static [&'static [&'static str]] {
             &["secret", "key", "base"],
             &["password", "confirmation"],
             &["ocp", "apim", "subscription", "key"],
-            &["db", "pass"],
-            &["smtp", "pass"],
-            &["mysql", "pwd"],
             &["basic", "auth"],
         ],
     }

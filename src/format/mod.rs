@@ -88,22 +88,6 @@ pub const DEFAULT_SENSITIVE_KEYS: &[(&str, &str)] = &[
     ("password_digest", "kv_secret"),
     ("password_hash", "kv_secret"),
     ("basic_auth", "kv_secret"),
-    // `*_pass` and `*_pwd` names of services' passwords (a bare `pass` is
-    // a test result or a count, `proxy_pass` an nginx upstream, `PWD` the
-    // working directory).
-    ("db_pass", "kv_secret"),
-    ("smtp_pass", "kv_secret"),
-    ("redis_pass", "kv_secret"),
-    ("mysql_pass", "kv_secret"),
-    ("admin_pass", "kv_secret"),
-    ("user_pass", "kv_secret"),
-    ("root_pass", "kv_secret"),
-    ("ldap_pass", "kv_secret"),
-    ("mail_pass", "kv_secret"),
-    ("ftp_pass", "kv_secret"),
-    ("db_pwd", "kv_secret"),
-    ("mysql_pwd", "kv_secret"),
-    ("admin_pwd", "kv_secret"),
     ("private_key", "kv_secret"),
     ("secret_access_key", "kv_secret"),
     ("secret_key_base", "kv_secret"),
