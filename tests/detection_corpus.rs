@@ -304,14 +304,12 @@ fn key_words(kind: Kind) -> &'static [&'static [&'static str]] {
             &["card", "code"],
             &["verification", "value"],
             &["cvd"],
-            &["card", "sec", "code"],
         ],
         Kind::Ssn => &[
             &["ssn"],
             &["social", "security", "number"],
             &["customer", "ssn"],
             &["ssn", "number"],
-            &["soc", "sec", "num"],
             &["ssn", "full"],
         ],
         Kind::Account => &[
