@@ -54,6 +54,17 @@ fn spellings(words: &[&str]) -> Vec<String> {
     ]
 }
 
+/// Every line of `values` under every secret name, spelling and syntax.
+fn under_secret_names<'a>(values: &'a [&'a str]) -> impl Iterator<Item = (&'a str, String)> + 'a {
+    SECRET_NAMES.iter().flat_map(move |words| {
+        spellings(words).into_iter().flat_map(move |name| {
+            values
+                .iter()
+                .flat_map(move |&value| syntaxes(&name, value).into_iter().map(move |l| (value, l)))
+        })
+    })
+}
+
 const SECRET_NAMES: &[&[&str]] = &[
     &["token"],
     &["secret"],
@@ -79,17 +90,11 @@ fn statuses_references_and_paths_under_secret_names_survive() {
     ];
     let mut damaged = Vec::new();
     let mut n = 0;
-    for words in SECRET_NAMES {
-        for name in spellings(words) {
-            for value in values {
-                for line in syntaxes(&name, value) {
-                    n += 1;
-                    let out = scrub(&line);
-                    if out != line {
-                        damaged.push(format!("{line}\n   => {out}"));
-                    }
-                }
-            }
+    for (_, line) in under_secret_names(&values) {
+        n += 1;
+        let out = scrub(&line);
+        if out != line {
+            damaged.push(format!("{line}\n   => {out}"));
         }
     }
     assert!(
@@ -110,20 +115,14 @@ fn secrets_beside_them_still_go() {
     ];
     let mut leaked = Vec::new();
     let mut n = 0;
-    for words in SECRET_NAMES {
-        for name in spellings(words) {
-            for value in values {
-                for line in syntaxes(&name, value) {
-                    n += 1;
-                    let out = scrub(&line);
-                    // The value's longest run without a brace, a slash or
-                    // an escape stands for it.
-                    let core = value.split(['{', '/']).max_by_key(|s| s.len()).unwrap();
-                    if out.contains(core) {
-                        leaked.push(format!("{line}\n   => {out}"));
-                    }
-                }
-            }
+    for (value, line) in under_secret_names(&values) {
+        n += 1;
+        let out = scrub(&line);
+        // The value's longest run without a brace, a slash or an escape
+        // stands for it.
+        let core = value.split(['{', '/']).max_by_key(|s| s.len()).unwrap();
+        if out.contains(core) {
+            leaked.push(format!("{line}\n   => {out}"));
         }
     }
     assert!(

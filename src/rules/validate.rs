@@ -1081,6 +1081,15 @@ mod tests {
         }
     }
 
+    /// A validator's check, as [`Validator::check`] dispatches to it.
+    type Check = fn(&[u8], Range<usize>) -> Result<Range<usize>, Rejection>;
+
+    /// The verdict of `check` on `value`, found in `line`.
+    fn accepts(check: Check, line: &str, value: &str) -> bool {
+        let start = line.find(value).unwrap();
+        check(line.as_bytes(), start..start + value.len()).is_ok()
+    }
+
     fn pan(s: &str) -> Result<&str, Rejection> {
         check_pan(s.as_bytes(), 0..s.len()).map(|r| &s[r])
     }
@@ -1163,10 +1172,7 @@ mod tests {
 
     #[test]
     fn secret_values() {
-        let check = |line: &str, value: &str| {
-            let start = line.find(value).unwrap();
-            check_secret_value(line.as_bytes(), start..start + value.len()).is_ok()
-        };
+        let check = |line: &str, value: &str| accepts(check_secret_value, line, value);
         assert!(check("token=Winter!56773yPIz", "Winter!56773yPIz"));
         assert!(check(
             "token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc",
@@ -1235,10 +1241,7 @@ mod tests {
 
     #[test]
     fn markers_phones_and_naming_headers() {
-        let secret = |line: &str, value: &str| {
-            let start = line.find(value).unwrap();
-            check_secret_value(line.as_bytes(), start..start + value.len()).is_ok()
-        };
+        let secret = |line: &str, value: &str| accepts(check_secret_value, line, value);
         for line in [
             "NextToken=375086abc",
             "nextPageToken: CiAKGjBpNDd2",
@@ -1252,17 +1255,11 @@ mod tests {
         }
         assert!(secret("access_token=Zq8wLm2pTe9xK", "Zq8wLm2pTe9xK"));
         assert!(secret("refresh_token=Zq8wLm2pTe9xK", "Zq8wLm2pTe9xK"));
-        let card = |line: &str, value: &str| {
-            let start = line.find(value).unwrap();
-            check_pan(line.as_bytes(), start..start + value.len()).is_ok()
-        };
+        let card = |line: &str, value: &str| accepts(check_pan, line, value);
         assert!(!card("recipient=+4915122892875", "4915122892875"));
         assert!(card("q=card+4111111111111111", "4111111111111111"));
         assert!(card("to +4111111111111111", "4111111111111111"));
-        let generic = |line: &str, value: &str| {
-            let start = line.find(value).unwrap();
-            check_generic_secret(line.as_bytes(), start..start + value.len()).is_ok()
-        };
+        let generic = |line: &str, value: &str| accepts(check_generic_secret, line, value);
         assert!(!generic(
             "X-Idempotency-Key: 9f8e7d6c5b4a39281706",
             "9f8e7d6c5b4a39281706"
@@ -1275,10 +1272,7 @@ mod tests {
 
     #[test]
     fn bank_accounts() {
-        let check = |line: &str, value: &str| {
-            let start = line.find(value).unwrap();
-            check_bank_account(line.as_bytes(), start..start + value.len()).is_ok()
-        };
+        let check = |line: &str, value: &str| accepts(check_bank_account, line, value);
         assert!(check("bank account: 7082826850 ok", "7082826850"));
         assert!(check("Account=359573714053", "359573714053"));
         assert!(!check(
@@ -1293,10 +1287,7 @@ mod tests {
 
     #[test]
     fn emails() {
-        let check = |line: &str, value: &str| {
-            let start = line.find(value).unwrap();
-            check_email(line.as_bytes(), start..start + value.len()).is_ok()
-        };
+        let check = |line: &str, value: &str| accepts(check_email, line, value);
         assert!(check(
             "login: ivan.tanaka33@outlook.com | x",
             "ivan.tanaka33@outlook.com"
@@ -1321,10 +1312,7 @@ mod tests {
 
     #[test]
     fn auth_credentials() {
-        let check = |line: &str, value: &str| {
-            let start = line.find(value).unwrap();
-            check_auth_credential(line.as_bytes(), start..start + value.len()).is_ok()
-        };
+        let check = |line: &str, value: &str| accepts(check_auth_credential, line, value);
         assert!(check(
             "Authorization: Basic dXNlcjpwYXNzd29yZA==",
             "dXNlcjpwYXNzd29yZA=="
