@@ -898,7 +898,6 @@ impl Scanner {
         }
     }
 
-    /// True when `text` starts with a label: the value was already redacted.
     /// True when `found` in `hay` is a replacement already written: a
     /// label, or a label's inside after its `[` (`password=[[SECRET_REDACTED]]`
     /// read as a list holding a value).
@@ -909,6 +908,7 @@ impl Scanner {
                 && self.is_label(&hay[found.start - 1..]))
     }
 
+    /// True when `text` starts with a label: the value was already redacted.
     pub fn is_label(&self, text: &[u8]) -> bool {
         text.first() == Some(&b'[')
             && (is_hash_token(text)
