@@ -277,3 +277,18 @@ proptest! {
         prop_assert!(!out.contains(secret), "{}", out);
     }
 }
+
+/// Three JSON decodings leave room for HTML and percent-decoding after
+/// them: a card hidden behind `&#x25;34…` (`%34` is `4`) in a string that
+/// JSON-decodes three times still goes.
+#[test]
+fn three_json_decodings_leave_room_for_html_and_percent() {
+    let line =
+        r#"{"log":"{\"body\":\"{\\\"q\\\":\\\"x \\\\\\\" &#x25;34111111111111111 y\\\"}\"}\n"}"#;
+    let out = logscrub::redact::scrub_with(scanner(), format!("{line}\n").as_bytes());
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("[CARD_REDACTED]") && !out.contains("4111111111111"),
+        "{out}"
+    );
+}

@@ -213,11 +213,11 @@ pub enum Decoding {
 }
 
 /// The decodings a view is made of, in the order they were applied to the
-/// raw line (at most four, as many as there are views). Empty for the raw
+/// raw line (at most five, as many as there are views). Empty for the raw
 /// line itself.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Encoding {
-    steps: [Option<Decoding>; 4],
+    steps: [Option<Decoding>; 5],
 }
 
 impl Encoding {

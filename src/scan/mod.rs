@@ -143,11 +143,11 @@ pub struct Scratch {
     active: Vec<usize>,
     /// Per active rule: its next candidate.
     pending: Vec<Next>,
-    views: [View; 4],
+    views: [View; 5],
     /// How many of `views` were decoded from the last scanned line.
     views_built: usize,
     /// The decodings each of those views is made of.
-    view_encodings: [views::Encoding; 4],
+    view_encodings: [views::Encoding; 5],
     /// The findings of the last scanned line, sorted, non-overlapping.
     pub findings: Vec<Finding>,
     /// The secrets' text for the findings of the last line.
@@ -537,8 +537,9 @@ impl Scanner {
 
         // Decoded views, each decoded from the one before: JSON escapes
         // (up to three times: JSON inside a JSON string inside a Docker
-        // record), HTML references once, and
-        // percent-decoding (twice for a doubly encoded redirect parameter).
+        // record), HTML references once, and percent-decoding (twice for a
+        // doubly encoded redirect parameter); five views in all, so three
+        // JSON decodings leave room for HTML and percent-decoding.
         let (mut json_passes, mut html_done, mut form_done) = (0, false, false);
         let mut enc = views::Encoding::default();
         let steps = if views::may_need_decoding(line) {
